@@ -1,0 +1,224 @@
+"""Wiring: build every part from Settings and run them in one event loop.
+
+uvicorn (notifications, webhook, health, metrics, sandbox), the python-telegram-bot
+``Application`` and the outbox dispatcher share one loop. PTB's ``run_polling()`` would own the
+loop, so PTB is started inside ``async with application`` beside uvicorn instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application
+
+from bot.chat import handlers
+from bot.config import ConfigError, Settings, live_problems
+from bot.logs import configure_logging
+from bot.outbox import OutboxDispatcher
+from bot.payermax import signing
+from bot.payermax.client import PayerMaxClient
+from bot.sandbox.gateway import SandboxGateway
+from bot.sandbox.keys import load_or_create_sandbox_keys
+from bot.services.chats import ChatDefaults, ChatSettingsService
+from bot.services.links import LinkService
+from bot.services.payments import PaymentService
+from bot.web import metrics
+from bot.web.app import build_web_app
+from storage.db import create_engine, is_sqlite, session_factory, upgrade
+
+log = logging.getLogger("paylink.app")
+
+
+@dataclass(frozen=True)
+class MerchantKeys:
+    """The keys the client signs and verifies with."""
+
+    merchant_private_key: RSAPrivateKey
+    platform_public_key: RSAPublicKey
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: this process decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+def configured_keys(settings: Settings) -> MerchantKeys:
+    """Load the merchant key and PayerMax's public key from the settings."""
+    try:
+        private = signing.load_private_key(settings.merchant_private_key_text() or "")
+    except signing.KeyFormatError as exc:
+        raise ConfigError("PAYERMAX_MERCHANT_PRIVATE_KEY", str(exc)) from None
+    try:
+        public = signing.load_public_key(settings.platform_public_key_text() or "")
+    except signing.KeyFormatError as exc:
+        raise ConfigError("PAYERMAX_PLATFORM_PUBLIC_KEY", str(exc)) from None
+    return MerchantKeys(private, public)
+
+
+def bind_socket(settings: Settings) -> socket.socket:
+    """Bind the web port now, so a port in use is a clear configuration error."""
+    family = socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.http_host, settings.http_port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError("HTTP_PORT", f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class PaylinkApp:
+    """Every long-lived part of the bot, built from Settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        problems = live_problems(settings)
+        if problems:
+            raise problems[0]
+        self.settings = settings
+        self.engine: AsyncEngine = create_engine(settings.resolved_database_url)
+        self.sessions = session_factory(self.engine)
+        self.sandbox: SandboxGateway | None = None
+        if settings.is_sandbox:
+            sandbox_keys = load_or_create_sandbox_keys(settings.data_dir)
+            self.sandbox = SandboxGateway(
+                keys=sandbox_keys,
+                public_base_url=settings.public_base_url,
+                state_path=settings.data_dir / "sandbox" / "state.json",
+                notify_schedule=settings.sandbox_notify_schedule,
+            )
+            keys = MerchantKeys(sandbox_keys.merchant_private_key, sandbox_keys.platform_public_key)
+        else:
+            keys = configured_keys(settings)
+        self.platform_public_key = keys.platform_public_key
+        self.client = PayerMaxClient(
+            base_url=settings.gateway_base_url,
+            app_id=settings.payermax_app_id or "sandbox-app",
+            merchant_no=settings.payermax_merchant_no or "SANDBOX000001",
+            merchant_private_key=keys.merchant_private_key,
+            platform_public_key=keys.platform_public_key,
+            timeout=settings.payermax_timeout,
+            on_call=metrics.record_payermax_call,
+        )
+        self.application = self._build_application()
+        owners = settings.admin_user_ids
+        self.dispatcher = OutboxDispatcher(
+            self.sessions, self.application.bot, skip_locked=not is_sqlite(self.engine), owner_chat_ids=owners
+        )
+        self.links = LinkService(
+            self.sessions, self.client, notify_url=settings.notify_url, contact_email=settings.payermax_contact_email or "sandbox@example.com",
+            logo_url=settings.payermax_logo_url, sandbox=settings.is_sandbox, on_enqueued=self.dispatcher.wake,
+        )
+        self.payments = PaymentService(self.sessions, owner_chat_ids=owners, on_enqueued=self.dispatcher.wake)
+        deployment = ChatDefaults(
+            currency=settings.default_currency, country=settings.default_country,
+            language=settings.default_language, expires_seconds=settings.link_expiry_seconds,
+        )
+        self.application.bot_data["services"] = handlers.ChatServices(
+            links=self.links,
+            chats=ChatSettingsService(self.sessions, deployment),
+            access=handlers.AccessPolicy(frozenset(owners), settings.is_sandbox),
+        )
+        handlers.register(self.application)
+        webhook = settings.bot_mode == "webhook"
+        self.web = build_web_app(
+            engine=self.engine,
+            payments=self.payments,
+            platform_public_key=self.platform_public_key,
+            sandbox_app=self.sandbox.app if self.sandbox else None,
+            telegram_secret=settings.telegram_webhook_secret.get_secret_value() if webhook and settings.telegram_webhook_secret else None,
+            submit_update=self._submit_update if webhook else None,
+        )
+
+    def _build_application(self) -> Application:
+        builder = (
+            Application.builder()
+            .token(self.settings.telegram_bot_token.get_secret_value())
+            .base_url(self.settings.telegram_api_base_url)
+            .concurrent_updates(True)  # one slow PayerMax call must not hold up every other chat
+        )
+        if self.settings.bot_mode == "webhook":
+            builder = builder.updater(None)
+        return builder.build()
+
+    async def _submit_update(self, data: dict[str, Any]) -> None:
+        await self.application.update_queue.put(Update.de_json(data, self.application.bot))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then shut everything down in reverse order."""
+        await upgrade(self.engine)
+        if self.settings.is_sandbox and not self.settings.admin_user_ids:
+            log.warning("sandbox with no ADMIN_USER_IDS: anyone who finds this bot can create (test) links")
+        sock = bind_socket(self.settings)
+        server = _EmbeddedServer(uvicorn.Config(self.web, log_config=None, access_log=False, lifespan="off"))
+        server_task = asyncio.create_task(server.serve(sockets=[sock]), name="web")
+        try:
+            while not server.started:
+                if server_task.done():
+                    server_task.result()
+                    raise RuntimeError("web server stopped during start-up")
+                await asyncio.sleep(0.02)
+            if self.sandbox:
+                await self.sandbox.start()
+            await self._run_bot(stop)
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await server_task
+            if self.sandbox:
+                await self.sandbox.stop()
+            await self.client.aclose()
+            await self.engine.dispose()
+            log.info("stopped")
+
+    async def _run_bot(self, stop: asyncio.Event) -> None:
+        try:
+            await self.application.initialize()
+        except InvalidToken:
+            raise ConfigError("TELEGRAM_BOT_TOKEN", "Telegram refused this token (check it with BotFather)") from None
+        try:
+            await self.application.start()
+            if self.application.updater is not None:
+                await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            else:
+                await self.application.bot.set_webhook(
+                    url=f"{self.settings.public_base_url}/telegram",
+                    secret_token=self.settings.telegram_webhook_secret.get_secret_value(),  # type: ignore[union-attr]
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            dispatcher_task = asyncio.create_task(self.dispatcher.run(stop), name="outbox")
+            log.info("running", extra={"status": self.settings.bot_mode})
+            await stop.wait()
+            await dispatcher_task
+        finally:
+            if self.application.updater is not None and self.application.updater.running:
+                await self.application.updater.stop()
+            if self.application.running:
+                await self.application.stop()
+            with contextlib.suppress(TelegramError):
+                await self.application.shutdown()
+
+
+async def run(settings: Settings) -> None:
+    """Run the bot until SIGINT or SIGTERM."""
+    configure_logging(settings.log_level, secrets=settings.secret_values())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await PaylinkApp(settings).run(stop)

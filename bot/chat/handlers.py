@@ -1,0 +1,281 @@
+"""Telegram handlers: one ``async def`` per step, registered in :func:`register`.
+
+The card for a new link is not sent from here: the link service queues it in the outbox in the
+same transaction that marks the link ACTIVE, so it appears exactly once even across crashes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from html import escape
+
+from telegram import ForceReply, Update
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.chat import keyboards, texts
+from bot.money import AmountError, Money, format_money, parse_amount, parse_amount_prefix
+from bot.services.chats import ChatDefaults, ChatSettingsService
+from bot.services.links import LinkOrder, LinkPending, LinkRefused, LinkService
+
+log = logging.getLogger("paylink.chat")
+
+AMOUNT, DESCRIPTION, CONFIRM = range(3)
+MAX_DESCRIPTION = 256
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Who may create links: the owners, or anyone in a sandbox without owners."""
+
+    owner_ids: frozenset[int]
+    sandbox: bool
+
+    def can_create(self, user_id: int) -> bool:
+        """Tell whether this Telegram user may create links."""
+        if not self.owner_ids:
+            return self.sandbox
+        return user_id in self.owner_ids
+
+
+@dataclass(frozen=True)
+class ChatServices:
+    """What the handlers need, kept in ``bot_data`` so handlers stay plain functions."""
+
+    links: LinkService
+    chats: ChatSettingsService
+    access: AccessPolicy
+
+
+def _services(context: ContextTypes.DEFAULT_TYPE) -> ChatServices:
+    return context.application.bot_data["services"]
+
+
+async def _reply(update: Update, text: str, **kwargs: object) -> None:
+    await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, **kwargs)
+
+
+async def _refuse_if_not_allowed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Tell an unauthorised user so, and return True if they were refused."""
+    user = update.effective_user
+    if _services(context).access.can_create(user.id):
+        return False
+    log.info("refused link creation", extra={"chat": update.effective_chat.id, "user": user.id})
+    await _reply(update, texts.NOT_ALLOWED.format(user_id=user.id))
+    return True
+
+
+async def _defaults(update: Update, context: ContextTypes.DEFAULT_TYPE) -> ChatDefaults:
+    return await _services(context).chats.defaults_for(update.effective_chat.id)
+
+
+def _description_problem(description: str) -> str | None:
+    if not description:
+        return texts.DESCRIPTION_EMPTY
+    if len(description) > MAX_DESCRIPTION:
+        return texts.DESCRIPTION_TOO_LONG.format(length=len(description))
+    return None
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greet and explain."""
+    await help_command(update, context)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show what the bot can do."""
+    defaults = await _defaults(update, context)
+    await _reply(update, texts.HELP.format(currency=defaults.currency))
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a command we do not know with the help."""
+    defaults = await _defaults(update, context)
+    await _reply(update, texts.UNKNOWN_COMMAND + texts.HELP.format(currency=defaults.currency))
+
+
+async def link_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Create a link from one message: /link 150000 IDR Winter shoes."""
+    if await _refuse_if_not_allowed(update, context):
+        return
+    defaults = await _defaults(update, context)
+    parts = (update.effective_message.text or "").split(maxsplit=1)
+    if len(parts) < 2:
+        await _reply(update, texts.NEED_DESCRIPTION)
+        return
+    try:
+        money, description = parse_amount_prefix(parts[1], defaults.currency)
+    except AmountError as exc:
+        await _reply(update, texts.BAD_AMOUNT.format(reason=exc.message))
+        return
+    problem = texts.NEED_DESCRIPTION if not description else _description_problem(description)
+    if problem:
+        await _reply(update, problem)
+        return
+    message = update.effective_message
+    await _create(update, context, money, description, request_key=f"msg:{message.chat_id}:{message.message_id}")
+
+
+async def new_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Start the conversation: ask for the amount."""
+    if await _refuse_if_not_allowed(update, context):
+        return ConversationHandler.END
+    defaults = await _defaults(update, context)
+    context.user_data.pop("draft", None)
+    await _reply(update, texts.ASK_AMOUNT.format(currency=defaults.currency), reply_markup=ForceReply(selective=True))
+    return AMOUNT
+
+
+async def amount_step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Read the amount, or explain what is wrong with it and ask again."""
+    defaults = await _defaults(update, context)
+    try:
+        money = parse_amount(update.effective_message.text or "", defaults.currency)
+    except AmountError as exc:
+        await _reply(update, texts.BAD_AMOUNT.format(reason=exc.message), reply_markup=ForceReply(selective=True))
+        return AMOUNT
+    context.user_data["draft"] = {"amount": money.for_payermax(), "currency": money.currency}
+    await _reply(update, texts.ASK_DESCRIPTION, reply_markup=ForceReply(selective=True))
+    return DESCRIPTION
+
+
+async def description_step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Read the description and show the summary with Create / Cancel."""
+    description = (update.effective_message.text or "").strip()
+    problem = _description_problem(description)
+    if problem:
+        await _reply(update, problem, reply_markup=ForceReply(selective=True))
+        return DESCRIPTION
+    draft = context.user_data.setdefault("draft", {})
+    draft["description"] = description
+    defaults = await _defaults(update, context)
+    summary = texts.CONFIRM.format(
+        amount=format_money(_draft_money(draft)), description=escape(description), expiry=texts.expiry_text(defaults.expires_seconds)
+    )
+    await _reply(update, summary, reply_markup=keyboards.confirm_keyboard())
+    return CONFIRM
+
+
+async def confirm_create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Create the link the summary shows; a second tap finds the first link."""
+    query = update.callback_query
+    draft = context.user_data.get("draft")
+    if not draft or "description" not in draft:
+        await query.answer("This summary is out of date. Start again with /newlink.", show_alert=True)
+        return ConversationHandler.END
+    if not _services(context).access.can_create(update.effective_user.id):
+        await query.answer("You are not allowed to create links.", show_alert=True)
+        return ConversationHandler.END
+    await query.answer(texts.CREATING)
+    await query.edit_message_reply_markup(reply_markup=None)
+    context.user_data.pop("draft", None)
+    request_key = f"cb:{query.message.chat_id}:{query.message.message_id}"
+    await _create(update, context, _draft_money(draft), draft["description"], request_key=request_key)
+    return ConversationHandler.END
+
+
+async def abort_create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Drop the draft behind the summary."""
+    query = update.callback_query
+    await query.answer()
+    context.user_data.pop("draft", None)
+    await query.edit_message_text(texts.CANCELLED)
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Leave the conversation."""
+    had_draft = context.user_data.pop("draft", None) is not None
+    await _reply(update, texts.CANCELLED if had_draft else texts.NOTHING_TO_CANCEL)
+    return ConversationHandler.END
+
+
+async def cancel_outside(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel when no conversation runs."""
+    await _reply(update, texts.NOTHING_TO_CANCEL)
+
+
+async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A Create/Cancel button of a conversation that has ended."""
+    await update.callback_query.answer("This summary is out of date. Start again with /newlink.", show_alert=True)
+
+
+def _draft_money(draft: dict) -> Money:
+    return Money(Decimal(draft["amount"]), draft["currency"])
+
+
+async def _create(update: Update, context: ContextTypes.DEFAULT_TYPE, money: Money, description: str, *, request_key: str) -> None:
+    """Ask the link service for the link; the card follows from the outbox."""
+    chat, user = update.effective_chat, update.effective_user
+    defaults = await _defaults(update, context)
+    order = LinkOrder(
+        chat_id=chat.id,
+        chat_type=chat.type,
+        chat_title=chat.title if chat.type != ChatType.PRIVATE else None,
+        user_id=user.id,
+        user_name=user.full_name,
+        money=money,
+        description=description,
+        country=defaults.country,
+        language=defaults.language,
+        expires_seconds=defaults.expires_seconds,
+        request_key=request_key,
+    )
+    await context.bot.send_chat_action(chat.id, ChatAction.UPLOAD_PHOTO)
+    try:
+        result = await _services(context).links.create(order)
+    except LinkRefused as exc:
+        await _reply(update, texts.REFUSED.format(code=escape(exc.code), msg=escape(exc.msg)))
+        return
+    except LinkPending as exc:
+        await _reply(update, texts.PENDING.format(link_id=exc.link.merchant_link_id))
+        return
+    if not result.created:
+        log.info("repeated request for an existing link", extra={"link": result.link.merchant_link_id, "chat": chat.id})
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure and tell the person nothing was created."""
+    log.error("handler failed: %s", context.error, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message:
+        try:
+            await update.effective_message.reply_text(texts.INTERNAL_ERROR)
+        except Exception:  # the reply is a courtesy; the failure is already logged
+            log.warning("could not tell the user about the failure")
+
+
+def register(application: Application) -> None:
+    """Register every handler, in the order Telegram updates should meet them."""
+    text_only = filters.TEXT & ~filters.COMMAND
+    conversation = ConversationHandler(
+        entry_points=[CommandHandler("newlink", new_link)],
+        states={
+            AMOUNT: [MessageHandler(text_only, amount_step)],
+            DESCRIPTION: [MessageHandler(text_only, description_step)],
+            CONFIRM: [
+                CallbackQueryHandler(confirm_create, pattern=f"^{keyboards.CREATE}$"),
+                CallbackQueryHandler(abort_create, pattern=f"^{keyboards.ABORT}$"),
+            ],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+        name="newlink",
+        allow_reentry=True,
+    )
+    application.add_handler(conversation)
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CommandHandler("help", help_command))
+    application.add_handler(CommandHandler("link", link_command))
+    application.add_handler(CommandHandler("cancel", cancel_outside))
+    application.add_handler(CallbackQueryHandler(stale_button, pattern=f"^({keyboards.CREATE}|{keyboards.ABORT})$"))
+    application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    application.add_error_handler(on_error)

@@ -1,0 +1,273 @@
+"""Settings from the environment (and ``.env``), validated once at start-up.
+
+The variable names are a contract shared with the README, ``.env.example``, the Dockerfile and
+the tests (see DESIGN.md). A mistake is reported as one :class:`ConfigError` line that names the
+variable and what is wrong, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.money import AmountError, normalise_currency
+
+GATEWAY_URLS = {
+    "uat": "https://pay-gate-uat.payermax.com",
+    "production": "https://pay-gate.payermax.com",
+}
+MIN_LINK_EXPIRY = timedelta(hours=1)  # PayerMax's bounds for expiresTime
+MAX_LINK_EXPIRY = timedelta(days=30)
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# Values people paste from examples; refused outside the sandbox so nobody goes live with them.
+_PLACEHOLDER = re.compile(r"^(|changeme|change-me|replace-me|your[-_].*|xxx+|<.*>|\.\.\.|placeholder|todo)$", re.IGNORECASE)
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+def parse_duration(text: str) -> timedelta:
+    """Read ``90m``, ``24h``, ``7d`` or a number of seconds."""
+    text = text.strip()
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"'{text}' is not a duration; use e.g. 1h, 24h, 7d")
+    return timedelta(**{_DURATION_UNITS[match.group(2).lower()]: int(match.group(1))})
+
+
+def is_placeholder(value: str | None) -> bool:
+    """Tell whether a value looks like an example placeholder rather than a real secret."""
+    return value is None or bool(_PLACEHOLDER.match(value.strip()))
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot, read from the environment or ``.env``."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    bot_mode: Literal["polling", "webhook"] = "polling"
+    telegram_webhook_secret: SecretStr | None = None
+    public_base_url: str = "http://127.0.0.1:8080"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    database_url: str | None = None
+    data_dir: Path = Path("data")
+
+    payermax_env: Literal["sandbox", "uat", "production"] = "sandbox"
+    payermax_base_url: str | None = None
+    payermax_app_id: str | None = None
+    payermax_merchant_no: str | None = None
+    payermax_merchant_private_key: SecretStr | None = None
+    payermax_merchant_private_key_file: Path | None = None
+    payermax_platform_public_key: str | None = None
+    payermax_platform_public_key_file: Path | None = None
+    payermax_contact_email: str = ""
+    payermax_logo_url: str = ""
+    payermax_timeout: float = Field(default=15.0, gt=0)
+
+    default_currency: str = "USD"
+    default_country: str = "US"
+    default_language: str = "en"
+    link_expiry: str = "24h"
+    admin_user_ids: Annotated[list[int], NoDecode] = []
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Sandbox only: PayerMax's notification retry delays, shortened by tests.
+    sandbox_notify_schedule: Annotated[list[float], NoDecode] = [0, 30, 300, 600, 3600, 43200]
+
+    @field_validator("admin_user_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(part.lstrip("-").isdigit() for part in parts):
+                raise ValueError("must be comma-separated numeric Telegram user ids, e.g. 12345,67890")
+            return [int(part) for part in parts]
+        return value
+
+    @field_validator("sandbox_notify_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [float(part) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level", "bot_mode", "payermax_env", mode="before")
+    @classmethod
+    def _fold_case(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if value.strip().upper() in {"DEBUG", "INFO", "WARNING", "ERROR"} else value.strip().lower()
+
+    @field_validator("default_currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        try:
+            return normalise_currency(value)
+        except AmountError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("default_country")
+    @classmethod
+    def _country_code(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{2}", value.strip()):
+            raise ValueError("must be a 2-letter ISO country code such as US or ID")
+        return value.strip().upper()
+
+    @field_validator("link_expiry")
+    @classmethod
+    def _expiry_in_bounds(cls, value: str) -> str:
+        expiry = parse_duration(value)
+        if not MIN_LINK_EXPIRY <= expiry <= MAX_LINK_EXPIRY:
+            raise ValueError("must be between 1h and 30d (PayerMax's limits)")
+        return value
+
+    @field_validator("public_base_url", "telegram_api_base_url", "payermax_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s):// URL")
+        return value.rstrip("/") if value and not value.endswith("/bot") else value
+
+    @model_validator(mode="after")
+    def _mode_requirements(self) -> Settings:
+        token = self.telegram_bot_token.get_secret_value()
+        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]{5,}", token):
+            raise ValueError("TELEGRAM_BOT_TOKEN: does not look like a BotFather token (digits:letters)")
+        if self.bot_mode == "webhook" and not self.telegram_webhook_secret:
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET: required when BOT_MODE=webhook")
+        return self
+
+    @property
+    def is_sandbox(self) -> bool:
+        """True when the embedded sandbox gateway plays PayerMax."""
+        return self.payermax_env == "sandbox"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data folder."""
+        return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'paylink.db').as_posix()}"
+
+    @property
+    def link_expiry_seconds(self) -> int:
+        """Default link validity in seconds."""
+        return int(parse_duration(self.link_expiry).total_seconds())
+
+    @property
+    def notify_url(self) -> str:
+        """Where PayerMax sends payment notifications."""
+        return f"{self.public_base_url.rstrip('/')}/payermax/notify"
+
+    @property
+    def local_base_url(self) -> str:
+        """How this process reaches its own web server (for the embedded sandbox)."""
+        host = "127.0.0.1" if self.http_host in {"0.0.0.0", "::", ""} else self.http_host
+        return f"http://{host}:{self.http_port}"
+
+    @property
+    def gateway_base_url(self) -> str:
+        """The PayerMax gateway root the client talks to."""
+        if self.payermax_base_url:
+            return self.payermax_base_url
+        if self.is_sandbox:
+            return f"{self.local_base_url}/sandbox"
+        return GATEWAY_URLS[self.payermax_env]
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process knows, so logging can scrub them if one ever slips into a line."""
+        values = [self.telegram_bot_token.get_secret_value()]
+        if self.telegram_webhook_secret:
+            values.append(self.telegram_webhook_secret.get_secret_value())
+        if self.payermax_merchant_private_key:
+            values.append(self.payermax_merchant_private_key.get_secret_value())
+        return [value for value in values if len(value) >= 8]
+
+    def merchant_private_key_text(self) -> str | None:
+        """The merchant private key, from the variable or its _FILE."""
+        if self.payermax_merchant_private_key is not None:
+            return self.payermax_merchant_private_key.get_secret_value()
+        return _read_key_file("PAYERMAX_MERCHANT_PRIVATE_KEY_FILE", self.payermax_merchant_private_key_file)
+
+    def platform_public_key_text(self) -> str | None:
+        """PayerMax's public key, from the variable or its _FILE."""
+        if self.payermax_platform_public_key is not None:
+            return self.payermax_platform_public_key
+        return _read_key_file("PAYERMAX_PLATFORM_PUBLIC_KEY_FILE", self.payermax_platform_public_key_file)
+
+
+def _read_key_file(variable: str, path: Path | None) -> str | None:
+    """Read a key file named by a *_FILE variable, or explain why it cannot be read."""
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(variable, f"cannot read {path}: {exc.strerror}") from None
+
+
+def live_problems(settings: Settings) -> list[ConfigError]:
+    """List what is missing or placeholder for talking to the real PayerMax (empty in sandbox)."""
+    if settings.is_sandbox:
+        return []
+    problems: list[ConfigError] = []
+    for variable, value in (
+        ("PAYERMAX_APP_ID", settings.payermax_app_id),
+        ("PAYERMAX_MERCHANT_NO", settings.payermax_merchant_no),
+    ):
+        if is_placeholder(value):
+            problems.append(ConfigError(variable, f"required when PAYERMAX_ENV={settings.payermax_env} (found a placeholder or nothing)"))
+    for variable, reader in (
+        ("PAYERMAX_MERCHANT_PRIVATE_KEY", settings.merchant_private_key_text),
+        ("PAYERMAX_PLATFORM_PUBLIC_KEY", settings.platform_public_key_text),
+    ):
+        try:
+            text = reader()
+        except ConfigError as exc:
+            problems.append(exc)
+            continue
+        if is_placeholder(text):
+            problems.append(ConfigError(variable, f"required when PAYERMAX_ENV={settings.payermax_env} (set it or {variable}_FILE)"))
+    if not settings.admin_user_ids:
+        problems.append(ConfigError("ADMIN_USER_IDS", "required outside the sandbox: who may create links"))
+    if not settings.payermax_contact_email or is_placeholder(settings.payermax_contact_email):
+        problems.append(ConfigError("PAYERMAX_CONTACT_EMAIL", "required outside the sandbox: PayerMax shows it on the payment page"))
+    if settings.public_base_url.startswith("http://127.") or "localhost" in settings.public_base_url:
+        problems.append(ConfigError("PUBLIC_BASE_URL", "must be reachable by PayerMax from the internet outside the sandbox"))
+    if settings.bot_mode == "webhook" and is_placeholder(
+        settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
+    ):
+        problems.append(ConfigError("TELEGRAM_WEBHOOK_SECRET", "is a placeholder"))
+    return problems
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning the first validation failure into a ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        location = error.get("loc") or ()
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        if location:
+            variable = str(location[0]).upper()
+            if error.get("type") == "missing":
+                message = "is required"
+            raise ConfigError(variable, message) from None
+        variable, _, problem = message.partition(": ")
+        raise ConfigError(variable, problem or message) from None

@@ -1,0 +1,90 @@
+"""Faults the sandbox can be told to inject, so tests can see how the bot copes with a bad gateway."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Mapping
+
+
+@dataclass
+class Faults:
+    """Switches for misbehaviour; all off by default. Settable in-process or over ``/_faults``."""
+
+    # Sleep before answering createPaybylink (the link IS created), to push a client past its timeout.
+    create_delay: float = 0.0
+    # Answer createPaybylink with this HTTP status (e.g. 503) WITHOUT creating the link.
+    create_status: int | None = None
+    # For the next N creates: create the link, then drop the connection without an answer.
+    drop_after_create: int = 0
+    # Answer a repeated merchantLinkId with ORDER_REPEAT even when the data is identical.
+    refuse_duplicate: bool = False
+    # Send every notification this many times per attempt (replay testing).
+    notify_duplicates: int = 1
+
+    def update(self, changes: Mapping[str, Any]) -> None:
+        """Apply the given fields after checking names and types; nothing changes on error."""
+        unknown = sorted(set(changes) - set(_VALIDATORS))
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(unknown)}; known: {', '.join(_VALIDATORS)}")
+        checked: dict[str, Any] = {}
+        for name, value in changes.items():
+            try:
+                checked[name] = _VALIDATORS[name](value)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from exc
+        for name, value in checked.items():
+            setattr(self, name, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The current switches as plain JSON-ready values."""
+        return asdict(self)
+
+    def take_drop_after_create(self) -> bool:
+        """Tell whether this create should drop its connection, counting it down if so."""
+        if self.drop_after_create <= 0:
+            return False
+        self.drop_after_create -= 1
+        return True
+
+
+def _seconds(value: Any) -> float:
+    """A delay in seconds >= 0; JSON true/false is not a number here."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"must be a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def _http_status_or_none(value: Any) -> int | None:
+    """An HTTP status code, or None to switch the fault off."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise ValueError(f"must be an HTTP status code (100-599) or null, got {value!r}")
+    return value
+
+
+def _count_at_least(minimum: int) -> Callable[[Any], int]:
+    """A validator for an integer count of at least ``minimum``."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"must be an integer >= {minimum}, got {value!r}")
+        return value
+
+    return check
+
+
+def _flag(value: Any) -> bool:
+    """A JSON boolean."""
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+_VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "create_delay": _seconds,
+    "create_status": _http_status_or_none,
+    "drop_after_create": _count_at_least(0),
+    "refuse_duplicate": _flag,
+    "notify_duplicates": _count_at_least(1),
+}

@@ -1,0 +1,295 @@
+"""A local PayerMax-compatible pay-by-link gateway: the API, the checkout page and notifications.
+
+The bot talks to it exactly as to PayerMax (contract §1-§5): signed JSON envelopes in, signed
+JSON answers out, signed PAYBYLINK notifications with PayerMax's retry schedule. Mount
+``SandboxGateway.app`` at ``/sandbox``; API paths are then
+``/sandbox/aggregate-pay/api/gateway/<apiName>``. The owner calls ``start``/``stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Sequence
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from bot.payermax.signing import sign, verify
+from bot.qr import qr_png
+from bot.sandbox.checkout import CheckoutDesk, PaymentMethod
+from bot.sandbox.errors import GatewayError, ResultCode
+from bot.sandbox.faults import Faults
+from bot.sandbox.keys import SandboxKeys
+from bot.sandbox.notifier import PAYERMAX_NOTIFY_SCHEDULE, Notifier
+from bot.sandbox.payloads import SUCCESS_MSG, SandboxUrls, dumps, link_details, link_summary, order_details
+from bot.sandbox.store import PaymentLink, SandboxStore, new_link_id
+from bot.sandbox.validation import (
+    LINK_API_VERSION,
+    ORDER_QUERY_VERSION,
+    check_create_data,
+    check_envelope,
+    check_merchant_link_id,
+    check_out_trade_no,
+    parse_envelope,
+)
+
+logger = logging.getLogger(__name__)
+
+API_PATH_PREFIX = "/aggregate-pay/api/gateway"
+CREATE_API = "createPaybylink"
+QUERY_API = "queryPaybylink"
+EXPIRE_API = "expirePaybylink"
+ORDER_QUERY_API = "orderQuery"
+# requests_seen() is for tests; the bound keeps a long-running developer sandbox from growing forever.
+REQUESTS_KEPT = 10_000
+
+_ApiHandler = Callable[[dict[str, Any], datetime], Awaitable[Response]]
+
+
+def _utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class SandboxGateway:
+    """A PayerMax-compatible pay-by-link gateway on loopback, with a checkout page."""
+
+    def __init__(
+        self,
+        *,
+        keys: SandboxKeys,
+        public_base_url: str,
+        state_path: Path | None = None,
+        notify_schedule: Sequence[float] = PAYERMAX_NOTIFY_SCHEDULE,
+        notify_transport: httpx.AsyncBaseTransport | None = None,
+        app_id: str = "sandbox-app",
+        merchant_no: str = "SANDBOX000001",
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.faults = Faults()
+        self._keys = keys
+        self._app_id = app_id
+        self._merchant_no = merchant_no
+        self._clock = clock
+        self._urls = SandboxUrls(public_base_url)
+        self._store = SandboxStore(state_path)
+        self._requests: deque[tuple[str, dict[str, Any]]] = deque(maxlen=REQUESTS_KEPT)
+        self._notifier = Notifier(
+            store=self._store,
+            platform_private_key=keys.platform_private_key,
+            faults=self.faults,
+            schedule=notify_schedule,
+            transport=notify_transport,
+        )
+        self._checkout = CheckoutDesk(
+            store=self._store,
+            notifier=self._notifier,
+            urls=self._urls,
+            app_id=app_id,
+            merchant_no=merchant_no,
+            clock=clock,
+        )
+        self._apis: dict[str, tuple[str, _ApiHandler]] = {
+            CREATE_API: (LINK_API_VERSION, self._create_link),
+            QUERY_API: (LINK_API_VERSION, self._query_link),
+            EXPIRE_API: (LINK_API_VERSION, self._expire_link),
+            ORDER_QUERY_API: (ORDER_QUERY_VERSION, self._query_order),
+        }
+        self.app = Starlette(
+            routes=[
+                Route(API_PATH_PREFIX + "/{api_name}", self._handle_api, methods=["POST"]),
+                *self._checkout.routes(),
+                Route("/qr/{link_id}.png", self._qr_code, methods=["GET"]),
+                Route("/_faults", self._show_faults, methods=["GET"]),
+                Route("/_faults", self._set_faults, methods=["POST"]),
+            ]
+        )
+
+    async def start(self) -> None:
+        """Start delivering notifications, resuming any left undelivered by a previous run."""
+        await self._notifier.start()
+
+    async def stop(self) -> None:
+        """Stop delivering notifications; undelivered ones stay saved for the next start."""
+        await self._notifier.stop()
+
+    async def pay(self, link_id: str, *, method: str = PaymentMethod.CARD) -> str:
+        """Pay a link as a customer would with the Pay button; return the new ``outTradeNo``."""
+        return self._checkout.pay(link_id, method).out_trade_no
+
+    def requests_seen(self) -> list[tuple[str, dict[str, Any]]]:
+        """(apiName, parsed envelope) of every API request received (the latest 10,000), oldest first."""
+        return list(self._requests)
+
+    # --- the API -------------------------------------------------------------------------
+
+    async def _handle_api(self, request: Request) -> Response:
+        """POST /aggregate-pay/api/gateway/{api_name}: parse, verify, check, dispatch."""
+        api_name = request.path_params["api_name"]
+        if api_name not in self._apis:
+            return PlainTextResponse(f"SANDBOX: unknown PayerMax API {api_name!r}", status_code=404)
+        version, handler = self._apis[api_name]
+        raw_body = await request.body()
+        try:
+            envelope = parse_envelope(raw_body)
+        except GatewayError as error:
+            self._requests.append((api_name, {}))
+            return self._refusal(api_name, error)
+        self._requests.append((api_name, envelope))
+        if api_name == CREATE_API and self.faults.create_status is not None:
+            status = self.faults.create_status
+            logger.info("SANDBOX fault: answering %s with HTTP %d", api_name, status)
+            return PlainTextResponse(f"SANDBOX fault injected: HTTP {status}", status_code=status)
+        now = self._clock()
+        try:
+            # PayerMax signs and verifies the exact bytes on the wire (contract §2.2).
+            if not verify(raw_body, request.headers.get("sign"), self._keys.merchant_public_key):
+                raise GatewayError(
+                    ResultCode.SIGN_VERIFY_FAILED,
+                    "the sign header does not verify over the request body with the merchant public key",
+                )
+            data = check_envelope(
+                envelope, version=version, app_id=self._app_id, merchant_no=self._merchant_no, now=now
+            )
+            return await handler(data, now)
+        except GatewayError as error:
+            return self._refusal(api_name, error)
+
+    async def _create_link(self, data: dict[str, Any], now: datetime) -> Response:
+        """createPaybylink (contract §3)."""
+        expires_seconds = check_create_data(data)
+        merchant_link_id = data["merchantLinkId"]
+        link = self._store.link_by_merchant_id(merchant_link_id)
+        if link is not None:
+            # PayerMax's answer to a repeated merchantLinkId is undocumented (contract §9.8). The
+            # sandbox treats an identical repeat as an idempotent replay (a client retrying after a
+            # timeout gets the link it already created) and anything else as ORDER_REPEAT.
+            if self.faults.refuse_duplicate or link.request != data:
+                raise GatewayError(ResultCode.ORDER_REPEAT, f"merchantLinkId {merchant_link_id} already exists")
+        else:
+            link = PaymentLink(
+                link_id=new_link_id(),
+                merchant_link_id=merchant_link_id,
+                request=data,
+                created_at=now,
+                expires_at=now + timedelta(seconds=expires_seconds),
+            )
+            self._store.add_link(link)
+            logger.info("SANDBOX link %s created for %s", link.link_id, merchant_link_id)
+        answer = self._success(link_summary(link, self._urls, now))
+        if self.faults.take_drop_after_create():
+            logger.info("SANDBOX fault: dropping the connection after creating %s", link.link_id)
+            return _DroppedConnection()
+        if self.faults.create_delay:
+            await asyncio.sleep(self.faults.create_delay)
+        return answer
+
+    async def _query_link(self, data: dict[str, Any], now: datetime) -> Response:
+        """queryPaybylink (contract §4.1); the link's expiry is worked out at query time."""
+        link = self._existing_link(check_merchant_link_id(data))
+        return self._success(link_details(link, self._urls, now))
+
+    async def _expire_link(self, data: dict[str, Any], now: datetime) -> Response:
+        """expirePaybylink (contract §4.2)."""
+        link = self._existing_link(check_merchant_link_id(data))
+        if link.paid_attempt is not None:
+            # What PayerMax answers when expiring a paid link is undocumented; the sandbox refuses
+            # with ORDER_CLOSED so the bot must handle "too late to cancel".
+            raise GatewayError(ResultCode.ORDER_CLOSED, "link already paid")
+        if not link.cancelled:
+            self._store.cancel_link(link)
+            logger.info("SANDBOX link %s expired by the merchant", link.link_id)
+        return self._success(link_summary(link, self._urls, now))
+
+    async def _query_order(self, data: dict[str, Any], now: datetime) -> Response:
+        """orderQuery (contract §4.3)."""
+        out_trade_no = check_out_trade_no(data)
+        found = self._store.attempt_by_out_trade_no(out_trade_no)
+        if found is None:
+            raise GatewayError(ResultCode.ORDER_NOT_EXIST, f"no order with outTradeNo {out_trade_no}")
+        link, attempt = found
+        return self._success(order_details(link, attempt))
+
+    def _existing_link(self, merchant_link_id: str) -> PaymentLink:
+        """The link with this merchantLinkId, or ORDER_NOT_EXIST."""
+        link = self._store.link_by_merchant_id(merchant_link_id)
+        if link is None:
+            raise GatewayError(ResultCode.ORDER_NOT_EXIST, f"no link with merchantLinkId {merchant_link_id}")
+        return link
+
+    def _success(self, data: dict[str, Any]) -> Response:
+        """An APPLY_SUCCESS answer carrying ``data``."""
+        return self._signed_answer({"code": ResultCode.APPLY_SUCCESS, "msg": SUCCESS_MSG, "data": data})
+
+    def _refusal(self, api_name: str, error: GatewayError) -> Response:
+        """An error answer; like PayerMax's, it carries no ``data`` (contract §3.2)."""
+        logger.info("SANDBOX %s refused: %s %s", api_name, error.code, error.msg)
+        return self._signed_answer({"code": error.code, "msg": error.msg})
+
+    def _signed_answer(self, answer: dict[str, Any]) -> Response:
+        """HTTP 200 JSON, signed with the platform key over the exact bytes sent."""
+        body = dumps(answer)
+        return Response(
+            body,
+            media_type="application/json",
+            headers={"sign": sign(body, self._keys.platform_private_key)},
+        )
+
+    # --- pages and controls --------------------------------------------------------------
+
+    async def _qr_code(self, request: Request) -> Response:
+        """GET /qr/{link_id}.png: the QR code of a link's checkout URL."""
+        link = self._store.link_by_id(request.path_params["link_id"])
+        if link is None:
+            return PlainTextResponse("SANDBOX: no payment link with this id", status_code=404)
+        return Response(qr_png(self._urls.checkout(link.link_id)), media_type="image/png")
+
+    async def _show_faults(self, request: Request) -> Response:
+        """GET /_faults: the fault switches in force."""
+        return JSONResponse(self.faults.as_dict())
+
+    async def _set_faults(self, request: Request) -> Response:
+        """POST /_faults: change some fault switches (JSON object of field: value)."""
+        try:
+            changes = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "SANDBOX: the body must be a JSON object"}, status_code=400)
+        if not isinstance(changes, dict):
+            return JSONResponse({"error": "SANDBOX: the body must be a JSON object"}, status_code=400)
+        try:
+            self.faults.update(changes)
+        except ValueError as error:
+            return JSONResponse({"error": f"SANDBOX: {error}"}, status_code=400)
+        logger.info("SANDBOX faults set: %s", self.faults.as_dict())
+        return JSONResponse(self.faults.as_dict())
+
+
+class _DroppedConnection(Response):
+    """Starts an answer, then fails, so the client's connection dies without a complete reply.
+
+    Under uvicorn the server closes the socket (the client's httpx sees RemoteProtocolError).
+    Under httpx's in-process ASGITransport the raised error reaches the client unchanged, so
+    raising httpx's own RemoteProtocolError gives callers the same exception either way.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200, media_type="application/json")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send headers promising a body, then break off."""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")],
+            }
+        )
+        raise httpx.RemoteProtocolError("SANDBOX fault injected: connection dropped after createPaybylink")

@@ -1,0 +1,252 @@
+"""Creating payment links: the intent is stored first, then PayerMax is asked, idempotently.
+
+One request (a Telegram message or button press, named by ``request_key``) makes at most one
+link: the CREATING row with our ``merchantLinkId`` is committed before PayerMax is called, a
+call whose outcome is unknown is retried with the same id, and ``queryPaybylink`` settles what
+retries cannot. The link card is queued in the outbox in the same transaction that marks the
+link ACTIVE, so a crash after PayerMax answered still shows the card exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timezone
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.money import Money
+from bot.payermax.client import PayerMaxClient
+from bot.payermax.errors import ApiError, PayerMaxError, TransportError
+from bot.payermax.models import CreateLinkRequest, LinkInfo
+from storage import repo
+from storage.models import Link, LinkStatus, utcnow
+
+log = logging.getLogger("paylink.links")
+
+MERCHANT_LINK_PREFIX = "PL"
+# Codes that mean "PayerMax may already have this link": ask it instead of guessing.
+_ALREADY_EXISTS_CODES = frozenset({"ORDER_REPEAT"})
+
+
+class LinkError(Exception):
+    """Base of what can go wrong when making a link."""
+
+
+class LinkRefused(LinkError):
+    """PayerMax refused to create the link; ``code`` and ``msg`` say why."""
+
+    def __init__(self, link: Link, code: str, msg: str) -> None:
+        super().__init__(f"PayerMax refused link {link.merchant_link_id}: {code} {msg}")
+        self.link, self.code, self.msg = link, code, msg
+
+
+class LinkPending(LinkError):
+    """PayerMax could not be reached; the link stays CREATING and is settled later."""
+
+    def __init__(self, link: Link, cause: Exception) -> None:
+        super().__init__(f"link {link.merchant_link_id} is not confirmed yet: {cause}")
+        self.link, self.cause = link, cause
+
+
+def new_merchant_link_id() -> str:
+    """A fresh id for PayerMax: short enough to read aloud to support, 60 random bits."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I look-alikes
+    return MERCHANT_LINK_PREFIX + "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def looks_like_ours(merchant_link_id: str) -> bool:
+    """Tell whether a merchantLinkId has the shape this bot gives its links."""
+    return merchant_link_id.startswith(MERCHANT_LINK_PREFIX) and len(merchant_link_id) == len(MERCHANT_LINK_PREFIX) + 12
+
+
+@dataclass(frozen=True)
+class LinkOrder:
+    """What a person asked for, with the chat's settings already applied."""
+
+    chat_id: int
+    chat_type: str
+    chat_title: str | None
+    user_id: int
+    user_name: str
+    money: Money
+    description: str
+    country: str
+    language: str
+    expires_seconds: int
+    request_key: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """The link, and whether this call made it (False: an earlier identical request did)."""
+
+    link: Link
+    created: bool
+
+
+class LinkService:
+    """Creates links at PayerMax without ever making two for one request."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        client: PayerMaxClient,
+        *,
+        notify_url: str,
+        contact_email: str,
+        logo_url: str | None,
+        sandbox: bool,
+        retry_delays: Sequence[float] = (0.5, 1.5, 3.0),
+        on_enqueued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._notify_url = notify_url
+        self._contact_email = contact_email
+        self._logo_url = logo_url or None
+        self._sandbox = sandbox
+        self._retry_delays = tuple(retry_delays)
+        self._on_enqueued = on_enqueued
+
+    async def create(self, order: LinkOrder) -> CreateResult:
+        """Store the intent, then have PayerMax make the link; repeats of a request return the first link."""
+        link, created = await self._store_intent(order)
+        if not created and link.status != LinkStatus.CREATING:
+            return CreateResult(link, created=False)
+        return CreateResult(await self.settle(link), created=created)
+
+    async def settle(self, link: Link) -> Link:
+        """Bring a CREATING link to ACTIVE or FAILED by asking PayerMax (create, else query)."""
+        request = self._request_for(link)
+        last_error: Exception | None = None
+        for attempt, delay in enumerate((0.0, *self._retry_delays)):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                info = await self._client.create_paybylink(request)
+            except ApiError as exc:
+                if exc.code in _ALREADY_EXISTS_CODES:
+                    return await self._settle_by_query(link, exc)
+                if exc.retryable:
+                    last_error = exc
+                    continue
+                return await self._mark_failed(link, exc.code, exc.msg)
+            except TransportError as exc:
+                log.warning("createPaybylink attempt %d for %s failed: %s", attempt + 1, link.merchant_link_id, exc)
+                last_error = exc
+                continue
+            except PayerMaxError as exc:  # bad signature or malformed answer: do not trust it, ask again
+                last_error = exc
+                continue
+            return await self._mark_active(link, info)
+        assert last_error is not None
+        return await self._settle_by_query(link, last_error)
+
+    async def _settle_by_query(self, link: Link, cause: Exception) -> Link:
+        """When creating gave no clear answer, PayerMax's view of the link decides."""
+        try:
+            info = await self._client.query_paybylink(link.merchant_link_id)
+        except ApiError as exc:
+            if exc.code == "ORDER_NOT_EXIST" and not (isinstance(cause, TransportError) and cause.outcome_unknown):
+                # Never created, and no attempt is in flight that might still create it.
+                code = cause.code if isinstance(cause, ApiError) else "UNREACHABLE"
+                msg = cause.msg if isinstance(cause, ApiError) else str(cause)
+                return await self._mark_failed(link, code, msg)
+            raise LinkPending(link, exc) from exc
+        except PayerMaxError as exc:
+            raise LinkPending(link, exc) from exc
+        return await self._mark_active(link, info)
+
+    async def _store_intent(self, order: LinkOrder) -> tuple[Link, bool]:
+        """Commit the CREATING row first; a repeated request key finds the first row instead."""
+        if order.request_key:
+            async with self._sessions() as session:
+                existing = await repo.get_link_by_request_key(session, order.request_key)
+            if existing is not None:
+                return existing, False
+        link = Link(
+            merchant_link_id=new_merchant_link_id(),
+            request_key=order.request_key,
+            chat_id=order.chat_id,
+            creator_user_id=order.user_id,
+            creator_name=order.user_name[:128],
+            amount=order.money.amount,
+            currency=order.money.currency,
+            country=order.country,
+            language=order.language,
+            description=order.description,
+            expires_seconds=order.expires_seconds,
+            status=LinkStatus.CREATING,
+            sandbox=self._sandbox,
+        )
+        try:
+            async with self._sessions() as session, session.begin():
+                await repo.upsert_chat(session, order.chat_id, order.chat_type, order.chat_title)
+                session.add(link)
+        except IntegrityError:
+            # The same request raced us between the look-up and the insert: theirs wins.
+            if not order.request_key:
+                raise
+            async with self._sessions() as session:
+                existing = await repo.get_link_by_request_key(session, order.request_key)
+            if existing is None:
+                raise
+            return existing, False
+        log.info("link intent stored", extra={"link": link.merchant_link_id, "chat": link.chat_id})
+        return link, True
+
+    def _request_for(self, link: Link) -> CreateLinkRequest:
+        return CreateLinkRequest(
+            merchant_link_id=link.merchant_link_id,
+            total_amount=link.amount,
+            currency=link.currency,
+            country=link.country,
+            description=link.description,
+            notify_url=self._notify_url,
+            user_id=str(link.creator_user_id),
+            username=link.creator_name or None,
+            expires_seconds=link.expires_seconds,
+            language=link.language,
+            link_description=f"telegram chat {link.chat_id}",
+            contact_email=self._contact_email,
+            logo_url=self._logo_url,
+        )
+
+    async def _mark_active(self, link: Link, info: LinkInfo) -> Link:
+        """Store PayerMax's answer and queue the link card, once."""
+        async with self._sessions() as session, session.begin():
+            current = await repo.get_link(session, link.id, for_update=True)
+            assert current is not None
+            if current.status == LinkStatus.CREATING or current.status == LinkStatus.FAILED:
+                current.status = LinkStatus.EXPIRED if info.link_status == "EXPIRED" else LinkStatus.ACTIVE
+                current.payermax_link_id = info.link_id
+                current.link_url = info.link_url
+                current.qr_code_url = info.qr_code_url
+                current.expires_at = info.expires_at.astimezone(timezone.utc) if info.expires_at else None
+                current.failure_code = current.failure_message = None
+                current.updated_at = utcnow()
+                await repo.enqueue(
+                    session, dedupe_key=f"card:{current.id}", kind="card", chat_id=current.chat_id, link_id=current.id, payload={}
+                )
+        self._on_enqueued()
+        log.info("link active", extra={"link": current.merchant_link_id, "chat": current.chat_id, "status": current.status})
+        return current
+
+    async def _mark_failed(self, link: Link, code: str, msg: str) -> Link:
+        """Record PayerMax's refusal; the person is told by the caller."""
+        async with self._sessions() as session, session.begin():
+            current = await repo.get_link(session, link.id, for_update=True)
+            assert current is not None
+            if current.status == LinkStatus.CREATING:
+                current.status = LinkStatus.FAILED
+                current.failure_code, current.failure_message = code[:64], msg[:512]
+                current.updated_at = utcnow()
+        log.warning("link refused", extra={"link": link.merchant_link_id, "chat": link.chat_id, "status": code})
+        if current.status == LinkStatus.FAILED:
+            raise LinkRefused(current, code, msg)
+        return current

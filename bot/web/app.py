@@ -1,0 +1,84 @@
+"""The Starlette app: PayerMax notifications, the Telegram webhook, health, metrics, sandbox."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
+
+from bot.services.payments import PaymentService
+from bot.web.metrics import metrics_endpoint
+from bot.web.notify import notify_endpoint
+
+log = logging.getLogger("paylink.web")
+
+TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_UPDATE_BYTES = 1024 * 1024
+
+
+def _healthz(engine: AsyncEngine) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def healthz(_request: Request) -> JSONResponse:
+        """Report whether the database answers."""
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "not healthy"; the reason is logged, not shown
+            log.error("health check: database unreachable: %s", type(exc).__name__)
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    return healthz
+
+
+def _telegram_webhook(secret: str, submit: Callable[[dict[str, Any]], Awaitable[None]]) -> Callable[[Request], Awaitable[Response]]:
+    async def telegram_webhook(request: Request) -> Response:
+        """Accept an update from Telegram if it carries our secret token."""
+        offered = request.headers.get(TELEGRAM_SECRET_HEADER, "")
+        if not hmac.compare_digest(offered.encode(), secret.encode()):
+            return Response(status_code=403)
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            return Response(status_code=413)
+        try:
+            update = json.loads(body)
+        except ValueError:
+            return Response(status_code=400)
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            return Response(status_code=400)
+        await submit(update)
+        return Response(status_code=200)
+
+    return telegram_webhook
+
+
+def build_web_app(
+    *,
+    engine: AsyncEngine,
+    payments: PaymentService,
+    platform_public_key: RSAPublicKey,
+    sandbox_app: ASGIApp | None = None,
+    telegram_secret: str | None = None,
+    submit_update: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+) -> Starlette:
+    """Assemble the routes this process serves."""
+    routes: list[BaseRoute] = [
+        Route("/payermax/notify", notify_endpoint(payments, platform_public_key), methods=["POST"]),
+        Route("/healthz", _healthz(engine), methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    if telegram_secret and submit_update:
+        routes.append(Route("/telegram", _telegram_webhook(telegram_secret, submit_update), methods=["POST"]))
+    if sandbox_app is not None:
+        routes.append(Mount("/sandbox", app=sandbox_app))
+    return Starlette(routes=routes)

@@ -1,0 +1,30 @@
+"""Prometheus metrics the whole process shares, served at ``/metrics``."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+LINKS_CREATED = Counter("paylink_links_created_total", "Links PayerMax created, by outcome", ["result"])
+NOTIFICATIONS = Counter("paylink_notifications_total", "PayerMax notifications received, by result", ["result"])
+OUTBOX_BACKLOG = Gauge("paylink_outbox_backlog", "Telegram messages waiting in the outbox")
+OUTBOX_DELIVERY = Histogram(
+    "paylink_outbox_delivery_seconds", "Time from queueing a message to Telegram accepting it",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+OUTBOX_SENT = Counter("paylink_outbox_sent_total", "Outbox messages by final result", ["kind", "result"])
+PAYERMAX_CALLS = Histogram(
+    "paylink_payermax_call_seconds", "PayerMax API call latency, by API and outcome", ["api", "outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20),
+)
+
+
+def record_payermax_call(api_name: str, seconds: float, outcome: str) -> None:
+    """The PayerMax client's on_call hook."""
+    PAYERMAX_CALLS.labels(api=api_name, outcome=outcome).observe(seconds)
+
+
+async def metrics_endpoint(_request: Request) -> Response:
+    """Serve the metrics in Prometheus' text format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

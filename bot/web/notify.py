@@ -1,0 +1,71 @@
+"""``POST /payermax/notify``: PayerMax's signed payment notifications."""
+
+from __future__ import annotations
+
+import logging
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from bot.payermax.webhook import NotificationRejected, verify_notification
+from bot.services.payments import Outcome, PaymentService
+from bot.web import metrics
+
+log = logging.getLogger("paylink.notify")
+
+MAX_BODY_BYTES = 64 * 1024  # real notifications are a few KB; anything larger is refused unread
+ACKNOWLEDGED = {"code": "SUCCESS", "msg": "Success"}
+_OUTCOME_STATUS = {Outcome.UNKNOWN: 404, Outcome.MISMATCH: 409}
+
+
+class _BodyTooLarge(Exception):
+    """The body passed the size cap."""
+
+
+async def _read_capped(request: Request) -> bytes:
+    """Read the raw body, stopping as soon as it passes the cap."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"code": "FAIL", "msg": reason}, status_code=status)
+
+
+def notify_endpoint(payments: PaymentService, platform_public_key: RSAPublicKey):
+    """Build the endpoint: verify, parse, apply, and acknowledge only after the commit."""
+
+    async def payermax_notify(request: Request) -> JSONResponse:
+        """Receive one notification."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            metrics.NOTIFICATIONS.labels(result="bad_content_type").inc()
+            return _refuse(415, "content type must be application/json")
+        try:
+            body = await _read_capped(request)
+        except _BodyTooLarge:
+            metrics.NOTIFICATIONS.labels(result="too_large").inc()
+            return _refuse(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        try:
+            notification = verify_notification(body, request.headers.get("sign"), platform_public_key)
+        except NotificationRejected as exc:
+            metrics.NOTIFICATIONS.labels(result="rejected").inc()
+            log.warning("notification rejected: %s", exc.reason)
+            return _refuse(exc.status_code, exc.reason)
+        outcome = await payments.apply_notification(notification)
+        metrics.NOTIFICATIONS.labels(result=outcome.value).inc()
+        if outcome.acknowledged:
+            return JSONResponse(ACKNOWLEDGED)
+        return _refuse(_OUTCOME_STATUS.get(outcome, 400), f"not accepted: {outcome.value}")
+
+    return payermax_notify

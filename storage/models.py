@@ -1,0 +1,188 @@
+"""SQLModel tables: chats, links, payments, the outbox, and the bookkeeping around them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, String, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class DecimalText(TypeDecorator):
+    """A Decimal stored as its exact text, so SQLite never turns money into a float."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return format(Decimal(value), "f")
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _money_column(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(DecimalText(), nullable=nullable))
+
+
+def _time_column(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _telegram_id(index: bool = False, nullable: bool = False) -> Any:
+    return Field(sa_column=Column(BigInteger, nullable=nullable, index=index))
+
+
+class LinkStatus(StrEnum):
+    """A link's life: states only move forward (see DESIGN.md money rules)."""
+
+    CREATING = "CREATING"
+    ACTIVE = "ACTIVE"
+    PAID = "PAID"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+    @property
+    def is_final(self) -> bool:
+        """True once nothing can change the link any more."""
+        return self in {LinkStatus.PAID, LinkStatus.EXPIRED, LinkStatus.CANCELLED, LinkStatus.FAILED}
+
+
+class OutboxStatus(StrEnum):
+    """Where a message to Telegram stands."""
+
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
+class Chat(SQLModel, table=True):
+    """A Telegram chat the bot serves, with its own defaults."""
+
+    __tablename__ = "chats"
+
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    type: str = Field(max_length=16)
+    title: str | None = Field(default=None, max_length=256)
+    default_currency: str | None = Field(default=None, max_length=3)
+    default_country: str | None = Field(default=None, max_length=2)
+    language: str | None = Field(default=None, max_length=8)
+    link_expiry_seconds: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Link(SQLModel, table=True):
+    """A payment link: our intent first (CREATING), then what PayerMax answered."""
+
+    __tablename__ = "links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    merchant_link_id: str = Field(max_length=64, unique=True)
+    request_key: str | None = Field(default=None, max_length=128, unique=True)
+    chat_id: int = _telegram_id(index=True)
+    creator_user_id: int = _telegram_id()
+    creator_name: str = Field(default="", max_length=128)
+    amount: Decimal = _money_column()
+    currency: str = Field(max_length=3)
+    country: str = Field(max_length=2)
+    language: str = Field(default="en", max_length=8)
+    description: str = Field(max_length=256)
+    expires_seconds: int
+    status: str = Field(default=LinkStatus.CREATING, max_length=16, index=True)
+    sandbox: bool = False
+    payermax_link_id: str | None = Field(default=None, max_length=64, index=True)
+    link_url: str | None = Field(default=None, max_length=256)
+    qr_code_url: str | None = Field(default=None, max_length=256)
+    expires_at: datetime | None = _time_column()
+    card_message_id: int | None = _telegram_id(nullable=True)
+    failure_code: str | None = Field(default=None, max_length=64)
+    failure_message: str | None = Field(default=None, max_length=512)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    paid_at: datetime | None = _time_column()
+    last_checked_at: datetime | None = _time_column()
+
+
+class Payment(SQLModel, table=True):
+    """A successful payment attempt on a link, recorded once whatever reports it."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("link_id", "out_trade_no", name="uq_payments_link_trade"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(foreign_key="links.id", index=True)
+    out_trade_no: str = Field(max_length=64, index=True)
+    trade_token: str | None = Field(default=None, max_length=64)
+    status: str = Field(max_length=16)
+    amount: Decimal = _money_column()
+    currency: str = Field(max_length=3)
+    payment_method: str | None = Field(default=None, max_length=64)
+    target_org: str | None = Field(default=None, max_length=64)
+    card_org: str | None = Field(default=None, max_length=32)
+    card_number: str | None = Field(default=None, max_length=32)
+    source: str = Field(max_length=16)  # PAYBYLINK, PAYMENT or RECONCILE: who told us first
+    completed_at: datetime | None = _time_column()
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class NotificationEvent(SQLModel, table=True):
+    """A verified notification that did not simply apply: mismatches, unknown links."""
+
+    __tablename__ = "notification_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int | None = Field(default=None, foreign_key="links.id", index=True)
+    notify_type: str = Field(max_length=16)
+    reference: str = Field(max_length=64)  # merchantLinkId or outTradeNo as PayerMax sent it
+    outcome: str = Field(max_length=32)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message for Telegram, written in the same transaction as the fact it announces."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=128, unique=True)
+    kind: str = Field(max_length=32)
+    chat_id: int = _telegram_id(index=True)
+    link_id: int | None = Field(default=None, foreign_key="links.id")
+    payload: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    sent_at: datetime | None = _time_column()
+    last_error: str | None = Field(default=None, max_length=512)

@@ -1,0 +1,150 @@
+"""Plain async data functions; each takes a session and leaves committing to the caller."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Chat,
+    Link,
+    LinkStatus,
+    NotificationEvent,
+    OutboxMessage,
+    OutboxStatus,
+    Payment,
+    utcnow,
+)
+
+
+async def get_chat(session: AsyncSession, chat_id: int) -> Chat | None:
+    """The chat with this Telegram id, if known."""
+    return await session.get(Chat, chat_id)
+
+
+async def upsert_chat(session: AsyncSession, chat_id: int, chat_type: str, title: str | None) -> Chat:
+    """Remember a chat (and its latest title), creating it on first sight."""
+    chat = await session.get(Chat, chat_id)
+    if chat is None:
+        chat = Chat(id=chat_id, type=chat_type, title=title)
+        session.add(chat)
+    elif chat.title != title or chat.type != chat_type:
+        chat.title, chat.type = title, chat_type
+    await session.flush()
+    return chat
+
+
+async def get_link(session: AsyncSession, link_id: int, *, for_update: bool = False) -> Link | None:
+    """A link by our row id; ``for_update`` locks it on PostgreSQL."""
+    statement = select(Link).where(Link.id == link_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_link_by_merchant_id(session: AsyncSession, merchant_link_id: str, *, for_update: bool = False) -> Link | None:
+    """A link by the id we gave PayerMax."""
+    statement = select(Link).where(Link.merchant_link_id == merchant_link_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_link_by_request_key(session: AsyncSession, request_key: str) -> Link | None:
+    """The link a given Telegram request already made, if any."""
+    return (await session.execute(select(Link).where(Link.request_key == request_key))).scalar_one_or_none()
+
+
+async def get_payment_by_trade(session: AsyncSession, out_trade_no: str) -> Payment | None:
+    """The payment PayerMax knows by this outTradeNo."""
+    statement = select(Payment).where(Payment.out_trade_no == out_trade_no).limit(1)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_payment(session: AsyncSession, link_id: int, out_trade_no: str) -> Payment | None:
+    """The payment of this attempt on this link."""
+    statement = select(Payment).where(Payment.link_id == link_id, Payment.out_trade_no == out_trade_no)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def payments_of(session: AsyncSession, link_id: int) -> Sequence[Payment]:
+    """Payments on a link, oldest first."""
+    statement = select(Payment).where(Payment.link_id == link_id).order_by(Payment.id)
+    return (await session.execute(statement)).scalars().all()
+
+
+async def links_to_reconcile(session: AsyncSession, *, created_before: datetime, checked_before: datetime, limit: int) -> Sequence[Link]:
+    """ACTIVE (or stuck CREATING) links old enough to ask PayerMax about, least recently checked first."""
+    statement = (
+        select(Link)
+        .where(Link.status.in_([LinkStatus.ACTIVE, LinkStatus.CREATING]))
+        .where(Link.created_at < created_before)
+        .where((Link.last_checked_at.is_(None)) | (Link.last_checked_at < checked_before))
+        .order_by(Link.last_checked_at.is_not(None), Link.last_checked_at, Link.id)
+        .limit(limit)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def record_event(session: AsyncSession, *, notify_type: str, reference: str, outcome: str, detail: str, link_id: int | None = None) -> None:
+    """Keep a note of a notification that did not simply apply."""
+    session.add(NotificationEvent(link_id=link_id, notify_type=notify_type, reference=reference[:64], outcome=outcome, detail=detail))
+    await session.flush()
+
+
+async def enqueue(
+    session: AsyncSession, *, dedupe_key: str, kind: str, chat_id: int, payload: dict[str, Any], link_id: int | None = None
+) -> bool:
+    """Add an outbox message unless one with this dedupe key exists; tell whether it was added."""
+    existing = (await session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))).first()
+    if existing is not None:
+        return False
+    session.add(OutboxMessage(dedupe_key=dedupe_key, kind=kind, chat_id=chat_id, link_id=link_id, payload=json.dumps(payload, default=str)))
+    await session.flush()
+    return True
+
+
+async def due_outbox(session: AsyncSession, *, now: datetime, limit: int, skip_locked: bool) -> Sequence[OutboxMessage]:
+    """Pending outbox messages that are due, oldest first; locked rows are skipped on PostgreSQL."""
+    statement = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        statement = statement.with_for_update(skip_locked=True)
+    return (await session.execute(statement)).scalars().all()
+
+
+async def postpone_outbox(session: AsyncSession, message_ids: Sequence[int], until: datetime) -> None:
+    """Push claimed messages into the future so no other worker takes them meanwhile (a lease)."""
+    if message_ids:
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).values(next_attempt_at=until))
+
+
+async def outbox_backlog(session: AsyncSession) -> int:
+    """How many messages wait to be sent."""
+    statement = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def finish_outbox(session: AsyncSession, message_id: int, *, status: OutboxStatus, error: str | None = None) -> None:
+    """Mark a message sent or given up."""
+    values: dict[str, Any] = {"status": status, "last_error": error[:512] if error else None}
+    if status == OutboxStatus.SENT:
+        values["sent_at"] = utcnow()
+    await session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+
+
+async def retry_outbox(session: AsyncSession, message_id: int, *, delay: timedelta, error: str, count_attempt: bool = True) -> None:
+    """Try a message again later."""
+    values: dict[str, Any] = {"next_attempt_at": utcnow() + delay, "last_error": error[:512]}
+    if count_attempt:
+        values["attempts"] = OutboxMessage.attempts + 1
+    await session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))

@@ -1,0 +1,271 @@
+"""Amounts people type become exact Money that PayerMax accepts, or a clear error."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from babel.numbers import get_currency_precision
+
+from bot.money import (
+    PAYERMAX_ORDERABLE,
+    AmountError,
+    Money,
+    currency_decimals,
+    format_money,
+    is_known_currency,
+    is_orderable,
+    normalise_currency,
+    parse_amount,
+    parse_amount_prefix,
+)
+
+NBSP = "\u00a0"
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "amount", "currency"),
+    [
+        ("150000", "IDR", "150000", "IDR"),
+        ("150,000", "IDR", "150000", "IDR"),
+        ("150,000 IDR", "USD", "150000", "IDR"),
+        ("12.50 usd", "IDR", "12.50", "USD"),
+        ("IDR 150000", "USD", "150000", "IDR"),
+        ("usd12.50", "IDR", "12.50", "USD"),
+        ("150000IDR", "USD", "150000", "IDR"),
+        ("$12.50", "IDR", "12.50", "USD"),
+        ("12,50 €", "IDR", "12.50", "EUR"),
+        ("Rp 150.000", "USD", "150000", "IDR"),
+        ("1 500 000", "IDR", "1500000", "IDR"),
+        ("1\u00a0500\u00a0000 IDR", "USD", "1500000", "IDR"),
+        ("12,50 EUR", "IDR", "12.50", "EUR"),
+        ("1.234,56 EUR", "IDR", "1234.56", "EUR"),
+        ("1,234.56", "USD", "1234.56", "USD"),
+        ("1.500.000", "USD", "1500000.00", "USD"),
+        ("1 500,50 EUR", "IDR", "1500.50", "EUR"),
+        # A dot before three digits is a thousands separator when the currency has no decimals.
+        ("150.000 IDR", "USD", "150000", "IDR"),
+        ("12.5", "USD", "12.50", "USD"),
+        ("12.340 USD", "IDR", "12.34", "USD"),
+        ("150000,00 IDR", "USD", "150000", "IDR"),
+        ("  0.99  ", "USD", "0.99", "USD"),
+        ("+5", "JPY", "5", "JPY"),
+        ("12.34 KWD", "USD", "12.34", "KWD"),
+        ("999,999,999,999", "IDR", "999999999999", "IDR"),
+    ],
+)
+def test_parse_amount_reads_common_ways_of_writing_amounts(
+    text: str, default: str, amount: str, currency: str
+) -> None:
+    money = parse_amount(text, default)
+    assert money == Money(Decimal(amount), currency)
+    assert money.for_payermax() == amount
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "reason", "phrase"),
+    [
+        ("", "USD", AmountError.EMPTY, "Send an amount"),
+        ("   ", "USD", AmountError.EMPTY, "Send an amount"),
+        ("abc", "USD", AmountError.NOT_A_NUMBER, "couldn't read 'abc' as an amount"),
+        ("12 dollars", "USD", AmountError.NOT_A_NUMBER, "Send a number such as 150000"),
+        ("12.", "USD", AmountError.NOT_A_NUMBER, "couldn't read '12.'"),
+        ("NaN", "USD", AmountError.NOT_A_NUMBER, "couldn't read 'NaN'"),
+        ("sNaN", "USD", AmountError.NOT_A_NUMBER, "couldn't read 'sNaN'"),
+        ("Infinity", "USD", AmountError.NOT_A_NUMBER, "couldn't read 'Infinity'"),
+        ("-Infinity", "USD", AmountError.NOT_A_NUMBER, "couldn't read '-Infinity'"),
+        ("1e5", "USD", AmountError.NOT_A_NUMBER, "such as 100000; exponent notation"),
+        ("USD 5 EUR", "USD", AmountError.NOT_A_NUMBER, "couldn't read"),
+        ("-5", "USD", AmountError.NOT_POSITIVE, "more than zero"),
+        ("\u22125 USD", "USD", AmountError.NOT_POSITIVE, "more than zero"),
+        ("0", "USD", AmountError.NOT_POSITIVE, "more than zero"),
+        ("0.00 USD", "IDR", AmountError.NOT_POSITIVE, "more than zero"),
+        (
+            "100.5 IDR",
+            "USD",
+            AmountError.TOO_PRECISE,
+            "IDR amounts have no decimals. Send a whole number such as 100 IDR.",
+        ),
+        (
+            "12.345 USD",
+            "IDR",
+            AmountError.TOO_PRECISE,
+            "USD amounts allow at most 2 decimals, e.g. 12.34 USD.",
+        ),
+        # ISO gives KWD 3 decimals, PayerMax only 2.
+        (
+            "12.345 KWD",
+            "USD",
+            AmountError.TOO_PRECISE,
+            "KWD amounts allow at most 2 decimals, e.g. 12.34 KWD.",
+        ),
+        ("0.001", "USD", AmountError.TOO_PRECISE, "e.g. 0.01 USD"),
+        (
+            "10 XYZ",
+            "USD",
+            AmountError.UNKNOWN_CURRENCY,
+            "'XYZ' is not a currency code. Use a 3-letter ISO code such as USD, EUR or IDR.",
+        ),
+        ("10 dem", "USD", AmountError.UNKNOWN_CURRENCY, "'dem' is not a currency code"),
+        ("99999999999999999999", "USD", AmountError.TOO_LARGE, "at most 12 digits"),
+        ("1,000,000,000,000 IDR", "USD", AmountError.TOO_LARGE, "at most 12 digits"),
+        ("1e30", "USD", AmountError.TOO_LARGE, "too large"),
+        ("1e999999999999", "USD", AmountError.TOO_LARGE, "too large"),
+        ("1,50,000", "INR", AmountError.BAD_GROUPING, "groups of 3 digits"),
+        ("1,2345", "USD", AmountError.BAD_GROUPING, "groups of 3 digits"),
+        ("1.234.56", "USD", AmountError.BAD_GROUPING, "groups of 3 digits"),
+        ("1.234,56,78", "EUR", AmountError.BAD_GROUPING, "groups of 3 digits"),
+    ],
+)
+def test_parse_amount_explains_bad_input(text: str, default: str, reason: str, phrase: str) -> None:
+    with pytest.raises(AmountError) as caught:
+        parse_amount(text, default)
+    assert caught.value.reason == reason
+    assert phrase in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("currency", "decimals"),
+    [
+        ("IDR", 0),
+        ("JPY", 0),
+        ("TWD", 0),  # ISO says 2; PayerMax says none
+        ("KWD", 2),  # ISO says 3; PayerMax says 2
+        ("BHD", 2),
+        ("TND", 2),
+        ("USD", 2),
+        ("EUR", 2),
+        ("usd", 2),
+    ],
+)
+def test_currency_decimals_follow_payermax_rules(currency: str, decimals: int) -> None:
+    assert currency_decimals(currency) == decimals
+
+
+@pytest.mark.parametrize("currency", ["HUF", "LYD", "UGX"])
+def test_currency_decimals_fall_back_to_babel_for_other_currencies(currency: str) -> None:
+    assert currency_decimals(currency) == get_currency_precision(currency)
+
+
+def test_currency_decimals_rejects_unknown_currency() -> None:
+    with pytest.raises(AmountError) as caught:
+        currency_decimals("XYZ")
+    assert caught.value.reason == AmountError.UNKNOWN_CURRENCY
+
+
+def test_known_currencies_are_current_iso_codes_only() -> None:
+    assert is_known_currency("IDR")
+    assert not is_known_currency("XYZ")
+    assert not is_known_currency("DEM")  # replaced by EUR in 2002
+    assert not is_known_currency("XAU")  # gold is not money you can charge
+    assert not is_known_currency("usd")  # the predicate wants normalised codes
+
+
+def test_every_orderable_currency_is_known_and_orderable() -> None:
+    assert all(is_known_currency(code) and is_orderable(code) for code in PAYERMAX_ORDERABLE)
+    assert not is_orderable("HUF")
+
+
+def test_normalise_currency_uppercases_and_validates() -> None:
+    assert normalise_currency(" eur ") == "EUR"
+    with pytest.raises(AmountError, match="'ABC' is not a currency code"):
+        normalise_currency("ABC")
+
+
+@pytest.mark.parametrize(
+    ("money", "wire"),
+    [
+        (Money(Decimal("150000"), "IDR"), "150000"),
+        (Money(Decimal("150000.00"), "IDR"), "150000"),
+        (Money(Decimal("12.5"), "USD"), "12.50"),
+        (Money(Decimal("0.99"), "USD"), "0.99"),
+        (Money(Decimal("1E+5"), "JPY"), "100000"),
+        (Money(Decimal("999999999999.99"), "EUR"), "999999999999.99"),
+    ],
+)
+def test_for_payermax_renders_plain_quantized_strings(money: Money, wire: str) -> None:
+    assert money.for_payermax() == wire
+
+
+def test_for_payermax_refuses_to_round_away_money() -> None:
+    with pytest.raises(AmountError) as caught:
+        Money(Decimal("100.5"), "IDR").for_payermax()
+    assert caught.value.reason == AmountError.TOO_PRECISE
+
+
+def test_for_payermax_keeps_within_the_24_character_limit() -> None:
+    with pytest.raises(AmountError) as caught:
+        Money(Decimal("1" * 25), "IDR").for_payermax()
+    assert caught.value.reason == AmountError.TOO_LARGE
+
+
+@pytest.mark.parametrize("bad_amount", [12.5, Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity")])
+def test_money_refuses_floats_and_non_finite_amounts(bad_amount: object) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        Money(bad_amount, "USD")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("money", "locale", "text"),
+    [
+        (Money(Decimal("150000"), "IDR"), "en", f"IDR{NBSP}150,000"),
+        (Money(Decimal("12.5"), "USD"), "en", "$12.50"),
+        (Money(Decimal("1234.5"), "KWD"), "en", f"KWD{NBSP}1,234.50"),
+        (Money(Decimal("150000"), "IDR"), "id", f"Rp{NBSP}150.000"),
+        (Money(Decimal("12.5"), "EUR"), "de", f"12,50{NBSP}€"),
+        (Money(Decimal("12.5"), "EUR"), "pt-br", f"€{NBSP}12,50"),
+        (Money(Decimal("12.5"), "USD"), "xx-unknown", "$12.50"),
+    ],
+)
+def test_format_money_for_people(money: Money, locale: str, text: str) -> None:
+    assert format_money(money, locale) == text
+
+
+def test_money_str_is_english_human_text() -> None:
+    assert str(Money(Decimal("150000"), "IDR")) == f"IDR{NBSP}150,000"
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "currency", "rest"),
+    [
+        ("150000 IDR Winter shoes", "150000", "IDR", "Winter shoes"),
+        ("IDR 150000 Winter shoes", "150000", "IDR", "Winter shoes"),
+        ("12.50 usd Coffee", "12.50", "USD", "Coffee"),
+        ("usd 12.50 Coffee", "12.50", "USD", "Coffee"),
+        ("usd12.50   Coffee beans  ", "12.50", "USD", "Coffee beans"),
+        ("$ 5 Tea", "5.00", "USD", "Tea"),
+        # "cup" (Cuban peso) is not orderable, so lowercase it is a word, not a currency.
+        ("5 cup cakes", "5", "IDR", "cup cakes"),
+        # "pen" is orderable (PEN) but an everyday word: lowercase it stays in the description.
+        ("10 pen refills", "10", "IDR", "pen refills"),
+        ("10 PEN refills", "10.00", "PEN", "refills"),
+        # Uppercase words that are not ISO codes stay in the description.
+        ("10 LED lamps", "10", "IDR", "LED lamps"),
+        ("1 500 000 IDR Big TV", "1500000", "IDR", "Big TV"),
+        ("1 500,50 EUR Sofa", "1500.50", "EUR", "Sofa"),
+        ("150000", "150000", "IDR", ""),
+        ("150,000 IDR", "150000", "IDR", ""),
+    ],
+)
+def test_parse_amount_prefix_splits_amount_from_description(
+    text: str, amount: str, currency: str, rest: str
+) -> None:
+    assert parse_amount_prefix(text, "IDR") == (Money(Decimal(amount), currency), rest)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "phrase"),
+    [
+        ("", AmountError.EMPTY, "Send an amount"),
+        ("USD", AmountError.EMPTY, "Send an amount after USD"),
+        ("Winter shoes 10", AmountError.NOT_A_NUMBER, "couldn't read 'Winter'"),
+        ("100.5 IDR shoes", AmountError.TOO_PRECISE, "IDR amounts have no decimals"),
+        ("-5 USD tea", AmountError.NOT_POSITIVE, "more than zero"),
+        ("10xyz things", AmountError.UNKNOWN_CURRENCY, "'xyz' is not a currency code"),
+    ],
+)
+def test_parse_amount_prefix_explains_bad_amounts(text: str, reason: str, phrase: str) -> None:
+    with pytest.raises(AmountError) as caught:
+        parse_amount_prefix(text, "IDR")
+    assert caught.value.reason == reason
+    assert phrase in str(caught.value)
