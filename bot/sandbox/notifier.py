@@ -37,7 +37,7 @@ def is_acknowledged(response: httpx.Response) -> bool:
         answer = response.json()
     except ValueError:
         return False
-    return True
+    return isinstance(answer, dict) and answer.get("code") == ACKNOWLEDGED_CODE
 
 
 class Notifier:
