@@ -39,6 +39,9 @@ from storage.db import create_engine, is_sqlite, session_factory, upgrade
 
 log = logging.getLogger("paylink.app")
 
+SANDBOX_APP_ID = "sandbox-app"
+SANDBOX_MERCHANT_NO = "SANDBOX000001"
+
 
 @dataclass(frozen=True)
 class MerchantKeys:
@@ -101,6 +104,8 @@ class PaylinkApp:
                 public_base_url=settings.public_base_url,
                 state_path=settings.data_dir / "sandbox" / "state.json",
                 notify_schedule=settings.sandbox_notify_schedule,
+                app_id=settings.payermax_app_id or SANDBOX_APP_ID,
+                merchant_no=settings.payermax_merchant_no or SANDBOX_MERCHANT_NO,
             )
             keys = MerchantKeys(sandbox_keys.merchant_private_key, sandbox_keys.platform_public_key)
         else:
@@ -108,8 +113,8 @@ class PaylinkApp:
         self.platform_public_key = keys.platform_public_key
         self.client = PayerMaxClient(
             base_url=settings.gateway_base_url,
-            app_id=settings.payermax_app_id or "sandbox-app",
-            merchant_no=settings.payermax_merchant_no or "SANDBOX000001",
+            app_id=settings.payermax_app_id or SANDBOX_APP_ID,
+            merchant_no=settings.payermax_merchant_no or SANDBOX_MERCHANT_NO,
             merchant_private_key=keys.merchant_private_key,
             platform_public_key=keys.platform_public_key,
             timeout=settings.payermax_timeout,

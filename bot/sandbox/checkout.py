@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
+from decimal import Decimal
 from typing import Callable
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from bot.money import Money, format_money
 from bot.sandbox.errors import CheckoutRefused
 from bot.sandbox.notifier import Notifier, new_delivery
 from bot.sandbox.payloads import SandboxUrls, format_seconds, paybylink_notification
@@ -169,15 +171,16 @@ def _e(text: str) -> str:
 def _link_summary(link: PaymentLink) -> str:
     """The amount, description, expiry and merchant contact of a link, as HTML."""
     contact = (link.request.get("merchantInfo") or {}).get("contactEmail")
+    amount = format_money(Money(Decimal(link.total_amount), link.currency))
     rows = [
-        ("Amount", f"{link.total_amount} {link.currency}"),
+        ("Amount", amount),
         ("Description", link.description),
         ("Expires", format_seconds(link.expires_at).replace("T", " ").replace("Z", " UTC")),
     ]
     if contact:
         rows.append(("Merchant contact", contact))
     cells = "".join(f"<tr><th>{_e(name)}</th><td>{_e(value)}</td></tr>" for name, value in rows)
-    return f'<p class="amount">{_e(link.total_amount)} {_e(link.currency)}</p><table>{cells}</table>'
+    return f'<p class="amount">{_e(amount)}</p><table>{cells}</table>'
 
 
 # No action attribute: the form posts back to the page's own URL, wherever the sandbox is mounted.

@@ -110,6 +110,7 @@ class SandboxGateway:
                 Route("/qr/{link_id}.png", self._qr_code, methods=["GET"]),
                 Route("/_faults", self._show_faults, methods=["GET"]),
                 Route("/_faults", self._set_faults, methods=["POST"]),
+                Route("/_requests", self._show_requests, methods=["GET"]),
             ]
         )
 
@@ -255,6 +256,11 @@ class SandboxGateway:
     async def _show_faults(self, request: Request) -> Response:
         """GET /_faults: the fault switches in force."""
         return JSONResponse(self.faults.as_dict())
+
+    async def _show_requests(self, request: Request) -> Response:
+        """GET /_requests: which API calls arrived, for tests in another process."""
+        seen = [{"api": api_name, "data": envelope.get("data")} for api_name, envelope in self._requests]
+        return JSONResponse({"requests": seen})
 
     async def _set_faults(self, request: Request) -> Response:
         """POST /_faults: change some fault switches (JSON object of field: value)."""
