@@ -31,6 +31,9 @@ from bot.payermax.client import PayerMaxClient
 from bot.sandbox.gateway import SandboxGateway
 from bot.sandbox.keys import load_or_create_sandbox_keys
 from bot.services.chats import ChatDefaults, ChatSettingsService
+from bot.services.drafts import DraftService
+from bot.services.reconcile import Reconciler
+from bot.services.updates import UpdateLog
 from bot.services.links import LinkService
 from bot.services.payments import PaymentService
 from bot.web import metrics
@@ -134,9 +137,12 @@ class PaylinkApp:
             currency=settings.default_currency, country=settings.default_country,
             language=settings.default_language, expires_seconds=settings.link_expiry_seconds,
         )
+        self.reconciler = Reconciler(self.sessions, self.client, self.links, self.payments, on_enqueued=self.dispatcher.wake)
         self.application.bot_data["services"] = handlers.ChatServices(
             links=self.links,
             chats=ChatSettingsService(self.sessions, deployment),
+            drafts=DraftService(self.sessions),
+            updates=UpdateLog(self.sessions),
             access=handlers.AccessPolicy(frozenset(owners), settings.is_sandbox),
         )
         handlers.register(self.application)
@@ -206,10 +212,13 @@ class PaylinkApp:
                     secret_token=self.settings.telegram_webhook_secret.get_secret_value(),  # type: ignore[union-attr]
                     allowed_updates=Update.ALL_TYPES,
                 )
-            dispatcher_task = asyncio.create_task(self.dispatcher.run(stop), name="outbox")
+            workers = [
+                asyncio.create_task(self.dispatcher.run(stop), name="outbox"),
+                asyncio.create_task(self.reconciler.run(stop), name="reconciler"),
+            ]
             log.info("running", extra={"status": self.settings.bot_mode})
             await stop.wait()
-            await dispatcher_task
+            await asyncio.gather(*workers)
         finally:
             if self.application.updater is not None and self.application.updater.running:
                 await self.application.updater.stop()

@@ -57,7 +57,7 @@ def is_placeholder(value: str | None) -> bool:
 class Settings(BaseSettings):
     """Every setting of the bot, read from the environment or ``.env``."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     telegram_bot_token: SecretStr
     telegram_api_base_url: str = "https://api.telegram.org/bot"

@@ -170,6 +170,9 @@ class OutboxDispatcher:
                 message.chat_id, texts.paid_message(link, payment), parse_mode=ParseMode.HTML,
                 reply_to_message_id=link.card_message_id, allow_sending_without_reply=True,
             )
+        elif message.kind == "link_failed":
+            assert link is not None
+            await self._bot.send_message(message.chat_id, texts.link_failed(link, payload["code"], payload["msg"]), parse_mode=ParseMode.HTML)
         elif message.kind == "alert":
             await self._bot.send_message(message.chat_id, _alert_text(payload, link), parse_mode=ParseMode.HTML)
         else:

@@ -130,7 +130,8 @@ class Link(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     paid_at: datetime | None = _time_column()
-    last_checked_at: datetime | None = _time_column()
+    # When the reconciler should next ask PayerMax about this link (None: never again).
+    next_check_at: datetime | None = _time_column(index=True)
 
 
 class Payment(SQLModel, table=True):
@@ -186,3 +187,37 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     sent_at: datetime | None = _time_column()
     last_error: str | None = Field(default=None, max_length=512)
+
+
+class Lease(SQLModel, table=True):
+    """A named job only one replica may run at a time, held until ``expires_at``."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=64)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """A Telegram update already handled by some replica: a repeat is dropped."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class Draft(SQLModel, table=True):
+    """A /newlink conversation in progress, in the database so any replica can continue it."""
+
+    __tablename__ = "drafts"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    step: str = Field(max_length=16)  # AMOUNT, DESCRIPTION or CONFIRM
+    amount: Decimal | None = Field(default=None, sa_column=Column(DecimalText(), nullable=True))
+    currency: str | None = Field(default=None, max_length=3)
+    description: str | None = Field(default=None, max_length=256)
+    summary_message_id: int | None = _telegram_id(nullable=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

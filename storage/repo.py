@@ -7,17 +7,21 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Chat,
+    Draft,
+    Lease,
     Link,
     LinkStatus,
     NotificationEvent,
     OutboxMessage,
     OutboxStatus,
     Payment,
+    ProcessedUpdate,
     utcnow,
 )
 
@@ -78,17 +82,64 @@ async def payments_of(session: AsyncSession, link_id: int) -> Sequence[Payment]:
     return (await session.execute(statement)).scalars().all()
 
 
-async def links_to_reconcile(session: AsyncSession, *, created_before: datetime, checked_before: datetime, limit: int) -> Sequence[Link]:
-    """ACTIVE (or stuck CREATING) links old enough to ask PayerMax about, least recently checked first."""
+async def links_due_for_check(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Link]:
+    """Unfinished links whose next check is due, most overdue first."""
     statement = (
         select(Link)
         .where(Link.status.in_([LinkStatus.ACTIVE, LinkStatus.CREATING]))
-        .where(Link.created_at < created_before)
-        .where((Link.last_checked_at.is_(None)) | (Link.last_checked_at < checked_before))
-        .order_by(Link.last_checked_at.is_not(None), Link.last_checked_at, Link.id)
+        .where(Link.next_check_at.is_not(None), Link.next_check_at <= now)
+        .order_by(Link.next_check_at, Link.id)
         .limit(limit)
     )
     return (await session.execute(statement)).scalars().all()
+
+
+async def schedule_check(session: AsyncSession, link_id: int, when: datetime | None) -> None:
+    """Set when the reconciler next looks at a link."""
+    await session.execute(update(Link).where(Link.id == link_id).values(next_check_at=when))
+
+
+async def try_lease(session: AsyncSession, name: str, holder: str, *, until: datetime, now: datetime) -> bool:
+    """Take or renew the named lease if it is free, expired or already ours."""
+    taken = await session.execute(
+        update(Lease).where(Lease.name == name, (Lease.expires_at < now) | (Lease.holder == holder)).values(holder=holder, expires_at=until)
+    )
+    if taken.rowcount:
+        return True
+    if await session.get(Lease, name) is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(Lease(name=name, holder=holder, expires_at=until))
+    except IntegrityError:
+        return False  # another replica created it a moment ago
+    return True
+
+
+async def remember_update(session: AsyncSession, update_id: int) -> bool:
+    """Note a Telegram update as handled; False if some replica already had it."""
+    try:
+        async with session.begin_nested():
+            session.add(ProcessedUpdate(update_id=update_id))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def forget_updates_before(session: AsyncSession, horizon: datetime) -> None:
+    """Drop update ids older than Telegram would ever redeliver."""
+    await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.received_at < horizon))
+
+
+async def get_draft(session: AsyncSession, chat_id: int, user_id: int) -> Draft | None:
+    """The /newlink draft of this person in this chat."""
+    return await session.get(Draft, (chat_id, user_id))
+
+
+async def delete_draft(session: AsyncSession, chat_id: int, user_id: int) -> bool:
+    """Drop a draft; tell whether there was one."""
+    result = await session.execute(delete(Draft).where(Draft.chat_id == chat_id, Draft.user_id == user_id))
+    return bool(result.rowcount)
 
 
 async def record_event(session: AsyncSession, *, notify_type: str, reference: str, outcome: str, detail: str, link_id: int | None = None) -> None:

@@ -8,29 +8,30 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
 from html import escape
 
 from telegram import ForceReply, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
-    ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot.chat import keyboards, texts
 from bot.money import AmountError, Money, format_money, parse_amount, parse_amount_prefix
 from bot.services.chats import ChatDefaults, ChatSettingsService
+from bot.services.drafts import DraftService, Step
+from bot.services.updates import UpdateLog
 from bot.services.links import LinkOrder, LinkPending, LinkRefused, LinkService
 
 log = logging.getLogger("paylink.chat")
 
-AMOUNT, DESCRIPTION, CONFIRM = range(3)
 MAX_DESCRIPTION = 256
 
 
@@ -54,6 +55,8 @@ class ChatServices:
 
     links: LinkService
     chats: ChatSettingsService
+    drafts: DraftService
+    updates: UpdateLog
     access: AccessPolicy
 
 
@@ -85,6 +88,13 @@ def _description_problem(description: str) -> str | None:
     if len(description) > MAX_DESCRIPTION:
         return texts.DESCRIPTION_TOO_LONG.format(length=len(description))
     return None
+
+
+async def drop_repeated_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop an update some replica already handled (Telegram redelivers after timeouts and restarts)."""
+    if not await _services(context).updates.first_time(update.update_id):
+        log.info("dropped a repeated update %s", update.update_id)
+        raise ApplicationHandlerStop
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -126,92 +136,99 @@ async def link_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await _create(update, context, money, description, request_key=f"msg:{message.chat_id}:{message.message_id}")
 
 
-async def new_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def new_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Start the conversation: ask for the amount."""
     if await _refuse_if_not_allowed(update, context):
-        return ConversationHandler.END
+        return
     defaults = await _defaults(update, context)
-    context.user_data.pop("draft", None)
+    await _services(context).drafts.start(update.effective_chat.id, update.effective_user.id)
     await _reply(update, texts.ASK_AMOUNT.format(currency=defaults.currency), reply_markup=ForceReply(selective=True))
-    return AMOUNT
 
 
-async def amount_step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def draft_step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Route a plain message to the step of the sender's /newlink draft, if there is one."""
+    chat, user = update.effective_chat, update.effective_user
+    draft = await _services(context).drafts.get(chat.id, user.id)
+    if draft is None:
+        if chat.type == ChatType.PRIVATE:
+            await _reply(update, texts.NO_DRAFT)
+        return
+    if draft.step == Step.AMOUNT:
+        await amount_step(update, context)
+    elif draft.step == Step.DESCRIPTION:
+        await description_step(update, context, draft.money)
+    else:
+        await _reply(update, texts.PRESS_CREATE)
+
+
+async def amount_step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Read the amount, or explain what is wrong with it and ask again."""
     defaults = await _defaults(update, context)
     try:
         money = parse_amount(update.effective_message.text or "", defaults.currency)
     except AmountError as exc:
         await _reply(update, texts.BAD_AMOUNT.format(reason=exc.message), reply_markup=ForceReply(selective=True))
-        return AMOUNT
-    context.user_data["draft"] = {"amount": money.for_payermax(), "currency": money.currency}
+        return
+    await _services(context).drafts.set_amount(update.effective_chat.id, update.effective_user.id, money)
     await _reply(update, texts.ASK_DESCRIPTION, reply_markup=ForceReply(selective=True))
-    return DESCRIPTION
 
 
-async def description_step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def description_step(update: Update, context: ContextTypes.DEFAULT_TYPE, money: Money | None) -> None:
     """Read the description and show the summary with Create / Cancel."""
+    chat, user = update.effective_chat, update.effective_user
     description = (update.effective_message.text or "").strip()
     problem = _description_problem(description)
-    if problem:
-        await _reply(update, problem, reply_markup=ForceReply(selective=True))
-        return DESCRIPTION
-    draft = context.user_data.setdefault("draft", {})
-    draft["description"] = description
+    if problem or money is None:
+        await _reply(update, problem or texts.DESCRIPTION_EMPTY, reply_markup=ForceReply(selective=True))
+        return
+    drafts = _services(context).drafts
+    await drafts.set_description(chat.id, user.id, description)
     defaults = await _defaults(update, context)
     summary = texts.CONFIRM.format(
-        amount=format_money(_draft_money(draft)), description=escape(description), expiry=texts.expiry_text(defaults.expires_seconds)
+        amount=escape(format_money(money)), description=escape(description), expiry=texts.expiry_text(defaults.expires_seconds)
     )
-    await _reply(update, summary, reply_markup=keyboards.confirm_keyboard())
-    return CONFIRM
+    sent = await update.effective_message.reply_text(summary, parse_mode=ParseMode.HTML, reply_markup=keyboards.confirm_keyboard())
+    await drafts.set_summary(chat.id, user.id, sent.message_id)
 
 
-async def confirm_create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def confirm_create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Create the link the summary shows; a second tap finds the first link."""
     query = update.callback_query
-    draft = context.user_data.get("draft")
-    if not draft or "description" not in draft:
-        await query.answer("This summary is out of date. Start again with /newlink.", show_alert=True)
-        return ConversationHandler.END
-    if not _services(context).access.can_create(update.effective_user.id):
-        await query.answer("You are not allowed to create links.", show_alert=True)
-        return ConversationHandler.END
-    await query.answer(texts.CREATING)
-    await query.edit_message_reply_markup(reply_markup=None)
-    context.user_data.pop("draft", None)
+    services = _services(context)
+    chat, user = update.effective_chat, update.effective_user
     request_key = f"cb:{query.message.chat_id}:{query.message.message_id}"
-    await _create(update, context, _draft_money(draft), draft["description"], request_key=request_key)
-    return ConversationHandler.END
+    if await services.links.exists(request_key):
+        await query.answer(texts.ALREADY_REQUESTED)
+        return
+    draft = await services.drafts.get(chat.id, user.id)
+    if draft is None or draft.summary_message_id != query.message.message_id or draft.money is None or not draft.description:
+        await query.answer(texts.STALE_SUMMARY, show_alert=True)
+        return
+    if not services.access.can_create(user.id):
+        await query.answer(texts.NOT_ALLOWED_SHORT, show_alert=True)
+        return
+    await query.answer(texts.CREATING)
+    await _create(update, context, draft.money, draft.description, request_key=request_key)
+    await services.drafts.discard(chat.id, user.id)
+    await query.edit_message_reply_markup(reply_markup=None)
 
 
-async def abort_create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def abort_create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Drop the draft behind the summary."""
     query = update.callback_query
+    draft = await _services(context).drafts.get(update.effective_chat.id, update.effective_user.id)
+    if draft is None or draft.summary_message_id != query.message.message_id:
+        await query.answer(texts.STALE_SUMMARY, show_alert=True)
+        return
+    await _services(context).drafts.discard(update.effective_chat.id, update.effective_user.id)
     await query.answer()
-    context.user_data.pop("draft", None)
     await query.edit_message_text(texts.CANCELLED)
-    return ConversationHandler.END
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Leave the conversation."""
-    had_draft = context.user_data.pop("draft", None) is not None
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Leave the /newlink conversation."""
+    had_draft = await _services(context).drafts.discard(update.effective_chat.id, update.effective_user.id)
     await _reply(update, texts.CANCELLED if had_draft else texts.NOTHING_TO_CANCEL)
-    return ConversationHandler.END
-
-
-async def cancel_outside(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/cancel when no conversation runs."""
-    await _reply(update, texts.NOTHING_TO_CANCEL)
-
-
-async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A Create/Cancel button of a conversation that has ended."""
-    await update.callback_query.answer("This summary is out of date. Start again with /newlink.", show_alert=True)
-
-
-def _draft_money(draft: dict) -> Money:
-    return Money(Decimal(draft["amount"]), draft["currency"])
 
 
 async def _create(update: Update, context: ContextTypes.DEFAULT_TYPE, money: Money, description: str, *, request_key: str) -> None:
@@ -256,26 +273,14 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def register(application: Application) -> None:
     """Register every handler, in the order Telegram updates should meet them."""
-    text_only = filters.TEXT & ~filters.COMMAND
-    conversation = ConversationHandler(
-        entry_points=[CommandHandler("newlink", new_link)],
-        states={
-            AMOUNT: [MessageHandler(text_only, amount_step)],
-            DESCRIPTION: [MessageHandler(text_only, description_step)],
-            CONFIRM: [
-                CallbackQueryHandler(confirm_create, pattern=f"^{keyboards.CREATE}$"),
-                CallbackQueryHandler(abort_create, pattern=f"^{keyboards.ABORT}$"),
-            ],
-        },
-        fallbacks=[CommandHandler("cancel", cancel)],
-        name="newlink",
-        allow_reentry=True,
-    )
-    application.add_handler(conversation)
+    application.add_handler(TypeHandler(Update, drop_repeated_update), group=-1)
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
     application.add_handler(CommandHandler("link", link_command))
-    application.add_handler(CommandHandler("cancel", cancel_outside))
-    application.add_handler(CallbackQueryHandler(stale_button, pattern=f"^({keyboards.CREATE}|{keyboards.ABORT})$"))
+    application.add_handler(CommandHandler("newlink", new_link))
+    application.add_handler(CommandHandler("cancel", cancel))
+    application.add_handler(CallbackQueryHandler(confirm_create, pattern=f"^{keyboards.CREATE}$"))
+    application.add_handler(CallbackQueryHandler(abort_create, pattern=f"^{keyboards.ABORT}$"))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, draft_step))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_error_handler(on_error)

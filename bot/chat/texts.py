@@ -42,6 +42,14 @@ NOT_ALLOWED = (
     "Ask its owner to add your Telegram user id <code>{user_id}</code> to ADMIN_USER_IDS."
 )
 BAD_AMOUNT = "{reason}"
+NO_DRAFT = "Send /link 150000 IDR Winter shoes to make a payment link, or /newlink to be asked step by step."
+PRESS_CREATE = "Press ✅ Create link under the summary, or /cancel."
+STALE_SUMMARY = "This summary is out of date. Start again with /newlink."
+NOT_ALLOWED_SHORT = "You are not allowed to create payment links with this bot."
+LINK_FAILED = (
+    "Link <code>{link_id}</code> ({amount}, {description}) could not be created: <b>{code}</b> {msg}\n"
+    "Nothing was charged. Please make a new link."
+)
 INTERNAL_ERROR = "Something went wrong on my side and nothing was created. Please try again in a minute."
 
 
@@ -117,6 +125,14 @@ def paid_message(link: Link, payment: Payment) -> str:
     if link.sandbox:
         lines.append("🧪 SANDBOX payment: no real money moved.")
     return "\n".join(lines)
+
+
+def link_failed(link: Link, code: str, msg: str) -> str:
+    """Tell the chat a link it asked for could not be made after all."""
+    return LINK_FAILED.format(
+        link_id=escape(link.merchant_link_id), amount=escape(money_of(link)), description=escape(link.description),
+        code=escape(code), msg=escape(msg),
+    )
 
 
 def mismatch_alert(merchant_link_id: str, expected: str, reported: str, trade: str) -> str:

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import timedelta, timezone
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +29,12 @@ from storage.models import Link, LinkStatus, utcnow
 log = logging.getLogger("paylink.links")
 
 MERCHANT_LINK_PREFIX = "PL"
+# A CREATING row older than this has no live handler settling it: the reconciler takes over.
+CREATING_GRACE = timedelta(minutes=2)
+# First look at an ACTIVE link in case its notification is lost.
+FIRST_CHECK_AFTER = timedelta(minutes=3)
+# A link PayerMax never made is not made later than this after the request: the moment has passed.
+GIVE_UP_CREATING_AFTER = timedelta(hours=1)
 # Codes that mean "PayerMax may already have this link": ask it instead of guessing.
 _ALREADY_EXISTS_CODES = frozenset({"ORDER_REPEAT"})
 
@@ -120,6 +126,11 @@ class LinkService:
             return CreateResult(link, created=False)
         return CreateResult(await self.settle(link), created=created)
 
+    async def exists(self, request_key: str) -> bool:
+        """Tell whether this request already made (or is making) a link."""
+        async with self._sessions() as session:
+            return await repo.get_link_by_request_key(session, request_key) is not None
+
     async def settle(self, link: Link) -> Link:
         """Bring a CREATING link to ACTIVE or FAILED by asking PayerMax (create, else query)."""
         request = self._request_for(link)
@@ -146,6 +157,20 @@ class LinkService:
             return await self._mark_active(link, info)
         assert last_error is not None
         return await self._settle_by_query(link, last_error)
+
+    async def recover(self, link: Link) -> Link:
+        """Finish a CREATING link whose handler is gone: PayerMax's view first, then create."""
+        try:
+            info = await self._client.query_paybylink(link.merchant_link_id)
+        except ApiError as exc:
+            if exc.code != "ORDER_NOT_EXIST":
+                raise LinkPending(link, exc) from exc
+            if utcnow() - link.created_at > GIVE_UP_CREATING_AFTER:
+                return await self._mark_failed(link, "NOT_CREATED", "PayerMax could not be reached in time; nothing was created")
+            return await self.settle(link)
+        except PayerMaxError as exc:
+            raise LinkPending(link, exc) from exc
+        return await self._mark_active(link, info)
 
     async def _settle_by_query(self, link: Link, cause: Exception) -> Link:
         """When creating gave no clear answer, PayerMax's view of the link decides."""
@@ -183,6 +208,7 @@ class LinkService:
             expires_seconds=order.expires_seconds,
             status=LinkStatus.CREATING,
             sandbox=self._sandbox,
+            next_check_at=utcnow() + CREATING_GRACE,
         )
         try:
             async with self._sessions() as session, session.begin():
@@ -230,6 +256,7 @@ class LinkService:
                 current.expires_at = info.expires_at.astimezone(timezone.utc) if info.expires_at else None
                 current.failure_code = current.failure_message = None
                 current.updated_at = utcnow()
+                current.next_check_at = utcnow() + FIRST_CHECK_AFTER
                 await repo.enqueue(
                     session, dedupe_key=f"card:{current.id}", kind="card", chat_id=current.chat_id, link_id=current.id, payload={}
                 )
@@ -246,6 +273,7 @@ class LinkService:
                 current.status = LinkStatus.FAILED
                 current.failure_code, current.failure_message = code[:64], msg[:512]
                 current.updated_at = utcnow()
+                current.next_check_at = None
         log.warning("link refused", extra={"link": link.merchant_link_id, "chat": link.chat_id, "status": code})
         if current.status == LinkStatus.FAILED:
             raise LinkRefused(current, code, msg)

@@ -35,6 +35,7 @@ from telegram.ext import (
 
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_faults import FaultInjector
 
 USER_ID = 7001
 GROUP_ID = -100555
@@ -264,7 +265,7 @@ async def test_enforced_limits_answer_429_to_a_burst_into_one_chat(
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
     fake.enforce_limits = True
 
-    for number in range(FakeTelegram.PRIVATE_CHAT_BURST):
+    for number in range(FaultInjector.PRIVATE_CHAT_BURST):
         await bot.send_message(USER_ID, f"message {number}")
     with pytest.raises(RetryAfter) as flood:
         await bot.send_message(USER_ID, "one too many")
@@ -272,7 +273,7 @@ async def test_enforced_limits_answer_429_to_a_burst_into_one_chat(
 
     assert flood.value.retry_after >= dtm.timedelta(seconds=1)
     assert fake.limit_violations == 1
-    assert len(fake.sent()) == FakeTelegram.PRIVATE_CHAT_BURST + 1
+    assert len(fake.sent()) == FaultInjector.PRIVATE_CHAT_BURST + 1
 
 
 async def test_webhook_delivery_posts_updates_with_the_secret_and_retries(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:55:18.484492
+Create Date: 2026-11-25 18:07:58.089807
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('chats',
     sa.Column('id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
@@ -32,6 +32,23 @@ def upgrade() -> None:
     sa.Column('link_expiry_seconds', sa.Integer(), nullable=True),
     sa.Column('created_at', storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('drafts',
+    sa.Column('chat_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('user_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('step', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('amount', storage.models.DecimalText(length=40), nullable=True),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
+    sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True),
+    sa.Column('summary_message_id', sa.BigInteger(), nullable=True),
+    sa.Column('updated_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('chat_id', 'user_id')
+    )
+    op.create_table('leases',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('expires_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name')
     )
     op.create_table('links',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -58,7 +75,7 @@ def upgrade() -> None:
     sa.Column('created_at', storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('paid_at', storage.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_checked_at', storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_check_at', storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('merchant_link_id'),
     sa.UniqueConstraint('request_key')
@@ -66,8 +83,17 @@ def upgrade() -> None:
     with op.batch_alter_table('links', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_links_chat_id'), ['chat_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_links_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_links_next_check_at'), ['next_check_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_links_payermax_link_id'), ['payermax_link_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_links_status'), ['status'], unique=False)
+
+    op.create_table('processed_updates',
+    sa.Column('update_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('received_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('update_id')
+    )
+    with op.batch_alter_table('processed_updates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_processed_updates_received_at'), ['received_at'], unique=False)
 
     op.create_table('notification_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -131,7 +157,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payments_out_trade_no'))
         batch_op.drop_index(batch_op.f('ix_payments_link_id'))
@@ -146,12 +172,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_notification_events_link_id'))
 
     op.drop_table('notification_events')
+    with op.batch_alter_table('processed_updates', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_processed_updates_received_at'))
+
+    op.drop_table('processed_updates')
     with op.batch_alter_table('links', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_links_status'))
         batch_op.drop_index(batch_op.f('ix_links_payermax_link_id'))
+        batch_op.drop_index(batch_op.f('ix_links_next_check_at'))
         batch_op.drop_index(batch_op.f('ix_links_created_at'))
         batch_op.drop_index(batch_op.f('ix_links_chat_id'))
 
     op.drop_table('links')
+    op.drop_table('leases')
+    op.drop_table('drafts')
     op.drop_table('chats')
 

@@ -1,0 +1,81 @@
+"""The /newlink conversation's state, kept in the database so any replica can continue it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.money import Money
+from storage import repo
+from storage.models import Draft, utcnow
+
+DRAFT_LIFETIME = timedelta(hours=1)  # an abandoned conversation does not ambush a later message
+
+
+class Step(StrEnum):
+    """Where a /newlink conversation stands."""
+
+    AMOUNT = "AMOUNT"
+    DESCRIPTION = "DESCRIPTION"
+    CONFIRM = "CONFIRM"
+
+
+@dataclass(frozen=True)
+class DraftView:
+    """A draft as the handlers see it."""
+
+    step: Step
+    money: Money | None
+    description: str | None
+    summary_message_id: int | None
+
+
+class DraftService:
+    """Start, advance, read and drop /newlink drafts."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def start(self, chat_id: int, user_id: int) -> None:
+        """Begin (or restart) a draft at the amount step."""
+        async with self._sessions() as session, session.begin():
+            await repo.delete_draft(session, chat_id, user_id)
+            session.add(Draft(chat_id=chat_id, user_id=user_id, step=Step.AMOUNT))
+
+    async def get(self, chat_id: int, user_id: int) -> DraftView | None:
+        """The live draft of this person in this chat, if any."""
+        async with self._sessions() as session:
+            draft = await repo.get_draft(session, chat_id, user_id)
+        if draft is None or utcnow() - draft.updated_at > DRAFT_LIFETIME:
+            return None
+        money = Money(draft.amount, draft.currency) if draft.amount is not None and draft.currency else None
+        return DraftView(Step(draft.step), money, draft.description, draft.summary_message_id)
+
+    async def set_amount(self, chat_id: int, user_id: int, money: Money) -> None:
+        """Record the amount and move on to the description."""
+        await self._update(chat_id, user_id, step=Step.DESCRIPTION, amount=money.amount, currency=money.currency)
+
+    async def set_description(self, chat_id: int, user_id: int, description: str) -> None:
+        """Record the description and move on to confirmation."""
+        await self._update(chat_id, user_id, step=Step.CONFIRM, description=description)
+
+    async def set_summary(self, chat_id: int, user_id: int, message_id: int) -> None:
+        """Remember which message carries the Create button."""
+        await self._update(chat_id, user_id, summary_message_id=message_id)
+
+    async def discard(self, chat_id: int, user_id: int) -> bool:
+        """Drop the draft; tell whether there was one."""
+        async with self._sessions() as session, session.begin():
+            return await repo.delete_draft(session, chat_id, user_id)
+
+    async def _update(self, chat_id: int, user_id: int, **values: object) -> None:
+        async with self._sessions() as session, session.begin():
+            draft = await repo.get_draft(session, chat_id, user_id)
+            if draft is None:
+                return
+            for name, value in values.items():
+                setattr(draft, name, value)
+            draft.updated_at = utcnow()

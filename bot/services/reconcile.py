@@ -1,0 +1,180 @@
+"""The reconciler: asks PayerMax about links whose news is late, so a lost notification never loses a sale.
+
+It looks at CREATING links whose handler is gone (crash, restart), ACTIVE links a few minutes
+old without a notification, and links reaching expiry. A payment found here goes through
+:meth:`PaymentService.apply_to_link` exactly like a notification (same dedupe, same "Paid").
+Only the replica holding the ``reconciler`` lease runs a round, and calls are paced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.payermax.client import PayerMaxClient
+from bot.payermax.errors import ApiError, PayerMaxError
+from bot.payermax.models import STATUS_SUCCESS, LinkInfo, PaymentAttempt
+from bot.services.links import LinkPending, LinkRefused, LinkService
+from bot.services.payments import PaymentReport, PaymentService
+from storage import repo
+from storage.models import Link, LinkStatus, utcnow
+
+log = logging.getLogger("paylink.reconcile")
+
+LEASE_NAME = "reconciler"
+LEASE_TTL = timedelta(seconds=60)
+UPDATE_ID_RETENTION = timedelta(days=2)  # Telegram keeps undelivered updates for 24 hours
+MIN_RECHECK = timedelta(minutes=5)
+MAX_RECHECK = timedelta(hours=1)
+AFTER_EXPIRY_GRACE = timedelta(minutes=10)  # a payment finished at the last second still gets reported
+
+
+def next_check(link: Link, now: datetime) -> datetime | None:
+    """When to look again: often while the link is young, hourly later, and right after expiry."""
+    age = now - link.created_at
+    interval = min(MAX_RECHECK, max(MIN_RECHECK, age / 4))
+    moment = now + interval
+    if link.expires_at is not None:
+        final = link.expires_at + AFTER_EXPIRY_GRACE
+        if now >= final:
+            return None
+        moment = min(moment, final)
+    return moment
+
+
+class Reconciler:
+    """Settles links by asking PayerMax, at a bounded rate, on one replica at a time."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        client: PayerMaxClient,
+        links: LinkService,
+        payments: PaymentService,
+        *,
+        calls_per_second: float = 5.0,
+        batch_size: int = 50,
+        idle_seconds: float = 30.0,
+        on_enqueued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._links = links
+        self._payments = payments
+        self._pause = 1.0 / calls_per_second
+        self._batch_size = batch_size
+        self._idle = idle_seconds
+        self._on_enqueued = on_enqueued
+        self.holder = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Reconcile until ``stop`` is set; a failing round is logged and retried later."""
+        while not stop.is_set():
+            try:
+                checked = await self.reconcile_once()
+            except Exception:
+                log.exception("reconcile round failed")
+                checked = 0
+            if checked < self._batch_size:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self._idle)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def reconcile_once(self) -> int:
+        """Check every due link (if this replica holds the lease); return how many were checked."""
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            if not await repo.try_lease(session, LEASE_NAME, self.holder, until=now + LEASE_TTL, now=now):
+                return 0
+            due = list(await repo.links_due_for_check(session, now=now, limit=self._batch_size))
+            await repo.forget_updates_before(session, now - UPDATE_ID_RETENTION)
+        for link in due:
+            await self.check(link)
+            await asyncio.sleep(self._pause)
+        return len(due)
+
+    async def check(self, link: Link) -> None:
+        """Bring one link up to date with PayerMax."""
+        try:
+            if link.status == LinkStatus.CREATING:
+                await self._recover(link)
+            else:
+                await self._check_active(link)
+        except PayerMaxError as exc:
+            log.warning("reconcile: PayerMax did not answer about %s: %s", link.merchant_link_id, exc)
+        finally:
+            await self._reschedule(link)
+
+    async def _recover(self, link: Link) -> None:
+        try:
+            await self._links.recover(link)
+        except LinkPending as exc:
+            log.warning("reconcile: link %s still unconfirmed: %s", link.merchant_link_id, exc.cause)
+        except LinkRefused as exc:
+            async with self._sessions() as session, session.begin():
+                await repo.enqueue(
+                    session, dedupe_key=f"failed:{link.id}", kind="link_failed", chat_id=link.chat_id, link_id=link.id,
+                    payload={"code": exc.code, "msg": exc.msg},
+                )
+            self._on_enqueued()
+
+    async def _check_active(self, link: Link) -> None:
+        info = await self._client.query_paybylink(link.merchant_link_id)
+        reports = [await self._report(info, attempt) for attempt in info.attempts]
+        successful = [report for report in reports if report is not None]
+        if successful:
+            await self._payments.apply_to_link(link.merchant_link_id, successful, notify_type="RECONCILE")
+            return
+        expired = info.link_status == "EXPIRED" or (info.expires_at is not None and info.expires_at <= utcnow())
+        if expired:
+            await self._mark_expired(link)
+
+    async def _report(self, info: LinkInfo, attempt: PaymentAttempt) -> PaymentReport | None:
+        """A successful attempt as a report; a pending one is asked about with orderQuery."""
+        amount, currency = info.total_amount, (info.currency or "").upper()
+        if attempt.status == STATUS_SUCCESS and amount is not None:
+            return PaymentReport(attempt, amount, currency, "RECONCILE")
+        if attempt.status != "PENDING" or not attempt.out_trade_no:
+            return None
+        try:
+            order = await self._client.order_query(attempt.out_trade_no)
+        except ApiError as exc:
+            log.info("reconcile: orderQuery %s: %s", attempt.out_trade_no, exc.code)
+            return None
+        if order.status != STATUS_SUCCESS:
+            return None
+        settled = PaymentAttempt(
+            out_trade_no=order.out_trade_no, status=order.status, complete_at=order.complete_time,
+            payment_method=order.payment_method, target_org=order.target_org, card_org=order.card_org, card_number=order.card_number,
+        )
+        return PaymentReport(settled, order.total_amount, order.currency.upper(), "RECONCILE", order.trade_token)
+
+    async def _mark_expired(self, link: Link) -> None:
+        """The link can no longer be paid: say so on its card."""
+        async with self._sessions() as session, session.begin():
+            current = await repo.get_link(session, link.id, for_update=True)
+            if current is None or current.status != LinkStatus.ACTIVE:
+                return
+            current.status = LinkStatus.EXPIRED
+            current.updated_at = utcnow()
+            current.next_check_at = None
+            await repo.enqueue(
+                session, dedupe_key=f"card-expired:{link.id}", kind="card_update", chat_id=link.chat_id, link_id=link.id, payload={}
+            )
+        log.info("link expired", extra={"link": link.merchant_link_id, "chat": link.chat_id, "status": "EXPIRED"})
+        self._on_enqueued()
+
+    async def _reschedule(self, link: Link) -> None:
+        async with self._sessions() as session, session.begin():
+            current = await repo.get_link(session, link.id)
+            if current is None:
+                return
+            when = next_check(current, utcnow()) if current.status in (LinkStatus.ACTIVE, LinkStatus.CREATING) else None
+            await repo.schedule_check(session, current.id, when)
