@@ -166,7 +166,8 @@ def _close_html_tag(
     if not open_tags or open_tags[-1].name != name:
         expected = f'"</{open_tags[-1].name}>"' if open_tags else "no end tag"
         raise _cant_parse(
-            f'Unmatched end tag at byte offset {byte_offset}, expected {expected}, found "</{name}>"'
+            f"Unmatched end tag at byte offset {byte_offset}, "
+            f'expected {expected}, found "</{name}>"'
         )
     tag = open_tags.pop()
     parent = open_tags[-1] if open_tags else None
@@ -180,7 +181,14 @@ def _close_html_tag(
 # --- MarkdownV2 -------------------------------------------------------------------------------
 
 _MARKDOWN_V2_RESERVED = frozenset("_*[]()~`>#+-=|{}.!")
-_MARKDOWN_V2_TOGGLES = {"||": "spoiler", "__": "underline", "*": "bold", "_": "italic", "~": "strikethrough"}
+# Longest first: "__" is underline, "_" italic.
+_MARKDOWN_V2_TOGGLES = {
+    "||": "spoiler",
+    "__": "underline",
+    "*": "bold",
+    "_": "italic",
+    "~": "strikethrough",
+}
 
 
 @dataclass
@@ -192,82 +200,110 @@ class _OpenMarker:
     language: str | None = None
 
 
-def _parse_markdown_v2(text: str) -> tuple[str, list[Entity]]:  # noqa: C901 - one small state machine
-    plain = _PlainText()
-    open_markers: list[_OpenMarker] = []
-    quote_start: int | None = None
-    index = 0
-    while index < len(text):
+class _MarkdownV2Parser:
+    """One pass over MarkdownV2 text; each step consumes one construct and moves `index`."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.index = 0
+        self.plain = _PlainText()
+        self.open_markers: list[_OpenMarker] = []
+        self.quote_start: int | None = None
+
+    def parse(self) -> tuple[str, list[Entity]]:
+        while self.index < len(self.text):
+            self._step()
+        if self.open_markers:
+            raise _unclosed(self.open_markers[-1])
+        if self.quote_start is not None:
+            self.plain.close_entity("blockquote", self.quote_start)
+        return self.plain.result()
+
+    def _step(self) -> None:
+        text, index = self.text, self.index
         char = text[index]
-        top = open_markers[-1] if open_markers else None
-        at_line_start = index == 0 or text[index - 1] == "\n"
+        top = self.open_markers[-1] if self.open_markers else None
+        toggle = next((m for m in _MARKDOWN_V2_TOGGLES if text.startswith(m, index)), None)
         if char == "\\":
-            if index + 1 >= len(text) or ord(text[index + 1]) > 126:
-                raise _reserved(char)
-            plain.append(text[index + 1])
-            index += 2
+            self._escaped()
         elif top is not None and top.entity_type in ("code", "pre"):
-            if text.startswith(top.marker, index):
-                open_markers.pop()
-                plain.close_entity(
-                    top.entity_type, top.start, **({"language": top.language} if top.language else {})
-                )
-                index += len(top.marker)
-            else:
-                plain.append(char)
-                index += 1
+            self._inside_code(top)
         elif text.startswith("```", index):
-            line_end = text.find("\n", index + 3)
-            language = text[index + 3 : line_end] if line_end != -1 else ""
-            marker = _OpenMarker("```", "pre", plain.position, _byte_offset(text, index))
-            # "```python\n" names the block's language; the line is markup, not text.
-            if language and " " not in language and "`" not in language:
-                marker.language = language
-                index = line_end + 1
-            else:
-                index += 3
-            open_markers.append(marker)
+            self._open_pre()
         elif char == "`":
-            open_markers.append(_OpenMarker("`", "code", plain.position, _byte_offset(text, index)))
-            index += 1
-        elif char == ">" and at_line_start:
-            if quote_start is None:
-                quote_start = plain.position
-            index += 1
-        elif char == "\n" and quote_start is not None and not text.startswith(">", index + 1):
-            plain.close_entity("blockquote", quote_start)
-            quote_start = None
-            plain.append(char)
-            index += 1
-        elif toggle := next((m for m in _MARKDOWN_V2_TOGGLES if text.startswith(m, index)), None):
-            if top is not None and top.marker == toggle:
-                open_markers.pop()
-                plain.close_entity(top.entity_type, top.start)
-            elif any(open_marker.marker == toggle for open_marker in open_markers):
-                raise _unclosed(open_markers[-1])
-            else:
-                open_markers.append(
-                    _OpenMarker(toggle, _MARKDOWN_V2_TOGGLES[toggle], plain.position,
-                                _byte_offset(text, index))
-                )
-            index += len(toggle)
+            self._open("`", "code")
+        elif char == ">" and (index == 0 or text[index - 1] == "\n"):
+            if self.quote_start is None:
+                self.quote_start = self.plain.position
+            self.index += 1
+        elif char == "\n" and self.quote_start is not None and not text.startswith(">", index + 1):
+            self.plain.close_entity("blockquote", self.quote_start)
+            self.quote_start = None
+            self._literal(char)
+        elif toggle is not None:
+            self._toggle(toggle, top)
         elif char == "[":
-            open_markers.append(_OpenMarker("[", "text_link", plain.position, _byte_offset(text, index)))
-            index += 1
+            self._open("[", "text_link")
         elif char == "]" and top is not None and top.marker == "[":
-            url, index = _markdown_url(text, index + 1, top)
-            open_markers.pop()
-            plain.close_entity("text_link", top.start, url=url)
+            url, self.index = _markdown_url(text, index + 1, top)
+            self.open_markers.pop()
+            self.plain.close_entity("text_link", top.start, url=url)
         elif char in _MARKDOWN_V2_RESERVED:
             raise _reserved(char)
         else:
-            plain.append(char)
-            index += 1
-    if open_markers:
-        raise _unclosed(open_markers[-1])
-    if quote_start is not None:
-        plain.close_entity("blockquote", quote_start)
-    return plain.result()
+            self._literal(char)
+
+    def _literal(self, piece: str) -> None:
+        self.plain.append(piece)
+        self.index += len(piece)
+
+    def _escaped(self) -> None:
+        # Any character with code 1..126 may be escaped; a lone backslash may not.
+        following = self.text[self.index + 1 : self.index + 2]
+        if not following or ord(following) > 126:
+            raise _reserved("\\")
+        self.plain.append(following)
+        self.index += 2
+
+    def _inside_code(self, top: _OpenMarker) -> None:
+        if not self.text.startswith(top.marker, self.index):
+            self._literal(self.text[self.index])
+            return
+        self.open_markers.pop()
+        extra = {"language": top.language} if top.language else {}
+        self.plain.close_entity(top.entity_type, top.start, **extra)
+        self.index += len(top.marker)
+
+    def _open(self, marker: str, entity_type: str) -> _OpenMarker:
+        opened = _OpenMarker(
+            marker, entity_type, self.plain.position, _byte_offset(self.text, self.index)
+        )
+        self.open_markers.append(opened)
+        self.index += len(marker)
+        return opened
+
+    def _open_pre(self) -> None:
+        line_end = self.text.find("\n", self.index + 3)
+        language = self.text[self.index + 3 : line_end] if line_end != -1 else ""
+        opened = self._open("```", "pre")
+        # "```python\n" names the block's language; that line is markup, not text.
+        if language and " " not in language and "`" not in language:
+            opened.language = language
+            self.index = line_end + 1
+
+    def _toggle(self, toggle: str, top: _OpenMarker | None) -> None:
+        if top is not None and top.marker == toggle:
+            self.open_markers.pop()
+            self.plain.close_entity(top.entity_type, top.start)
+            self.index += len(toggle)
+        elif any(opened.marker == toggle for opened in self.open_markers):
+            raise _unclosed(self.open_markers[-1])  # entities must nest, not overlap
+        else:
+            self._open(toggle, _MARKDOWN_V2_TOGGLES[toggle])
+
+
+def _parse_markdown_v2(text: str) -> tuple[str, list[Entity]]:
+    return _MarkdownV2Parser(text).parse()
 
 
 def _markdown_url(text: str, index: int, marker: _OpenMarker) -> tuple[str, int]:
@@ -287,12 +323,16 @@ def _markdown_url(text: str, index: int, marker: _OpenMarker) -> tuple[str, int]
 
 
 def _reserved(char: str) -> MarkupError:
-    return _cant_parse(f"Character '{char}' is reserved and must be escaped with the preceding '\\'")
+    return _cant_parse(
+        f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
+    )
 
 
 def _unclosed(marker: _OpenMarker) -> MarkupError:
     entity_name = marker.entity_type.replace("_", " ").title().replace(" ", "")
-    return _cant_parse(f"Can't find end of {entity_name} entity at byte offset {marker.byte_offset}")
+    return _cant_parse(
+        f"Can't find end of {entity_name} entity at byte offset {marker.byte_offset}"
+    )
 
 
 # --- legacy Markdown --------------------------------------------------------------------------
@@ -313,9 +353,8 @@ def _parse_legacy_markdown(text: str) -> tuple[str, list[Entity]]:
         elif marker is not None:
             end = text.find(marker, index + len(marker))
             if end == -1:
-                raise _cant_parse(
-                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, index)}"
-                )
+                offset = _byte_offset(text, index)
+                raise _cant_parse(f"Can't find end of the entity starting at byte offset {offset}")
             start = plain.position
             plain.append(text[index + len(marker) : end])
             plain.close_entity(_LEGACY_MARKERS[marker], start)

@@ -26,12 +26,7 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
 )
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-)
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.telegram_api import FakeTelegram
@@ -50,12 +45,14 @@ def png_bytes(width: int = 120, height: int = 80) -> bytes:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
+    """A running fake Bot API."""
     async with FakeTelegram() as server:
         yield server
 
 
 @pytest.fixture
 async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
+    """A PTB Bot initialised against the fake."""
     async with Bot(fake.token, base_url=fake.base_url) as client:
         yield client
 
@@ -127,6 +124,25 @@ async def test_html_is_stored_as_the_user_sees_it_and_bad_html_is_refused(
     assert len(fake.sent()) == 1
 
 
+async def test_markdown_v2_needs_reserved_characters_escaped(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    with pytest.raises(BadRequest, match="character '.' is reserved"):
+        await bot.send_message(USER_ID, "*Paid* 150.00 USD", parse_mode=ParseMode.MARKDOWN_V2)
+    await bot.send_message(USER_ID, "*Paid* 150\\.00 USD", parse_mode=ParseMode.MARKDOWN_V2)
+
+    assert [m.text for m in fake.sent()] == ["Paid 150.00 USD"]
+
+
+async def test_a_document_upload_keeps_its_bytes_and_name(fake: FakeTelegram, bot: Bot) -> None:
+    receipt = b"order,amount\nORD-1,150.00\n"
+
+    message = await bot.send_document(USER_ID, receipt, filename="receipt.csv")
+
+    assert message.document.file_name == "receipt.csv"
+    assert (fake.sent()[0].document, fake.sent()[0].kind) == (receipt, "document")
+
+
 async def test_a_photo_upload_keeps_its_bytes_and_can_be_sent_again(
     fake: FakeTelegram, bot: Bot
 ) -> None:
@@ -179,8 +195,10 @@ async def test_a_pressed_button_reaches_the_callback_handler(fake: FakeTelegram)
 
     async with polling_app(fake, CallbackQueryHandler(show_status)):
         async with Bot(fake.token, base_url=fake.base_url) as bot:
-            keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Status", callback_data="st:1")]])
-            await bot.send_message(GROUP_ID, "Link card", reply_markup=keyboard)
+            status_button = InlineKeyboardButton("Status", callback_data="st:1")
+            await bot.send_message(
+                GROUP_ID, "Link card", reply_markup=InlineKeyboardMarkup([[status_button]])
+            )
         card = fake.sent(GROUP_ID)[0]
         query_id = fake.press_button(card, card.buttons[0]["callback_data"], user_id=USER_ID)
         await fake.wait_for_message(lambda m: m.text == "Status of st:1")

@@ -228,7 +228,7 @@ async def test_created_link_is_paid_on_the_checkout_page_and_notified(
 
     page = await harness.http.get(link["linkUrl"])
     assert page.status_code == 200
-    assert "SANDBOX" in page.text and "150000" in page.text and "IDR" in page.text
+    assert "SANDBOX" in page.text and "150,000" in page.text and "IDR" in page.text
     assert "Winter shoes &lt;size 42&gt;" in page.text  # escaped, never raw HTML
     assert 'value="pay"' in page.text and 'value="decline"' in page.text
 
