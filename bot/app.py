@@ -30,6 +30,7 @@ from bot.payermax import signing
 from bot.payermax.client import PayerMaxClient
 from bot.sandbox.gateway import SandboxGateway
 from bot.sandbox.keys import load_or_create_sandbox_keys
+from bot.services.access import AccessService
 from bot.services.chats import ChatDefaults, ChatSettingsService
 from bot.services.drafts import DraftService
 from bot.services.reconcile import Reconciler
@@ -143,7 +144,7 @@ class PaylinkApp:
             chats=ChatSettingsService(self.sessions, deployment),
             drafts=DraftService(self.sessions),
             updates=UpdateLog(self.sessions),
-            access=handlers.AccessPolicy(frozenset(owners), settings.is_sandbox),
+            access=AccessService(self.sessions, owner_ids=frozenset(owners), sandbox=settings.is_sandbox),
         )
         handlers.register(self.application)
         webhook = settings.bot_mode == "webhook"

@@ -221,3 +221,58 @@ class Draft(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=256)
     summary_message_id: int | None = _telegram_id(nullable=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Member(SQLModel, table=True):
+    """A person on the team and their role (owners come from ADMIN_USER_IDS, not from here)."""
+
+    __tablename__ = "members"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    role: str = Field(max_length=16)  # admin, agent or support
+    name: str = Field(default="", max_length=128)
+    notify_private: bool = False  # also send "Paid" for my links to my private chat
+    added_by: int = _telegram_id()
+    added_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Invite(SQLModel, table=True):
+    """A single-use, expiring deep-link code that grants a role."""
+
+    __tablename__ = "invites"
+
+    code: str = Field(primary_key=True, max_length=32)
+    role: str = Field(max_length=16)
+    created_by: int = _telegram_id()
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_by: int | None = _telegram_id(nullable=True)
+    used_at: datetime | None = _time_column()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what and when: creates, cancels, role and settings changes."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_user_id: int = _telegram_id(index=True)
+    actor_name: str = Field(default="", max_length=128)
+    chat_id: int | None = _telegram_id(nullable=True)
+    action: str = Field(max_length=32)
+    subject: str = Field(default="", max_length=128)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class LinkEvent(SQLModel, table=True):
+    """One entry of a link's timeline: created, each notification, each status change."""
+
+    __tablename__ = "link_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(foreign_key="links.id", index=True)
+    kind: str = Field(max_length=32)
+    actor_user_id: int | None = _telegram_id(nullable=True)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

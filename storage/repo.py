@@ -12,10 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    AuditEvent,
     Chat,
     Draft,
     Lease,
     Link,
+    LinkEvent,
     LinkStatus,
     NotificationEvent,
     OutboxMessage,
@@ -199,3 +201,23 @@ async def retry_outbox(session: AsyncSession, message_id: int, *, delay: timedel
     if count_attempt:
         values["attempts"] = OutboxMessage.attempts + 1
     await session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+
+
+async def add_link_event(session: AsyncSession, link_id: int, kind: str, detail: str = "", *, actor_user_id: int | None = None) -> None:
+    """Append an entry to a link's timeline."""
+    session.add(LinkEvent(link_id=link_id, kind=kind, detail=detail, actor_user_id=actor_user_id))
+    await session.flush()
+
+
+async def link_events(session: AsyncSession, link_id: int) -> Sequence[LinkEvent]:
+    """A link's timeline, oldest first."""
+    statement = select(LinkEvent).where(LinkEvent.link_id == link_id).order_by(LinkEvent.created_at, LinkEvent.id)
+    return (await session.execute(statement)).scalars().all()
+
+
+async def audit(
+    session: AsyncSession, *, actor_user_id: int, action: str, subject: str = "", detail: str = "", actor_name: str = "", chat_id: int | None = None
+) -> None:
+    """Record who did what."""
+    session.add(AuditEvent(actor_user_id=actor_user_id, actor_name=actor_name[:128], chat_id=chat_id, action=action, subject=subject[:128], detail=detail))
+    await session.flush()

@@ -25,6 +25,7 @@ from telegram.ext import (
 
 from bot.chat import keyboards, texts
 from bot.money import AmountError, Money, format_money, parse_amount, parse_amount_prefix
+from bot.services.access import AccessService, Action
 from bot.services.chats import ChatDefaults, ChatSettingsService
 from bot.services.drafts import DraftService, Step
 from bot.services.updates import UpdateLog
@@ -36,20 +37,6 @@ MAX_DESCRIPTION = 256
 
 
 @dataclass(frozen=True)
-class AccessPolicy:
-    """Who may create links: the owners, or anyone in a sandbox without owners."""
-
-    owner_ids: frozenset[int]
-    sandbox: bool
-
-    def can_create(self, user_id: int) -> bool:
-        """Tell whether this Telegram user may create links."""
-        if not self.owner_ids:
-            return self.sandbox
-        return user_id in self.owner_ids
-
-
-@dataclass(frozen=True)
 class ChatServices:
     """What the handlers need, kept in ``bot_data`` so handlers stay plain functions."""
 
@@ -57,7 +44,7 @@ class ChatServices:
     chats: ChatSettingsService
     drafts: DraftService
     updates: UpdateLog
-    access: AccessPolicy
+    access: AccessService
 
 
 def _services(context: ContextTypes.DEFAULT_TYPE) -> ChatServices:
@@ -68,13 +55,17 @@ async def _reply(update: Update, text: str, **kwargs: object) -> None:
     await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, **kwargs)
 
 
-async def _refuse_if_not_allowed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Tell an unauthorised user so, and return True if they were refused."""
+async def refuse_unless(update: Update, context: ContextTypes.DEFAULT_TYPE, action: Action) -> bool:
+    """Tell a person who may not do this so (which role, who grants it); True if refused."""
     user = update.effective_user
-    if _services(context).access.can_create(user.id):
+    refusal = await _services(context).access.check(user.id, action)
+    if refusal is None:
         return False
-    log.info("refused link creation", extra={"chat": update.effective_chat.id, "user": user.id})
-    await _reply(update, texts.NOT_ALLOWED.format(user_id=user.id))
+    log.info("refused: %s", action.value, extra={"chat": update.effective_chat.id, "user": user.id})
+    if update.callback_query:
+        await update.callback_query.answer(refusal.text(user.id)[:200], show_alert=True)
+    else:
+        await _reply(update, escape(refusal.text(user.id)))
     return True
 
 
@@ -116,7 +107,7 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def link_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Create a link from one message: /link 150000 IDR Winter shoes."""
-    if await _refuse_if_not_allowed(update, context):
+    if await refuse_unless(update, context, Action.CREATE_LINK):
         return
     defaults = await _defaults(update, context)
     parts = (update.effective_message.text or "").split(maxsplit=1)
@@ -138,7 +129,7 @@ async def link_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def new_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Start the conversation: ask for the amount."""
-    if await _refuse_if_not_allowed(update, context):
+    if await refuse_unless(update, context, Action.CREATE_LINK):
         return
     defaults = await _defaults(update, context)
     await _services(context).drafts.start(update.effective_chat.id, update.effective_user.id)
@@ -204,8 +195,7 @@ async def confirm_create(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if draft is None or draft.summary_message_id != query.message.message_id or draft.money is None or not draft.description:
         await query.answer(texts.STALE_SUMMARY, show_alert=True)
         return
-    if not services.access.can_create(user.id):
-        await query.answer(texts.NOT_ALLOWED_SHORT, show_alert=True)
+    if await refuse_unless(update, context, Action.CREATE_LINK):
         return
     await query.answer(texts.CREATING)
     await _create(update, context, draft.money, draft.description, request_key=request_key)

@@ -37,15 +37,10 @@ PENDING = (
     "as soon as it is confirmed; there is no need to try again."
 )
 REFUSED = "PayerMax refused to create the link: <b>{code}</b> {msg}\nNothing was charged. Check the amount and try again."
-NOT_ALLOWED = (
-    "Sorry, you are not allowed to create payment links with this bot. "
-    "Ask its owner to add your Telegram user id <code>{user_id}</code> to ADMIN_USER_IDS."
-)
 BAD_AMOUNT = "{reason}"
 NO_DRAFT = "Send /link 150000 IDR Winter shoes to make a payment link, or /newlink to be asked step by step."
 PRESS_CREATE = "Press ✅ Create link under the summary, or /cancel."
 STALE_SUMMARY = "This summary is out of date. Start again with /newlink."
-NOT_ALLOWED_SHORT = "You are not allowed to create payment links with this bot."
 LINK_FAILED = (
     "Link <code>{link_id}</code> ({amount}, {description}) could not be created: <b>{code}</b> {msg}\n"
     "Nothing was charged. Please make a new link."

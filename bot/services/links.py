@@ -19,7 +19,7 @@ from datetime import timedelta, timezone
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.money import Money
+from bot.money import Money, format_money
 from bot.payermax.client import PayerMaxClient
 from bot.payermax.errors import ApiError, PayerMaxError, TransportError
 from bot.payermax.models import CreateLinkRequest, LinkInfo
@@ -57,6 +57,11 @@ class LinkPending(LinkError):
     def __init__(self, link: Link, cause: Exception) -> None:
         super().__init__(f"link {link.merchant_link_id} is not confirmed yet: {cause}")
         self.link, self.cause = link, cause
+
+
+def money_text(money: Money) -> str:
+    """An amount for timelines and the audit log."""
+    return format_money(money)
 
 
 def new_merchant_link_id() -> str:
@@ -214,6 +219,15 @@ class LinkService:
             async with self._sessions() as session, session.begin():
                 await repo.upsert_chat(session, order.chat_id, order.chat_type, order.chat_title)
                 session.add(link)
+                await session.flush()
+                where = order.chat_title or ("private chat" if order.chat_type == "private" else f"chat {order.chat_id}")
+                await repo.add_link_event(
+                    session, link.id, "requested", f"{money_text(order.money)} by {order.user_name} in {where}", actor_user_id=order.user_id
+                )
+                await repo.audit(
+                    session, actor_user_id=order.user_id, actor_name=order.user_name, chat_id=order.chat_id, action="create_link",
+                    subject=link.merchant_link_id, detail=f"{money_text(order.money)} {order.description}",
+                )
         except IntegrityError:
             # The same request raced us between the look-up and the insert: theirs wins.
             if not order.request_key:
@@ -257,6 +271,7 @@ class LinkService:
                 current.failure_code = current.failure_message = None
                 current.updated_at = utcnow()
                 current.next_check_at = utcnow() + FIRST_CHECK_AFTER
+                await repo.add_link_event(session, current.id, "created", f"PayerMax link {info.link_id}, {current.status}")
                 await repo.enqueue(
                     session, dedupe_key=f"card:{current.id}", kind="card", chat_id=current.chat_id, link_id=current.id, payload={}
                 )
@@ -274,6 +289,7 @@ class LinkService:
                 current.failure_code, current.failure_message = code[:64], msg[:512]
                 current.updated_at = utcnow()
                 current.next_check_at = None
+                await repo.add_link_event(session, current.id, "failed", f"{code} {msg}"[:500])
         log.warning("link refused", extra={"link": link.merchant_link_id, "chat": link.chat_id, "status": code})
         if current.status == LinkStatus.FAILED:
             raise LinkRefused(current, code, msg)

@@ -113,6 +113,7 @@ class PaymentService:
             await self._record_mismatch(session, link, report, trade, notify_type)
             return Outcome.MISMATCH
         if await repo.get_payment(session, link.id, trade) is not None:
+            await repo.add_link_event(session, link.id, "notification", f"{notify_type} for {trade} again (already recorded)")
             return Outcome.DUPLICATE
         payment = Payment(
             link_id=link.id,
@@ -133,6 +134,9 @@ class PaymentService:
                 session.add(payment)
         except IntegrityError:
             return Outcome.DUPLICATE  # another replica recorded it a moment ago
+        await repo.add_link_event(
+            session, link.id, "paid", f"{report.amount} {report.currency} by {report.attempt.payment_method or 'unknown method'}, order {trade}, reported by {report.source}"
+        )
         # A payment is a fact: even a link we expired or cancelled is shown as paid if money came.
         if link.status != LinkStatus.PAID:
             link.status = LinkStatus.PAID
@@ -152,6 +156,7 @@ class PaymentService:
         """Keep the evidence and tell the owners; the link is not touched."""
         detail = f"expected {link.amount} {link.currency}, reported {report.amount} {report.currency} (trade {trade})"
         await repo.record_event(session, notify_type=notify_type, reference=link.merchant_link_id, outcome="mismatch", detail=detail, link_id=link.id)
+        await repo.add_link_event(session, link.id, "mismatch", detail)
         for owner in self._owner_chat_ids:
             await repo.enqueue(
                 session, dedupe_key=f"mismatch:{link.id}:{trade}:{owner}", kind="alert", chat_id=owner, link_id=link.id,

@@ -165,6 +165,7 @@ class Reconciler:
             current.status = LinkStatus.EXPIRED
             current.updated_at = utcnow()
             current.next_check_at = None
+            await repo.add_link_event(session, current.id, "expired", "PayerMax reports the link expired")
             await repo.enqueue(
                 session, dedupe_key=f"card-expired:{link.id}", kind="card_update", chat_id=link.chat_id, link_id=link.id, payload={}
             )

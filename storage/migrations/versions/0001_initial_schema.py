@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 18:07:58.089807
+Create Date: 2026-11-25 18:11:02.592656
 """
 
 from __future__ import annotations
@@ -21,6 +21,21 @@ depends_on = None
 
 
 def upgrade() -> None:
+
+    op.create_table('audit_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('actor_user_id', sa.BigInteger(), nullable=False),
+    sa.Column('actor_name', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('chat_id', sa.BigInteger(), nullable=True),
+    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('detail', sa.Text(), nullable=False),
+    sa.Column('created_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_events_actor_user_id'), ['actor_user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_events_created_at'), ['created_at'], unique=False)
 
     op.create_table('chats',
     sa.Column('id', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -43,6 +58,16 @@ def upgrade() -> None:
     sa.Column('summary_message_id', sa.BigInteger(), nullable=True),
     sa.Column('updated_at', storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('chat_id', 'user_id')
+    )
+    op.create_table('invites',
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('created_by', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_by', sa.BigInteger(), nullable=True),
+    sa.Column('used_at', storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('code')
     )
     op.create_table('leases',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -87,6 +112,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_links_payermax_link_id'), ['payermax_link_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_links_status'), ['status'], unique=False)
 
+    op.create_table('members',
+    sa.Column('user_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('notify_private', sa.Boolean(), nullable=False),
+    sa.Column('added_by', sa.BigInteger(), nullable=False),
+    sa.Column('added_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('user_id')
+    )
     op.create_table('processed_updates',
     sa.Column('update_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('received_at', storage.models.UTCDateTime(timezone=True), nullable=False),
@@ -94,6 +128,19 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('processed_updates', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_processed_updates_received_at'), ['received_at'], unique=False)
+
+    op.create_table('link_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('link_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('actor_user_id', sa.BigInteger(), nullable=True),
+    sa.Column('detail', sa.Text(), nullable=False),
+    sa.Column('created_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['link_id'], ['links.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('link_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_link_events_link_id'), ['link_id'], unique=False)
 
     op.create_table('notification_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -172,10 +219,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_notification_events_link_id'))
 
     op.drop_table('notification_events')
+    with op.batch_alter_table('link_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_link_events_link_id'))
+
+    op.drop_table('link_events')
     with op.batch_alter_table('processed_updates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_processed_updates_received_at'))
 
     op.drop_table('processed_updates')
+    op.drop_table('members')
     with op.batch_alter_table('links', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_links_status'))
         batch_op.drop_index(batch_op.f('ix_links_payermax_link_id'))
@@ -185,6 +237,12 @@ def downgrade() -> None:
 
     op.drop_table('links')
     op.drop_table('leases')
+    op.drop_table('invites')
     op.drop_table('drafts')
     op.drop_table('chats')
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_events_created_at'))
+        batch_op.drop_index(batch_op.f('ix_audit_events_actor_user_id'))
+
+    op.drop_table('audit_events')
 
