@@ -1,0 +1,139 @@
+"""Settings: every mistake is one clear line naming the variable; placeholders never go live."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, live_problems, load_settings, parse_duration
+from bot.keys import write_key_pair
+
+TOKEN = "123456:ABCdefGHIjkl"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each test sees only the variables it sets (and no .env from the working directory)."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("TELEGRAM_", "PAYERMAX_", "DATABASE_", "ADMIN_", "DEFAULT_", "LINK_", "BOT_", "PUBLIC_", "HTTP_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_token_alone_gives_a_working_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    settings = load_settings()
+    assert settings.is_sandbox and settings.default_currency == "USD"
+    assert settings.resolved_database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.gateway_base_url == "http://127.0.0.1:8080/sandbox"
+    assert settings.link_expiry_seconds == 86400
+    assert live_problems(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "phrase"),
+    [
+        ("TELEGRAM_BOT_TOKEN", None, "is required"),
+        ("TELEGRAM_BOT_TOKEN", "not-a-token", "BotFather"),
+        ("LINK_EXPIRY", "10m", "between 1h and 30d"),
+        ("LINK_EXPIRY", "45d", "between 1h and 30d"),
+        ("LINK_EXPIRY", "soon", "duration"),
+        ("DEFAULT_CURRENCY", "XYZ", "XYZ"),
+        ("DEFAULT_COUNTRY", "USA", "2-letter"),
+        ("ADMIN_USER_IDS", "12,bob", "numeric"),
+        ("BOT_MODE", "carrier-pigeon", ""),
+        ("PUBLIC_BASE_URL", "example.com", "http"),
+    ],
+)
+def test_each_mistake_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str | None, phrase: str) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    if value is None:
+        monkeypatch.delenv(variable)
+    else:
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.variable == variable
+    assert phrase in caught.value.problem
+
+
+def test_webhook_mode_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("BOT_MODE", "webhook")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.variable == "TELEGRAM_WEBHOOK_SECRET"
+
+
+def test_placeholders_are_refused_outside_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("PAYERMAX_ENV", "uat")
+    monkeypatch.setenv("PAYERMAX_APP_ID", "changeme")
+    monkeypatch.setenv("PAYERMAX_MERCHANT_NO", "P01000000000000")
+    monkeypatch.setenv("PAYERMAX_MERCHANT_PRIVATE_KEY", "<your-private-key>")
+    problems = {problem.variable for problem in live_problems(load_settings())}
+    assert {"PAYERMAX_APP_ID", "PAYERMAX_MERCHANT_PRIVATE_KEY", "PAYERMAX_PLATFORM_PUBLIC_KEY", "ADMIN_USER_IDS",
+            "PAYERMAX_CONTACT_EMAIL", "PUBLIC_BASE_URL"} <= problems
+    assert "PAYERMAX_MERCHANT_NO" not in problems
+
+
+def test_real_keys_from_files_pass(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    private_path, public_path = write_key_pair(tmp_path / "keys")
+    assert private_path.stat().st_mode & 0o777 == 0o600
+    for name, value in {
+        "TELEGRAM_BOT_TOKEN": TOKEN, "PAYERMAX_ENV": "production", "PAYERMAX_APP_ID": "app-42", "PAYERMAX_MERCHANT_NO": "P010",
+        "PAYERMAX_MERCHANT_PRIVATE_KEY_FILE": str(private_path), "PAYERMAX_PLATFORM_PUBLIC_KEY_FILE": str(public_path),
+        "ADMIN_USER_IDS": "42", "PAYERMAX_CONTACT_EMAIL": "shop@example.com", "PUBLIC_BASE_URL": "https://pay.example.com",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert live_problems(settings) == []
+    assert settings.gateway_base_url == "https://pay-gate.payermax.com"
+    assert settings.notify_url == "https://pay.example.com/payermax/notify"
+
+
+def test_unreadable_key_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("PAYERMAX_ENV", "uat")
+    monkeypatch.setenv("PAYERMAX_MERCHANT_PRIVATE_KEY_FILE", str(tmp_path / "missing.pem"))
+    problems = live_problems(load_settings())
+    [problem] = [p for p in problems if p.variable == "PAYERMAX_MERCHANT_PRIVATE_KEY_FILE"]
+    assert "missing.pem" in problem.problem
+
+
+def test_keys_refuse_to_overwrite_a_registered_pair(tmp_path: Path) -> None:
+    write_key_pair(tmp_path)
+    with pytest.raises(ConfigError):
+        write_key_pair(tmp_path)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("1h", 3600), ("24h", 86400), ("7d", 604800), ("90m", 5400), ("3600", 3600)])
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text).total_seconds() == seconds
+
+
+def test_cli_reports_a_config_error_in_one_line_without_traceback(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "TELEGRAM_BOT_TOKEN": TOKEN, "LINK_EXPIRY": "5m"}
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "configuration error: LINK_EXPIRY: must be between 1h and 30d (PayerMax's limits)"
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_refuses_an_unreadable_private_key_outside_sandbox(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin", "TELEGRAM_BOT_TOKEN": TOKEN, "PAYERMAX_ENV": "uat", "PAYERMAX_APP_ID": "app",
+        "PAYERMAX_MERCHANT_NO": "P01", "PAYERMAX_MERCHANT_PRIVATE_KEY": "bm90IGEga2V5", "PAYERMAX_PLATFORM_PUBLIC_KEY": "bm90IGEga2V5",
+        "ADMIN_USER_IDS": "1", "PAYERMAX_CONTACT_EMAIL": "a@b.co", "PUBLIC_BASE_URL": "https://pay.example.com",
+    }
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("configuration error: PAYERMAX_MERCHANT_PRIVATE_KEY:")
+    assert "bm90IGEga2V5" not in result.stderr and "Traceback" not in result.stderr
