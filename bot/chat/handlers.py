@@ -242,10 +242,10 @@ async def _create(update: Update, context: ContextTypes.DEFAULT_TYPE, money: Mon
     try:
         result = await _services(context).links.create(order)
     except LinkRefused as exc:
-        await _reply(update, texts.REFUSED.format(code=escape(exc.code), msg=escape(exc.msg)))
+        await _reply(update, texts.sandboxed(exc.link, texts.REFUSED.format(code=escape(exc.code), msg=escape(exc.msg))))
         return
     except LinkPending as exc:
-        await _reply(update, texts.PENDING.format(link_id=exc.link.merchant_link_id))
+        await _reply(update, texts.sandboxed(exc.link, texts.PENDING.format(link_id=exc.link.merchant_link_id)))
         return
     if not result.created:
         log.info("repeated request for an existing link", extra={"link": result.link.merchant_link_id, "chat": chat.id})

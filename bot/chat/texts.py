@@ -122,12 +122,17 @@ def paid_message(link: Link, payment: Payment) -> str:
     return "\n".join(lines)
 
 
+def sandboxed(link: Link, text: str) -> str:
+    """Mark a message about a sandbox link as such (every one of them says so)."""
+    return f"{SANDBOX_BANNER}\n{text}" if link.sandbox else text
+
+
 def link_failed(link: Link, code: str, msg: str) -> str:
     """Tell the chat a link it asked for could not be made after all."""
-    return LINK_FAILED.format(
+    return sandboxed(link, LINK_FAILED.format(
         link_id=escape(link.merchant_link_id), amount=escape(money_of(link)), description=escape(link.description),
         code=escape(code), msg=escape(msg),
-    )
+    ))
 
 
 def mismatch_alert(merchant_link_id: str, expected: str, reported: str, trade: str) -> str:
