@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -128,6 +128,11 @@ async def remember_update(session: AsyncSession, update_id: int) -> bool:
     return True
 
 
+async def update_seen(session: AsyncSession, update_id: int) -> bool:
+    """Tell whether this update id was handled already."""
+    return await session.get(ProcessedUpdate, update_id) is not None
+
+
 async def forget_updates_before(session: AsyncSession, horizon: datetime) -> None:
     """Drop update ids older than Telegram would ever redeliver."""
     await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.received_at < horizon))
@@ -221,3 +226,114 @@ async def audit(
     """Record who did what."""
     session.add(AuditEvent(actor_user_id=actor_user_id, actor_name=actor_name[:128], chat_id=chat_id, action=action, subject=subject[:128], detail=detail))
     await session.flush()
+
+
+# --- looking links up for people (lists, search, timelines) ---------------------------------
+
+
+def _links_in_scope(statement: Any, *, chat_id: int | None, creator_user_id: int | None) -> Any:
+    """Narrow a links query to one chat and/or one creator (None: no narrowing)."""
+    if chat_id is not None:
+        statement = statement.where(Link.chat_id == chat_id)
+    if creator_user_id is not None:
+        statement = statement.where(Link.creator_user_id == creator_user_id)
+    return statement
+
+
+async def list_links(
+    session: AsyncSession,
+    *,
+    chat_id: int | None,
+    creator_user_id: int | None,
+    statuses: Sequence[str] | None,
+    offset: int,
+    limit: int,
+) -> Sequence[Link]:
+    """Links in scope with one of these statuses (None: any), newest first."""
+    statement = _links_in_scope(select(Link), chat_id=chat_id, creator_user_id=creator_user_id)
+    if statuses is not None:
+        statement = statement.where(Link.status.in_(list(statuses)))
+    statement = statement.order_by(Link.created_at.desc(), Link.id.desc()).offset(offset).limit(limit)
+    return (await session.execute(statement)).scalars().all()
+
+
+async def count_links(session: AsyncSession, *, chat_id: int | None, creator_user_id: int | None, statuses: Sequence[str] | None) -> int:
+    """How many links in scope have one of these statuses (None: any)."""
+    statement = _links_in_scope(select(func.count()).select_from(Link), chat_id=chat_id, creator_user_id=creator_user_id)
+    if statuses is not None:
+        statement = statement.where(Link.status.in_(list(statuses)))
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def payments_completed_since(
+    session: AsyncSession, since: datetime, *, chat_id: int | None, creator_user_id: int | None
+) -> Sequence[Payment]:
+    """Payments completed at or after ``since`` on links in scope (summed by the caller: amounts are exact text)."""
+    statement = _links_in_scope(
+        select(Payment).join(Link, Link.id == Payment.link_id), chat_id=chat_id, creator_user_id=creator_user_id
+    ).where(Payment.completed_at >= since)
+    return (await session.execute(statement)).scalars().all()
+
+
+def _like_escaped(word: str) -> str:
+    """A LIKE pattern matching ``word`` anywhere, with LIKE's own wildcards taken literally."""
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def find_links(
+    session: AsyncSession,
+    *,
+    reference: str,
+    words: Sequence[str],
+    chat_id: int | None,
+    creator_user_id: int | None,
+    limit: int,
+) -> Sequence[Link]:
+    """Links whose id, PayerMax link id or payment outTradeNo is ``reference``, or whose description has every word; newest first."""
+    paid_by_order = select(Payment.link_id).where(Payment.out_trade_no == reference)
+    matches = [
+        Link.merchant_link_id == reference,
+        Link.merchant_link_id == reference.upper(),
+        Link.payermax_link_id == reference,
+        Link.id.in_(paid_by_order),
+    ]
+    if words:
+        matches.append(and_(*(func.lower(Link.description).like(_like_escaped(word.lower()), escape="\\") for word in words)))
+    statement = _links_in_scope(select(Link).where(or_(*matches)), chat_id=chat_id, creator_user_id=creator_user_id)
+    statement = statement.order_by(Link.created_at.desc(), Link.id.desc()).limit(limit)
+    return (await session.execute(statement)).scalars().all()
+
+
+async def link_by_reference(session: AsyncSession, reference: str) -> Link | None:
+    """The one link this id names: our link id, PayerMax's link id, or the outTradeNo of its payment."""
+    statement = select(Link).where(
+        or_(
+            Link.merchant_link_id == reference,
+            Link.merchant_link_id == reference.upper(),
+            Link.payermax_link_id == reference,
+            Link.id.in_(select(Payment.link_id).where(Payment.out_trade_no == reference)),
+        )
+    ).order_by(Link.id).limit(1)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def latest_payments(session: AsyncSession, link_ids: Sequence[int]) -> dict[int, Payment]:
+    """The most recent payment of each of these links (links without one are left out)."""
+    if not link_ids:
+        return {}
+    statement = select(Payment).where(Payment.link_id.in_(list(link_ids))).order_by(Payment.id)
+    return {payment.link_id: payment for payment in (await session.execute(statement)).scalars()}
+
+
+async def latest_audit(session: AsyncSession, *, action: str, subject: str) -> AuditEvent | None:
+    """The newest audit entry of this action on this subject."""
+    statement = (
+        select(AuditEvent).where(AuditEvent.action == action, AuditEvent.subject == subject).order_by(AuditEvent.id.desc()).limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def payments_of_trade(session: AsyncSession, out_trade_no: str) -> Sequence[Payment]:
+    """Every payment recorded under this outTradeNo."""
+    return (await session.execute(select(Payment).where(Payment.out_trade_no == out_trade_no))).scalars().all()

@@ -14,6 +14,8 @@ class Faults:
     create_delay: float = 0.0
     # Answer createPaybylink with this HTTP status (e.g. 503) WITHOUT creating the link.
     create_status: int | None = None
+    # With create_status set: only the next N creates get it, then it switches off (0: every create).
+    create_status_count: int = 0
     # For the next N creates: create the link, then drop the connection without an answer.
     drop_after_create: int = 0
     # Answer a repeated merchantLinkId with ORDER_REPEAT even when the data is identical.
@@ -38,6 +40,15 @@ class Faults:
     def as_dict(self) -> dict[str, Any]:
         """The current switches as plain JSON-ready values."""
         return asdict(self)
+
+    def take_create_status(self) -> int | None:
+        """The HTTP status to refuse this create with, if any, counting ``create_status_count`` down."""
+        status = self.create_status
+        if status is not None and self.create_status_count > 0:
+            self.create_status_count -= 1
+            if self.create_status_count == 0:
+                self.create_status = None
+        return status
 
     def take_drop_after_create(self) -> bool:
         """Tell whether this create should drop its connection, counting it down if so."""
@@ -84,6 +95,7 @@ def _flag(value: Any) -> bool:
 _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "create_delay": _seconds,
     "create_status": _http_status_or_none,
+    "create_status_count": _count_at_least(0),
     "drop_after_create": _count_at_least(0),
     "refuse_duplicate": _flag,
     "notify_duplicates": _count_at_least(1),

@@ -145,8 +145,8 @@ class SandboxGateway:
             self._requests.append((api_name, {}))
             return self._refusal(api_name, error)
         self._requests.append((api_name, envelope))
-        if api_name == CREATE_API and self.faults.create_status is not None:
-            status = self.faults.create_status
+        status = self.faults.take_create_status() if api_name == CREATE_API else None
+        if status is not None:
             logger.info("SANDBOX fault: answering %s with HTTP %d", api_name, status)
             return PlainTextResponse(f"SANDBOX fault injected: HTTP {status}", status_code=status)
         now = self._clock()

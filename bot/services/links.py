@@ -127,9 +127,12 @@ class LinkService:
     async def create(self, order: LinkOrder) -> CreateResult:
         """Store the intent, then have PayerMax make the link; repeats of a request return the first link."""
         link, created = await self._store_intent(order)
-        if not created and link.status != LinkStatus.CREATING:
-            return CreateResult(link, created=False)
-        return CreateResult(await self.settle(link), created=created)
+        if created:
+            return CreateResult(await self.settle(link), created=True)
+        if link.status == LinkStatus.CREATING and utcnow() - link.created_at > CREATING_GRACE:
+            return CreateResult(await self.recover(link), created=False)  # its first handler is gone
+        # The first request is still settling it (or already did): never a second PayerMax call.
+        return CreateResult(link, created=False)
 
     async def exists(self, request_key: str) -> bool:
         """Tell whether this request already made (or is making) a link."""
@@ -140,6 +143,7 @@ class LinkService:
         """Bring a CREATING link to ACTIVE or FAILED by asking PayerMax (create, else query)."""
         request = self._request_for(link)
         last_error: Exception | None = None
+        maybe_created = False  # did any attempt possibly reach PayerMax and make the link?
         for attempt, delay in enumerate((0.0, *self._retry_delays)):
             if delay:
                 await asyncio.sleep(delay)
@@ -147,7 +151,7 @@ class LinkService:
                 info = await self._client.create_paybylink(request)
             except ApiError as exc:
                 if exc.code in _ALREADY_EXISTS_CODES:
-                    return await self._settle_by_query(link, exc)
+                    return await self._settle_by_query(link, exc, maybe_created=True)
                 if exc.retryable:
                     last_error = exc
                     continue
@@ -155,13 +159,15 @@ class LinkService:
             except TransportError as exc:
                 log.warning("createPaybylink attempt %d for %s failed: %s", attempt + 1, link.merchant_link_id, exc)
                 last_error = exc
+                maybe_created = maybe_created or exc.outcome_unknown
                 continue
             except PayerMaxError as exc:  # bad signature or malformed answer: do not trust it, ask again
                 last_error = exc
+                maybe_created = True
                 continue
             return await self._mark_active(link, info)
         assert last_error is not None
-        return await self._settle_by_query(link, last_error)
+        return await self._settle_by_query(link, last_error, maybe_created=maybe_created)
 
     async def recover(self, link: Link) -> Link:
         """Finish a CREATING link whose handler is gone: PayerMax's view first, then create."""
@@ -177,12 +183,12 @@ class LinkService:
             raise LinkPending(link, exc) from exc
         return await self._mark_active(link, info)
 
-    async def _settle_by_query(self, link: Link, cause: Exception) -> Link:
+    async def _settle_by_query(self, link: Link, cause: Exception, *, maybe_created: bool) -> Link:
         """When creating gave no clear answer, PayerMax's view of the link decides."""
         try:
             info = await self._client.query_paybylink(link.merchant_link_id)
         except ApiError as exc:
-            if exc.code == "ORDER_NOT_EXIST" and not (isinstance(cause, TransportError) and cause.outcome_unknown):
+            if exc.code == "ORDER_NOT_EXIST" and not maybe_created:
                 # Never created, and no attempt is in flight that might still create it.
                 code = cause.code if isinstance(cause, ApiError) else "UNREACHABLE"
                 msg = cause.msg if isinstance(cause, ApiError) else str(cause)

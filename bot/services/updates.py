@@ -13,7 +13,12 @@ class UpdateLog:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def first_time(self, update_id: int) -> bool:
-        """Record the update; False if it was seen before."""
+    async def seen(self, update_id: int) -> bool:
+        """Tell whether some replica already handled this update."""
+        async with self._sessions() as session:
+            return await repo.update_seen(session, update_id)
+
+    async def record(self, update_id: int) -> None:
+        """Note the update as handled (a second note of the same id is harmless)."""
         async with self._sessions() as session, session.begin():
-            return await repo.remember_update(session, update_id)
+            await repo.remember_update(session, update_id)

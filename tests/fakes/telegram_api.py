@@ -221,6 +221,10 @@ class FakeTelegram:
         )
         return query_id
 
+    def redeliver(self, update_id: int) -> None:
+        """Deliver an update once more with the same update_id (a webhook retry after a timeout)."""
+        self._updates.redeliver(update_id)
+
     def inline_query(
         self, query: str, *, user_id: int, first_name: str = "Ann", language_code: str = "en"
     ) -> str:

@@ -66,6 +66,7 @@ class UpdateQueue:
 
     def __init__(self) -> None:
         self._pending: list[JSONDict] = []
+        self._queued: dict[int, JSONDict] = {}  # every update ever queued, by update_id, for redeliver()
         self._update_ids = itertools.count(1)
         self._allowed_updates: list[str] | None = None
         self._webhook: _Webhook | None = None
@@ -104,9 +105,22 @@ class UpdateQueue:
         # Telegram does not keep updates of a type the bot opted out of.
         if self._allowed_updates and kind not in self._allowed_updates:
             return update_id
-        self._pending.append({"update_id": update_id, kind: payload})
+        update = {"update_id": update_id, kind: payload}
+        self._queued[update_id] = update
+        self._pending.append(update)
         self._changed.notify()
         return update_id
+
+    def redeliver(self, update_id: int) -> None:
+        """Queue an update again under the same update_id, as Telegram does when a webhook answer is late.
+
+        A polling bot that already confirmed it (by asking for a later offset) never sees the copy,
+        as on Telegram.
+        """
+        if update_id not in self._queued:
+            raise ValueError(f"no update {update_id} was ever queued")
+        self._pending.append(dict(self._queued[update_id]))
+        self._changed.notify()
 
     async def get_updates(self, request: ApiRequest) -> list[JSONDict]:
         """getUpdates: confirm by offset, then answer pending updates or long-poll for some."""

@@ -568,6 +568,20 @@ async def test_http_error_status_creates_nothing(harness: Harness) -> None:
     assert (await harness.query("tg-503"))["code"] == "ORDER_NOT_EXIST"
 
 
+async def test_http_error_status_for_the_next_creates_only(harness: Harness) -> None:
+    faults_url = f"{harness.server.url}/sandbox/_faults"
+    changed = await harness.http.post(faults_url, json={"create_status": 503, "create_status_count": 2})
+    assert changed.status_code == 200
+    for _ in range(2):
+        refused = await harness.post_signed("createPaybylink", link_data("tg-503-twice", harness.notify_url))
+        assert refused.status_code == 503
+    assert (await harness.query("tg-503-twice"))["code"] == "ORDER_NOT_EXIST"
+    # The third try goes through, and the switch is off again for everyone.
+    assert (await harness.create("tg-503-twice"))["code"] == "APPLY_SUCCESS"
+    assert (await harness.http.get(faults_url)).json()["create_status"] is None
+    assert (await harness.create("tg-after-503"))["code"] == "APPLY_SUCCESS"
+
+
 async def test_slow_create_still_creates_the_link(harness: Harness) -> None:
     harness.gateway.faults.create_delay = 0.5
     with pytest.raises(httpx.ReadTimeout):
