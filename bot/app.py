@@ -13,6 +13,7 @@ import logging
 import signal
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -23,6 +24,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
 from bot.chat import handlers
+from bot.chat.menus import publish_commands
 from bot.config import ConfigError, Settings, live_problems
 from bot.logs import configure_logging
 from bot.outbox import OutboxDispatcher
@@ -36,7 +38,10 @@ from bot.services.drafts import DraftService
 from bot.services.reconcile import Reconciler
 from bot.services.updates import UpdateLog
 from bot.services.links import LinkService
+from bot.services.manage import LinkManager
 from bot.services.payments import PaymentService
+from bot.services.audit import AuditLog
+from bot.services.team import TeamService
 from bot.web import metrics
 from bot.web.app import build_web_app
 from storage.db import create_engine, is_sqlite, session_factory, upgrade
@@ -127,11 +132,13 @@ class PaylinkApp:
         self.application = self._build_application()
         owners = settings.admin_user_ids
         self.dispatcher = OutboxDispatcher(
-            self.sessions, self.application.bot, skip_locked=not is_sqlite(self.engine), owner_chat_ids=owners
+            self.sessions, self.application.bot, skip_locked=not is_sqlite(self.engine), owner_chat_ids=owners,
+            lease=timedelta(seconds=settings.outbox_lease_seconds),
         )
         self.links = LinkService(
             self.sessions, self.client, notify_url=settings.notify_url, contact_email=settings.payermax_contact_email or "sandbox@example.com",
             logo_url=settings.payermax_logo_url, sandbox=settings.is_sandbox, on_enqueued=self.dispatcher.wake,
+            on_outcome=metrics.record_link_outcome,
         )
         self.payments = PaymentService(self.sessions, owner_chat_ids=owners, on_enqueued=self.dispatcher.wake)
         deployment = ChatDefaults(
@@ -139,12 +146,16 @@ class PaylinkApp:
             language=settings.default_language, expires_seconds=settings.link_expiry_seconds,
         )
         self.reconciler = Reconciler(self.sessions, self.client, self.links, self.payments, on_enqueued=self.dispatcher.wake)
+        access = AccessService(self.sessions, owner_ids=frozenset(owners), sandbox=settings.is_sandbox)
         self.application.bot_data["services"] = handlers.ChatServices(
             links=self.links,
             chats=ChatSettingsService(self.sessions, deployment),
             drafts=DraftService(self.sessions),
             updates=UpdateLog(self.sessions),
-            access=AccessService(self.sessions, owner_ids=frozenset(owners), sandbox=settings.is_sandbox),
+            access=access,
+            team=TeamService(self.sessions, access),
+            audit=AuditLog(self.sessions),
+            manage=LinkManager(self.sessions, self.client, self.reconciler, access, on_enqueued=self.dispatcher.wake),
         )
         handlers.register(self.application)
         webhook = settings.bot_mode == "webhook"
@@ -205,6 +216,7 @@ class PaylinkApp:
             raise ConfigError("TELEGRAM_BOT_TOKEN", "Telegram refused this token (check it with BotFather)") from None
         try:
             await self.application.start()
+            await publish_commands(self.application.bot)  # logs, never raises: the menu is a convenience
             if self.application.updater is not None:
                 await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
             else:

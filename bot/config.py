@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     admin_user_ids: Annotated[list[int], NoDecode] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # How long the outbox holds the messages it claimed: after a crash, they wait this long to be sent again.
+    outbox_lease_seconds: float = Field(default=60.0, gt=0)
+
     # Sandbox only: PayerMax's notification retry delays, shortened by tests.
     sandbox_notify_schedule: Annotated[list[float], NoDecode] = [0, 30, 300, 600, 3600, 43200]
 

@@ -56,6 +56,10 @@ class SendLimiter:
         """Telegram said 429 for the bot: nothing at all before ``until``."""
         self._paused_until = max(self._paused_until, until)
 
+    def pause_left(self, now: float) -> float:
+        """Seconds until a bot-wide 429 pause ends; 0 when there is none."""
+        return max(0.0, self._paused_until - now)
+
     def _forget_before(self, now: float) -> None:
         horizon = math.floor((now - 1.0) * self.per_second)
         if len(self._taken) > 4 * self.per_second:

@@ -22,6 +22,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.chat import keyboards, texts
+from bot.chat.card_view import card_caption
 from bot.limits import SendLimiter
 from bot.qr import qr_png
 from bot.web import metrics
@@ -54,6 +55,7 @@ class OutboxDispatcher:
         limiter: SendLimiter | None = None,
         batch_size: int = 60,
         idle_poll_seconds: float = 1.0,
+        lease: timedelta = LEASE,
     ) -> None:
         self._sessions = sessions
         self._bot = bot
@@ -62,6 +64,7 @@ class OutboxDispatcher:
         self._limiter = limiter or SendLimiter()
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
+        self._lease = lease
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -94,9 +97,13 @@ class OutboxDispatcher:
         deferred: list[tuple[OutboxMessage, float]] = []
         for message in claimed:
             slot = self._limiter.book(message.chat_id, now)
-            (plan if slot - now <= HOLD_AHEAD_SECONDS else deferred).append((message, slot))
-        for message, slot in deferred:
-            self._limiter.release(message.chat_id, slot)
+            if slot - now <= HOLD_AHEAD_SECONDS:
+                plan.append((message, slot))
+            else:
+                # Undo at once, while this is the chat's latest booking: releasing later, out of
+                # order, would leave the chat's next slot far ahead and every retry pushed further.
+                self._limiter.release(message.chat_id, slot)
+                deferred.append((message, slot))
         if deferred:
             await self._defer(deferred, now)
         await asyncio.gather(*(self._send_at(message, slot) for message, slot in plan))
@@ -105,7 +112,7 @@ class OutboxDispatcher:
     async def _claim(self) -> list[OutboxMessage]:
         async with self._sessions() as session, session.begin():
             rows = list(await repo.due_outbox(session, now=utcnow(), limit=self._batch_size, skip_locked=self._skip_locked))
-            await repo.postpone_outbox(session, [row.id for row in rows], utcnow() + LEASE)
+            await repo.postpone_outbox(session, [row.id for row in rows], utcnow() + self._lease)
         metrics.OUTBOX_BACKLOG.set(await self._backlog())
         return rows
 
@@ -125,6 +132,11 @@ class OutboxDispatcher:
         delay = slot - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        pause = self._limiter.pause_left(time.monotonic())
+        if pause > 0:
+            # A 429 came while this message waited for its slot: Telegram wants silence until the pause ends.
+            await self._retry(message, pause, "held back by a 429", count=False)
+            return
         await self._deliver(message)
 
     async def _deliver(self, message: OutboxMessage) -> None:
@@ -166,9 +178,11 @@ class OutboxDispatcher:
             await self._update_card(link)
         elif message.kind == "paid":
             assert link is not None and payment is not None
+            # The card lives in the link's chat; a copy to the agent's private chat replies to nothing.
+            in_card_chat = message.chat_id == link.chat_id
             await self._bot.send_message(
                 message.chat_id, texts.paid_message(link, payment), parse_mode=ParseMode.HTML,
-                reply_to_message_id=link.card_message_id, allow_sending_without_reply=True,
+                reply_to_message_id=link.card_message_id if in_card_chat else None, allow_sending_without_reply=True,
             )
         elif message.kind == "link_failed":
             assert link is not None
@@ -184,7 +198,7 @@ class OutboxDispatcher:
         if link.card_message_id is not None:
             return  # sent before a crash, recorded: never post a second card
         sent: Message = await self._bot.send_photo(
-            message.chat_id, qr_png(link.link_url), caption=texts.link_card(link), parse_mode=ParseMode.HTML,
+            message.chat_id, qr_png(link.link_url), caption=await card_caption(self._sessions, link), parse_mode=ParseMode.HTML,
             reply_markup=keyboards.card_keyboard(link),
         )
         async with self._sessions() as session, session.begin():
@@ -201,7 +215,7 @@ class OutboxDispatcher:
         markup: InlineKeyboardMarkup | None = keyboards.card_keyboard(link)
         try:
             await self._bot.edit_message_caption(
-                chat_id=link.chat_id, message_id=link.card_message_id, caption=texts.link_card(link),
+                chat_id=link.chat_id, message_id=link.card_message_id, caption=await card_caption(self._sessions, link),
                 parse_mode=ParseMode.HTML, reply_markup=markup,
             )
         except BadRequest as exc:

@@ -24,14 +24,21 @@ from telegram.ext import (
 )
 
 from bot.chat import keyboards, texts
+from bot.chat import settings as chat_settings, team
+from bot.chat import cards, lists
 from bot.money import AmountError, Money, format_money, parse_amount, parse_amount_prefix
 from bot.services.access import AccessService, Action
 from bot.services.chats import ChatDefaults, ChatSettingsService
 from bot.services.drafts import DraftService, Step
 from bot.services.updates import UpdateLog
+from bot.services.audit import AuditLog
+from bot.services.team import TeamService
 from bot.services.links import LinkOrder, LinkPending, LinkRefused, LinkService
+from bot.services.manage import LinkManager
 
 log = logging.getLogger("paylink.chat")
+
+HANDLED_GROUP = 1000  # runs after every other handler group
 
 MAX_DESCRIPTION = 256
 
@@ -45,6 +52,9 @@ class ChatServices:
     drafts: DraftService
     updates: UpdateLog
     access: AccessService
+    team: TeamService
+    audit: AuditLog
+    manage: LinkManager
 
 
 def _services(context: ContextTypes.DEFAULT_TYPE) -> ChatServices:
@@ -83,13 +93,21 @@ def _description_problem(description: str) -> str | None:
 
 async def drop_repeated_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stop an update some replica already handled (Telegram redelivers after timeouts and restarts)."""
-    if not await _services(context).updates.first_time(update.update_id):
+    if await _services(context).updates.seen(update.update_id):
         log.info("dropped a repeated update %s", update.update_id)
         raise ApplicationHandlerStop
 
 
+async def remember_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Mark the update handled, after its handlers ran: a crash mid-way lets the redelivery run it."""
+    await _services(context).updates.record(update.update_id)
+
+
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Greet and explain."""
+    """Greet and explain, or join the team with the invite code a t.me/<bot>?start=<code> link carries."""
+    if context.args:
+        await team.accept_invite(update, context)
+        return
     await help_command(update, context)
 
 
@@ -264,6 +282,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def register(application: Application) -> None:
     """Register every handler, in the order Telegram updates should meet them."""
     application.add_handler(TypeHandler(Update, drop_repeated_update), group=-1)
+    application.add_handler(TypeHandler(Update, remember_update), group=HANDLED_GROUP)
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
     application.add_handler(CommandHandler("link", link_command))
@@ -272,5 +291,9 @@ def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(confirm_create, pattern=f"^{keyboards.CREATE}$"))
     application.add_handler(CallbackQueryHandler(abort_create, pattern=f"^{keyboards.ABORT}$"))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, draft_step))
+    team.register(application)
+    chat_settings.register(application)
+    cards.register(application)
+    lists.register(application)
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_error_handler(on_error)

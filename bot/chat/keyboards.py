@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.chat import texts
 from storage.models import Link, LinkStatus
 
 CREATE = "create"
 ABORT = "abort"
+
+# Link card buttons: callback data "c:<action>:<link row id>".
+CARD_PREFIX = "c"
+CARD_REFRESH = "r"
+CARD_CANCEL = "x"
+CARD_CANCEL_CONFIRMED = "xy"
+CARD_KEEP = "n"
+CARD_SHARE = "s"
+CARD_QR = "q"
+CARD_OPEN = "o"
 
 
 def is_public_url(url: str | None) -> bool:
@@ -27,11 +39,36 @@ def is_public_url(url: str | None) -> bool:
         return True  # a host name
 
 
+def card_data(action: str, link: Link) -> str:
+    """Compact callback data for a card button: "c:<action>:<link row id>" (Telegram allows 64 bytes)."""
+    return f"{CARD_PREFIX}:{action}:{link.id}"
+
+
 def card_keyboard(link: Link) -> InlineKeyboardMarkup | None:
-    """Buttons under a link card; none once the link can no longer be paid."""
-    if link.status != LinkStatus.ACTIVE or not is_public_url(link.link_url):
+    """Buttons under a link card: manage and share it while it can be paid, refresh it afterwards."""
+    status = LinkStatus(link.status)
+    if status in (LinkStatus.CREATING, LinkStatus.FAILED):
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton("Open payment page", url=link.link_url)]])
+    rows: list[list[InlineKeyboardButton]] = []
+    if status == LinkStatus.ACTIVE and is_public_url(link.link_url):
+        rows.append([InlineKeyboardButton("Open payment page", url=link.link_url)])
+    if status == LinkStatus.ACTIVE:
+        rows.append([_card_button("🔄 Refresh", CARD_REFRESH, link), _card_button("✖️ Cancel link", CARD_CANCEL, link)])
+        rows.append([_card_button("📤 Share", CARD_SHARE, link), _card_button("🔳 QR", CARD_QR, link)])
+    else:
+        rows.append([_card_button("🔄 Refresh", CARD_REFRESH, link)])
+    return InlineKeyboardMarkup(rows)
+
+
+def cancel_confirm_keyboard(link: Link) -> InlineKeyboardMarkup:
+    """The card's buttons while it asks "Cancel this link?"."""
+    return InlineKeyboardMarkup(
+        [[_card_button("🛑 Yes, cancel it", CARD_CANCEL_CONFIRMED, link), _card_button("↩️ No, keep it", CARD_KEEP, link)]]
+    )
+
+
+def _card_button(text: str, action: str, link: Link) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=card_data(action, link))
 
 
 def confirm_keyboard() -> InlineKeyboardMarkup:
@@ -39,3 +76,53 @@ def confirm_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton("✅ Create link", callback_data=CREATE), InlineKeyboardButton("✖️ Cancel", callback_data=ABORT)]]
     )
+
+
+def share_keyboard(link: Link) -> InlineKeyboardMarkup:
+    """Under the customer message: send it on through inline mode, and open the page when its URL is public."""
+    rows = [[InlineKeyboardButton(texts.SHARE_BUTTON, switch_inline_query=link.merchant_link_id)]]
+    customer = customer_keyboard(link)
+    if customer is not None:
+        rows = list(customer.inline_keyboard) + rows
+    return InlineKeyboardMarkup(rows)
+
+
+def customer_keyboard(link: Link) -> InlineKeyboardMarkup | None:
+    """What the customer's copy carries: a button to the payment page, when Telegram accepts its URL."""
+    if not is_public_url(link.link_url):
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton("💳 Pay now", url=link.link_url)]])
+
+
+# /links buttons: "l:<status filter>:<page>" re-renders the list; each link opens its card.
+LIST_PREFIX = "l"
+LIST_FILTERS = (("all", "All"), ("active", "Active"), ("paid", "Paid"), ("expired", "Expired"), ("cancelled", "Cancelled"))
+
+
+def list_data(status_filter: str, page: int) -> str:
+    """Callback data for one page of /links with one status filter."""
+    return f"{LIST_PREFIX}:{status_filter}:{page}"
+
+
+def links_keyboard(links: Sequence[Link], *, status_filter: str, page: int, pages: int) -> InlineKeyboardMarkup:
+    """Filters on top, one button per link (opens its card), then the pager."""
+    filters = [
+        InlineKeyboardButton(f"• {label}" if value == status_filter else label, callback_data=list_data(value, 0))
+        for value, label in LIST_FILTERS
+    ]
+    rows = [filters, *([InlineKeyboardButton(texts.link_button_label(link), callback_data=card_data(CARD_OPEN, link))] for link in links)]
+    pager = []
+    if page > 0:
+        pager.append(InlineKeyboardButton("‹ Prev", callback_data=list_data(status_filter, page - 1)))
+    if page < pages - 1:
+        pager.append(InlineKeyboardButton("Next ›", callback_data=list_data(status_filter, page + 1)))
+    if pager:
+        rows.append(pager)
+    return InlineKeyboardMarkup(rows)
+
+
+def open_keyboard(links: Sequence[Link]) -> InlineKeyboardMarkup | None:
+    """One button per link that opens its card (for /find and /status answers)."""
+    if not links:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.link_button_label(link), callback_data=card_data(CARD_OPEN, link))] for link in links])

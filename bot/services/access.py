@@ -64,7 +64,8 @@ class Refusal:
 
     def text(self, user_id: int) -> str:
         """A sentence for the person refused: the role needed and who grants it."""
-        needed = " or ".join(role.value for role in self.roles)
+        names = [role.value for role in self.roles]
+        needed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
         grantors = " or ".join(role.value for role in Role if role in GRANTORS.get(self.roles[-1], frozenset({Role.OWNER})))
         return (
             f"Sorry, you are not allowed to {self.action.value}: that needs the {needed} role. "

@@ -103,6 +103,9 @@ class CreateResult:
 class LinkService:
     """Creates links at PayerMax without ever making two for one request."""
 
+    CREATED = "created"
+    REFUSED = "refused"
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -114,6 +117,7 @@ class LinkService:
         sandbox: bool,
         retry_delays: Sequence[float] = (0.5, 1.5, 3.0),
         on_enqueued: Callable[[], None] = lambda: None,
+        on_outcome: Callable[[str], None] = lambda result: None,
     ) -> None:
         self._sessions = sessions
         self._client = client
@@ -123,6 +127,7 @@ class LinkService:
         self._sandbox = sandbox
         self._retry_delays = tuple(retry_delays)
         self._on_enqueued = on_enqueued
+        self._on_outcome = on_outcome  # told CREATED or REFUSED once per link, for the metrics
 
     async def create(self, order: LinkOrder) -> CreateResult:
         """Store the intent, then have PayerMax make the link; repeats of a request return the first link."""
@@ -268,7 +273,8 @@ class LinkService:
         async with self._sessions() as session, session.begin():
             current = await repo.get_link(session, link.id, for_update=True)
             assert current is not None
-            if current.status == LinkStatus.CREATING or current.status == LinkStatus.FAILED:
+            settled_now = current.status in (LinkStatus.CREATING, LinkStatus.FAILED)
+            if settled_now:
                 current.status = LinkStatus.EXPIRED if info.link_status == "EXPIRED" else LinkStatus.ACTIVE
                 current.payermax_link_id = info.link_id
                 current.link_url = info.link_url
@@ -282,6 +288,8 @@ class LinkService:
                     session, dedupe_key=f"card:{current.id}", kind="card", chat_id=current.chat_id, link_id=current.id, payload={}
                 )
         self._on_enqueued()
+        if settled_now:
+            self._on_outcome(self.CREATED)
         log.info("link active", extra={"link": current.merchant_link_id, "chat": current.chat_id, "status": current.status})
         return current
 
@@ -290,12 +298,15 @@ class LinkService:
         async with self._sessions() as session, session.begin():
             current = await repo.get_link(session, link.id, for_update=True)
             assert current is not None
-            if current.status == LinkStatus.CREATING:
+            refused_now = current.status == LinkStatus.CREATING
+            if refused_now:
                 current.status = LinkStatus.FAILED
                 current.failure_code, current.failure_message = code[:64], msg[:512]
                 current.updated_at = utcnow()
                 current.next_check_at = None
                 await repo.add_link_event(session, current.id, "failed", f"{code} {msg}"[:500])
+        if refused_now:
+            self._on_outcome(self.REFUSED)
         log.warning("link refused", extra={"link": link.merchant_link_id, "chat": link.chat_id, "status": code})
         if current.status == LinkStatus.FAILED:
             raise LinkRefused(current, code, msg)

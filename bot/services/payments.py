@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.payermax.models import Notification, PaymentAttempt
 from bot.services.links import looks_like_ours
 from storage import repo
-from storage.models import Link, LinkStatus, Payment, utcnow
+from storage.models import Link, LinkStatus, Member, Payment, utcnow
 
 log = logging.getLogger("paylink.payments")
 
@@ -149,6 +149,13 @@ class PaymentService:
         await repo.enqueue(
             session, dedupe_key=f"card-paid:{link.id}", kind="card_update", chat_id=link.chat_id, link_id=link.id, payload={}
         )
+        creator = await session.get(Member, link.creator_user_id)
+        if creator is not None and creator.notify_private and link.chat_id != link.creator_user_id:
+            # The agent asked to hear about their group links privately too (a private chat's id is the user's).
+            await repo.enqueue(
+                session, dedupe_key=f"paid-private:{link.id}:{trade}", kind="paid", chat_id=link.creator_user_id,
+                link_id=link.id, payload={"payment_id": payment.id},
+            )
         log.info("payment recorded", extra={"link": link.merchant_link_id, "chat": link.chat_id, "trade": trade, "status": "PAID"})
         return Outcome.APPLIED
 

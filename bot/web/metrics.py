@@ -25,6 +25,11 @@ def record_payermax_call(api_name: str, seconds: float, outcome: str) -> None:
     PAYERMAX_CALLS.labels(api=api_name, outcome=outcome).observe(seconds)
 
 
+def record_link_outcome(result: str) -> None:
+    """The link service's on_outcome hook: a link PayerMax made ("created") or refused ("refused")."""
+    LINKS_CREATED.labels(result=result).inc()
+
+
 async def metrics_endpoint(_request: Request) -> Response:
     """Serve the metrics in Prometheus' text format."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,247 @@
+"""Roles, invites, removal, per-chat settings and the private "Paid" copy, on a real database.
+
+The services run against SQLite and PostgreSQL exactly as the bot builds them; only the clock
+is moved by hand, to see an invite expire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.payermax.models import PaymentAttempt
+from bot.services.access import AccessService, Action, Role
+from bot.services.actors import Actor
+from bot.services.audit import AuditLog
+from bot.services.chats import ChatDefaults, ChatRef, ChatSettingsService, SettingError
+from bot.services.links import new_merchant_link_id
+from bot.services.payments import Outcome, PaymentReport, PaymentService
+from bot.services.team import TeamError, TeamService
+from storage.db import create_engine, session_factory, upgrade
+from storage.models import Link, LinkStatus, OutboxMessage, utcnow
+
+OWNER = 1001
+ADMIN = 3003
+AGENT = 4004
+SUPPORT = 5005
+STRANGER = 6006
+GROUP = -100_777_000_123
+DEPLOYMENT = ChatDefaults(currency="USD", country="US", language="en", expires_seconds=86400)
+
+
+class Clock:
+    """A clock the test moves forward."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    sessions: async_sessionmaker[AsyncSession]
+    access: AccessService
+    team: TeamService
+    audit: AuditLog
+    clock: Clock
+
+    async def join(self, role: Role, user_id: int, name: str, *, by: int = OWNER) -> None:
+        invite = await self.team.invite(Actor(by, "Inviter"), role)
+        assert await self.team.accept(invite.code, user_id, name) == role
+
+
+@pytest.fixture
+async def world(database_url: str) -> AsyncIterator[World]:
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    access = AccessService(sessions, owner_ids=frozenset({OWNER}), sandbox=False)
+    clock = Clock()
+    yield World(sessions, access, TeamService(sessions, access, clock=clock), AuditLog(sessions), clock)
+    await engine.dispose()
+
+
+async def test_an_invite_grants_its_role_once(world: World) -> None:
+    """The first person to open an invite gets the role; the code is then spent."""
+    invite = await world.team.invite(Actor(OWNER, "Olga", chat_id=OWNER), Role.AGENT)
+    assert len(invite.code) >= 20 and invite.expires_at - world.clock.now == timedelta(hours=24)
+    assert await world.access.role_of(AGENT) is None
+
+    assert await world.team.accept(invite.code, AGENT, "Ali") == Role.AGENT
+    assert await world.access.may(AGENT, Action.CREATE_LINK)
+    with pytest.raises(TeamError, match="already been used"):
+        await world.team.accept(invite.code, STRANGER, "Sam")
+    assert await world.access.role_of(STRANGER) is None
+
+    actions = [(event.action, event.actor_user_id, event.subject) for event in await world.audit.recent()]
+    assert actions[:2] == [("join", AGENT, "agent"), ("invite", OWNER, "agent")]
+    assert all(invite.code not in event.detail for event in await world.audit.recent())
+
+
+async def test_expired_and_unknown_invites_are_refused(world: World) -> None:
+    """An invite stops working after 24 hours; made-up codes are not found."""
+    invite = await world.team.invite(Actor(OWNER), Role.SUPPORT)
+    world.clock.now += timedelta(hours=24, seconds=1)
+    with pytest.raises(TeamError, match="expired"):
+        await world.team.accept(invite.code, SUPPORT, "Sue")
+    for code in ("nope", "../../etc", "x" * 64):
+        with pytest.raises(TeamError, match="don't know this invite"):
+            await world.team.accept(code, SUPPORT, "Sue")
+    assert await world.access.role_of(SUPPORT) is None
+
+
+async def test_only_grantors_may_invite(world: World) -> None:
+    """Owners invite admins; admins invite agents and support but not admins; nobody invites owners."""
+    await world.join(Role.ADMIN, ADMIN, "Ada")
+    await world.join(Role.AGENT, AGENT, "Ali", by=ADMIN)
+    with pytest.raises(TeamError, match="Only an owner can invite an admin"):
+        await world.team.invite(Actor(ADMIN), Role.ADMIN)
+    with pytest.raises(TeamError, match="Only an owner or an admin can invite a support"):
+        await world.team.invite(Actor(AGENT), Role.SUPPORT)
+    with pytest.raises(TeamError, match="ADMIN_USER_IDS"):
+        await world.team.invite(Actor(OWNER), Role.OWNER)
+
+
+async def test_a_new_invite_replaces_a_role_but_owners_stay_owners(world: World) -> None:
+    """Joining again swaps the role; an owner opening an invite leaves it for its person."""
+    await world.join(Role.AGENT, AGENT, "Ali")
+    await world.join(Role.SUPPORT, AGENT, "Ali")
+    assert await world.access.role_of(AGENT) == Role.SUPPORT
+    assert not await world.access.may(AGENT, Action.CREATE_LINK)
+
+    invite = await world.team.invite(Actor(OWNER), Role.ADMIN)
+    assert await world.team.accept(invite.code, OWNER, "Olga") == Role.OWNER
+    assert await world.team.accept(invite.code, ADMIN, "Ada") == Role.ADMIN
+
+
+async def test_removal_is_immediate_and_bounded_by_role(world: World) -> None:
+    """Admins remove agents but not admins; owners cannot be removed; removed people lose access at once."""
+    await world.join(Role.ADMIN, ADMIN, "Ada")
+    await world.join(Role.ADMIN, 3004, "Abe")
+    await world.join(Role.AGENT, AGENT, "Ali", by=ADMIN)
+    pending = await world.team.invite(Actor(ADMIN), Role.SUPPORT)
+
+    with pytest.raises(TeamError, match="Only an owner can remove an admin"):
+        await world.team.remove(Actor(ADMIN), 3004)
+    with pytest.raises(TeamError, match="is an owner"):
+        await world.team.remove(Actor(ADMIN), OWNER)
+    with pytest.raises(TeamError, match="not on the team"):
+        await world.team.remove(Actor(ADMIN), STRANGER)
+
+    removed = await world.team.remove(Actor(ADMIN, "Ada", chat_id=GROUP), AGENT)
+    assert (removed.role, removed.name) == (Role.AGENT, "Ali")
+    assert await world.access.role_of(AGENT) is None
+    refusal = (await world.access.check(AGENT, Action.CREATE_LINK)).text(AGENT)
+    assert "needs the owner, admin or agent role" in refusal and "owner or admin" in refusal
+
+    await world.team.remove(Actor(OWNER), ADMIN)
+    with pytest.raises(TeamError, match="no longer works"):
+        await world.team.accept(pending.code, SUPPORT, "Sue")  # its maker may no longer grant roles
+    [latest] = await world.audit.recent(1)
+    assert (latest.action, latest.subject, latest.detail) == ("remove", str(ADMIN), "Ada was admin")
+
+
+async def test_members_lists_owners_first_then_by_role(world: World) -> None:
+    """/team's data: owners from configuration, then admins, agents, support."""
+    await world.join(Role.SUPPORT, SUPPORT, "Sue")
+    await world.join(Role.AGENT, AGENT, "Ali")
+    await world.join(Role.ADMIN, ADMIN, "Ada")
+    members = await world.team.members()
+    assert [(m.user_id, m.role) for m in members] == [(OWNER, Role.OWNER), (ADMIN, Role.ADMIN), (AGENT, Role.AGENT), (SUPPORT, Role.SUPPORT)]
+
+
+async def test_notify_private_is_for_members(world: World) -> None:
+    """Members switch the private copy on and off; owners and strangers are told why they cannot."""
+    await world.join(Role.AGENT, AGENT, "Ali")
+    assert await world.team.notify_private(AGENT) is False
+    await world.team.set_notify_private(AGENT, True)
+    assert await world.team.notify_private(AGENT) is True
+    for user_id in (OWNER, STRANGER):
+        with pytest.raises(TeamError, match="team members"):
+            await world.team.set_notify_private(user_id, True)
+
+
+async def test_settings_are_validated_stored_and_audited(world: World) -> None:
+    """Each setting refuses what PayerMax would, changes the chat's defaults, and logs old -> new."""
+    chats = ChatSettingsService(world.sessions, DEPLOYMENT)
+    actor, group = Actor(ADMIN, "Ada", chat_id=GROUP), ChatRef(GROUP, "supergroup", "Shop")
+
+    for setter, bad, reason in (
+        (chats.set_currency, "XYZ", "not a currency"),
+        (chats.set_country, "USA", "not a country"),
+        (chats.set_country, "ZZ", "not a country"),
+        (chats.set_language, "xx", "not a page language"),
+    ):
+        with pytest.raises(SettingError, match=reason):
+            await setter(actor, group, bad)
+    for seconds in (1800, 30 * 86400 + 1):
+        with pytest.raises(SettingError, match="1 hour to 30 days"):
+            await chats.set_expiry(actor, group, seconds)
+    assert await chats.defaults_for(GROUP) == DEPLOYMENT
+
+    await chats.set_currency(actor, group, "eur")
+    await chats.set_country(actor, group, "id")
+    await chats.set_language(actor, group, "ES")
+    await chats.set_expiry(actor, group, 3 * 86400)
+    await chats.set_expiry(actor, group, 3 * 86400)  # no change, no audit entry
+    assert await chats.defaults_for(GROUP) == ChatDefaults("EUR", "ID", "es", 3 * 86400)
+    assert await chats.defaults_for(OWNER) == DEPLOYMENT  # other chats keep the deployment's
+
+    changes = [(e.subject, e.detail, e.actor_user_id, e.chat_id) for e in await world.audit.recent() if e.action == "settings"]
+    assert changes == [
+        ("expiry", "1d -> 3d", ADMIN, GROUP),
+        ("language", "en -> es", ADMIN, GROUP),
+        ("country", "US -> ID", ADMIN, GROUP),
+        ("currency", "USD -> EUR", ADMIN, GROUP),
+    ]
+
+
+async def _link(world: World, *, chat_id: int, creator: int) -> Link:
+    link = Link(
+        merchant_link_id=new_merchant_link_id(), chat_id=chat_id, creator_user_id=creator, creator_name="Ali",
+        amount=Decimal("10.00"), currency="USD", country="US", description="Tea", expires_seconds=3600,
+        status=LinkStatus.ACTIVE, card_message_id=7,
+    )
+    async with world.sessions() as session, session.begin():
+        session.add(link)
+    return link
+
+
+async def _pay(payments: PaymentService, link: Link, trade: str) -> Outcome:
+    attempt = PaymentAttempt(trade, "SUCCESS", utcnow(), "CARD", None, "VISA", "411111******1111")
+    return await payments.apply_to_link(link.merchant_link_id, [PaymentReport(attempt, link.amount, link.currency, "PAYBYLINK")], notify_type="PAYBYLINK")
+
+
+async def _paid_chats(world: World, link: Link) -> list[int]:
+    async with world.sessions() as session:
+        rows = await session.execute(select(OutboxMessage.chat_id).where(OutboxMessage.link_id == link.id, OutboxMessage.kind == "paid"))
+        return sorted(rows.scalars())
+
+
+async def test_paid_goes_privately_too_when_the_agent_asked(world: World) -> None:
+    """A group link's Paid also goes to its agent's private chat if they turned it on; once per payment."""
+    payments = PaymentService(world.sessions, owner_chat_ids=[OWNER])
+    await world.join(Role.AGENT, AGENT, "Ali")
+    await world.join(Role.AGENT, 4005, "Bea")
+    await world.team.set_notify_private(AGENT, True)
+
+    in_group = await _link(world, chat_id=GROUP, creator=AGENT)
+    assert await _pay(payments, in_group, "T1") == Outcome.APPLIED
+    assert await _pay(payments, in_group, "T1") == Outcome.DUPLICATE
+    assert await _paid_chats(world, in_group) == [GROUP, AGENT]
+
+    in_private = await _link(world, chat_id=AGENT, creator=AGENT)
+    await _pay(payments, in_private, "T2")
+    assert await _paid_chats(world, in_private) == [AGENT]  # already there: no second copy
+
+    not_asked = await _link(world, chat_id=GROUP, creator=4005)
+    await _pay(payments, not_asked, "T3")
+    assert await _paid_chats(world, not_asked) == [GROUP]
