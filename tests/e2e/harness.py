@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.payermax import signing
 from bot.sandbox.keys import load_or_create_sandbox_keys
+from bot.services.links import new_merchant_link_id
 from storage.db import create_engine, session_factory
-from storage.models import Link, OutboxMessage, Payment
-from tests.fakes.telegram_api import FakeTelegram
+from storage.models import Link, LinkStatus, OutboxMessage, OutboxStatus, Payment, ProcessedUpdate
+from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 # Short enough for tests, same shape as PayerMax's 0/30/300/600/3600/43200 s schedule.
 FAST_NOTIFY_SCHEDULE = "0,0.3,0.6,1,2,4"
 START_TIMEOUT = 40.0
+PAID_PREFIX = "✅ Paid"
 
 
 def free_port() -> int:
@@ -54,6 +60,7 @@ class BotProcess:
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self._platform_key: RSAPrivateKey | None = None
 
     async def start(self) -> None:
         """Start the bot and wait until its web endpoint answers /healthz."""
@@ -107,11 +114,91 @@ class BotProcess:
 
     def platform_sign(self, body: bytes) -> str:
         """Sign as the (sandbox) PayerMax platform does."""
-        return signing.sign(body, self.sandbox_keys().platform_private_key)
+        if self._platform_key is None:
+            # Loading checks the RSA key, which is slow: once, not per notification.
+            self._platform_key = self.sandbox_keys().platform_private_key
+        return signing.sign(body, self._platform_key)
+
+    def kill(self) -> None:
+        """SIGKILL the bot now: no shutdown code runs, as in a power cut or an OOM kill."""
+        assert self.process is not None
+        self.process.kill()
+
+
+def paybylink_notification(merchant_link_id: str, *, amount: str, currency: str, trade: str) -> bytes:
+    """A PAYBYLINK notification body reporting one successful payment, as PayerMax shapes it."""
+    return json.dumps(
+        {
+            "code": "APPLY_SUCCESS", "msg": "Success.", "keyVersion": "1", "appId": "sandbox-app",
+            "merchantNo": "SANDBOX000001", "notifyTime": "2026-11-25T10:00:00.000Z", "notifyType": "PAYBYLINK",
+            "data": {
+                "linkId": "SBXforged", "merchantLinkId": merchant_link_id, "totalAmount": amount, "currency": currency,
+                "country": "US", "linkStatus": "ACTIVE",
+                "payByLinkInfo": [{"outTradeNo": trade, "status": "SUCCESS", "completeAt": "2026-11-25T10:00:00.000Z"}],
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def link_paid_notification(link: Link) -> bytes:
+    """The notification PayerMax sends when this seeded link is paid in full (one trade per link)."""
+    return paybylink_notification(link.merchant_link_id, amount=f"{link.amount:.2f}", currency=link.currency, trade=f"T{link.merchant_link_id}")
+
+
+async def post_notifications(
+    deliveries: Sequence[tuple[BotProcess, bytes]],
+    *,
+    concurrency: int = 16,
+    on_acknowledged: Callable[[int], None] = lambda count: None,
+) -> list[bool]:
+    """POST each signed body to its bot, a few at a time; True where the bot answered 200 SUCCESS.
+
+    A body the bot never answered (refused, reset, timed out) counts as not acknowledged, as it
+    would for PayerMax, which then delivers it again. ``on_acknowledged`` sees the running count.
+    """
+    gate = asyncio.Semaphore(concurrency)
+    signed = [(bot, body, bot.platform_sign(body)) for bot, body in deliveries]
+    acknowledged = [False] * len(signed)
+    count = 0
+
+    async def deliver(index: int, client: httpx.AsyncClient) -> None:
+        nonlocal count
+        bot, body, sign = signed[index]
+        async with gate:
+            try:
+                answer = await client.post(
+                    f"{bot.base_url}/payermax/notify", content=body, headers={"Content-Type": "application/json", "sign": sign}
+                )
+            except httpx.TransportError:
+                return
+        if answer.status_code == 200 and answer.json().get("code") == "SUCCESS":
+            acknowledged[index] = True
+            count += 1
+            on_acknowledged(count)
+
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+        await asyncio.gather(*(deliver(index, client) for index in range(len(signed))))
+    return acknowledged
+
+
+def paid_announcements(fake: FakeTelegram, link: Link) -> list[SentMessage]:
+    """The "Paid" messages the bot sent about this link."""
+    return [m for m in fake.sent(link.chat_id) if (m.text or "").startswith(PAID_PREFIX) and link.merchant_link_id in m.text]
+
+
+async def wait_until(condition: Callable[[], Awaitable[bool]], *, timeout: float, describe: Callable[[], Awaitable[str]]) -> None:
+    """Poll ``condition`` until it holds, or fail with ``describe()`` once ``timeout`` seconds have passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {timeout}s: {await describe()}")
+        await asyncio.sleep(0.2)
 
 
 class Database:
-    """Read-only looks into the bot's database from the test."""
+    """Looks into the bot's database from the test, and links seeded straight into it."""
 
     def __init__(self, url: str) -> None:
         self.engine: AsyncEngine = create_engine(url)
@@ -125,9 +212,38 @@ class Database:
         async with self.sessions() as session:
             return list((await session.execute(select(Payment).order_by(Payment.id))).scalars())
 
+    async def add_active_links(
+        self, chat_ids: Sequence[int], *, amount: Decimal = Decimal("10.00"), currency: str = "USD", creator_user_id: int = 1
+    ) -> list[Link]:
+        """Seed one ACTIVE (sandbox) link per chat id, as if PayerMax had made them; the reconciler leaves them alone."""
+        links = [
+            Link(
+                merchant_link_id=new_merchant_link_id(), chat_id=chat_id, creator_user_id=creator_user_id, creator_name="Seeded",
+                amount=amount, currency=currency, country="US", description=f"Order for chat {chat_id}", expires_seconds=86400,
+                status=LinkStatus.ACTIVE, sandbox=True, link_url=f"http://127.0.0.1/pay/{index}", next_check_at=None,
+            )
+            for index, chat_id in enumerate(chat_ids)
+        ]
+        async with self.sessions() as session, session.begin():
+            session.add_all(links)
+        return links
+
     async def outbox_count(self) -> int:
         async with self.sessions() as session:
             return int((await session.execute(select(func.count()).select_from(OutboxMessage))).scalar_one())
+
+    async def outbox_count_by(self, status: OutboxStatus, kind: str | None = None) -> int:
+        """How many outbox messages are in this state (of this kind, if given)."""
+        statement = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == status)
+        if kind is not None:
+            statement = statement.where(OutboxMessage.kind == kind)
+        async with self.sessions() as session:
+            return int((await session.execute(statement)).scalar_one())
+
+    async def update_handled(self, update_id: int) -> bool:
+        """Whether some process has recorded this Telegram update as handled."""
+        async with self.sessions() as session:
+            return await session.get(ProcessedUpdate, update_id) is not None
 
     async def close(self) -> None:
         await self.engine.dispose()

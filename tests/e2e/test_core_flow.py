@@ -7,7 +7,6 @@ Bot API over HTTP and to its embedded sandbox gateway, on SQLite and on PostgreS
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 
 import httpx
@@ -17,7 +16,7 @@ from PIL import Image
 
 from bot.payermax import signing
 from storage.models import LinkStatus
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import BotProcess, Database, paybylink_notification
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.e2e
@@ -38,22 +37,6 @@ def _qr_payload(png: bytes) -> str:
     results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     assert results, "the card photo holds no readable QR code"
     return results[0].text
-
-
-def _notification(merchant_link_id: str, *, amount: str, currency: str, trade: str) -> bytes:
-    """A PAYBYLINK notification body, as PayerMax shapes it."""
-    return json.dumps(
-        {
-            "code": "APPLY_SUCCESS", "msg": "Success.", "keyVersion": "1", "appId": "sandbox-app",
-            "merchantNo": "SANDBOX000001", "notifyTime": "2026-11-25T10:00:00.000Z", "notifyType": "PAYBYLINK",
-            "data": {
-                "linkId": "SBXforged", "merchantLinkId": merchant_link_id, "totalAmount": amount, "currency": currency,
-                "country": "US", "linkStatus": "ACTIVE",
-                "payByLinkInfo": [{"outTradeNo": trade, "status": "SUCCESS", "completeAt": "2026-11-25T10:00:00.000Z"}],
-            },
-        },
-        separators=(",", ":"),
-    ).encode()
 
 
 async def _paid_messages(fake: FakeTelegram, chat_id: int) -> list[SentMessage]:
@@ -100,12 +83,12 @@ async def test_link_paid_and_announced_once(database_url: str, tmp_path) -> None
             card2 = await fake.wait_for_message(lambda m: m.kind == "photo" and "Tea" in (m.text or ""), timeout=20)
             link2 = (await db.links())[-1]
             forged_key = signing.generate_private_key()
-            body = _notification(link2.merchant_link_id, amount="10.00", currency="USD", trade="FAKE1")
+            body = paybylink_notification(link2.merchant_link_id, amount="10.00", currency="USD", trade="FAKE1")
             forged = await bot.post_notification(body, sign=signing.sign(body, forged_key))
             assert forged.status_code == 401 and forged.json()["code"] != "SUCCESS"
             unsigned = await bot.post_notification(body, sign=None)
             assert unsigned.status_code == 401
-            wrong_amount = _notification(link2.merchant_link_id, amount="1.00", currency="USD", trade="CHEAP1")
+            wrong_amount = paybylink_notification(link2.merchant_link_id, amount="1.00", currency="USD", trade="CHEAP1")
             mismatch = await bot.post_notification(wrong_amount, sign=bot.platform_sign(wrong_amount))
             assert mismatch.status_code == 409 and mismatch.json()["code"] != "SUCCESS"
             await asyncio.sleep(1.0)

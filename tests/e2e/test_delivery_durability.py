@@ -1,0 +1,197 @@
+"""Durable delivery: every acknowledged payment is announced exactly once, whatever Telegram or the host does.
+
+The bot runs as a subprocess against the fake Bot API. Links are seeded straight into the
+database (ACTIVE, as if PayerMax had made them) so the tests spend their time on notifications
+and the outbox, not on conversations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+
+import pytest
+
+from storage.models import Link, OutboxStatus
+from tests.e2e.harness import (
+    PAID_PREFIX,
+    BotProcess,
+    Database,
+    link_paid_notification,
+    paid_announcements,
+    post_notifications,
+    wait_until,
+)
+from tests.fakes.telegram_api import FakeTelegram
+
+pytestmark = pytest.mark.e2e
+
+OWNER = 1001
+FIRST_CHAT = 50_001
+GROUP_CHAT = -100_500_001
+# Short, so messages the killed process had claimed are sent again within the test; still far
+# longer than one send to the local fake takes.
+TEST_LEASE_SECONDS = "8"
+DELIVERY_TIMEOUT = 90.0
+KILL_AFTER_ANSWERS = 80
+REFUSE_SENDS_AFTER_ANSWERS = 50
+SENT_BEFORE_KILL = 1  # on SQLite the burst of notification writes leaves the outbox few turns
+# A send the bot had already started when the 429 reached it may still arrive just after.
+IN_FLIGHT_GRACE = 0.25
+
+
+def _wrong_counts(fake: FakeTelegram, links: list[Link]) -> dict[str, int]:
+    """Links announced other than exactly once, with how often they were."""
+    counts = {link.merchant_link_id: len(paid_announcements(fake, link)) for link in links}
+    return {link_id: count for link_id, count in counts.items() if count != 1}
+
+
+async def _wait_until_drained(fake: FakeTelegram, db: Database, links: list[Link], timeout: float = DELIVERY_TIMEOUT) -> None:
+    """Wait until every link is announced and the outbox is empty, so a late repeat would already show."""
+
+    async def drained() -> bool:
+        announced = all(paid_announcements(fake, link) for link in links)
+        return announced and await db.outbox_count_by(OutboxStatus.PENDING) == 0
+
+    async def describe() -> str:
+        missing = [link.merchant_link_id for link in links if not paid_announcements(fake, link)]
+        return f"{await db.outbox_count_by(OutboxStatus.PENDING)} outbox messages pending; never announced: {missing}"
+
+    await wait_until(drained, timeout=timeout, describe=describe)
+
+
+def _accepted_paid(fake: FakeTelegram) -> int:
+    """How many "Paid" messages Telegram has accepted so far."""
+    return sum(1 for message in fake.sent() if (message.text or "").startswith(PAID_PREFIX))
+
+
+def _describe_burst(fake: FakeTelegram, answered: Callable[[], int]) -> Callable[[], Awaitable[str]]:
+    async def describe() -> str:
+        return f"{answered()} notifications answered, {_accepted_paid(fake)} Paid messages accepted"
+
+    return describe
+
+
+async def test_sigkill_mid_burst_loses_and_repeats_nothing(database_url: str, tmp_path) -> None:
+    """A bot killed with SIGKILL during 200 notifications announces each acknowledged payment once after a restart.
+
+    Telegram has no idempotency key, so a "Paid" that Telegram accepted in the instant before the
+    kill, but that the bot had not yet marked sent, is sent again after the restart: the outbox
+    is at-least-once by choice (a repeated "Paid" beats a lost one). To test everything else
+    exactly, the kill lands while Telegram refuses sends and every accepted one is on record.
+    """
+    data_dir = tmp_path / "data"
+    async with FakeTelegram() as fake:
+        env = {"OUTBOX_LEASE_SECONDS": TEST_LEASE_SECONDS}
+        first = BotProcess(fake, database_url=database_url, data_dir=data_dir, admin_ids=str(OWNER), **env)
+        db = Database(database_url)
+        await first.start()
+        second: BotProcess | None = None
+        try:
+            links = await db.add_active_links([FIRST_CHAT + index % 40 for index in range(200)])
+            answered = 0
+
+            def note_answer(acknowledged: int) -> None:
+                nonlocal answered
+                answered = acknowledged
+
+            async def kill_mid_burst() -> None:
+                async def under_way() -> bool:
+                    return answered >= REFUSE_SENDS_AFTER_ANSWERS and _accepted_paid(fake) >= SENT_BEFORE_KILL
+
+                await wait_until(under_way, timeout=60, describe=_describe_burst(fake, lambda: answered))
+                fake.fail_for(DELIVERY_TIMEOUT, HTTPStatus.BAD_GATEWAY)
+
+                async def accepted_on_record() -> bool:
+                    on_record = await db.outbox_count_by(OutboxStatus.SENT, "paid") == _accepted_paid(fake)
+                    return on_record and answered >= KILL_AFTER_ANSWERS
+
+                await wait_until(accepted_on_record, timeout=20, describe=_describe_burst(fake, lambda: answered))
+                first.kill()
+
+            killer = asyncio.create_task(kill_mid_burst())
+            acknowledged = await post_notifications([(first, link_paid_notification(link)) for link in links], on_acknowledged=note_answer)
+            await killer
+            assert KILL_AFTER_ANSWERS <= sum(acknowledged) < len(links), "the kill did not land in the middle of the burst"
+            assert await first.stop() == -9
+            fake.fail_for(0)
+
+            second = BotProcess(fake, database_url=database_url, data_dir=data_dir, admin_ids=str(OWNER), **env)
+            await second.start()
+            # PayerMax delivers again whatever it did not hear SUCCESS for.
+            unanswered = [link for link, ok in zip(links, acknowledged) if not ok]
+            assert all(await post_notifications([(second, link_paid_notification(link)) for link in unanswered]))
+
+            await _wait_until_drained(fake, db, links)
+            assert _wrong_counts(fake, links) == {}
+            assert len(await db.payments()) == len(links)
+        finally:
+            for bot in (first, second):
+                if bot is not None:
+                    await bot.stop()  # returns at once for the killed one
+            await db.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_outage_then_flood_wait_loses_nothing_and_keeps_limits(database_url: str, tmp_path) -> None:
+    """Telegram answering 502 for 20 s, then 429 retry_after: every payment is announced once, within the limits.
+
+    SQLite only: the test waits out a 20-second outage and the backoff after it (40-60 s in all),
+    and the storage backend plays no part in what it checks beyond what the other tests cover.
+    """
+    async with FakeTelegram() as fake:
+        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
+        db = Database(database_url)
+        await bot.start()
+        try:
+            # Several to each private chat, more than its burst allowance: pacing is what keeps the limits.
+            chats = [FIRST_CHAT + index % 4 for index in range(27)] + [GROUP_CHAT] * 3
+            links = await db.add_active_links(chats)
+            fake.enforce_limits = True
+            flood_wait = 2
+            fake.fail_for(20, HTTPStatus.BAD_GATEWAY)
+            # Injected 429s only start once the outage is over: the 502s are checked first.
+            fake.retry_after(flood_wait, n=3)
+            assert all(await post_notifications([(bot, link_paid_notification(link)) for link in links]))
+
+            await _wait_until_drained(fake, db, links, timeout=120)
+            assert _wrong_counts(fake, links) == {}
+            assert fake.limit_violations == 0
+            sends = [call for call in fake.calls if call.method == "sendMessage"]
+            assert any(call.status == HTTPStatus.BAD_GATEWAY for call in sends)
+            flood_waits = [call for call in sends if call.status == HTTPStatus.TOO_MANY_REQUESTS]
+            assert len(flood_waits) == 3
+            for refused in flood_waits:
+                too_soon = [
+                    call for call in sends
+                    if refused.at + IN_FLIGHT_GRACE < call.at < refused.at + flood_wait
+                ]
+                assert too_soon == [], f"sent during a {flood_wait}s flood wait"
+        finally:
+            await bot.stop()
+            await db.close()
+
+
+async def test_blocked_chat_is_given_up_and_owners_told(database_url: str, tmp_path) -> None:
+    """A chat that blocked the bot gets no retries; the owner is told which chat; other chats still hear."""
+    async with FakeTelegram() as fake:
+        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
+        db = Database(database_url)
+        await bot.start()
+        try:
+            blocked, *others = await db.add_active_links([FIRST_CHAT, FIRST_CHAT + 1, FIRST_CHAT + 2])
+            fake.block_chat(blocked.chat_id)
+            assert all(await post_notifications([(bot, link_paid_notification(link)) for link in (blocked, *others)]))
+
+            alert = await fake.wait_for_message(lambda m: m.chat_id == OWNER, timeout=20)
+            assert str(blocked.chat_id) in alert.text and blocked.merchant_link_id in alert.text
+            await _wait_until_drained(fake, db, others)
+            assert _wrong_counts(fake, others) == {}
+            await asyncio.sleep(1.5)  # a retry with backoff would come within this
+            attempts = [c for c in fake.calls if c.method == "sendMessage" and c.params.get("chat_id") == blocked.chat_id]
+            assert [c.status for c in attempts] == [HTTPStatus.FORBIDDEN]
+            assert len(fake.sent(OWNER)) == 1
+        finally:
+            await bot.stop()
+            await db.close()
