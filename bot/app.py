@@ -84,7 +84,9 @@ def configured_keys(settings: Settings) -> MerchantKeys:
 def bind_socket(settings: Settings) -> socket.socket:
     """Bind the web port now, so a port in use is a clear configuration error."""
     family = socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets of a TCP-protocol
+    # listener, and without it every answer waits ~40 ms on Nagle and delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((settings.http_host, settings.http_port))
@@ -151,7 +153,7 @@ class PaylinkApp:
             links=self.links,
             chats=ChatSettingsService(self.sessions, deployment),
             drafts=DraftService(self.sessions),
-            updates=UpdateLog(self.sessions),
+            updates=UpdateLog(self.sessions, sole_receiver=settings.bot_mode == "polling"),
             access=access,
             team=TeamService(self.sessions, access),
             audit=AuditLog(self.sessions),

@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, InlineKeyboardMarkup, Message
@@ -35,6 +35,9 @@ LEASE = timedelta(seconds=60)  # longer than any single send, with its retries i
 MAX_ATTEMPTS = 25  # with capped exponential backoff: about a day of trying
 MAX_BACKOFF_SECONDS = 3600.0
 HOLD_AHEAD_SECONDS = 2.0  # a message whose slot is further away goes back to the queue
+REFILL_AHEAD_SECONDS = 1.0  # claim more once the booked sends reach less than this far ahead
+UNPACED_KINDS = frozenset({"card_update"})
+NETWORK_ERROR = "network: "
 _GONE_PHRASES = ("chat not found", "bot was blocked", "user is deactivated", "bot was kicked", "not enough rights")
 
 
@@ -66,6 +69,8 @@ class OutboxDispatcher:
         self._idle_poll = idle_poll_seconds
         self._lease = lease
         self._wake = asyncio.Event()
+        self._booked_until = 0.0  # the latest send slot booked so far (monotonic clock)
+        self._backing_off: dict[int, datetime] = {}  # message id -> retry time, after network errors
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -73,41 +78,61 @@ class OutboxDispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; errors in one round never end the loop."""
+        sending: set[asyncio.Task[None]] = set()
         while not stop.is_set():
             try:
-                handled = await self.dispatch_once()
+                scheduled = await self._schedule(sending)
             except Exception:
                 log.exception("outbox round failed; trying again shortly")
-                handled = 0
-            if handled:
+                scheduled = 0
+            # Claim again as soon as the booked sends run short, not when the slowest one is
+            # done: waiting for a whole batch leaves Telegram's rate budget idle.
+            ahead = self._booked_until - time.monotonic()
+            if scheduled and ahead < REFILL_AHEAD_SECONDS:
                 continue
             self._wake.clear()
+            timeout = max(ahead - REFILL_AHEAD_SECONDS, 0.05) if scheduled else self._idle_poll
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waiters, timeout=self._idle_poll, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
+        if sending:
+            await asyncio.gather(*sending, return_exceptions=True)
 
     async def dispatch_once(self) -> int:
-        """Claim due messages, send those whose slot is near, hand the rest back; return how many were handled."""
+        """Claim due messages and send those whose slot is near; return how many were sent or retried."""
+        sending: set[asyncio.Task[None]] = set()
+        scheduled = await self._schedule(sending)
+        await asyncio.gather(*sending)
+        return scheduled
+
+    async def _schedule(self, sending: set[asyncio.Task[None]]) -> int:
+        """Claim due messages, book each a send slot, start the near ones and hand the rest back."""
         claimed = await self._claim()
         if not claimed:
             return 0
         now = time.monotonic()
-        plan: list[tuple[OutboxMessage, float]] = []
         deferred: list[tuple[OutboxMessage, float]] = []
+        scheduled = 0
         for message in claimed:
-            slot = self._limiter.book(message.chat_id, now)
-            if slot - now <= HOLD_AHEAD_SECONDS:
-                plan.append((message, slot))
+            if message.kind in UNPACED_KINDS:
+                slot = now  # edits change a message already there: Telegram's send limits do not count them
             else:
+                slot = self._limiter.book(message.chat_id, now)
+            if slot - now > HOLD_AHEAD_SECONDS:
                 # Undo at once, while this is the chat's latest booking: releasing later, out of
                 # order, would leave the chat's next slot far ahead and every retry pushed further.
                 self._limiter.release(message.chat_id, slot)
                 deferred.append((message, slot))
+                continue
+            self._booked_until = max(self._booked_until, slot)
+            task = asyncio.create_task(self._send_at(message, slot))
+            sending.add(task)
+            task.add_done_callback(sending.discard)
+            scheduled += 1
         if deferred:
             await self._defer(deferred, now)
-        await asyncio.gather(*(self._send_at(message, slot) for message, slot in plan))
-        return len(plan)
+        return scheduled
 
     async def _claim(self) -> list[OutboxMessage]:
         async with self._sessions() as session, session.begin():
@@ -129,15 +154,20 @@ class OutboxDispatcher:
                 )
 
     async def _send_at(self, message: OutboxMessage, slot: float) -> None:
-        delay = slot - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        pause = self._limiter.pause_left(time.monotonic())
-        if pause > 0:
-            # A 429 came while this message waited for its slot: Telegram wants silence until the pause ends.
-            await self._retry(message, pause, "held back by a 429", count=False)
-            return
-        await self._deliver(message)
+        """Wait for the message's slot, then deliver it; a surprise failure leaves it to its lease."""
+        try:
+            delay = slot - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            pause = self._limiter.pause_left(time.monotonic())
+            if pause > 0:
+                # A 429 came while this message waited for its slot: Telegram wants silence until the pause ends.
+                await self._retry(message, pause, "held back by a 429", count=False)
+                return
+            await self._deliver(message)
+        except Exception:
+            # The row stays leased, so it is tried again when the lease ends: nothing is lost.
+            log.exception("outbox message %s (%s) failed unexpectedly; retrying after its lease", message.id, message.kind)
 
     async def _deliver(self, message: OutboxMessage) -> None:
         """Send one message and record what happened."""
@@ -157,7 +187,7 @@ class OutboxDispatcher:
                 log.error("Telegram refused outbox message %s (%s): %s", message.id, message.kind, exc)
                 await self._finish(message, OutboxStatus.FAILED, str(exc))
         except NetworkError as exc:  # includes timeouts and 5xx answers
-            await self._retry(message, _backoff(message.attempts), f"network: {exc}")
+            await self._retry(message, _backoff(message.attempts), f"{NETWORK_ERROR}{exc}")
         except Undeliverable as exc:
             await self._give_up(message, str(exc))
         except TelegramError as exc:
@@ -165,6 +195,8 @@ class OutboxDispatcher:
         else:
             await self._finish(message, OutboxStatus.SENT)
             metrics.OUTBOX_DELIVERY.observe((utcnow() - message.created_at).total_seconds())
+            if self._backing_off:
+                await self._recovered()
 
     async def _send(self, message: OutboxMessage) -> None:
         """Render from the current database state, then talk to Telegram."""
@@ -228,7 +260,17 @@ class OutboxDispatcher:
             return
         log.warning("outbox message %s (%s) to chat %s: %s; retrying in %.1fs", message.id, message.kind, message.chat_id, error, delay)
         async with self._sessions() as session, session.begin():
-            await repo.retry_outbox(session, message.id, delay=timedelta(seconds=delay), error=error, count_attempt=count)
+            when = await repo.retry_outbox(session, message.id, delay=timedelta(seconds=delay), error=error, count_attempt=count)
+        if error.startswith(NETWORK_ERROR):
+            self._backing_off[message.id] = when
+
+    async def _recovered(self) -> None:
+        """Telegram answers again: messages backing off from the outage are due now, not in minutes."""
+        waiting, self._backing_off = self._backing_off, {}
+        async with self._sessions() as session, session.begin():
+            await repo.bring_forward(session, waiting)
+        log.info("Telegram reachable again: %d waiting messages brought forward", len(waiting))
+        self.wake()
 
     async def _give_up(self, message: OutboxMessage, error: str) -> None:
         """Stop trying, and tell the owners unless the failed message was itself for them."""

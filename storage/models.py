@@ -200,11 +200,13 @@ class Lease(SQLModel, table=True):
 
 
 class ProcessedUpdate(SQLModel, table=True):
-    """A Telegram update already handled by some replica: a repeat is dropped."""
+    """A Telegram update some process took on (``done`` once its handlers ran): a repeat is dropped."""
 
     __tablename__ = "processed_updates"
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    holder: str = Field(default="", max_length=64)
+    done: bool = False
     received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -118,19 +118,25 @@ async def try_lease(session: AsyncSession, name: str, holder: str, *, until: dat
     return True
 
 
-async def remember_update(session: AsyncSession, update_id: int) -> bool:
-    """Note a Telegram update as handled; False if some replica already had it."""
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedUpdate(update_id=update_id))
-    except IntegrityError:
+async def claim_update(session: AsyncSession, update_id: int, holder: str, *, take_over: Callable[[ProcessedUpdate], bool]) -> bool:
+    """Take on a Telegram update; False if it is done or someone else holds it (``take_over`` decides)."""
+    claim = await session.get(ProcessedUpdate, update_id, with_for_update=True)
+    if claim is None:
+        try:
+            async with session.begin_nested():
+                session.add(ProcessedUpdate(update_id=update_id, holder=holder))
+        except IntegrityError:
+            return False  # another replica took it a moment ago
+        return True
+    if claim.done or claim.holder == holder or not take_over(claim):
         return False
+    claim.holder, claim.received_at = holder, utcnow()
     return True
 
 
-async def update_seen(session: AsyncSession, update_id: int) -> bool:
-    """Tell whether this update id was handled already."""
-    return await session.get(ProcessedUpdate, update_id) is not None
+async def finish_update(session: AsyncSession, update_id: int) -> None:
+    """Mark an update's handling complete."""
+    await session.execute(update(ProcessedUpdate).where(ProcessedUpdate.update_id == update_id).values(done=True))
 
 
 async def forget_updates_before(session: AsyncSession, horizon: datetime) -> None:
@@ -200,12 +206,27 @@ async def finish_outbox(session: AsyncSession, message_id: int, *, status: Outbo
     await session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
 
 
-async def retry_outbox(session: AsyncSession, message_id: int, *, delay: timedelta, error: str, count_attempt: bool = True) -> None:
-    """Try a message again later."""
-    values: dict[str, Any] = {"next_attempt_at": utcnow() + delay, "last_error": error[:512]}
+async def retry_outbox(
+    session: AsyncSession, message_id: int, *, delay: timedelta, error: str, count_attempt: bool = True
+) -> datetime:
+    """Try a message again later; return when."""
+    when = utcnow() + delay
+    values: dict[str, Any] = {"next_attempt_at": when, "last_error": error[:512]}
     if count_attempt:
         values["attempts"] = OutboxMessage.attempts + 1
     await session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+    return when
+
+
+async def bring_forward(session: AsyncSession, waiting: dict[int, datetime]) -> None:
+    """Make these waiting messages due now, unless they were taken or rescheduled meanwhile."""
+    now = utcnow()
+    for message_id, when in waiting.items():
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.next_attempt_at == when, OutboxMessage.status == OutboxStatus.PENDING)
+            .values(next_attempt_at=now)
+        )
 
 
 async def add_link_event(session: AsyncSession, link_id: int, kind: str, detail: str = "", *, actor_user_id: int | None = None) -> None:

@@ -92,15 +92,15 @@ def _description_problem(description: str) -> str | None:
 
 
 async def drop_repeated_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Stop an update some replica already handled (Telegram redelivers after timeouts and restarts)."""
-    if await _services(context).updates.seen(update.update_id):
+    """Stop an update that is done or being handled elsewhere (Telegram redelivers after timeouts and restarts)."""
+    if not await _services(context).updates.claim(update.update_id):
         log.info("dropped a repeated update %s", update.update_id)
         raise ApplicationHandlerStop
 
 
 async def remember_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Mark the update handled, after its handlers ran: a crash mid-way lets the redelivery run it."""
-    await _services(context).updates.record(update.update_id)
+    """Mark the update done after its handlers ran: a crash mid-way lets its redelivery run it."""
+    await _services(context).updates.done(update.update_id)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -241,9 +241,10 @@ class Database:
             return int((await session.execute(statement)).scalar_one())
 
     async def update_handled(self, update_id: int) -> bool:
-        """Whether some process has recorded this Telegram update as handled."""
+        """Whether some process has finished handling this Telegram update."""
         async with self.sessions() as session:
-            return await session.get(ProcessedUpdate, update_id) is not None
+            claim = await session.get(ProcessedUpdate, update_id)
+            return claim is not None and claim.done
 
     async def close(self) -> None:
         await self.engine.dispose()

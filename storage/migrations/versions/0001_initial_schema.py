@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 18:11:02.592656
+Create Date: 2026-11-25 18:57:59.688637
 """
 
 from __future__ import annotations
@@ -123,6 +123,8 @@ def upgrade() -> None:
     )
     op.create_table('processed_updates',
     sa.Column('update_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('done', sa.Boolean(), nullable=False),
     sa.Column('received_at', storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('update_id')
     )
