@@ -115,6 +115,7 @@ async def _post_all_raw(host: str, port: int, path: str, requests: Sequence[Prep
                 status, body = await _read_answer(reader)
             except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 result.errors[type(exc).__name__] += 1
+                writer.close()  # the answer is lost with the connection: carry on over a new one
                 reader, writer = await asyncio.open_connection(host, port)
                 continue
             result.record(status, body, time.perf_counter() - started)

@@ -20,10 +20,18 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from bot.logs import configure_logging
+from bot.payermax.signing import load_public_key
+from bot.services.payments import PaymentService
+from bot.web.app import build_web_app
+from storage.db import create_engine, session_factory
 
 HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 30.0
@@ -40,6 +48,10 @@ class ServerSpec:
     database_url: str | None = None
     platform_public_key: str | None = None  # base64 SubjectPublicKeyInfo
     profile_path: str | None = None  # write cProfile stats here when set
+    # PaylinkApp.bind_socket makes its socket with proto 0, and asyncio only sets TCP_NODELAY on
+    # connections whose socket says IPPROTO_TCP; uvicorn's two writes per answer then meet Nagle
+    # and delayed ACKs (about 40 ms a request). False reproduces that; True measures the app.
+    nodelay: bool = True
 
 
 class _ChildServer(uvicorn.Server):
@@ -71,27 +83,22 @@ def describe_stack() -> str:
     return f"uvicorn {uvicorn.__version__}, 1 worker, asyncio.run loop (as PaylinkApp), http={http}"
 
 
-async def _serve(spec: ServerSpec, ready: Connection) -> None:
-    from bot.logs import configure_logging
+def _build_app(spec: ServerSpec) -> tuple[ASGIApp, AsyncEngine | None]:
+    """The app the spec names, and the engine to dispose of afterwards (None for the baseline)."""
+    if spec.kind == "baseline":
+        return baseline_app(), None
+    assert spec.database_url and spec.platform_public_key
+    engine = create_engine(spec.database_url)
+    payments = PaymentService(session_factory(engine), owner_chat_ids=())
+    return build_web_app(engine=engine, payments=payments, platform_public_key=load_public_key(spec.platform_public_key)), engine
 
+
+async def _serve(spec: ServerSpec, ready: Connection) -> None:
     log_file = open(spec.log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
     # The real process logs at INFO; a notification writes a line, so the bench pays for it too.
     configure_logging("INFO", stream=log_file)
-    engine = None
-    if spec.kind == "baseline":
-        app = baseline_app()
-    else:
-        from bot.payermax.signing import load_public_key
-        from bot.services.payments import PaymentService
-        from bot.web.app import build_web_app
-        from storage.db import create_engine, session_factory
-
-        assert spec.database_url and spec.platform_public_key
-        engine = create_engine(spec.database_url)
-        payments = PaymentService(session_factory(engine), owner_chat_ids=())
-        app = build_web_app(engine=engine, payments=payments, platform_public_key=load_public_key(spec.platform_public_key))
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    app, engine = _build_app(spec)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP if spec.nodelay else 0)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))
     server = _ChildServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))

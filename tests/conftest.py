@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 POSTGRES_ENV = "TEST_DATABASE_URL"
+# The sandbox-backed link stack's fixtures (keys, stack) serve several integration modules.
+pytest_plugins = ["tests.integration.link_stack"]
 
 
 async def _admin_connection(base_url: str) -> asyncpg.Connection:

@@ -73,6 +73,18 @@ async def _pressed_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> L
     return link
 
 
+async def _viewable_pressed_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Link | None:
+    """The pressed button's link if this person may see it; otherwise the press is answered."""
+    link = await _pressed_link(update, context)
+    if link is None:
+        return None
+    refusal = await _manager(context).view_refusal(link, update.effective_user.id)
+    if refusal is not None:
+        await _refuse(update, refusal)
+        return None
+    return link
+
+
 async def show_card(query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, link: Link) -> None:
     """Make the pressed card show the link as it is now, with the buttons that fit its state."""
     message = query.message
@@ -102,12 +114,8 @@ async def send_card(context: ContextTypes.DEFAULT_TYPE, chat_id: int, link: Link
 
 async def refresh_card(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Ask PayerMax about the link now and show the answer on the card."""
-    link = await _pressed_link(update, context)
+    link = await _viewable_pressed_link(update, context)
     if link is None:
-        return
-    refusal = await _manager(context).view_refusal(link, update.effective_user.id)
-    if refusal is not None:
-        await _refuse(update, refusal)
         return
     current = await _manager(context).refresh(link.id, _actor(update)) or link
     await _answer(update.callback_query, texts.REFRESHED.format(state=texts.status_text(current)))
@@ -198,12 +206,8 @@ async def send_qr(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def open_card(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Post a link's card here as a new message (from /links or /find)."""
-    link = await _pressed_link(update, context)
+    link = await _viewable_pressed_link(update, context)
     if link is None:
-        return
-    refusal = await _manager(context).view_refusal(link, update.effective_user.id)
-    if refusal is not None:
-        await _refuse(update, refusal)
         return
     await _answer(update.callback_query, texts.status_text(link))
     await send_card(context, update.effective_chat.id, link)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -28,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bot.money import Money
 from bot.payermax.client import PayerMaxClient
 from bot.sandbox.gateway import SandboxGateway
-from bot.sandbox.keys import SandboxKeys
+from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
 from bot.services.links import LinkOrder, LinkService
 from bot.services.payments import PaymentService
 from bot.services.reconcile import Reconciler
@@ -203,3 +204,16 @@ async def link_stack(database_url: str, keys: SandboxKeys, tmp_path: Path) -> As
                 await stack.client.aclose()
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> SandboxKeys:
+    """Sandbox key pairs; RSA key generation is the slowest step, so one set serves a module."""
+    return load_or_create_sandbox_keys(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture
+async def stack(database_url: str, keys: SandboxKeys, tmp_path: Path) -> AsyncIterator[LinkStack]:
+    """A started link stack on a fresh database."""
+    async with link_stack(database_url, keys, tmp_path) as started:
+        yield started

@@ -8,27 +8,12 @@ PostgreSQL). "One link" is checked on both sides: the sandbox's own records and 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
 from bot.services.links import CreateResult, LinkPending, LinkRefused
 from storage.models import LinkStatus
-from tests.integration.link_stack import CLIENT_TIMEOUT, LinkStack, closed_port_url, link_stack, order
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> SandboxKeys:
-    # RSA key generation is the slowest step; one set serves the whole module.
-    return load_or_create_sandbox_keys(tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-async def stack(database_url: str, keys: SandboxKeys, tmp_path: Path) -> AsyncIterator[LinkStack]:
-    async with link_stack(database_url, keys, tmp_path) as started:
-        yield started
+from tests.integration.link_stack import CLIENT_TIMEOUT, LinkStack, closed_port_url, order
 
 
 async def assert_one_active_link_with_one_card(stack: LinkStack, result: CreateResult) -> None:

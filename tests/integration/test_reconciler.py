@@ -9,35 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 from sqlalchemy import update
 
 from bot.payermax.webhook import verify_notification
-from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
 from bot.services.links import CREATING_GRACE, new_merchant_link_id
 from bot.services.payments import Outcome
 from bot.services.reconcile import AFTER_EXPIRY_GRACE, MAX_RECHECK, MIN_RECHECK, next_check
 from storage.models import Lease, Link, LinkStatus, utcnow
-from tests.integration.link_stack import SELLER, SELLER_CHAT, LinkStack, link_stack, order
+from tests.integration.link_stack import SELLER, SELLER_CHAT, LinkStack, order
 
 WAIT_SECONDS = 5.0
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> SandboxKeys:
-    # RSA key generation is the slowest step; one set serves the whole module.
-    return load_or_create_sandbox_keys(tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture
-async def stack(database_url: str, keys: SandboxKeys, tmp_path: Path) -> AsyncIterator[LinkStack]:
-    async with link_stack(database_url, keys, tmp_path) as started:
-        yield started
 
 
 async def active_link(stack: LinkStack, request_key: str) -> Link:
