@@ -27,8 +27,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from bot.heap import freeze_startup_objects
 from bot.logs import configure_logging
 from bot.payermax.signing import load_public_key
+from bot.services.batching import NotificationWriter
 from bot.services.payments import PaymentService
 from bot.web.app import build_web_app
 from storage.db import create_engine, session_factory
@@ -83,21 +85,25 @@ def describe_stack() -> str:
     return f"uvicorn {uvicorn.__version__}, 1 worker, asyncio.run loop (as PaylinkApp), http={http}"
 
 
-def _build_app(spec: ServerSpec) -> tuple[ASGIApp, AsyncEngine | None]:
-    """The app the spec names, and the engine to dispose of afterwards (None for the baseline)."""
+def _build_app(spec: ServerSpec) -> tuple[ASGIApp, AsyncEngine | None, NotificationWriter | None]:
+    """The app the spec names, with the engine and the started notification writer to close afterwards (None for the baseline)."""
     if spec.kind == "baseline":
-        return baseline_app(), None
+        return baseline_app(), None, None
     assert spec.database_url and spec.platform_public_key
     engine = create_engine(spec.database_url)
     payments = PaymentService(session_factory(engine), owner_chat_ids=())
-    return build_web_app(engine=engine, payments=payments, platform_public_key=load_public_key(spec.platform_public_key)), engine
+    notifications = NotificationWriter(payments, engine)
+    notifications.start()  # as PaylinkApp.run does: group commit in front of PaymentService
+    app = build_web_app(engine=engine, payments=payments, notifications=notifications, platform_public_key=load_public_key(spec.platform_public_key))
+    return app, engine, notifications
 
 
 async def _serve(spec: ServerSpec, ready: Connection) -> None:
     log_file = open(spec.log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
     # The real process logs at INFO; a notification writes a line, so the bench pays for it too.
     configure_logging("INFO", stream=log_file)
-    app, engine = _build_app(spec)
+    app, engine, notifications = _build_app(spec)
+    freeze_startup_objects()  # as PaylinkApp.run does before serving
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP if spec.nodelay else 0)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))
@@ -118,6 +124,8 @@ async def _serve(spec: ServerSpec, ready: Connection) -> None:
         if profiler:
             profiler.disable()
             profiler.dump_stats(spec.profile_path)
+        if notifications is not None:
+            await notifications.close()
         if engine is not None:
             await engine.dispose()
         log_file.close()

@@ -26,6 +26,7 @@ from telegram.ext import Application
 from bot.chat import handlers
 from bot.chat.menus import publish_commands
 from bot.config import ConfigError, Settings, live_problems
+from bot.heap import freeze_startup_objects
 from bot.logs import configure_logging
 from bot.outbox import OutboxDispatcher
 from bot.payermax import signing
@@ -41,6 +42,7 @@ from bot.services.links import LinkService
 from bot.services.manage import LinkManager
 from bot.services.payments import PaymentService
 from bot.services.audit import AuditLog
+from bot.services.batching import NotificationWriter
 from bot.services.team import TeamService
 from bot.web import metrics
 from bot.web.app import build_web_app
@@ -143,6 +145,7 @@ class PaylinkApp:
             on_outcome=metrics.record_link_outcome,
         )
         self.payments = PaymentService(self.sessions, owner_chat_ids=owners, on_enqueued=self.dispatcher.wake)
+        self.notifications = NotificationWriter(self.payments, self.engine)
         deployment = ChatDefaults(
             currency=settings.default_currency, country=settings.default_country,
             language=settings.default_language, expires_seconds=settings.link_expiry_seconds,
@@ -164,6 +167,7 @@ class PaylinkApp:
         self.web = build_web_app(
             engine=self.engine,
             payments=self.payments,
+            notifications=self.notifications,
             platform_public_key=self.platform_public_key,
             sandbox_app=self.sandbox.app if self.sandbox else None,
             telegram_secret=settings.telegram_webhook_secret.get_secret_value() if webhook and settings.telegram_webhook_secret else None,
@@ -191,6 +195,9 @@ class PaylinkApp:
             log.warning("sandbox with no ADMIN_USER_IDS: anyone who finds this bot can create (test) links")
         sock = bind_socket(self.settings)
         server = _EmbeddedServer(uvicorn.Config(self.web, log_config=None, access_log=False, lifespan="off"))
+        freeze_startup_objects()
+        # The writer outlives the web server on both ends: requests in flight at shutdown wait on it.
+        self.notifications.start()
         server_task = asyncio.create_task(server.serve(sockets=[sock]), name="web")
         try:
             while not server.started:
@@ -205,6 +212,7 @@ class PaylinkApp:
             server.should_exit = True
             with contextlib.suppress(Exception):
                 await server_task
+            await self.notifications.close()  # writes what is still queued before the engine goes
             if self.sandbox:
                 await self.sandbox.stop()
             await self.client.aclose()

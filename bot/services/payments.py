@@ -1,25 +1,34 @@
 """Applying what PayerMax reports about payments, from notifications or reconciliation.
 
-Every report goes through :meth:`PaymentService.apply`: it matches the report to the link we
-created, checks amount and currency, and records the payment with its "Paid" message in one
-transaction. The (link, outTradeNo) pair is the dedupe key, so replays, a PAYBYLINK and a
-PAYMENT report of the same payment, and a reconciler finding it too all announce it once.
+Every report is matched to the link we created, checked for amount and currency, and recorded
+with its "Paid" message in one transaction. The (link, outTradeNo) pair is the dedupe key, so
+replays, a PAYBYLINK and a PAYMENT report of the same payment, and a reconciler finding it too
+all announce it once. :meth:`PaymentService.apply_to_link` applies one link's reports with the
+ORM; :meth:`PaymentService.apply_link_notifications` applies many PAYBYLINK notifications in one
+transaction of set-based statements (the group commit behind the notify endpoint; synchronous
+code, so that on SQLite the whole transaction runs on one thread). Both decide with the same
+rules, the module functions below.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import partial
+from typing import Any, Protocol
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.payermax.models import Notification, PaymentAttempt
+from bot.payermax.models import NOTIFY_TYPE_PAYBYLINK, Notification, PaymentAttempt
 from bot.services.links import looks_like_ours
-from storage import repo
+from storage import bulk, repo
+from storage.db import BatchTransactions
 from storage.models import Link, LinkStatus, Member, Payment, utcnow
 
 log = logging.getLogger("paylink.payments")
@@ -52,6 +61,186 @@ class PaymentReport:
     trade_token: str | None = None
 
 
+class LinkFacts(Protocol):
+    """What the rules read of a link: a Link object, or a row of storage.bulk.PAYMENT_LINK_COLUMNS."""
+
+    id: int
+    merchant_link_id: str
+    chat_id: int
+    creator_user_id: int
+    amount: Decimal
+    currency: str
+    status: str
+
+
+def _paybylink_reports(notification: Notification) -> tuple[str, list[PaymentReport]]:
+    """The link a PAYBYLINK notification is about, and the successful payments it reports (with the amount it states)."""
+    info = notification.link
+    if info is None:
+        raise ValueError(f"a {notification.notify_type} notification names no link")
+    amount, currency = info.total_amount or Decimal(0), (info.currency or "").upper()
+    reports = [PaymentReport(attempt, amount, currency, NOTIFY_TYPE_PAYBYLINK) for attempt in notification.successful_attempts()]
+    return info.merchant_link_id, reports
+
+
+def _unknown_link(merchant_link_id: str) -> Outcome:
+    """Retry a link that looks like ours (it may not be stored yet); stop one made elsewhere."""
+    ours = looks_like_ours(merchant_link_id)
+    log.warning("notification for unknown link", extra={"link": merchant_link_id, "status": "ours" if ours else "foreign"})
+    return Outcome.UNKNOWN if ours else Outcome.NOT_OURS
+
+
+def _trade_of(link: LinkFacts, report: PaymentReport) -> str:
+    """The outTradeNo a payment is recorded under (an attempt PayerMax left unnamed gets one per link)."""
+    return report.attempt.out_trade_no or f"{link.merchant_link_id}-unnamed"
+
+
+def _is_mismatch(link: LinkFacts, report: PaymentReport) -> bool:
+    """Whether the report's amount or currency differ from what we created the link for."""
+    return report.currency != link.currency or report.amount != link.amount
+
+
+def _payment_values(link: LinkFacts, trade: str, report: PaymentReport) -> dict[str, Any]:
+    """The columns of the payment this report records."""
+    attempt = report.attempt
+    return {
+        "link_id": link.id, "out_trade_no": trade, "trade_token": report.trade_token, "status": "SUCCESS",
+        "amount": report.amount, "currency": report.currency, "payment_method": attempt.payment_method,
+        "target_org": attempt.target_org, "card_org": attempt.card_org, "card_number": attempt.card_number,
+        "source": report.source, "completed_at": attempt.complete_at or utcnow(),
+    }
+
+
+def _repeat_detail(notify_type: str, trade: str) -> str:
+    return f"{notify_type} for {trade} again (already recorded)"
+
+
+def _paid_detail(report: PaymentReport, trade: str) -> str:
+    return f"{report.amount} {report.currency} by {report.attempt.payment_method or 'unknown method'}, order {trade}, reported by {report.source}"
+
+
+def _paid_changes(link: LinkFacts, completed_at: datetime) -> dict[str, Any] | None:
+    """The link columns a payment changes, or None when the link is already PAID."""
+    # A payment is a fact: even a link we expired or cancelled is shown as paid if money came.
+    if link.status == LinkStatus.PAID:
+        return None
+    return {"status": LinkStatus.PAID, "paid_at": completed_at, "updated_at": utcnow()}
+
+
+def _wants_private_copy(link: LinkFacts) -> bool:
+    """Whether the creator could get a private copy of "Paid": only for links made outside their private chat."""
+    return link.chat_id != link.creator_user_id  # a private chat's id is the user's
+
+
+def _announcements(link: LinkFacts, trade: str, payment_id: int, *, creator_notified_privately: bool) -> list[bulk.OutboxEntry]:
+    """The messages a new payment queues: "Paid", the card edit, and the creator's private copy if they asked."""
+    messages: list[bulk.OutboxEntry] = [
+        {"dedupe_key": f"paid:{link.id}:{trade}", "kind": "paid", "chat_id": link.chat_id, "link_id": link.id, "payload": {"payment_id": payment_id}},
+        {"dedupe_key": f"card-paid:{link.id}", "kind": "card_update", "chat_id": link.chat_id, "link_id": link.id, "payload": {}},
+    ]
+    if creator_notified_privately and _wants_private_copy(link):
+        # The agent asked to hear about their group links privately too.
+        messages.append(
+            {"dedupe_key": f"paid-private:{link.id}:{trade}", "kind": "paid", "chat_id": link.creator_user_id, "link_id": link.id,
+             "payload": {"payment_id": payment_id}}
+        )
+    return messages
+
+
+def _log_recorded(link: LinkFacts, trade: str) -> None:
+    log.info("payment recorded", extra={"link": link.merchant_link_id, "chat": link.chat_id, "trade": trade, "status": "PAID"})
+
+
+def _overall(outcomes: Sequence[Outcome]) -> Outcome:
+    """One answer for a notification's reports: a mismatch first, then a new payment, else a duplicate."""
+    for outcome in (Outcome.MISMATCH, Outcome.APPLIED):
+        if outcome in outcomes:
+            return outcome
+    return Outcome.DUPLICATE
+
+
+def _announces(outcomes: Sequence[Outcome]) -> bool:
+    """Whether these outcomes queued outbox messages (the dispatcher should wake)."""
+    return Outcome.APPLIED in outcomes or Outcome.MISMATCH in outcomes
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What one report of a batch turned out to be, before the payments are inserted."""
+
+    index: int  # which notification of the batch
+    link: LinkFacts
+    report: PaymentReport
+    trade: str
+    outcome: Outcome  # DUPLICATE is final; APPLIED until the insert says otherwise
+    values: dict[str, Any] | None = None  # the payment row, for APPLIED
+
+
+def _decide(index: int, link: LinkFacts, report: PaymentReport, recorded: set[tuple[int, str]]) -> _Decision:
+    """Judge a matching report as _apply_one does; ``recorded`` grows, so a second report of one payment is a duplicate."""
+    trade = _trade_of(link, report)
+    if (link.id, trade) in recorded:
+        return _Decision(index, link, report, trade, Outcome.DUPLICATE)
+    recorded.add((link.id, trade))
+    return _Decision(index, link, report, trade, Outcome.APPLIED, _payment_values(link, trade, report))
+
+
+def _record_batch(requests: Sequence[tuple[str, list[PaymentReport]]], connection: Connection) -> list[Outcome | None]:
+    """Decide and record PAYBYLINK reports in the caller's transaction; None marks a notification to apply on its own."""
+    links = bulk.links_by_merchant_ids(connection, sorted({merchant_link_id for merchant_link_id, _ in requests}), for_update=True)
+    recorded = bulk.recorded_payments(connection, [link.id for link in links.values()])
+    outcomes: list[Outcome | None] = []
+    decisions: list[_Decision] = []
+    for index, (merchant_link_id, reports) in enumerate(requests):
+        link = links.get(merchant_link_id)
+        if link is None:
+            outcomes.append(_unknown_link(merchant_link_id))
+        elif not reports:
+            outcomes.append(Outcome.NOT_PAID)
+        elif any(_is_mismatch(link, report) for report in reports):
+            outcomes.append(None)  # rare: the per-notification path keeps the evidence and alerts the owners
+        else:
+            outcomes.append(Outcome.DUPLICATE)  # replaced below, once the reports are recorded
+            decisions.extend(_decide(index, link, report, recorded) for report in reports)
+    found: dict[int, list[Outcome]] = {}
+    for decision in _record_decided(connection, decisions):
+        found.setdefault(decision.index, []).append(decision.outcome)
+    for index, reported in found.items():
+        outcomes[index] = _overall(reported)
+    return outcomes
+
+
+def _record_decided(connection: Connection, decisions: Sequence[_Decision]) -> list[_Decision]:
+    """Insert the new payments, then their timeline entries, link changes and messages; return the final decisions."""
+    new_ids = bulk.insert_new_payments(connection, [decision.values for decision in decisions if decision.values])
+    creators = {decision.link.creator_user_id for decision in decisions if decision.values and _wants_private_copy(decision.link)}
+    notified_privately = bulk.members_notified_privately(connection, sorted(creators))
+    final: list[_Decision] = []
+    events: list[tuple[int, str, str]] = []
+    link_changes: dict[int, dict[str, Any]] = {}
+    messages: list[bulk.OutboxEntry] = []
+    for decision in decisions:
+        link, trade = decision.link, decision.trade
+        payment_id = new_ids.get((link.id, trade))
+        if decision.outcome == Outcome.DUPLICATE:
+            events.append((link.id, "notification", _repeat_detail(NOTIFY_TYPE_PAYBYLINK, trade)))
+        elif payment_id is None:
+            decision = replace(decision, outcome=Outcome.DUPLICATE)  # another replica recorded it a moment ago
+        else:
+            assert decision.values is not None
+            events.append((link.id, "paid", _paid_detail(decision.report, trade)))
+            changes = None if link.id in link_changes else _paid_changes(link, decision.values["completed_at"])
+            if changes is not None:
+                link_changes[link.id] = changes
+            messages += _announcements(link, trade, payment_id, creator_notified_privately=link.creator_user_id in notified_privately)
+            _log_recorded(link, trade)
+        final.append(decision)
+    bulk.update_links(connection, link_changes)
+    bulk.add_link_events(connection, events)
+    bulk.enqueue_many(connection, messages)
+    return final
+
+
 class PaymentService:
     """Turns verified payment reports into recorded payments and queued announcements."""
 
@@ -69,12 +258,8 @@ class PaymentService:
     async def apply_notification(self, notification: Notification) -> Outcome:
         """Apply a PAYBYLINK or PAYMENT notification whose signature was verified."""
         if notification.link is not None:
-            info = notification.link
-            reports = [
-                PaymentReport(attempt, info.total_amount or Decimal(0), (info.currency or "").upper(), "PAYBYLINK")
-                for attempt in notification.successful_attempts()
-            ]
-            return await self.apply_to_link(info.merchant_link_id, reports, notify_type="PAYBYLINK")
+            merchant_link_id, reports = _paybylink_reports(notification)
+            return await self.apply_to_link(merchant_link_id, reports, notify_type=NOTIFY_TYPE_PAYBYLINK)
         assert notification.order is not None
         order = notification.order
         attempts = notification.successful_attempts()
@@ -94,69 +279,51 @@ class PaymentService:
         async with self._sessions() as session, session.begin():
             link = await repo.get_link_by_merchant_id(session, merchant_link_id, for_update=True)
             if link is None:
-                ours = looks_like_ours(merchant_link_id)
-                log.warning("notification for unknown link", extra={"link": merchant_link_id, "status": "ours" if ours else "foreign"})
-                return Outcome.UNKNOWN if ours else Outcome.NOT_OURS
+                return _unknown_link(merchant_link_id)
             if not reports:
                 return Outcome.NOT_PAID
             outcomes = [await self._apply_one(session, link, report, notify_type) for report in reports]
-        if Outcome.APPLIED in outcomes or Outcome.MISMATCH in outcomes:
+        if _announces(outcomes):
             self._on_enqueued()
-        for outcome in (Outcome.MISMATCH, Outcome.APPLIED):
-            if outcome in outcomes:
-                return outcome
-        return Outcome.DUPLICATE
+        return _overall(outcomes)
+
+    async def apply_link_notifications(self, notifications: Sequence[Notification], transactions: BatchTransactions) -> list[Outcome]:
+        """Apply many PAYBYLINK notifications in one transaction of a few set-based statements; one outcome each, in order.
+
+        A notification whose amount or currency differ from its link's is then applied on its own,
+        through :meth:`apply_notification`, which keeps the evidence and alerts the owners.
+        """
+        requests = [_paybylink_reports(notification) for notification in notifications]
+        decided = await transactions.run(partial(_record_batch, requests))
+        if Outcome.APPLIED in decided:
+            self._on_enqueued()  # once for the whole batch
+        outcomes: list[Outcome] = []
+        for notification, outcome in zip(notifications, decided, strict=True):
+            outcomes.append(outcome if outcome is not None else await self.apply_notification(notification))
+        return outcomes
 
     async def _apply_one(self, session: AsyncSession, link: Link, report: PaymentReport, notify_type: str) -> Outcome:
-        trade = report.attempt.out_trade_no or f"{link.merchant_link_id}-unnamed"
-        if report.currency != link.currency or report.amount != link.amount:
+        trade = _trade_of(link, report)
+        if _is_mismatch(link, report):
             await self._record_mismatch(session, link, report, trade, notify_type)
             return Outcome.MISMATCH
         if await repo.get_payment(session, link.id, trade) is not None:
-            await repo.add_link_event(session, link.id, "notification", f"{notify_type} for {trade} again (already recorded)")
+            await repo.add_link_event(session, link.id, "notification", _repeat_detail(notify_type, trade))
             return Outcome.DUPLICATE
-        payment = Payment(
-            link_id=link.id,
-            out_trade_no=trade,
-            trade_token=report.trade_token,
-            status="SUCCESS",
-            amount=report.amount,
-            currency=report.currency,
-            payment_method=report.attempt.payment_method,
-            target_org=report.attempt.target_org,
-            card_org=report.attempt.card_org,
-            card_number=report.attempt.card_number,
-            source=report.source,
-            completed_at=report.attempt.complete_at or utcnow(),
-        )
+        payment = Payment(**_payment_values(link, trade, report))
         try:
             async with session.begin_nested():
                 session.add(payment)
         except IntegrityError:
             return Outcome.DUPLICATE  # another replica recorded it a moment ago
-        await repo.add_link_event(
-            session, link.id, "paid", f"{report.amount} {report.currency} by {report.attempt.payment_method or 'unknown method'}, order {trade}, reported by {report.source}"
-        )
-        # A payment is a fact: even a link we expired or cancelled is shown as paid if money came.
-        if link.status != LinkStatus.PAID:
-            link.status = LinkStatus.PAID
-            link.paid_at = payment.completed_at
-            link.updated_at = utcnow()
-        await repo.enqueue(
-            session, dedupe_key=f"paid:{link.id}:{trade}", kind="paid", chat_id=link.chat_id, link_id=link.id,
-            payload={"payment_id": payment.id},
-        )
-        await repo.enqueue(
-            session, dedupe_key=f"card-paid:{link.id}", kind="card_update", chat_id=link.chat_id, link_id=link.id, payload={}
-        )
-        creator = await session.get(Member, link.creator_user_id)
-        if creator is not None and creator.notify_private and link.chat_id != link.creator_user_id:
-            # The agent asked to hear about their group links privately too (a private chat's id is the user's).
-            await repo.enqueue(
-                session, dedupe_key=f"paid-private:{link.id}:{trade}", kind="paid", chat_id=link.creator_user_id,
-                link_id=link.id, payload={"payment_id": payment.id},
-            )
-        log.info("payment recorded", extra={"link": link.merchant_link_id, "chat": link.chat_id, "trade": trade, "status": "PAID"})
+        await repo.add_link_event(session, link.id, "paid", _paid_detail(report, trade))
+        for name, value in (_paid_changes(link, payment.completed_at) or {}).items():
+            setattr(link, name, value)
+        creator = await session.get(Member, link.creator_user_id) if _wants_private_copy(link) else None
+        notified_privately = creator is not None and creator.notify_private
+        for message in _announcements(link, trade, payment.id, creator_notified_privately=notified_privately):
+            await repo.enqueue(session, **message)
+        _log_recorded(link, trade)
         return Outcome.APPLIED
 
     async def _record_mismatch(self, session: AsyncSession, link: Link, report: PaymentReport, trade: str, notify_type: str) -> None:

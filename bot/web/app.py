@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
+from bot.services.batching import NotificationWriter
 from bot.services.payments import PaymentService
 from bot.web.metrics import metrics_endpoint
 from bot.web.notify import notify_endpoint
@@ -67,13 +68,15 @@ def build_web_app(
     engine: AsyncEngine,
     payments: PaymentService,
     platform_public_key: RSAPublicKey,
+    notifications: NotificationWriter | None = None,
     sandbox_app: ASGIApp | None = None,
     telegram_secret: str | None = None,
     submit_update: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> Starlette:
-    """Assemble the routes this process serves."""
+    """Assemble the routes this process serves; notifications go through the group-commit writer when given one."""
+    apply = notifications.submit if notifications is not None else payments.apply_notification
     routes: list[BaseRoute] = [
-        Route("/payermax/notify", notify_endpoint(payments, platform_public_key), methods=["POST"]),
+        Route("/payermax/notify", notify_endpoint(apply, platform_public_key), methods=["POST"]),
         Route("/healthz", _healthz(engine), methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]

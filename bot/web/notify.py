@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from bot.payermax.models import Notification
 from bot.payermax.webhook import NotificationRejected, verify_notification
-from bot.services.payments import Outcome, PaymentService
+from bot.services.payments import Outcome
 from bot.web import metrics
 
 log = logging.getLogger("paylink.notify")
@@ -42,8 +44,8 @@ def _refuse(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"code": "FAIL", "msg": reason}, status_code=status)
 
 
-def notify_endpoint(payments: PaymentService, platform_public_key: RSAPublicKey):
-    """Build the endpoint: verify, parse, apply, and acknowledge only after the commit."""
+def notify_endpoint(apply: Callable[[Notification], Awaitable[Outcome]], platform_public_key: RSAPublicKey):
+    """Build the endpoint: verify, parse, ``apply``, and acknowledge only after the commit."""
 
     async def payermax_notify(request: Request) -> JSONResponse:
         """Receive one notification."""
@@ -62,7 +64,7 @@ def notify_endpoint(payments: PaymentService, platform_public_key: RSAPublicKey)
             metrics.NOTIFICATIONS.labels(result="rejected").inc()
             log.warning("notification rejected: %s", exc.reason)
             return _refuse(exc.status_code, exc.reason)
-        outcome = await payments.apply_notification(notification)
+        outcome = await apply(notification)
         metrics.NOTIFICATIONS.labels(result=outcome.value).inc()
         if outcome.acknowledged:
             return JSONResponse(ACKNOWLEDGED)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
 from bot.payermax.signing import generate_private_key, sign
+from bot.services.batching import NotificationWriter
 from bot.services.links import looks_like_ours, new_merchant_link_id
 from bot.services.payments import PaymentService
 from bot.web.app import build_web_app
@@ -191,18 +192,16 @@ class Endpoint:
 
 @pytest.fixture
 async def endpoint(database_url: str, platform_key: RSAPrivateKey) -> AsyncIterator[Endpoint]:
-    """The real app on a fresh, migrated database, called in-process over ASGI."""
+    """The real app on a fresh, migrated database, called in-process over ASGI, with the group-commit writer as the bot runs it."""
     engine = create_engine(database_url)
     try:
         await upgrade(engine)
         sessions = session_factory(engine)
-        app = build_web_app(
-            engine=engine,
-            payments=PaymentService(sessions, owner_chat_ids=[OWNER]),
-            platform_public_key=platform_key.public_key(),
-        )
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            yield Endpoint(client, sessions, platform_key)
+        payments = PaymentService(sessions, owner_chat_ids=[OWNER])
+        async with NotificationWriter(payments, engine) as notifications:
+            app = build_web_app(engine=engine, payments=payments, notifications=notifications, platform_public_key=platform_key.public_key())
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+                yield Endpoint(client, sessions, platform_key)
     finally:
         await engine.dispose()
 

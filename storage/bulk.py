@@ -1,0 +1,113 @@
+"""Set-based reads and writes for applying many payment reports in one transaction.
+
+Synchronous on purpose: a whole batch runs in one go wherever its connection lives (see
+:class:`storage.db.BatchTransactions`). Each function is one statement, however many rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from storage.models import Link, LinkEvent, Member, OutboxMessage, OutboxStatus, Payment, utcnow
+
+
+class OutboxEntry(TypedDict):
+    """One outbox message to queue: also the keyword arguments of :func:`storage.repo.enqueue`."""
+
+    dedupe_key: str
+    kind: str
+    chat_id: int
+    link_id: int | None
+    payload: dict[str, Any]
+
+
+def _insert_skipping_conflicts(connection: Connection, model: type[Any]) -> Any:
+    """An INSERT into the model's table that can take ON CONFLICT DO NOTHING on this database."""
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(model.__table__)
+
+
+# What deciding about a payment reads of its link (bot.services.payments.LinkFacts).
+PAYMENT_LINK_COLUMNS = ("id", "merchant_link_id", "chat_id", "creator_user_id", "amount", "currency", "status")
+
+
+def links_by_merchant_ids(connection: Connection, merchant_link_ids: Sequence[str], *, for_update: bool = False) -> dict[str, Row[Any]]:
+    """Links by the ids we gave PayerMax, as plain rows of PAYMENT_LINK_COLUMNS; ``for_update`` locks them on PostgreSQL, in id order."""
+    if not merchant_link_ids:
+        return {}
+    table = Link.__table__
+    columns = [table.c[name] for name in PAYMENT_LINK_COLUMNS]
+    statement = select(*columns).where(table.c.merchant_link_id.in_(list(merchant_link_ids))).order_by(table.c.id)
+    if for_update:
+        statement = statement.with_for_update()
+    return {row.merchant_link_id: row for row in connection.execute(statement)}
+
+
+def recorded_payments(connection: Connection, link_ids: Sequence[int]) -> set[tuple[int, str]]:
+    """The (link id, outTradeNo) of every payment already recorded on these links."""
+    if not link_ids:
+        return set()
+    statement = select(Payment.link_id, Payment.out_trade_no).where(Payment.link_id.in_(list(link_ids)))
+    return {(row.link_id, row.out_trade_no) for row in connection.execute(statement)}
+
+
+def members_notified_privately(connection: Connection, user_ids: Sequence[int]) -> set[int]:
+    """Which of these people asked to hear about their links in their private chat too."""
+    if not user_ids:
+        return set()
+    statement = select(Member.user_id).where(Member.user_id.in_(list(user_ids)), Member.notify_private.is_(True))
+    return set(connection.execute(statement).scalars())
+
+
+def insert_new_payments(connection: Connection, rows: Sequence[dict[str, Any]]) -> dict[tuple[int, str], int]:
+    """Insert payments, skipping any another transaction recorded first; map each new (link id, outTradeNo) to its id."""
+    if not rows:
+        return {}
+    table = Payment.__table__
+    now = utcnow()
+    statement = (
+        _insert_skipping_conflicts(connection, Payment)
+        .on_conflict_do_nothing(index_elements=[table.c.link_id, table.c.out_trade_no])
+        .returning(table.c.id, table.c.link_id, table.c.out_trade_no)
+    )
+    result = connection.execute(statement, [{"created_at": now, **row} for row in rows])
+    return {(row.link_id, row.out_trade_no): row.id for row in result}
+
+
+def update_links(connection: Connection, changes: dict[int, dict[str, Any]]) -> None:
+    """Change links by id; every link's changes must name the same columns."""
+    if not changes:
+        return
+    table = Link.__table__
+    statement = update(table).where(table.c.id == bindparam("changed_link_id"))
+    connection.execute(statement, [{"changed_link_id": link_id, **values} for link_id, values in changes.items()])
+
+
+def add_link_events(connection: Connection, events: Sequence[tuple[int, str, str]]) -> None:
+    """Append (link id, kind, detail) entries to links' timelines."""
+    if not events:
+        return
+    now = utcnow()
+    rows = [{"link_id": link_id, "kind": kind, "detail": detail, "actor_user_id": None, "created_at": now} for link_id, kind, detail in events]
+    connection.execute(insert(LinkEvent.__table__), rows)
+
+
+def enqueue_many(connection: Connection, entries: Sequence[OutboxEntry]) -> None:
+    """Queue outbox messages, skipping any whose dedupe key is already queued (as :func:`storage.repo.enqueue` does)."""
+    if not entries:
+        return
+    now = utcnow()
+    # The defaults an OutboxMessage gets when repo.enqueue builds one.
+    rows = [
+        {**entry, "payload": json.dumps(entry["payload"], default=str), "status": OutboxStatus.PENDING, "attempts": 0,
+         "next_attempt_at": now, "created_at": now}
+        for entry in entries
+    ]
+    table = OutboxMessage.__table__
+    connection.execute(_insert_skipping_conflicts(connection, OutboxMessage).on_conflict_do_nothing(index_elements=[table.c.dedupe_key]), rows)
