@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 
 from telegram import (
     CallbackQuery,
@@ -73,16 +74,23 @@ async def _pressed_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> L
     return link
 
 
-async def _viewable_pressed_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Link | None:
-    """The pressed button's link if this person may see it; otherwise the press is answered."""
+async def _pressed_link_allowed(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, refusal_of: Callable[[Link, int], Awaitable[Refusal | None]]
+) -> Link | None:
+    """The pressed button's link if ``refusal_of`` lets this person have it; otherwise the press is answered."""
     link = await _pressed_link(update, context)
     if link is None:
         return None
-    refusal = await _manager(context).view_refusal(link, update.effective_user.id)
+    refusal = await refusal_of(link, update.effective_user.id)
     if refusal is not None:
         await _refuse(update, refusal)
         return None
     return link
+
+
+async def _viewable_pressed_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Link | None:
+    """The pressed button's link if this person may see it; otherwise the press is answered."""
+    return await _pressed_link_allowed(update, context, _manager(context).view_refusal)
 
 
 async def show_card(query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, link: Link) -> None:
@@ -164,12 +172,8 @@ async def _tell_cancel_result(update: Update, context: ContextTypes.DEFAULT_TYPE
 
 async def _resendable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Link | None:
     """The pressed link, if the presser may send it again and a customer can still pay it; else answered."""
-    link = await _pressed_link(update, context)
+    link = await _pressed_link_allowed(update, context, _manager(context).resend_refusal)
     if link is None:
-        return None
-    refusal = await _manager(context).resend_refusal(link, update.effective_user.id)
-    if refusal is not None:
-        await _refuse(update, refusal)
         return None
     if link.status != LinkStatus.ACTIVE or not link.link_url:
         await _answer(update.callback_query, texts.NOT_PAYABLE.format(state=texts.status_text(link)), alert=True)
