@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 from bot.config import ConfigError
 from bot.payermax import signing
 
@@ -19,8 +21,7 @@ def write_key_pair(folder: Path, *, force: bool = False) -> tuple[Path, Path]:
         raise ConfigError("keys", f"{folder} already holds a key pair; use --force to replace it (the old one stops working)")
     folder.mkdir(parents=True, exist_ok=True)
     key = signing.generate_private_key()
-    body = signing.private_key_base64(key)
-    pem = "-----BEGIN PRIVATE KEY-----\n" + "\n".join(body[i : i + 64] for i in range(0, len(body), 64)) + "\n-----END PRIVATE KEY-----\n"
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode("ascii")
     descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(pem)
