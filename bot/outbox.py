@@ -99,13 +99,6 @@ class OutboxDispatcher:
         if sending:
             await asyncio.gather(*sending, return_exceptions=True)
 
-    async def dispatch_once(self) -> int:
-        """Claim due messages and send those whose slot is near; return how many were sent or retried."""
-        sending: set[asyncio.Task[None]] = set()
-        scheduled = await self._schedule(sending)
-        await asyncio.gather(*sending)
-        return scheduled
-
     async def _schedule(self, sending: set[asyncio.Task[None]]) -> int:
         """Claim due messages, book each a send slot, start the near ones and hand the rest back."""
         claimed = await self._claim()

@@ -72,11 +72,6 @@ class LinkStatus(StrEnum):
     CANCELLED = "CANCELLED"
     FAILED = "FAILED"
 
-    @property
-    def is_final(self) -> bool:
-        """True once nothing can change the link any more."""
-        return self in {LinkStatus.PAID, LinkStatus.EXPIRED, LinkStatus.CANCELLED, LinkStatus.FAILED}
-
 
 class OutboxStatus(StrEnum):
     """Where a message to Telegram stands."""
