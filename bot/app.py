@@ -20,7 +20,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
 from bot.chat import handlers
@@ -224,6 +224,12 @@ class PaylinkApp:
             await self.application.initialize()
         except InvalidToken:
             raise ConfigError("TELEGRAM_BOT_TOKEN", "Telegram refused this token (check it with BotFather)") from None
+        except NetworkError as exc:
+            # The Bot API URL carries the token, so only the base URL and the error's own words are shown.
+            problem = str(exc).replace(self.settings.telegram_bot_token.get_secret_value(), "[token]")
+            raise ConfigError(
+                "TELEGRAM_API_BASE_URL", f"cannot reach the Telegram Bot API at {self.settings.telegram_api_base_url} ({problem})"
+            ) from None
         try:
             await self.application.start()
             await publish_commands(self.application.bot)  # logs, never raises: the menu is a convenience

@@ -137,3 +137,24 @@ def test_cli_refuses_an_unreadable_private_key_outside_sandbox(tmp_path: Path) -
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("configuration error: PAYERMAX_MERCHANT_PRIVATE_KEY:")
     assert "bm90IGEga2V5" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_says_in_one_line_when_telegram_cannot_be_reached(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        http_port = probe.getsockname()[1]
+    env = {
+        "PATH": "/usr/bin:/bin", "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{closed}/bot",
+        "HTTP_PORT": str(http_port), "DATA_DIR": str(tmp_path / "data"),
+    }
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90,
+                            check=False)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"configuration error: TELEGRAM_API_BASE_URL: cannot reach the Telegram Bot API at http://127.0.0.1:{closed}/bot")
+    assert "Traceback" not in result.stderr and TOKEN not in result.stderr
