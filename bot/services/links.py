@@ -59,11 +59,6 @@ class LinkPending(LinkError):
         self.link, self.cause = link, cause
 
 
-def money_text(money: Money) -> str:
-    """An amount for timelines and the audit log."""
-    return format_money(money)
-
-
 def new_merchant_link_id() -> str:
     """A fresh id for PayerMax: short enough to read aloud to support, 60 random bits."""
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I look-alikes
@@ -233,11 +228,11 @@ class LinkService:
                 await session.flush()
                 where = order.chat_title or ("private chat" if order.chat_type == "private" else f"chat {order.chat_id}")
                 await repo.add_link_event(
-                    session, link.id, "requested", f"{money_text(order.money)} by {order.user_name} in {where}", actor_user_id=order.user_id
+                    session, link.id, "requested", f"{format_money(order.money)} by {order.user_name} in {where}", actor_user_id=order.user_id
                 )
                 await repo.audit(
                     session, actor_user_id=order.user_id, actor_name=order.user_name, chat_id=order.chat_id, action="create_link",
-                    subject=link.merchant_link_id, detail=f"{money_text(order.money)} {order.description}",
+                    subject=link.merchant_link_id, detail=f"{format_money(order.money)} {order.description}",
                 )
         except IntegrityError:
             # The same request raced us between the look-up and the insert: theirs wins.
