@@ -85,7 +85,7 @@ class FakeTelegram:
         self._recorded = Signal()  # a call was recorded
         self._faults = FaultInjector()
         self._updates = UpdateQueue()
-        self._messages = MessageStore(self._bot_user(), self._faults.take_send_slot)
+        self._messages = MessageStore(self._bot_user(), self._faults.take_send_slot, self._faults.take_edit_slot)
         self._query_ids = itertools.count(self.FIRST_QUERY_ID)
         self._open_callback_queries: set[str] = set()
         self._open_inline_queries: set[str] = set()
@@ -316,6 +316,15 @@ class FakeTelegram:
     @enforce_limits.setter
     def enforce_limits(self, value: bool) -> None:
         self._faults.enforce_limits = value
+
+    @property
+    def limit_edits(self) -> bool:
+        """When True (with enforce_limits), edits count against the flood limits like sends."""
+        return self._faults.limit_edits
+
+    @limit_edits.setter
+    def limit_edits(self, value: bool) -> None:
+        self._faults.limit_edits = value
 
     @property
     def limit_violations(self) -> int:

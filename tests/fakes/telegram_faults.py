@@ -34,8 +34,9 @@ class FaultInjector:
 
     Injected faults (fail_next, fail_for, retry_after) hit calls that create or edit a message;
     a blocked chat also refuses chat actions. Flood limits, when enforced, count message sends
-    (not edits) against Telegram's documented limits: about 30 messages a second overall,
-    one a second per private chat and 20 a minute per group, each with a small burst allowance.
+    (and, with `limit_edits`, edits too, as Telegram does under floods of them) against Telegram's
+    documented limits: about 30 messages a second overall, one a second per private chat and 20 a
+    minute per group, each with a small burst allowance.
     """
 
     OVERALL_PER_SECOND, OVERALL_BURST = 30.0, 30
@@ -50,6 +51,7 @@ class FaultInjector:
 
     def __init__(self) -> None:
         self.enforce_limits = False
+        self.limit_edits = False
         self.limit_violations = 0
         self._fail_next_left = 0
         self._fail_next_status: int = HTTPStatus.BAD_GATEWAY
@@ -98,6 +100,11 @@ class FaultInjector:
         if self._retry_after_left > 0:
             self._retry_after_left -= 1
             raise flood_wait(self._retry_after_seconds)
+
+    def take_edit_slot(self, chat_id: int) -> None:
+        """Count an edit in chat_id against the flood limits when edits are limited too."""
+        if self.limit_edits:
+            self.take_send_slot(chat_id)
 
     def take_send_slot(self, chat_id: int) -> None:
         """Count a message send to chat_id, or answer 429 if it would break the flood limits."""

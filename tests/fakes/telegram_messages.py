@@ -93,10 +93,17 @@ class MessageStore:
         "the same as a current content and reply markup of the message"
     )
 
-    def __init__(self, bot_user: JSONDict, take_send_slot: Callable[[int], None]) -> None:
-        """`take_send_slot(chat_id)` is called before a message is created and may refuse it."""
+    def __init__(
+        self,
+        bot_user: JSONDict,
+        take_send_slot: Callable[[int], None],
+        take_edit_slot: Callable[[int], None] = lambda chat_id: None,
+    ) -> None:
+        """`take_send_slot(chat_id)` is called before a message is created, `take_edit_slot` before one
+        is changed; either may refuse it."""
         self._bot_user = bot_user
         self._take_send_slot = take_send_slot
+        self._take_edit_slot = take_edit_slot
         self.sent: list[SentMessage] = []
         self._sent_by_key: dict[tuple[int, int], SentMessage] = {}
         self._user_messages: dict[tuple[int, int], JSONDict] = {}
@@ -295,6 +302,7 @@ class MessageStore:
     ) -> JSONDict:
         if all(getattr(sent, name) == value for name, value in changes.items()):
             raise bad_request(self.NOT_MODIFIED)
+        self._take_edit_slot(sent.chat_id)
         for name, value in changes.items():
             setattr(sent, name, value)
         sent.edit_date = _now()

@@ -1,0 +1,70 @@
+"""What a failed Bot API call means for a message that must get through: retry, give up, or failed.
+
+A pure function, as stripe-python's ``_should_retry``: the outbox asks :func:`classify` and acts,
+so the rules are in one place and testable without Telegram.
+
+    RETRY     the failure is passing (network, 5xx, 429, a surprise): try again later, a bounded
+              number of times (fewer for surprises, which rarely heal)
+    GIVE_UP   the chat cannot receive from the bot (blocked, kicked, deleted): stop, tell the owners
+    FAILED    Telegram refuses this exact request; sending it again would repeat the refusal
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.botapi.pacing import retry_seconds
+
+MAX_ATTEMPTS = 25  # with capped exponential backoff: about a day of trying
+UNEXPECTED_ATTEMPTS = 5  # an error we do not understand gets a few tries, then the owners hear of it
+NETWORK_PREFIX = "network: "
+_GONE_PHRASES = ("chat not found", "bot was blocked", "user is deactivated", "bot was kicked", "not enough rights")
+
+
+class Verdict(StrEnum):
+    """What to do with a message after a failed attempt."""
+
+    RETRY = "retry"
+    GIVE_UP = "give_up"
+    FAILED = "failed"
+
+
+class Undeliverable(Exception):
+    """The chat cannot receive this message (e.g. the card to edit was never posted)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one failure, and how to retry when retrying."""
+
+    verdict: Verdict
+    reason: str
+    wait: float | None = None  # seconds Telegram asked us to wait (429); None: back off
+    counts: bool = True  # whether this attempt counts toward the limit
+    max_attempts: int = MAX_ATTEMPTS
+    network: bool = False  # a connection problem: retry as soon as Telegram answers again
+
+
+def classify(error: BaseException) -> Decision:
+    """Decide what a failed send means."""
+    if isinstance(error, RetryAfter):
+        wait = retry_seconds(error)
+        return Decision(Verdict.RETRY, f"429 retry after {wait}s", wait=wait, counts=False)
+    if isinstance(error, Forbidden):
+        return Decision(Verdict.GIVE_UP, str(error))
+    if isinstance(error, BadRequest):
+        if any(phrase in error.message.lower() for phrase in _GONE_PHRASES):
+            return Decision(Verdict.GIVE_UP, str(error))
+        return Decision(Verdict.FAILED, str(error))
+    if isinstance(error, NetworkError):  # includes timeouts and 5xx answers
+        return Decision(Verdict.RETRY, f"{NETWORK_PREFIX}{error}", network=True)
+    if isinstance(error, Undeliverable):
+        return Decision(Verdict.GIVE_UP, str(error))
+    if isinstance(error, TelegramError):
+        return Decision(Verdict.RETRY, f"telegram: {error}")
+    return Decision(
+        Verdict.RETRY, f"unexpected {type(error).__name__}: {error}", max_attempts=UNEXPECTED_ATTEMPTS
+    )
