@@ -20,10 +20,14 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
+from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import Application
+from telegram.ext import Application, Defaults
 
-from bot.chat import handlers
+from bot.botapi.budget import LocalBudget, SendBudget
+from bot.botapi.pacing import BudgetRateLimiter
+from bot.chat import router
+from bot.chat.context import CONTEXT_TYPES, PaylinkApplication, Services
 from bot.chat.menus import publish_commands
 from bot.config import ConfigError, Settings, live_problems
 from bot.heap import freeze_startup_objects
@@ -40,6 +44,7 @@ from bot.services.reconcile import Reconciler
 from bot.services.updates import UpdateLog
 from bot.services.links import LinkService
 from bot.services.manage import LinkManager
+from bot.services.notices import RefusalNotices
 from bot.services.payments import PaymentService
 from bot.services.audit import AuditLog
 from bot.services.batching import NotificationWriter
@@ -133,11 +138,12 @@ class PaylinkApp:
             timeout=settings.payermax_timeout,
             on_call=metrics.record_payermax_call,
         )
+        self.budget: SendBudget = LocalBudget()
         self.application = self._build_application()
         owners = settings.admin_user_ids
         self.dispatcher = OutboxDispatcher(
-            self.sessions, self.application.bot, skip_locked=not is_sqlite(self.engine), owner_chat_ids=owners,
-            lease=timedelta(seconds=settings.outbox_lease_seconds),
+            self.sessions, self.application.bot, budget=self.budget, skip_locked=not is_sqlite(self.engine),
+            owner_chat_ids=owners, lease=timedelta(seconds=settings.outbox_lease_seconds),
         )
         self.links = LinkService(
             self.sessions, self.client, notify_url=settings.notify_url, contact_email=settings.payermax_contact_email or "sandbox@example.com",
@@ -152,7 +158,7 @@ class PaylinkApp:
         )
         self.reconciler = Reconciler(self.sessions, self.client, self.links, self.payments, on_enqueued=self.dispatcher.wake)
         access = AccessService(self.sessions, owner_ids=frozenset(owners), sandbox=settings.is_sandbox)
-        self.application.bot_data["services"] = handlers.ChatServices(
+        self.application.bot_data.services = Services(
             links=self.links,
             chats=ChatSettingsService(self.sessions, deployment),
             drafts=DraftService(self.sessions),
@@ -161,8 +167,9 @@ class PaylinkApp:
             team=TeamService(self.sessions, access),
             audit=AuditLog(self.sessions),
             manage=LinkManager(self.sessions, self.client, self.reconciler, access, on_enqueued=self.dispatcher.wake),
+            notices=RefusalNotices(self.sessions),
         )
-        handlers.register(self.application)
+        router.register(self.application)
         webhook = settings.bot_mode == "webhook"
         self.web = build_web_app(
             engine=self.engine,
@@ -174,11 +181,14 @@ class PaylinkApp:
             submit_update=self._submit_update if webhook else None,
         )
 
-    def _build_application(self) -> Application:
+    def _build_application(self) -> PaylinkApplication:
         builder = (
             Application.builder()
             .token(self.settings.telegram_bot_token.get_secret_value())
             .base_url(self.settings.telegram_api_base_url)
+            .context_types(CONTEXT_TYPES)
+            .defaults(Defaults(parse_mode=ParseMode.HTML))  # every text the bot sends is Telegram HTML
+            .rate_limiter(BudgetRateLimiter(self.budget))  # every send and edit waits for its slot
             .concurrent_updates(True)  # one slow PayerMax call must not hold up every other chat
         )
         if self.settings.bot_mode == "webhook":

@@ -14,14 +14,14 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from storage.models import Link, LinkEvent, Member, OutboxMessage, OutboxStatus, Payment, utcnow
+from storage.models import Link, LinkEvent, Member, OutboxKind, OutboxMessage, OutboxStatus, Payment, utcnow
 
 
 class OutboxEntry(TypedDict):
     """One outbox message to queue: also the keyword arguments of :func:`storage.repo.enqueue`."""
 
     dedupe_key: str
-    kind: str
+    kind: OutboxKind
     chat_id: int
     link_id: int | None
     payload: dict[str, Any]

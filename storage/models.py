@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Float, Index, String, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -71,6 +71,16 @@ class LinkStatus(StrEnum):
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
     FAILED = "FAILED"
+
+
+class OutboxKind(StrEnum):
+    """What an outbox message is; each kind has one renderer (bot.announcements)."""
+
+    CARD = "card"  # post a new link's card (QR photo)
+    CARD_UPDATE = "card_update"  # edit a card to show its link's current state
+    PAID = "paid"  # "Paid" in the link's chat (or the creator's private copy)
+    LINK_FAILED = "link_failed"  # a link PayerMax refused after all
+    ALERT = "alert"  # a warning for an owner
 
 
 class OutboxStatus(StrEnum):
@@ -275,3 +285,30 @@ class LinkEvent(SQLModel, table=True):
     actor_user_id: int | None = _telegram_id(nullable=True)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RefusalNotice(SQLModel, table=True):
+    """When a person was last told they may not do something: at most one such message a minute."""
+
+    __tablename__ = "refusal_notices"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    last_sent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SendSlot(SQLModel, table=True):
+    """One booked moment to send a Telegram message (slot = epoch seconds × sends per second), bot-wide."""
+
+    __tablename__ = "send_slots"
+
+    slot: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    chat_id: int = _telegram_id()
+
+
+class SendChatPace(SQLModel, table=True):
+    """The earliest moment (epoch seconds) the next message may go to a chat; chat 0 holds a bot-wide 429 pause."""
+
+    __tablename__ = "send_chat_pace"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    next_at: float = Field(sa_column=Column(Float(precision=53), nullable=False))

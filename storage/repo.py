@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -19,13 +19,27 @@ from storage.models import (
     Link,
     LinkEvent,
     LinkStatus,
+    Member,
     NotificationEvent,
+    OutboxKind,
     OutboxMessage,
     OutboxStatus,
     Payment,
     ProcessedUpdate,
+    RefusalNotice,
     utcnow,
 )
+
+
+def upsert(session: AsyncSession, model: type[Any]) -> Any:
+    """An INSERT for the model's table that takes ON CONFLICT clauses on this session's database.
+
+    Every get-or-create goes through one of these: reading first and inserting after races with a
+    concurrent first request (two replicas, four messages in a new group) and loses on the key.
+    """
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return builder(model.__table__)
 
 
 async def get_chat(session: AsyncSession, chat_id: int) -> Chat | None:
@@ -34,15 +48,31 @@ async def get_chat(session: AsyncSession, chat_id: int) -> Chat | None:
 
 
 async def upsert_chat(session: AsyncSession, chat_id: int, chat_type: str, title: str | None) -> Chat:
-    """Remember a chat (and its latest title), creating it on first sight."""
-    chat = await session.get(Chat, chat_id)
-    if chat is None:
-        chat = Chat(id=chat_id, type=chat_type, title=title)
-        session.add(chat)
-    elif chat.title != title or chat.type != chat_type:
-        chat.title, chat.type = title, chat_type
-    await session.flush()
+    """Remember a chat (and its latest title) in one atomic statement, creating it on first sight."""
+    statement = upsert(session, Chat).values(id=chat_id, type=chat_type, title=title, created_at=utcnow())
+    statement = statement.on_conflict_do_update(
+        index_elements=[Chat.__table__.c.id], set_={"type": chat_type, "title": title}
+    )
+    await session.execute(statement)
+    chat = await session.get(Chat, chat_id, populate_existing=True)
+    assert chat is not None
     return chat
+
+
+async def claim_refusal_notice(session: AsyncSession, user_id: int, *, now: datetime, interval: timedelta) -> bool:
+    """Take the right to tell this person "not allowed" now; False if they were told within ``interval``."""
+    table = RefusalNotice.__table__
+    statement = (
+        upsert(session, RefusalNotice)
+        .values(user_id=user_id, last_sent_at=now)
+        .on_conflict_do_update(
+            index_elements=[table.c.user_id],
+            set_={"last_sent_at": now},
+            where=table.c.last_sent_at <= now - interval,
+        )
+        .returning(table.c.user_id)
+    )
+    return (await session.execute(statement)).first() is not None
 
 
 async def get_link(session: AsyncSession, link_id: int, *, for_update: bool = False) -> Link | None:
@@ -102,33 +132,34 @@ async def schedule_check(session: AsyncSession, link_id: int, when: datetime | N
 
 
 async def try_lease(session: AsyncSession, name: str, holder: str, *, until: datetime, now: datetime) -> bool:
-    """Take or renew the named lease if it is free, expired or already ours."""
-    taken = await session.execute(
-        update(Lease).where(Lease.name == name, (Lease.expires_at < now) | (Lease.holder == holder)).values(holder=holder, expires_at=until)
+    """Take or renew the named lease if it is free, expired or already ours (one atomic statement)."""
+    table = Lease.__table__
+    statement = (
+        upsert(session, Lease)
+        .values(name=name, holder=holder, expires_at=until)
+        .on_conflict_do_update(
+            index_elements=[table.c.name],
+            set_={"holder": holder, "expires_at": until},
+            where=(table.c.expires_at < now) | (table.c.holder == holder),
+        )
+        .returning(table.c.name)
     )
-    if taken.rowcount:
-        return True
-    if await session.get(Lease, name) is not None:
-        return False
-    try:
-        async with session.begin_nested():
-            session.add(Lease(name=name, holder=holder, expires_at=until))
-    except IntegrityError:
-        return False  # another replica created it a moment ago
-    return True
+    return (await session.execute(statement)).first() is not None
 
 
 async def claim_update(session: AsyncSession, update_id: int, holder: str, *, take_over: Callable[[ProcessedUpdate], bool]) -> bool:
     """Take on a Telegram update; False if it is done or someone else holds it (``take_over`` decides)."""
-    claim = await session.get(ProcessedUpdate, update_id, with_for_update=True)
-    if claim is None:
-        try:
-            async with session.begin_nested():
-                session.add(ProcessedUpdate(update_id=update_id, holder=holder))
-        except IntegrityError:
-            return False  # another replica took it a moment ago
+    table = ProcessedUpdate.__table__
+    inserted = await session.execute(
+        upsert(session, ProcessedUpdate)
+        .values(update_id=update_id, holder=holder, done=False, received_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[table.c.update_id])
+        .returning(table.c.update_id)
+    )
+    if inserted.first() is not None:
         return True
-    if claim.done or claim.holder == holder or not take_over(claim):
+    claim = await session.get(ProcessedUpdate, update_id, with_for_update=True, populate_existing=True)
+    if claim is None or claim.done or claim.holder == holder or not take_over(claim):
         return False
     claim.holder, claim.received_at = holder, utcnow()
     return True
@@ -162,15 +193,21 @@ async def record_event(session: AsyncSession, *, notify_type: str, reference: st
 
 
 async def enqueue(
-    session: AsyncSession, *, dedupe_key: str, kind: str, chat_id: int, payload: dict[str, Any], link_id: int | None = None
+    session: AsyncSession, *, dedupe_key: str, kind: OutboxKind, chat_id: int, payload: dict[str, Any], link_id: int | None = None
 ) -> bool:
-    """Add an outbox message unless one with this dedupe key exists; tell whether it was added."""
-    existing = (await session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))).first()
-    if existing is not None:
-        return False
-    session.add(OutboxMessage(dedupe_key=dedupe_key, kind=kind, chat_id=chat_id, link_id=link_id, payload=json.dumps(payload, default=str)))
-    await session.flush()
-    return True
+    """Add an outbox message unless one with this dedupe key exists (atomically); tell whether it was added."""
+    table = OutboxMessage.__table__
+    now = utcnow()
+    statement = (
+        upsert(session, OutboxMessage)
+        .values(
+            dedupe_key=dedupe_key, kind=kind, chat_id=chat_id, link_id=link_id, payload=json.dumps(payload, default=str),
+            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+        .returning(table.c.id)
+    )
+    return (await session.execute(statement)).first() is not None
 
 
 async def due_outbox(session: AsyncSession, *, now: datetime, limit: int, skip_locked: bool) -> Sequence[OutboxMessage]:
@@ -358,3 +395,45 @@ async def latest_audit(session: AsyncSession, *, action: str, subject: str) -> A
 async def payments_of_trade(session: AsyncSession, out_trade_no: str) -> Sequence[Payment]:
     """Every payment recorded under this outTradeNo."""
     return (await session.execute(select(Payment).where(Payment.out_trade_no == out_trade_no))).scalars().all()
+
+
+async def ensure_member(session: AsyncSession, user_id: int, *, role: str, name: str, added_by: int, now: datetime) -> Member | None:
+    """Lock this person's member row, creating it with these values on first sight; None if it already existed.
+
+    The existing row (when there was one) is then read with ``get_member(..., for_update=True)``.
+    """
+    table = Member.__table__
+    created = await session.execute(
+        upsert(session, Member)
+        .values(user_id=user_id, role=role, name=name, notify_private=False, added_by=added_by, added_at=now)
+        .on_conflict_do_nothing(index_elements=[table.c.user_id])
+        .returning(table.c.user_id)
+    )
+    if created.first() is None:
+        return None
+    return await session.get(Member, user_id, populate_existing=True)
+
+
+async def latest_pending_card_update(session: AsyncSession, link_id: int) -> int | None:
+    """The id of the newest card edit still waiting for this link."""
+    statement = select(func.max(OutboxMessage.id)).where(
+        OutboxMessage.link_id == link_id,
+        OutboxMessage.kind == OutboxKind.CARD_UPDATE,
+        OutboxMessage.status == OutboxStatus.PENDING,
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def coalesce_card_updates(session: AsyncSession, link_id: int, *, up_to: int, sent: int) -> None:
+    """Mark this link's card edits queued up to ``up_to`` as done by the edit ``sent`` just made."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.link_id == link_id,
+            OutboxMessage.kind == OutboxKind.CARD_UPDATE,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.id <= up_to,
+            OutboxMessage.id != sent,
+        )
+        .values(status=OutboxStatus.SENT, sent_at=utcnow(), last_error=f"coalesced into {sent}")
+    )

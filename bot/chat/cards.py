@@ -1,9 +1,11 @@
 """The link card's buttons and the inline share query.
 
-Callback data is "c:<action>:<link row id>" (see keyboards). Every press is checked against
-what the presser may do with that link, since anyone in a group can press any card's buttons.
-A press always ends by showing the pressed card as the link is now, so pressing twice, or
-pressing an old card, does the right thing: the second cancel hears "already cancelled".
+Callback data is "c:<action>:<link row id>" (see keyboards). Every press goes through
+:func:`card_pressed`, which finds the link and checks what the presser may do with it before
+any action runs: anyone in a group can press any card's buttons, and a modified client can send
+any data, so no action can forget the check. A press always ends by showing the pressed card as
+the link is now, so pressing twice, or pressing an old card, does the right thing: the second
+cancel hears "already cancelled".
 """
 
 from __future__ import annotations
@@ -11,221 +13,197 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
 
-from telegram import (
-    CallbackQuery,
-    InlineQueryResultArticle,
-    InputTextMessageContent,
-    Message,
-    Update,
-)
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes, InlineQueryHandler
+from telegram import InlineQueryResultArticle, InputTextMessageContent, Message, Update
 
+from bot.botapi import sending
+from bot.botapi.markup import INLINE_TITLE_LIMIT, MESSAGE_LIMIT, clip
 from bot.chat import keyboards, texts
 from bot.chat.card_view import render_caption
+from bot.chat.context import PaylinkContext, actor, chat_of, query_of, sender
+from bot.chat.guards import refuse
 from bot.qr import qr_png
 from bot.services.access import Refusal
-from bot.services.actors import Actor
 from bot.services.manage import CancelOutcome, CancelResult, LinkManager, StatusFilter
 from storage.models import Link, LinkStatus
 
 log = logging.getLogger("paylink.chat.cards")
 
-CALLBACK_ANSWER_LIMIT = 200  # Telegram cuts callback answers at 200 characters
 INLINE_RESULTS = 10  # links offered when the inline query is empty
+CARD_PATTERN = rf"^{keyboards.CARD_PREFIX}:([a-z]+):(\d+)$"
 
 
-def _manager(context: ContextTypes.DEFAULT_TYPE) -> LinkManager:
-    return context.application.bot_data["services"].manage
+class Needs(Enum):
+    """What a presser must be allowed to do with the link for a button to act."""
+
+    VIEW = "view"  # see the link (owners, admins, support: all; agents: their own)
+    CANCEL = "cancel"  # cancel it (owners, admins: any; agents: their own)
+    RESEND = "resend"  # send it to a customer again (everyone who may view it, but no stranger)
 
 
-def _pattern(action: str) -> str:
-    return rf"^{keyboards.CARD_PREFIX}:{re.escape(action)}:\d+$"
+def _check(manager: LinkManager, needs: Needs) -> Callable[[Link, int], Awaitable[Refusal | None]]:
+    return {Needs.VIEW: manager.view_refusal, Needs.CANCEL: manager.cancel_refusal, Needs.RESEND: manager.resend_refusal}[needs]
 
 
-def _link_id(query: CallbackQuery) -> int:
-    return int((query.data or "").rsplit(":", 1)[1])
+CardAction = Callable[[Update, PaylinkContext, Link], Awaitable[None]]
 
 
-def _actor(update: Update) -> Actor:
-    """The person behind an update, as the audit log and the timeline name them."""
-    user, chat = update.effective_user, update.effective_chat
-    return Actor(user.id, user.full_name, chat.id if chat else None)
+@dataclass(frozen=True)
+class Button:
+    """One card button: what the presser needs, and what pressing it does."""
+
+    needs: Needs
+    act: CardAction
 
 
-async def _answer(query: CallbackQuery, text: str, *, alert: bool = False) -> None:
-    await query.answer(text[:CALLBACK_ANSWER_LIMIT], show_alert=alert)
-
-
-async def _refuse(update: Update, refusal: Refusal) -> None:
-    """Tell the presser what role this needs and who grants it."""
-    user = update.effective_user
-    log.info("refused: %s", refusal.action.value, extra={"chat": update.effective_chat.id, "user": user.id})
-    await _answer(update.callback_query, refusal.text(user.id), alert=True)
-
-
-async def _pressed_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Link | None:
-    """The link the pressed button is about; answers the press itself when there is none."""
-    link = await _manager(context).get(_link_id(update.callback_query))
+async def card_pressed(update: Update, context: PaylinkContext) -> None:
+    """The one way into every card button: find the link, check the presser, then act."""
+    query = query_of(update)
+    match = re.match(CARD_PATTERN, query.data or "")
+    button = BUTTONS.get(match.group(1)) if match else None
+    if match is None or button is None:
+        await sending.answer(query, texts.LINK_GONE, alert=True)
+        return
+    manager = context.services.manage
+    link = await manager.get(int(match.group(2)))
     if link is None:
-        await _answer(update.callback_query, texts.LINK_GONE, alert=True)
-    return link
+        await sending.answer(query, texts.LINK_GONE, alert=True)
+        return
+    refused = await _check(manager, button.needs)(link, sender(update).id)
+    if refused is not None:
+        await refuse(update, context, refused)
+        return
+    await button.act(update, context, link)
 
 
-async def _pressed_link_allowed(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, refusal_of: Callable[[Link, int], Awaitable[Refusal | None]]
-) -> Link | None:
-    """The pressed button's link if ``refusal_of`` lets this person have it; otherwise the press is answered."""
-    link = await _pressed_link(update, context)
-    if link is None:
-        return None
-    refusal = await refusal_of(link, update.effective_user.id)
-    if refusal is not None:
-        await _refuse(update, refusal)
-        return None
-    return link
-
-
-async def _viewable_pressed_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Link | None:
-    """The pressed button's link if this person may see it; otherwise the press is answered."""
-    return await _pressed_link_allowed(update, context, _manager(context).view_refusal)
-
-
-async def show_card(query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, link: Link) -> None:
+async def show_card(update: Update, context: PaylinkContext, link: Link) -> None:
     """Make the pressed card show the link as it is now, with the buttons that fit its state."""
-    message = query.message
+    message = query_of(update).message
     if not isinstance(message, Message):
         return  # too old for Telegram to let us edit it
-    caption = render_caption(link, await _manager(context).card_facts(link))
-    markup = keyboards.card_keyboard(link)
-    try:
-        if message.photo:
-            await query.edit_message_caption(caption=caption, parse_mode=ParseMode.HTML, reply_markup=markup)
-        else:
-            await query.edit_message_text(caption, parse_mode=ParseMode.HTML, reply_markup=markup)
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise
+    caption = render_caption(link, await context.services.manage.card_facts(link))
+    await sending.edit_message(context.bot, message, caption, buttons=keyboards.card_keyboard(link))
 
 
-async def send_card(context: ContextTypes.DEFAULT_TYPE, chat_id: int, link: Link) -> None:
+async def send_card(context: PaylinkContext, chat_id: int, link: Link) -> None:
     """Post the link's card in this chat as a new message: the QR photo when there is a URL, else text."""
-    caption = render_caption(link, await _manager(context).card_facts(link))
+    caption = render_caption(link, await context.services.manage.card_facts(link))
     markup = keyboards.card_keyboard(link)
     if link.link_url:
-        await context.bot.send_photo(chat_id, qr_png(link.link_url), caption=caption, parse_mode=ParseMode.HTML, reply_markup=markup)
+        await sending.send_photo(context.bot, chat_id, qr_png(link.link_url), caption, buttons=markup)
     else:
-        await context.bot.send_message(chat_id, caption, parse_mode=ParseMode.HTML, reply_markup=markup)
+        await sending.send_text(context.bot, chat_id, caption, buttons=markup)
 
 
-async def refresh_card(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def refresh_card(update: Update, context: PaylinkContext, link: Link) -> None:
     """Ask PayerMax about the link now and show the answer on the card."""
-    link = await _viewable_pressed_link(update, context)
-    if link is None:
-        return
-    current = await _manager(context).refresh(link.id, _actor(update)) or link
-    await _answer(update.callback_query, texts.REFRESHED.format(state=texts.status_text(current)))
-    await show_card(update.callback_query, context, current)
+    current = await context.services.manage.refresh(_row_id(link), actor(update)) or link
+    await sending.answer(query_of(update), texts.REFRESHED.format(state=texts.status_text(current)))
+    await show_card(update, context, current)
 
 
-async def ask_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask_cancel(update: Update, context: PaylinkContext, link: Link) -> None:
     """Ask "Cancel this link?" by turning the card's buttons into Yes / No."""
-    query = update.callback_query
-    link = await _pressed_link(update, context)
-    if link is None:
-        return
-    obstacle = await _manager(context).cancel_obstacle(link, update.effective_user.id)
+    query = query_of(update)
+    obstacle = await context.services.manage.cancel_obstacle(link, sender(update).id)
     if obstacle is not None:
         await _tell_cancel_result(update, context, obstacle)
         return
-    await _answer(query, texts.CANCEL_ASK)
-    await query.edit_message_reply_markup(reply_markup=keyboards.cancel_confirm_keyboard(link))
+    await sending.answer(query, texts.CANCEL_ASK)
+    message = query.message
+    if isinstance(message, Message):
+        await sending.edit_buttons(context.bot, message.chat.id, message.message_id, keyboards.cancel_confirm_keyboard(link))
 
 
-async def confirm_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def confirm_cancel(update: Update, context: PaylinkContext, link: Link) -> None:
     """Cancel the link at PayerMax; the card then shows it cancelled (or why it could not be)."""
-    result = await _manager(context).cancel(_link_id(update.callback_query), _actor(update))
+    result = await context.services.manage.cancel(_row_id(link), actor(update))
     await _tell_cancel_result(update, context, result)
 
 
-async def keep_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def keep_link(update: Update, context: PaylinkContext, link: Link) -> None:
     """Answer No to "Cancel this link?": give the card its buttons back."""
-    link = await _pressed_link(update, context)
-    if link is None:
-        return
-    await _answer(update.callback_query, texts.CANCEL_KEPT)
-    await show_card(update.callback_query, context, link)
+    await sending.answer(query_of(update), texts.CANCEL_KEPT)
+    await show_card(update, context, link)
 
 
-async def _tell_cancel_result(update: Update, context: ContextTypes.DEFAULT_TYPE, result: CancelResult) -> None:
+async def _tell_cancel_result(update: Update, context: PaylinkContext, result: CancelResult) -> None:
     """Say what became of a cancel, and bring the pressed card up to date."""
     if result.refusal is not None:
-        await _refuse(update, result.refusal)
+        await refuse(update, context, result.refusal)
         return
-    text = texts.cancel_answer(result, update.effective_user.id)
-    await _answer(update.callback_query, text, alert=result.outcome != CancelOutcome.CANCELLED)
+    await sending.answer(query_of(update), texts.cancel_answer(result), alert=result.outcome != CancelOutcome.CANCELLED)
     if result.link is not None:
-        await show_card(update.callback_query, context, result.link)
+        await show_card(update, context, result.link)
 
 
-async def _resendable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Link | None:
-    """The pressed link, if the presser may send it again and a customer can still pay it; else answered."""
-    link = await _pressed_link_allowed(update, context, _manager(context).resend_refusal)
-    if link is None:
-        return None
-    if link.status != LinkStatus.ACTIVE or not link.link_url:
-        await _answer(update.callback_query, texts.NOT_PAYABLE.format(state=texts.status_text(link)), alert=True)
-        await show_card(update.callback_query, context, link)
-        return None
-    return link
+async def _payable(update: Update, context: PaylinkContext, link: Link) -> bool:
+    """Whether a customer can still pay the link; if not, the press is answered and the card refreshed."""
+    if link.status == LinkStatus.ACTIVE and link.link_url:
+        return True
+    await sending.answer(query_of(update), texts.NOT_PAYABLE.format(state=texts.status_text(link)), alert=True)
+    await show_card(update, context, link)
+    return False
 
 
-async def share_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+def _row_id(link: Link) -> int:
+    assert link.id is not None  # a link read from the database
+    return link.id
+
+
+def _pressed_message_id(update: Update) -> int | None:
+    message = query_of(update).message
+    return message.message_id if isinstance(message, Message) else None
+
+
+async def share_link(update: Update, context: PaylinkContext, link: Link) -> None:
     """Post the clean customer message, ready to forward or to send on through inline mode."""
-    link = await _resendable(update, context)
-    if link is None:
+    if not await _payable(update, context, link):
         return
-    query = update.callback_query
-    await _answer(query, texts.SHARED)
-    await context.bot.send_message(
-        update.effective_chat.id, texts.customer_message(link), parse_mode=ParseMode.HTML,
-        reply_markup=keyboards.share_keyboard(link), reply_to_message_id=_message_id(query), allow_sending_without_reply=True,
+    await sending.answer(query_of(update), texts.SHARED)
+    await sending.send_text(
+        context.bot, chat_of(update).id, texts.customer_message(link), buttons=keyboards.share_keyboard(link),
+        reply_to=_pressed_message_id(update),
     )
 
 
-async def send_qr(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def send_qr(update: Update, context: PaylinkContext, link: Link) -> None:
     """Send the QR code again, captioned with the customer message."""
-    link = await _resendable(update, context)
-    if link is None:
+    if not await _payable(update, context, link):
         return
-    query = update.callback_query
-    await _answer(query, texts.QR_SENT)
-    await context.bot.send_photo(
-        update.effective_chat.id, qr_png(link.link_url or ""), caption=texts.customer_message(link), parse_mode=ParseMode.HTML,
-        reply_markup=keyboards.customer_keyboard(link), reply_to_message_id=_message_id(query), allow_sending_without_reply=True,
+    await sending.answer(query_of(update), texts.QR_SENT)
+    await sending.send_photo(
+        context.bot, chat_of(update).id, qr_png(link.link_url or ""), texts.customer_message(link),
+        buttons=keyboards.customer_keyboard(link), reply_to=_pressed_message_id(update),
     )
 
 
-async def open_card(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def open_card(update: Update, context: PaylinkContext, link: Link) -> None:
     """Post a link's card here as a new message (from /links or /find)."""
-    link = await _viewable_pressed_link(update, context)
-    if link is None:
-        return
-    await _answer(update.callback_query, texts.status_text(link))
-    await send_card(context, update.effective_chat.id, link)
+    await sending.answer(query_of(update), texts.status_text(link))
+    await send_card(context, chat_of(update).id, link)
 
 
-def _message_id(query: CallbackQuery) -> int | None:
-    return query.message.message_id if isinstance(query.message, Message) else None
+BUTTONS: dict[str, Button] = {
+    keyboards.CARD_REFRESH: Button(Needs.VIEW, refresh_card),
+    keyboards.CARD_CANCEL: Button(Needs.CANCEL, ask_cancel),
+    keyboards.CARD_CANCEL_CONFIRMED: Button(Needs.CANCEL, confirm_cancel),
+    keyboards.CARD_KEEP: Button(Needs.CANCEL, keep_link),
+    keyboards.CARD_SHARE: Button(Needs.RESEND, share_link),
+    keyboards.CARD_QR: Button(Needs.RESEND, send_qr),
+    keyboards.CARD_OPEN: Button(Needs.VIEW, open_card),
+}
 
 
-async def share_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def share_inline(update: Update, context: PaylinkContext) -> None:
     """Answer "@bot <link id>" (or an empty query: my recent active links) with the customer message."""
     query = update.inline_query
-    manager = _manager(context)
-    user_id = update.effective_user.id
+    if query is None:
+        return
+    manager = context.services.manage
+    user_id = sender(update).id
     scope = await manager.scope_for(user_id)
     candidates: list[Link] = []
     if scope is not None:
@@ -248,23 +226,8 @@ def _article(link: Link) -> InlineQueryResultArticle:
     """One inline result: the customer message for this link."""
     return InlineQueryResultArticle(
         id=link.merchant_link_id,
-        title=f"{texts.money_of(link)} · {link.description}"[:120],
+        title=clip(f"{texts.money_of(link)} · {link.description}", INLINE_TITLE_LIMIT),
         description=f"Payment link, valid until {texts.when(link.expires_at)}",
-        input_message_content=InputTextMessageContent(texts.customer_message(link), parse_mode=ParseMode.HTML),
+        input_message_content=InputTextMessageContent(sending.fitted(texts.customer_message(link), MESSAGE_LIMIT)),
         reply_markup=keyboards.customer_keyboard(link),
     )
-
-
-def register(application: Application) -> None:
-    """Register the card buttons and the inline share query."""
-    for action, callback in (
-        (keyboards.CARD_REFRESH, refresh_card),
-        (keyboards.CARD_CANCEL, ask_cancel),
-        (keyboards.CARD_CANCEL_CONFIRMED, confirm_cancel),
-        (keyboards.CARD_KEEP, keep_link),
-        (keyboards.CARD_SHARE, share_link),
-        (keyboards.CARD_QR, send_qr),
-        (keyboards.CARD_OPEN, open_card),
-    ):
-        application.add_handler(CallbackQueryHandler(callback, pattern=_pattern(action)))
-    application.add_handler(InlineQueryHandler(share_inline))

@@ -26,14 +26,14 @@ class Role(StrEnum):
 class Action(StrEnum):
     """Something a person may or may not do."""
 
-    CREATE_LINK = "create links"
-    MANAGE_OWN_LINKS = "manage your own links"
-    VIEW_ALL_LINKS = "view all links"
-    CANCEL_ANY_LINK = "cancel anyone's links"
-    RESEND_LINK = "resend links"
-    MANAGE_TEAM = "manage the team"
-    CHANGE_SETTINGS = "change chat settings"
-    READ_AUDIT = "read the audit log"
+    CREATE_LINK = "create_link"
+    MANAGE_OWN_LINKS = "manage_own_links"
+    VIEW_ALL_LINKS = "view_all_links"
+    CANCEL_ANY_LINK = "cancel_any_link"
+    RESEND_LINK = "resend_link"
+    MANAGE_TEAM = "manage_team"
+    CHANGE_SETTINGS = "change_settings"
+    READ_AUDIT = "read_audit"
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -57,20 +57,15 @@ def roles_allowed(action: Action) -> list[Role]:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why someone may not do something, and who can change that."""
+    """Why someone may not do something: the action and the roles that may (texts words it)."""
 
     action: Action
     roles: list[Role]
 
-    def text(self, user_id: int) -> str:
-        """A sentence for the person refused: the role needed and who grants it."""
-        names = [role.value for role in self.roles]
-        needed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-        grantors = " or ".join(role.value for role in Role if role in GRANTORS.get(self.roles[-1], frozenset({Role.OWNER})))
-        return (
-            f"Sorry, you are not allowed to {self.action.value}: that needs the {needed} role. "
-            f"Ask an {grantors} of this bot to /invite you (your Telegram user id is {user_id})."
-        )
+
+def refusal_of(action: Action) -> Refusal:
+    """The refusal for a person whose role does not allow ``action``."""
+    return Refusal(action, roles_allowed(action))
 
 
 class AccessService:
@@ -99,4 +94,4 @@ class AccessService:
         """None if allowed, else the refusal to show."""
         if await self.may(user_id, action):
             return None
-        return Refusal(action, roles_allowed(action))
+        return refusal_of(action)

@@ -7,6 +7,7 @@ with the old and the new value in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from babel.core import get_global
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,8 +37,24 @@ _STORED_AS = {
 }
 
 
+class SettingProblem(StrEnum):
+    """Why a setting value cannot be used."""
+
+    UNKNOWN_CURRENCY = "unknown_currency"
+    UNKNOWN_COUNTRY = "unknown_country"
+    EXPIRY_OUT_OF_RANGE = "expiry_out_of_range"
+    NOT_A_DURATION = "not_a_duration"
+    UNKNOWN_LANGUAGE = "unknown_language"
+
+
 class SettingError(ValueError):
-    """A setting value that cannot be used; str() says why and what would work."""
+    """A setting value that cannot be used: the problem, the value given and what would work."""
+
+    def __init__(self, problem: SettingProblem, value: str, choices: tuple[str, ...] = ()) -> None:
+        super().__init__(f"{problem.value}: {value!r}")
+        self.problem = problem
+        self.value = value
+        self.choices = choices
 
 
 @dataclass(frozen=True)
@@ -95,35 +112,37 @@ class ChatSettingsService:
         """Make ``code`` the chat's currency for amounts typed without one."""
         try:
             currency = normalise_currency(code)
-        except AmountError as exc:
-            raise SettingError(exc.message) from None
+        except AmountError:
+            raise SettingError(SettingProblem.UNKNOWN_CURRENCY, code.strip()) from None
         return await self._change(actor, chat, "currency", currency)
 
     async def set_country(self, actor: Actor, chat: ChatRef, code: str) -> ChatDefaults:
         """Make ``code`` (ISO alpha-2) the country new links are made for."""
         country = code.strip().upper()
         if country not in COUNTRIES:
-            raise SettingError(f"'{code.strip()}' is not a country code. Use 2 letters, such as US, ID or BR.")
+            raise SettingError(SettingProblem.UNKNOWN_COUNTRY, code.strip())
         return await self._change(actor, chat, "country", country)
 
     async def set_expiry(self, actor: Actor, chat: ChatRef, seconds: int) -> ChatDefaults:
         """Make new links valid for ``seconds``, within PayerMax's 1 hour to 30 days."""
         if not MIN_LINK_EXPIRY.total_seconds() <= seconds <= MAX_LINK_EXPIRY.total_seconds():
-            raise SettingError("Links can be valid from 1 hour to 30 days (PayerMax's limits), e.g. 12h or 7d.")
+            raise SettingError(SettingProblem.EXPIRY_OUT_OF_RANGE, str(seconds))
         return await self._change(actor, chat, "expires_seconds", int(seconds))
 
     async def set_language(self, actor: Actor, chat: ChatRef, code: str) -> ChatDefaults:
         """Make ``code`` the language of the payment page for new links."""
         language = code.strip().lower()
         if language not in PAGE_LANGUAGES:
-            raise SettingError(f"'{code.strip()}' is not a page language I can offer. Choose one of: {', '.join(PAGE_LANGUAGES)}.")
+            raise SettingError(SettingProblem.UNKNOWN_LANGUAGE, code.strip(), PAGE_LANGUAGES)
         return await self._change(actor, chat, "language", language)
 
     async def _change(self, actor: Actor, chat: ChatRef, name: str, value: str | int) -> ChatDefaults:
         """Store one setting and audit old -> new, in one transaction."""
         column, subject = _STORED_AS[name]
         async with self._sessions() as session, session.begin():
-            row = await session.get(Chat, chat.id, with_for_update=True) or await repo.upsert_chat(session, chat.id, chat.type, chat.title)
+            await repo.upsert_chat(session, chat.id, chat.type, chat.title)
+            row = await session.get(Chat, chat.id, with_for_update=True, populate_existing=True)
+            assert row is not None
             before = self._merge(row)
             setattr(row, column, value)
             after = replace(before, **{name: value})

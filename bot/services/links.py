@@ -24,7 +24,7 @@ from bot.payermax.client import PayerMaxClient
 from bot.payermax.errors import ApiError, PayerMaxError, TransportError
 from bot.payermax.models import CreateLinkRequest, LinkInfo
 from storage import repo
-from storage.models import Link, LinkStatus, utcnow
+from storage.models import Link, LinkStatus, OutboxKind, utcnow
 
 log = logging.getLogger("paylink.links")
 
@@ -280,7 +280,7 @@ class LinkService:
                 current.next_check_at = utcnow() + FIRST_CHECK_AFTER
                 await repo.add_link_event(session, current.id, "created", f"PayerMax link {info.link_id}, {current.status}")
                 await repo.enqueue(
-                    session, dedupe_key=f"card:{current.id}", kind="card", chat_id=current.chat_id, link_id=current.id, payload={}
+                    session, dedupe_key=f"card:{current.id}", kind=OutboxKind.CARD, chat_id=current.chat_id, link_id=current.id, payload={}
                 )
         self._on_enqueued()
         if settled_now:

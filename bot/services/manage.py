@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.payermax.client import PayerMaxClient
 from bot.payermax.errors import ApiError, PayerMaxError
-from bot.services.access import PERMISSIONS, AccessService, Action, Refusal, roles_allowed
+from bot.services.access import PERMISSIONS, AccessService, Action, Refusal, refusal_of
 from bot.services.actors import Actor
 from bot.services.reconcile import Reconciler
 from storage import repo
-from storage.models import Chat, Link, LinkEvent, LinkStatus, Payment, utcnow
+from storage.models import Chat, Link, LinkEvent, LinkStatus, OutboxKind, Payment, utcnow
 
 log = logging.getLogger("paylink.manage")
 
@@ -192,7 +192,7 @@ class LinkManager:
         scope = await self.scope_for(user_id)
         if scope is not None and scope.covers(link):
             return None
-        return Refusal(Action.VIEW_ALL_LINKS, roles_allowed(Action.VIEW_ALL_LINKS))
+        return refusal_of(Action.VIEW_ALL_LINKS)
 
     async def resend_refusal(self, link: Link, user_id: int) -> Refusal | None:
         """None if this person may send this link (Share, QR) again, else why not."""
@@ -206,7 +206,7 @@ class LinkManager:
             return None
         if link.creator_user_id == user_id and Action.MANAGE_OWN_LINKS in allowed:
             return None
-        return Refusal(Action.CANCEL_ANY_LINK, roles_allowed(Action.CANCEL_ANY_LINK))
+        return refusal_of(Action.CANCEL_ANY_LINK)
 
     async def _allowed(self, user_id: int) -> frozenset[Action]:
         """What this person's role lets them do (nothing without a role)."""
@@ -358,7 +358,7 @@ class LinkManager:
                     detail=f"{current.amount} {current.currency} {current.description}",
                 )
                 await repo.enqueue(
-                    session, dedupe_key=f"card-cancelled:{current.id}", kind="card_update", chat_id=current.chat_id,
+                    session, dedupe_key=f"card-cancelled:{current.id}", kind=OutboxKind.CARD_UPDATE, chat_id=current.chat_id,
                     link_id=current.id, payload={},
                 )
         if not changed:

@@ -29,7 +29,7 @@ from bot.payermax.models import NOTIFY_TYPE_PAYBYLINK, Notification, PaymentAtte
 from bot.services.links import looks_like_ours
 from storage import bulk, repo
 from storage.db import BatchTransactions
-from storage.models import Link, LinkStatus, Member, Payment, utcnow
+from storage.models import Link, LinkStatus, Member, OutboxKind, Payment, utcnow
 
 log = logging.getLogger("paylink.payments")
 
@@ -135,13 +135,13 @@ def _wants_private_copy(link: LinkFacts) -> bool:
 def _announcements(link: LinkFacts, trade: str, payment_id: int, *, creator_notified_privately: bool) -> list[bulk.OutboxEntry]:
     """The messages a new payment queues: "Paid", the card edit, and the creator's private copy if they asked."""
     messages: list[bulk.OutboxEntry] = [
-        {"dedupe_key": f"paid:{link.id}:{trade}", "kind": "paid", "chat_id": link.chat_id, "link_id": link.id, "payload": {"payment_id": payment_id}},
-        {"dedupe_key": f"card-paid:{link.id}", "kind": "card_update", "chat_id": link.chat_id, "link_id": link.id, "payload": {}},
+        {"dedupe_key": f"paid:{link.id}:{trade}", "kind": OutboxKind.PAID, "chat_id": link.chat_id, "link_id": link.id, "payload": {"payment_id": payment_id}},
+        {"dedupe_key": f"card-paid:{link.id}", "kind": OutboxKind.CARD_UPDATE, "chat_id": link.chat_id, "link_id": link.id, "payload": {}},
     ]
     if creator_notified_privately and _wants_private_copy(link):
         # The agent asked to hear about their group links privately too.
         messages.append(
-            {"dedupe_key": f"paid-private:{link.id}:{trade}", "kind": "paid", "chat_id": link.creator_user_id, "link_id": link.id,
+            {"dedupe_key": f"paid-private:{link.id}:{trade}", "kind": OutboxKind.PAID, "chat_id": link.creator_user_id, "link_id": link.id,
              "payload": {"payment_id": payment_id}}
         )
     return messages
@@ -333,7 +333,7 @@ class PaymentService:
         await repo.add_link_event(session, link.id, "mismatch", detail)
         for owner in self._owner_chat_ids:
             await repo.enqueue(
-                session, dedupe_key=f"mismatch:{link.id}:{trade}:{owner}", kind="alert", chat_id=owner, link_id=link.id,
+                session, dedupe_key=f"mismatch:{link.id}:{trade}:{owner}", kind=OutboxKind.ALERT, chat_id=owner, link_id=link.id,
                 payload={"alert": "mismatch", "expected": f"{link.amount} {link.currency}", "reported": f"{report.amount} {report.currency}", "trade": trade},
             )
         log.error("payment amount mismatch", extra={"link": link.merchant_link_id, "chat": link.chat_id, "trade": trade, "status": "MISMATCH"})

@@ -23,7 +23,7 @@ from bot.payermax.models import STATUS_SUCCESS, LinkInfo, PaymentAttempt
 from bot.services.links import LinkPending, LinkRefused, LinkService
 from bot.services.payments import PaymentReport, PaymentService
 from storage import repo
-from storage.models import Link, LinkStatus, utcnow
+from storage.models import Link, LinkStatus, OutboxKind, utcnow
 
 log = logging.getLogger("paylink.reconcile")
 
@@ -120,7 +120,7 @@ class Reconciler:
         except LinkRefused as exc:
             async with self._sessions() as session, session.begin():
                 await repo.enqueue(
-                    session, dedupe_key=f"failed:{link.id}", kind="link_failed", chat_id=link.chat_id, link_id=link.id,
+                    session, dedupe_key=f"failed:{link.id}", kind=OutboxKind.LINK_FAILED, chat_id=link.chat_id, link_id=link.id,
                     payload={"code": exc.code, "msg": exc.msg},
                 )
             self._on_enqueued()
@@ -167,7 +167,7 @@ class Reconciler:
             current.next_check_at = None
             await repo.add_link_event(session, current.id, "expired", "PayerMax reports the link expired")
             await repo.enqueue(
-                session, dedupe_key=f"card-expired:{link.id}", kind="card_update", chat_id=link.chat_id, link_id=link.id, payload={}
+                session, dedupe_key=f"card-expired:{link.id}", kind=OutboxKind.CARD_UPDATE, chat_id=link.chat_id, link_id=link.id, payload={}
             )
         log.info("link expired", extra={"link": link.merchant_link_id, "chat": link.chat_id, "status": "EXPIRED"})
         self._on_enqueued()

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,15 +26,36 @@ from storage.models import Invite, Member, utcnow
 INVITE_LIFETIME = timedelta(hours=24)
 CODE_BYTES = 16  # 22 url-safe characters: well inside Telegram's 64-character start parameter
 _CODE_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")  # what an invite code can look like at all
-# Owners have no members row to keep the preference in (their role comes from configuration).
-NOT_A_MEMBER = (
-    "Private Paid messages are for team members who joined by invite; owners named in "
-    "ADMIN_USER_IDS and people not on the team cannot turn them on."
-)
+
+
+class TeamProblem(StrEnum):
+    """Why a team change cannot be made."""
+
+    OWNER_NOT_INVITABLE = "owner_not_invitable"
+    MAY_NOT_INVITE = "may_not_invite"  # .role, .grantors
+    INVITER_LOST_RIGHTS = "inviter_lost_rights"
+    INVITE_USED = "invite_used"
+    INVITE_UNKNOWN = "invite_unknown"
+    INVITE_EXPIRED = "invite_expired"
+    OWNER_NOT_REMOVABLE = "owner_not_removable"  # .user_id
+    NOT_ON_TEAM = "not_on_team"  # .user_id
+    MAY_NOT_REMOVE = "may_not_remove"  # .role, .grantors
+    # Owners have no members row to keep a preference in (their role comes from configuration).
+    NOT_A_MEMBER = "not_a_member"
 
 
 class TeamError(Exception):
-    """A team change that cannot be made; str() is a sentence for the person who asked."""
+    """A team change that cannot be made: the problem and the facts a sentence about it needs."""
+
+    def __init__(
+        self, problem: TeamProblem, *, role: Role | None = None, grantors: frozenset[Role] = frozenset(),
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+        self.role = role
+        self.grantors = grantors
+        self.user_id = user_id
 
 
 @dataclass(frozen=True)
@@ -55,15 +77,6 @@ class TeamMember:
     notify_private: bool
 
 
-def _a(role: Role) -> str:
-    return ("an " if role.value[0] in "aeiou" else "a ") + role.value
-
-
-def who_grants(roles: Iterable[Role]) -> str:
-    """'an owner' or 'an owner or an admin': the people who may grant or remove a role."""
-    return " or ".join(_a(role) for role in Role if role in set(roles))
-
-
 class TeamService:
     """Invites, joins and removals, each recorded in the audit log."""
 
@@ -83,9 +96,9 @@ class TeamService:
     async def invite(self, actor: Actor, role: Role) -> InviteCode:
         """Make a single-use code granting ``role``; only the role's grantors may."""
         if role == Role.OWNER:
-            raise TeamError("Owners are named in the bot's configuration (ADMIN_USER_IDS), not invited.")
+            raise TeamError(TeamProblem.OWNER_NOT_INVITABLE)
         if await self._access.role_of(actor.user_id) not in GRANTORS[role]:
-            raise TeamError(f"Only {who_grants(GRANTORS[role])} can invite {_a(role)}.")
+            raise TeamError(TeamProblem.MAY_NOT_INVITE, role=role, grantors=GRANTORS[role])
         code = secrets.token_urlsafe(CODE_BYTES)
         expires_at = self._clock() + self._lifetime
         async with self._sessions() as session, session.begin():
@@ -104,7 +117,7 @@ class TeamService:
         if user_id in self._access.owner_ids:
             return Role.OWNER  # owners stay owners, and the code stays for the person it was meant for
         if await self._access.role_of(invite.created_by) not in GRANTORS[role]:
-            raise TeamError("This invite no longer works: the person who made it can no longer grant that role. Ask for a new one.")
+            raise TeamError(TeamProblem.INVITER_LOST_RIGHTS, role=role)
         now = self._clock()
         async with self._sessions() as session, session.begin():
             claimed = await session.execute(
@@ -113,12 +126,15 @@ class TeamService:
                 .values(used_by=user_id, used_at=now)
             )
             if not claimed.rowcount:
-                raise TeamError("This invite has already been used. Ask for a new one.")
-            member = await session.get(Member, user_id, with_for_update=True)
-            previous = Role(member.role) if member else None
-            if member is None:
-                session.add(Member(user_id=user_id, role=role.value, name=name[:128], added_by=invite.created_by, added_at=now))
-            else:
+                raise TeamError(TeamProblem.INVITE_USED)
+            created = await repo.ensure_member(
+                session, user_id, role=role.value, name=name[:128], added_by=invite.created_by, now=now
+            )
+            previous = None
+            if created is None:
+                member = await session.get(Member, user_id, with_for_update=True, populate_existing=True)
+                assert member is not None
+                previous = Role(member.role)
                 member.role, member.added_by, member.added_at = role.value, invite.created_by, now
                 member.name = name[:128] or member.name
             detail = f"invited by {invite.created_by}" + (f"; was {previous.value}" if previous else "")
@@ -132,11 +148,11 @@ class TeamService:
             async with self._sessions() as session:
                 invite = await session.get(Invite, code)
         if invite is None:
-            raise TeamError("I don't know this invite. Check the link, or ask for a new one.")
+            raise TeamError(TeamProblem.INVITE_UNKNOWN)
         if invite.used_by is not None:
-            raise TeamError("This invite has already been used. Ask for a new one.")
+            raise TeamError(TeamProblem.INVITE_USED)
         if invite.expires_at <= self._clock():
-            raise TeamError("This invite has expired (invites work for 24 hours). Ask for a new one.")
+            raise TeamError(TeamProblem.INVITE_EXPIRED)
         return invite
 
     async def members(self) -> list[TeamMember]:
@@ -159,15 +175,15 @@ class TeamService:
     async def remove(self, actor: Actor, user_id: int) -> TeamMember:
         """Take a member off the team at once; only those who may grant their role may remove them."""
         if user_id in self._access.owner_ids:
-            raise TeamError(f"{user_id} is an owner. Owners are named in ADMIN_USER_IDS and cannot be removed from chat.")
+            raise TeamError(TeamProblem.OWNER_NOT_REMOVABLE, user_id=user_id)
         actor_role = await self._access.role_of(actor.user_id)
         async with self._sessions() as session, session.begin():
             member = await session.get(Member, user_id, with_for_update=True)
             if member is None:
-                raise TeamError(f"{user_id} is not on the team. /team lists who is.")
+                raise TeamError(TeamProblem.NOT_ON_TEAM, user_id=user_id)
             role = Role(member.role)
             if actor_role not in GRANTORS[role]:
-                raise TeamError(f"Only {who_grants(GRANTORS[role])} can remove {_a(role)}.")
+                raise TeamError(TeamProblem.MAY_NOT_REMOVE, role=role, grantors=GRANTORS[role])
             removed = TeamMember(member.user_id, role, member.name, member.notify_private)
             await session.delete(member)
             await repo.audit(
@@ -181,7 +197,7 @@ class TeamService:
         async with self._sessions() as session:
             member = await session.get(Member, user_id)
         if member is None:
-            raise TeamError(NOT_A_MEMBER)
+            raise TeamError(TeamProblem.NOT_A_MEMBER)
         return member.notify_private
 
     async def set_notify_private(self, user_id: int, on: bool) -> None:
@@ -189,5 +205,5 @@ class TeamService:
         async with self._sessions() as session, session.begin():
             member = await session.get(Member, user_id, with_for_update=True)
             if member is None:
-                raise TeamError(NOT_A_MEMBER)
+                raise TeamError(TeamProblem.NOT_A_MEMBER)
             member.notify_private = on

@@ -19,7 +19,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.payermax.client import PayerMaxClient
-from bot.services.access import Action, Refusal, roles_allowed
+from bot.chat import texts
+from bot.services.access import Action, refusal_of
 from bot.services.links import new_merchant_link_id
 from storage.models import AuditEvent, Link, LinkEvent, LinkStatus, Member, utcnow
 from tests.e2e.harness import BotProcess, Database
@@ -55,7 +56,7 @@ def _callback_data(message: SentMessage) -> list[str]:
 
 def _refusal(action: Action, user_id: int) -> str:
     """The refusal this person should read: the role the action needs and who grants it."""
-    return Refusal(action, roles_allowed(action)).text(user_id)
+    return texts.refusal(refusal_of(action), user_id)
 
 
 def _qr_payload(png: bytes) -> str:

@@ -26,6 +26,7 @@ from bot.money import Money
 from bot.payermax.client import PayerMaxClient
 from bot.sandbox.gateway import SandboxGateway
 from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
+from bot.chat import texts
 from bot.services.access import AccessService, Action, Role
 from bot.services.links import LinkOrder, LinkService
 from bot.services.actors import Actor
@@ -233,7 +234,7 @@ async def test_who_may_see_and_cancel(world: World) -> None:
         assert result.refusal is not None
         assert result.refusal.action == Action.CANCEL_ANY_LINK
         assert set(result.refusal.roles) == {Role.OWNER, Role.ADMIN}
-        assert str(user_id) in result.refusal.text(user_id)
+        assert str(user_id) in texts.refusal(result.refusal, user_id)
     assert (await world.link(mine.id)).status == LinkStatus.ACTIVE
     assert await world.expire_api_calls() == 0  # refusals never reach PayerMax
 

@@ -1,0 +1,177 @@
+"""What each kind of outbox message says, and how it reaches Telegram: one renderer per kind.
+
+A renderer reads the current state from the database (a card edited late shows the link as it
+is now, not as it was when queued), builds the text through the chat texts, and sends it through
+the one sending path with the slot the dispatcher already booked. The dispatcher only claims,
+paces and retries; what a message is lives here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.botapi import sending
+from bot.botapi.budget import Priority
+from bot.botapi.errors import Undeliverable
+from bot.chat import keyboards, texts
+from bot.chat.card_view import card_caption
+from bot.qr import qr_png
+from storage import repo
+from storage.models import Link, OutboxKind, OutboxMessage, Payment
+
+# Every outbox message is news a seller waits for: it may take any slot of the budget (replies
+# and refusals made straight from handlers get only their share). Within a claim the news goes
+# before the card edits that follow it.
+PRIORITY = Priority.ANNOUNCE
+ORDER: Mapping[OutboxKind, int] = {
+    OutboxKind.PAID: 0,
+    OutboxKind.CARD: 0,
+    OutboxKind.ALERT: 0,
+    OutboxKind.LINK_FAILED: 0,
+    OutboxKind.CARD_UPDATE: 1,
+}
+
+
+class PaidPayload(TypedDict):
+    """A "paid" message: which payment it announces."""
+
+    payment_id: int
+
+
+class LinkFailedPayload(TypedDict):
+    """A "link_failed" message: PayerMax's refusal."""
+
+    code: str
+    msg: str
+
+
+class AlertPayload(TypedDict, total=False):
+    """An owner alert: "mismatch" (expected, reported, trade) or "undeliverable" (chat_id, error, link)."""
+
+    alert: str
+    expected: str
+    reported: str
+    trade: str
+    chat_id: int
+    error: str
+    link: str | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One claimed outbox message, with what its renderer needs to send it."""
+
+    message: OutboxMessage
+    bot: sending.Bot
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The message's payload as queued."""
+        loaded = json.loads(self.message.payload)
+        return loaded if isinstance(loaded, dict) else {}
+
+    async def link(self) -> Link:
+        """The link the message is about (every kind but some alerts has one)."""
+        if self.message.link_id is None:
+            raise Undeliverable(f"outbox message {self.message.id} names no link")
+        async with self.sessions() as session:
+            link = await repo.get_link(session, self.message.link_id)
+        if link is None:
+            raise Undeliverable(f"link {self.message.link_id} no longer exists")
+        return link
+
+
+async def send_card(delivery: Delivery) -> None:
+    """Post the link card (QR photo and caption) and remember its message id; never a second card."""
+    link = await delivery.link()
+    if link.card_message_id is not None or not link.link_url:
+        return  # sent before a crash and recorded (or nothing to show): never post a second card
+    sent = await sending.send_photo(
+        delivery.bot, delivery.message.chat_id, qr_png(link.link_url), await card_caption(delivery.sessions, link),
+        buttons=keyboards.card_keyboard(link), priority=Priority.ANNOUNCE, booked=True,
+    )
+    async with delivery.sessions() as session, session.begin():
+        current = await repo.get_link(session, link.id, for_update=True) if link.id is not None else None
+        if current is None:
+            return
+        current.card_message_id = sent.message_id
+        changed_meanwhile = current.status != link.status
+        if changed_meanwhile:
+            # Paid (or cancelled) while the card was on its way: its edit found no card, so queue one now.
+            await repo.enqueue(
+                session, dedupe_key=f"card-late:{current.id}:{current.status}", kind=OutboxKind.CARD_UPDATE,
+                chat_id=current.chat_id, link_id=current.id, payload={},
+            )
+
+
+async def update_card(delivery: Delivery) -> None:
+    """Edit the card to show the link's current state; other edits queued before it are done by it too."""
+    link = await delivery.link()
+    if link.card_message_id is None or link.id is None:
+        return  # no card yet: it will be posted showing the current state
+    async with delivery.sessions() as session:
+        covered = await repo.latest_pending_card_update(session, link.id)
+    await sending.edit_caption(
+        delivery.bot, link.chat_id, link.card_message_id, await card_caption(delivery.sessions, link),
+        buttons=keyboards.card_keyboard(link), priority=PRIORITY, booked=True,
+    )
+    if covered is not None and delivery.message.id is not None:
+        # The edit showed the state as of now, which includes every change queued before it was read.
+        async with delivery.sessions() as session, session.begin():
+            await repo.coalesce_card_updates(session, link.id, up_to=covered, sent=delivery.message.id)
+
+
+async def send_paid(delivery: Delivery) -> None:
+    """Announce a payment: in the link's chat as a reply to its card, or as the creator's private copy."""
+    link = await delivery.link()
+    payload: PaidPayload = {"payment_id": int(delivery.payload.get("payment_id", 0))}
+    async with delivery.sessions() as session:
+        payment = await session.get(Payment, payload["payment_id"])
+    if payment is None:
+        raise Undeliverable(f"payment {payload['payment_id']} no longer exists")
+    in_card_chat = delivery.message.chat_id == link.chat_id
+    await sending.send_text(
+        delivery.bot, delivery.message.chat_id, texts.paid_message(link, payment),
+        reply_to=link.card_message_id if in_card_chat else None, priority=Priority.ANNOUNCE, booked=True,
+    )
+
+
+async def send_link_failed(delivery: Delivery) -> None:
+    """Tell the chat a link it asked for could not be made after all."""
+    link = await delivery.link()
+    payload = delivery.payload
+    failed: LinkFailedPayload = {"code": str(payload.get("code", "")), "msg": str(payload.get("msg", ""))}
+    await sending.send_text(
+        delivery.bot, delivery.message.chat_id, texts.link_failed(link, failed["code"], failed["msg"]),
+        priority=Priority.ANNOUNCE, booked=True,
+    )
+
+
+async def send_alert(delivery: Delivery) -> None:
+    """Warn an owner: a payment that does not match its link, or a message that could not be delivered."""
+    payload: AlertPayload = {**delivery.payload}  # type: ignore[typeddict-item]
+    if payload.get("alert") == "mismatch":
+        link_id = (await delivery.link()).merchant_link_id if delivery.message.link_id else "?"
+        text = texts.mismatch_alert(
+            link_id, str(payload.get("expected", "")), str(payload.get("reported", "")), str(payload.get("trade", ""))
+        )
+    else:
+        text = texts.undeliverable_alert(int(payload.get("chat_id", 0)), payload.get("link"), str(payload.get("error", "")))
+    await sending.send_text(delivery.bot, delivery.message.chat_id, text, priority=Priority.ANNOUNCE, booked=True)
+
+
+Renderer = Callable[[Delivery], Awaitable[None]]
+
+RENDERERS: Mapping[OutboxKind, Renderer] = {
+    OutboxKind.CARD: send_card,
+    OutboxKind.CARD_UPDATE: update_card,
+    OutboxKind.PAID: send_paid,
+    OutboxKind.LINK_FAILED: send_link_failed,
+    OutboxKind.ALERT: send_alert,
+}

@@ -1,0 +1,109 @@
+"""The typed context every handler gets: the services, and who is acting where.
+
+Following python-telegram-bot's ``contexttypesbot`` example, the application is built with
+``ContextTypes(context=PaylinkContext, bot_data=BotData)``, so handlers read
+``context.services.links`` with types instead of digging in ``bot_data`` by string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import CallbackQuery, Chat, Message, Update, User
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
+
+from bot.botapi.pacing import SendArgs
+from bot.services.access import AccessService
+from bot.services.actors import Actor
+from bot.services.audit import AuditLog
+from bot.services.chats import ChatSettingsService
+from bot.services.drafts import DraftService
+from bot.services.links import LinkService
+from bot.services.manage import LinkManager
+from bot.services.notices import RefusalNotices
+from bot.services.team import TeamService
+from bot.services.updates import UpdateLog
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the handlers need from the rest of the bot."""
+
+    links: LinkService
+    chats: ChatSettingsService
+    drafts: DraftService
+    updates: UpdateLog
+    access: AccessService
+    team: TeamService
+    audit: AuditLog
+    manage: LinkManager
+    notices: RefusalNotices
+
+
+class BotData:
+    """The application's bot_data: the services, set once while the application is built."""
+
+    def __init__(self) -> None:
+        self.services: Services | None = None
+
+
+class PaylinkContext(CallbackContext[ExtBot[SendArgs], dict[Any, Any], dict[Any, Any], BotData]):
+    """CallbackContext with the services at hand."""
+
+    @property
+    def services(self) -> Services:
+        """The bot's services (always set before the first update is handled)."""
+        services = self.bot_data.services
+        if services is None:
+            raise RuntimeError("the services were not attached to the application")
+        return services
+
+
+CONTEXT_TYPES = ContextTypes(context=PaylinkContext, bot_data=BotData)
+PaylinkApplication = Application[ExtBot[SendArgs], PaylinkContext, dict[Any, Any], dict[Any, Any], BotData, Any]
+
+
+def sender(update: Update) -> User:
+    """The person behind the update (every update a handler here takes has one)."""
+    user = update.effective_user
+    if user is None:
+        raise ValueError(f"update {update.update_id} has no sender")
+    return user
+
+
+def chat_of(update: Update) -> Chat:
+    """The chat the update happened in."""
+    chat = update.effective_chat
+    if chat is None:
+        raise ValueError(f"update {update.update_id} has no chat")
+    return chat
+
+
+def message_of(update: Update) -> Message:
+    """The message the update carries (a command or a text)."""
+    message = update.effective_message
+    if message is None:
+        raise ValueError(f"update {update.update_id} has no message")
+    return message
+
+
+def query_of(update: Update) -> CallbackQuery:
+    """The button press the update carries."""
+    query = update.callback_query
+    if query is None:
+        raise ValueError(f"update {update.update_id} is not a button press")
+    return query
+
+
+def actor(update: Update) -> Actor:
+    """The person behind an update, as the services record them (name and the chat they acted in)."""
+    user = sender(update)
+    chat = update.effective_chat
+    return Actor(user.id, user.full_name, chat.id if chat else None)
+
+
+def arguments(update: Update) -> str:
+    """Everything after the command, as typed."""
+    parts = (message_of(update).text or "").split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""

@@ -1,0 +1,86 @@
+"""Every handler, registered in one place, in the order Telegram updates should meet them.
+
+Group -1 claims the update (a redelivered update stops there), the default group holds the
+commands, buttons and messages, and a last group marks the update done once its handler ran.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import (
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.botapi import sending
+from bot.chat import audit, cards, creation, keyboards, lists, settings_menu, team, texts, welcome
+from bot.chat.context import PaylinkApplication, PaylinkContext
+
+log = logging.getLogger("paylink.chat")
+
+CLAIM_GROUP = -1
+HANDLED_GROUP = 1000  # runs after every other handler group
+
+
+async def drop_repeated_update(update: Update, context: PaylinkContext) -> None:
+    """Stop an update that is done or being handled elsewhere (Telegram redelivers after timeouts and restarts)."""
+    if not await context.services.updates.claim(update.update_id):
+        log.info("dropped a repeated update %s", update.update_id)
+        raise ApplicationHandlerStop
+
+
+async def remember_update(update: Update, context: PaylinkContext) -> None:
+    """Mark the update done after its handlers ran: a crash mid-way lets its redelivery run it."""
+    await context.services.updates.done(update.update_id)
+
+
+async def on_error(update: object, context: PaylinkContext) -> None:
+    """Log the failure and tell the person nothing was created."""
+    log.error("handler failed: %s", context.error, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None and update.effective_message is not None:
+        try:
+            await sending.send_text(context.bot, update.effective_chat.id, texts.INTERNAL_ERROR)
+        except Exception:  # the reply is a courtesy; the failure is already logged
+            log.warning("could not tell the user about the failure")
+
+
+COMMANDS = {
+    "start": welcome.start,
+    "help": welcome.help_command,
+    "link": creation.link_command,
+    "newlink": creation.new_link,
+    "cancel": creation.cancel,
+    "links": lists.links_command,
+    "find": lists.find_command,
+    "status": lists.status_command,
+    "settings": settings_menu.settings_command,
+    "audit": audit.audit_command,
+    "team": team.team_command,
+    "invite": team.invite_command,
+    "remove": team.remove_command,
+    "notifyme": team.notifyme_command,
+}
+
+
+def register(application: PaylinkApplication) -> None:
+    """Register every handler of the bot."""
+    application.add_handler(TypeHandler(Update, drop_repeated_update), group=CLAIM_GROUP)
+    application.add_handler(TypeHandler(Update, remember_update), group=HANDLED_GROUP)
+    for command, callback in COMMANDS.items():
+        application.add_handler(CommandHandler(command, callback))
+    application.add_handler(CallbackQueryHandler(creation.confirm_create, pattern=f"^{keyboards.CREATE}$"))
+    application.add_handler(CallbackQueryHandler(creation.abort_create, pattern=f"^{keyboards.ABORT}$"))
+    application.add_handler(CallbackQueryHandler(cards.card_pressed, pattern=f"^{keyboards.CARD_PREFIX}:"))
+    application.add_handler(CallbackQueryHandler(lists.links_page, pattern=lists.LIST_PATTERN))
+    application.add_handler(CallbackQueryHandler(settings_menu.settings_button, pattern=f"^{settings_menu.PREFIX}:"))
+    application.add_handler(InlineQueryHandler(cards.share_inline))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, creation.draft_step))
+    application.add_handler(MessageHandler(filters.COMMAND, welcome.unknown_command))
+    application.add_error_handler(on_error)
