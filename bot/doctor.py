@@ -115,7 +115,7 @@ def _skip_payermax(problems: list[ConfigError]) -> Check | None:
         return None
 
     async def skipped(_settings: Settings) -> str:
-        raise Skipped(f"PayerMax probe skipped until {', '.join(reported)} above is fixed")
+        raise Skipped(f"PayerMax probe skipped: fix {', '.join(reported)} above first")
 
     return skipped
 
