@@ -88,7 +88,8 @@ def telegram_unreachable(settings: Settings, exc: NetworkError) -> ConfigError:
     """Name TELEGRAM_API_BASE_URL for a Bot API that cannot be reached, never showing the token."""
     # The Bot API URL carries the token, so only the base URL and the error's own words are shown.
     problem = str(exc).replace(settings.telegram_bot_token.get_secret_value(), "[token]")
-    return ConfigError("TELEGRAM_API_BASE_URL", f"cannot reach the Telegram Bot API at {settings.telegram_api_base_url} ({problem})")
+    where = settings.telegram_api_base_url
+    return ConfigError("TELEGRAM_API_BASE_URL", f"cannot reach the Telegram Bot API at {where} ({problem})")
 
 
 def bind_socket(settings: Settings) -> socket.socket:

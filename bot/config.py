@@ -212,10 +212,11 @@ class Settings(BaseSettings):
 
     def key_variable(self, variable: str) -> str:
         """The variable a key is read from: ``variable`` itself, or its ``_FILE`` when only that one is set."""
-        value, path = {
+        sources: dict[str, tuple[object, Path | None]] = {
             "PAYERMAX_MERCHANT_PRIVATE_KEY": (self.payermax_merchant_private_key, self.payermax_merchant_private_key_file),
             "PAYERMAX_PLATFORM_PUBLIC_KEY": (self.payermax_platform_public_key, self.payermax_platform_public_key_file),
-        }[variable]
+        }
+        value, path = sources[variable]
         return f"{variable}_FILE" if value is None and path is not None else variable
 
     def merchant_private_key_text(self) -> str | None:
@@ -307,7 +308,8 @@ def _config_errors(exc: ValidationError) -> list[ConfigError]:
         location = error.get("loc") or ()
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         if location:
-            problems.append(ConfigError(str(location[0]).upper(), "is required" if error.get("type") == "missing" else message))
+            problem = "is required" if error.get("type") == "missing" else message
+            problems.append(ConfigError(str(location[0]).upper(), problem))
         else:
             variable, _, problem = message.partition(": ")
             problems.append(ConfigError(variable, problem or message))

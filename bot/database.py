@@ -40,7 +40,8 @@ def open_engine(settings: Settings) -> AsyncEngine:
         try:
             changes += private_sqlite_files(Path(database))
         except OSError as exc:
-            raise ConfigError(database_variable(settings), f"cannot create the SQLite file {database}: {_os_reason(exc)}") from None
+            problem = f"cannot create the SQLite file {database}: {_os_reason(exc)}"
+            raise ConfigError(database_variable(settings), problem) from None
     log_tightened(changes)
     return create_engine(url)
 
@@ -51,7 +52,8 @@ async def check_reachable(engine: AsyncEngine, settings: Settings) -> None:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except UNREACHABLE as exc:
-        raise ConfigError(database_variable(settings), f"cannot connect to {describe(engine)}: {reason(exc, engine)}") from None
+        problem = f"cannot connect to {describe(engine)}: {reason(exc, engine)}"
+        raise ConfigError(database_variable(settings), problem) from None
 
 
 async def prepare_schema(engine: AsyncEngine, settings: Settings) -> None:

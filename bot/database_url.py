@@ -22,7 +22,9 @@ _DRIVERS = {
     "sqlite": SQLITE_DRIVER,
     SQLITE_DRIVER: SQLITE_DRIVER,
 }
-ACCEPTED_FORMS = "postgres://user:password@host/db, postgresql://..., postgresql+asyncpg://... or sqlite:///path/to/file.db"
+ACCEPTED_FORMS = (
+    "postgres://user:password@host/db, postgresql://..., postgresql+asyncpg://... or sqlite:///path/to/file.db"
+)
 # What asyncpg takes from the URL's query: its connect() arguments, plus one that SQLAlchemy consumes.
 _ASYNCPG_PARAMETERS = frozenset(inspect.signature(asyncpg.connect).parameters) - {"dsn", "loop"} | {
     "prepared_statement_cache_size"
@@ -38,7 +40,8 @@ def normalise_database_url(text: str) -> str:
     driver = _DRIVERS.get(url.drivername)
     if driver is None:
         raise ValueError(
-            f"the '{url.drivername}' driver is not supported; use {ACCEPTED_FORMS} (the bot ships asyncpg and aiosqlite)"
+            f"the '{url.drivername}' driver is not supported; use {ACCEPTED_FORMS} "
+            "(the bot ships asyncpg and aiosqlite)"
         )
     url = url.set(drivername=driver)
     url = _postgres_query(url) if driver == POSTGRES_DRIVER else _sqlite_file(url)
@@ -61,5 +64,7 @@ def _postgres_query(url: URL) -> URL:
 def _sqlite_file(url: URL) -> URL:
     """Refuse an in-memory SQLite database: payments would be gone at the next restart."""
     if url.database in (None, "", ":memory:"):
-        raise ValueError("a SQLite database needs a file, e.g. sqlite:///data/paylink.db (an in-memory one loses everything)")
+        raise ValueError(
+            "a SQLite database needs a file, e.g. sqlite:///data/paylink.db (an in-memory one loses everything)"
+        )
     return url

@@ -57,7 +57,8 @@ async def _telegram(settings: Settings) -> str:
     bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_api_base_url)
     try:
         async with bot:
-            me = await _within(bot.get_me(), "TELEGRAM_API_BASE_URL", f"the Telegram Bot API at {settings.telegram_api_base_url}")
+            api = f"the Telegram Bot API at {settings.telegram_api_base_url}"
+            me = await _within(bot.get_me(), "TELEGRAM_API_BASE_URL", api)
     except InvalidToken:
         raise ConfigError("TELEGRAM_BOT_TOKEN", "Telegram refused this token (check it with BotFather)") from None
     except NetworkError as exc:
@@ -84,11 +85,15 @@ async def _payermax(settings: Settings) -> str:
             refused = _refusal(settings, exc)
             if refused:
                 raise refused from None
-            return f"PayerMax {settings.payermax_env} reachable at {settings.gateway_base_url}, keys accepted ({exc.code} for a probe link)"
+            return (
+                f"PayerMax {settings.payermax_env} reachable at {settings.gateway_base_url}, "
+                f"keys accepted ({exc.code} for a probe link)"
+            )
         except SignatureError:
             raise ConfigError(
                 settings.key_variable("PAYERMAX_PLATFORM_PUBLIC_KEY"),
-                f"PayerMax's answer does not verify with this key (use the platform public key of the {settings.payermax_env} app)",
+                "PayerMax's answer does not verify with this key "
+                f"(use the platform public key of the {settings.payermax_env} app)",
             ) from None
         except TransportError as exc:
             raise ConfigError(address, f"cannot reach PayerMax at {settings.gateway_base_url} ({exc})") from None
@@ -102,7 +107,8 @@ def _refusal(settings: Settings, exc: ApiError) -> ConfigError | None:
         variable = settings.key_variable("PAYERMAX_MERCHANT_PRIVATE_KEY")
         return ConfigError(variable, f"{said} (is this key's public half uploaded for PAYERMAX_APP_ID in MMC?)")
     if exc.code == "MERCHANT_APP_INVALID":
-        return ConfigError("PAYERMAX_APP_ID", f"{said} (is it the {settings.payermax_env} app, with its public key uploaded?)")
+        hint = f"is it the {settings.payermax_env} app, with its public key uploaded?"
+        return ConfigError("PAYERMAX_APP_ID", f"{said} ({hint})")
     if exc.code == "MERCHANT_INVALID":
         return ConfigError("PAYERMAX_MERCHANT_NO", said)
     return None

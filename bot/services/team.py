@@ -96,7 +96,8 @@ class TeamService:
         code = secrets.token_urlsafe(CODE_BYTES)
         expires_at = self._clock() + self._lifetime
         async with self._sessions() as session, session.begin():
-            session.add(Invite(code_hash=code_hash(code), role=role.value, created_by=actor.user_id, expires_at=expires_at))
+            row = Invite(code_hash=code_hash(code), role=role.value, created_by=actor.user_id, expires_at=expires_at)
+            session.add(row)
             # The code itself stays out of the log: whoever reads the log must not be able to use it.
             await repo.audit(
                 session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=actor.chat_id, action="invite",

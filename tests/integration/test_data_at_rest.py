@@ -44,7 +44,10 @@ async def test_migration_hashes_invites_handed_out_before_the_upgrade(database_u
         code = "Zq3v0pX5bN2mR8tY1wK4cA"
         async with engine.begin() as connection:
             await connection.execute(
-                text("INSERT INTO invites (code, role, created_by, created_at, expires_at) VALUES (:code, 'admin', :owner, :now, :until)"),
+                text(
+                    "INSERT INTO invites (code, role, created_by, created_at, expires_at)"
+                    " VALUES (:code, 'admin', :owner, :now, :until)"
+                ),
                 {"code": code, "owner": OWNER, "now": utcnow(), "until": utcnow() + timedelta(hours=23)},
             )
         await upgrade(engine)

@@ -44,7 +44,8 @@ async def test_db_upgrade_accepts_the_url_forms_providers_print(database_url: st
     [
         (f"postgres://shop:{PASSWORD}@127.0.0.1:{{port}}/paylink",
          "DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{port}/paylink as shop: connection refused"),
-        (f"mysql://shop:{PASSWORD}@db.example.com/paylink", "DATABASE_URL: the 'mysql' driver is not supported; use postgres://"),
+        (f"mysql://shop:{PASSWORD}@db.example.com/paylink",
+         "DATABASE_URL: the 'mysql' driver is not supported; use postgres://"),
         (f"postgresql+psycopg2://shop:{PASSWORD}@db.example.com/paylink",
          "DATABASE_URL: the 'postgresql+psycopg2' driver is not supported"),
         ("sqlite://", "DATABASE_URL: a SQLite database needs a file"),
@@ -88,8 +89,10 @@ def test_a_data_dir_that_is_a_file_is_one_line(tmp_path: Path, command: tuple[st
 
 def test_doctor_names_the_database_url_it_cannot_reach(tmp_path: Path) -> None:
     port = str(free_port())
-    result = run_cli("doctor", env=_env(tmp_path, DATABASE_URL=f"postgres://shop:{PASSWORD}@127.0.0.1:{port}/paylink"), cwd=tmp_path)
+    url = f"postgres://shop:{PASSWORD}@127.0.0.1:{port}/paylink"
+    result = run_cli("doctor", env=_env(tmp_path, DATABASE_URL=url), cwd=tmp_path)
     assert result.returncode == 1
     failures = [line for line in result.stdout.splitlines() if line.startswith("✖")]
-    assert any(line.startswith(f"✖ DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{port}/paylink") for line in failures)
+    expected = f"✖ DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{port}/paylink"
+    assert any(line.startswith(expected) for line in failures), result.stdout
     assert PASSWORD not in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr

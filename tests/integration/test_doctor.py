@@ -52,8 +52,8 @@ def _live_env(fake: FakeTelegram, tmp_path: Path, **variables: str) -> dict[str,
     return {
         **_base_env(fake, tmp_path), "PAYERMAX_ENV": "uat", "PAYERMAX_APP_ID": "app-42", "PAYERMAX_MERCHANT_NO": "P010",
         "PAYERMAX_MERCHANT_PRIVATE_KEY_FILE": str(private_path), "PAYERMAX_PLATFORM_PUBLIC_KEY_FILE": str(public_path),
-        "ADMIN_USER_IDS": "42", "PAYERMAX_CONTACT_EMAIL": "shop@example.com", "PUBLIC_BASE_URL": "https://pay.example.com",
-        **variables,
+        "ADMIN_USER_IDS": "42", "PAYERMAX_CONTACT_EMAIL": "shop@example.com",
+        "PUBLIC_BASE_URL": "https://pay.example.com", **variables,
     }
 
 
@@ -82,7 +82,8 @@ async def test_doctor_names_telegram_api_base_url_when_telegram_cannot_be_reache
         code, output = await _doctor(env, tmp_path)
     assert code == 1
     [failure] = [line for line in output.splitlines() if line.startswith("✖")]
-    assert failure.startswith(f"✖ TELEGRAM_API_BASE_URL: cannot reach the Telegram Bot API at http://127.0.0.1:{closed}/bot")
+    expected = f"✖ TELEGRAM_API_BASE_URL: cannot reach the Telegram Bot API at http://127.0.0.1:{closed}/bot"
+    assert failure.startswith(expected), output
     assert "NetworkError" not in output and fake.token not in output
 
 
@@ -93,7 +94,8 @@ async def test_doctor_names_the_key_file_variable_when_the_file_is_empty_or_unre
         code, output = await _doctor(_live_env(fake, tmp_path, PAYERMAX_MERCHANT_PRIVATE_KEY_FILE=str(empty)), tmp_path)
         assert code == 1
         [failure] = [line for line in output.splitlines() if line.startswith("✖")]
-        assert failure == f"✖ PAYERMAX_MERCHANT_PRIVATE_KEY_FILE: {empty} is empty; it must hold the key (PEM or base64)"
+        expected = f"✖ PAYERMAX_MERCHANT_PRIVATE_KEY_FILE: {empty} is empty; it must hold the key (PEM or base64)"
+        assert failure == expected, output
         assert "PayerMax probe skipped" in output
 
         folder = tmp_path / "a-folder"

@@ -191,7 +191,8 @@ def test_keys_force_leaves_the_new_private_key_owner_only(tmp_path: Path) -> Non
         ("postgres://shop:pw@db.example.com:5432/paylink", "postgresql+asyncpg://shop:pw@db.example.com:5432/paylink"),
         ("postgresql://shop@db.example.com/paylink", "postgresql+asyncpg://shop@db.example.com/paylink"),
         ("postgresql+asyncpg://shop@db.example.com/paylink", "postgresql+asyncpg://shop@db.example.com/paylink"),
-        ("postgres://shop@db.example.com/paylink?sslmode=require", "postgresql+asyncpg://shop@db.example.com/paylink?ssl=require"),
+        ("postgres://shop@db.example.com/paylink?sslmode=require",
+         "postgresql+asyncpg://shop@db.example.com/paylink?ssl=require"),
         ("sqlite:///data/shop.db", "sqlite+aiosqlite:///data/shop.db"),
     ],
 )
@@ -203,7 +204,8 @@ def test_database_url_forms_get_the_async_driver(monkeypatch: pytest.MonkeyPatch
 
 def test_database_url_parameters_asyncpg_cannot_take_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("DATABASE_URL", "postgres://shop:hunter2pw@db.example.com/paylink?sslmode=require&channel_binding=require")
+    url = "postgres://shop:hunter2pw@db.example.com/paylink?sslmode=require&channel_binding=require"
+    monkeypatch.setenv("DATABASE_URL", url)
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert caught.value.variable == "DATABASE_URL" and "channel_binding" in caught.value.problem

@@ -23,7 +23,9 @@ SECRETS_AND_STATE = [
     "keys/merchant_private_key.pem", "keys/merchant_public_key.txt", "tests/artifacts/bot.log", ".env",
     "stray_private_key.pem", "bot/__pycache__/app.cpython-311.pyc", ".pytest_cache/v/cache/nodeids",
 ]
-SOURCE = ["Dockerfile", "pyproject.toml", "README.md", ".env.example", "bot/app.py", "storage/db.py", "tests/unit/test_qr.py"]
+SOURCE = [
+    "Dockerfile", "pyproject.toml", "README.md", ".env.example", "bot/app.py", "storage/db.py", "tests/unit/test_qr.py",
+]
 
 
 def _dockerignore_patterns() -> list[str]:
@@ -35,8 +37,12 @@ def _dockerignore_patterns() -> list[str]:
 def test_git_ignores_merchant_keys_and_local_data(tmp_path: Path) -> None:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs a git checkout")
-    paths = ["keys/merchant_private_key.pem", "keys/merchant_public_key.txt", "data/paylink.db", "backup/old.pem", ".env"]
-    result = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=ROOT, capture_output=True, text=True, check=False)
+    paths = [
+        "keys/merchant_private_key.pem", "keys/merchant_public_key.txt", "data/paylink.db", "backup/old.pem", ".env",
+    ]
+    result = subprocess.run(
+        ["git", "check-ignore", "--no-index", *paths], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert sorted(result.stdout.split()) == sorted(paths), result.stdout + result.stderr
 
 
@@ -46,7 +52,8 @@ def test_docker_build_context_leaves_out_keys_data_and_local_state(tmp_path: Pat
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     shutil.copy(ROOT / ".dockerignore", tmp_path / ".dockerignore")
-    with tarfile.open(fileobj=tar(str(tmp_path), exclude=_dockerignore_patterns(), dockerfile=("Dockerfile", None))) as context:
+    context_tar = tar(str(tmp_path), exclude=_dockerignore_patterns(), dockerfile=("Dockerfile", None))
+    with tarfile.open(fileobj=context_tar) as context:
         sent = {member.name for member in context.getmembers() if member.isfile()}
     assert sent == {*SOURCE, ".dockerignore"}  # Docker always sends .dockerignore itself
 
@@ -62,7 +69,9 @@ def test_dockerfile_installs_dependencies_in_a_layer_before_the_code(tmp_path: P
     """Only pyproject.toml is copied before the dependency install, so a code change leaves that layer cached."""
     instructions = _instructions()
     installs = [i for i, (word, args) in enumerate(instructions) if word == "RUN" and "pip install" in args]
-    first_code = next(i for i, (word, args) in enumerate(instructions) if word == "COPY" and args.split()[0] in {"bot", "storage"})
+    first_code = next(
+        i for i, (word, args) in enumerate(instructions) if word == "COPY" and args.split()[0] in {"bot", "storage"}
+    )
     assert installs and installs[0] < first_code
     install = instructions[installs[0]][1]
     assert [args for word, args in instructions[:installs[0]] if word in {"COPY", "ADD"}] == ["pyproject.toml ./"]

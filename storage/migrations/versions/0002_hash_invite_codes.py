@@ -32,7 +32,8 @@ def upgrade() -> None:
     with op.batch_alter_table("invites") as batch_op:
         # No existing_type: Alembic's batch rename trips over SQLAlchemy 2.1's String when given one.
         batch_op.alter_column(
-            "code", new_column_name="code_hash", existing_nullable=False, type_=sqlmodel.sql.sqltypes.AutoString(length=64)
+            "code", new_column_name="code_hash", existing_nullable=False,
+            type_=sqlmodel.sql.sqltypes.AutoString(length=64),
         )
     connection = op.get_bind()
     # Hashed here rather than in SQL: SQLite has no SHA-256 function. Codes (22 characters) and
@@ -46,5 +47,6 @@ def downgrade() -> None:
     op.execute(sa.delete(_invites))
     with op.batch_alter_table("invites") as batch_op:
         batch_op.alter_column(
-            "code_hash", new_column_name="code", existing_nullable=False, type_=sqlmodel.sql.sqltypes.AutoString(length=32)
+            "code_hash", new_column_name="code", existing_nullable=False,
+            type_=sqlmodel.sql.sqltypes.AutoString(length=32),
         )
