@@ -4,10 +4,23 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     HTTP_HOST=0.0.0.0 HTTP_PORT=8080 DATA_DIR=/app/data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+
+# Dependencies (and the build backend) in a layer of their own, read from pyproject.toml:
+# changing the code rebuilds only the small layer below, not this one.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb')); \
+        print('\n'.join(p['project']['dependencies'] + p['build-system']['requires']))" > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# The bot itself; its dependencies are already installed.
+COPY README.md ./
 COPY bot ./bot
 COPY storage ./storage
-RUN pip install . && useradd --create-home --uid 10001 paylink && mkdir -p /app/data && chown paylink /app/data
+RUN pip install --no-deps --no-build-isolation . \
+    && rm -rf build *.egg-info \
+    && useradd --create-home --uid 10001 paylink \
+    && install -d -m 0700 -o paylink /app/data
 
 USER paylink
 VOLUME ["/app/data"]

@@ -31,12 +31,13 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:
-    from storage.db import create_engine, upgrade
+    from bot.database import open_engine, prepare_schema
 
     async def migrate() -> None:
-        engine = create_engine(load_settings().resolved_database_url)
+        settings = load_settings()
+        engine = open_engine(settings)
         try:
-            await upgrade(engine)
+            await prepare_schema(engine, settings)
         finally:
             await engine.dispose()
 

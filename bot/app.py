@@ -30,6 +30,7 @@ from bot.chat import router
 from bot.chat.context import CONTEXT_TYPES, PaylinkApplication, Services
 from bot.chat.menus import publish_commands
 from bot.config import ConfigError, Settings, live_problems
+from bot.database import open_engine, prepare_schema
 from bot.heap import freeze_startup_objects
 from bot.logs import configure_logging
 from bot.outbox import OutboxDispatcher
@@ -51,7 +52,7 @@ from bot.services.batching import NotificationWriter
 from bot.services.team import TeamService
 from bot.web import metrics
 from bot.web.app import build_web_app
-from storage.db import create_engine, is_sqlite, session_factory, upgrade
+from storage.db import is_sqlite, session_factory
 
 log = logging.getLogger("paylink.app")
 
@@ -80,12 +81,20 @@ def configured_keys(settings: Settings) -> MerchantKeys:
     try:
         private = signing.load_private_key(settings.merchant_private_key_text() or "")
     except signing.KeyFormatError as exc:
-        raise ConfigError("PAYERMAX_MERCHANT_PRIVATE_KEY", str(exc)) from None
+        raise ConfigError(settings.key_variable("PAYERMAX_MERCHANT_PRIVATE_KEY"), str(exc)) from None
     try:
         public = signing.load_public_key(settings.platform_public_key_text() or "")
     except signing.KeyFormatError as exc:
-        raise ConfigError("PAYERMAX_PLATFORM_PUBLIC_KEY", str(exc)) from None
+        raise ConfigError(settings.key_variable("PAYERMAX_PLATFORM_PUBLIC_KEY"), str(exc)) from None
     return MerchantKeys(private, public)
+
+
+def telegram_unreachable(settings: Settings, exc: NetworkError) -> ConfigError:
+    """Name TELEGRAM_API_BASE_URL for a Bot API that cannot be reached, never showing the token."""
+    # The Bot API URL carries the token, so only the base URL and the error's own words are shown.
+    problem = str(exc).replace(settings.telegram_bot_token.get_secret_value(), "[token]")
+    where = settings.telegram_api_base_url
+    return ConfigError("TELEGRAM_API_BASE_URL", f"cannot reach the Telegram Bot API at {where} ({problem})")
 
 
 def bind_socket(settings: Settings) -> socket.socket:
@@ -112,7 +121,7 @@ class PaylinkApp:
         if problems:
             raise problems[0]
         self.settings = settings
-        self.engine: AsyncEngine = create_engine(settings.resolved_database_url)
+        self.engine: AsyncEngine = open_engine(settings)
         self.sessions = session_factory(self.engine)
         self.sandbox: SandboxGateway | None = None
         if settings.is_sandbox:
@@ -200,7 +209,7 @@ class PaylinkApp:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then shut everything down in reverse order."""
-        await upgrade(self.engine)
+        await prepare_schema(self.engine, self.settings)
         if self.settings.is_sandbox and not self.settings.admin_user_ids:
             log.warning("sandbox with no ADMIN_USER_IDS: anyone who finds this bot can create (test) links")
         sock = bind_socket(self.settings)
@@ -235,11 +244,7 @@ class PaylinkApp:
         except InvalidToken:
             raise ConfigError("TELEGRAM_BOT_TOKEN", "Telegram refused this token (check it with BotFather)") from None
         except NetworkError as exc:
-            # The Bot API URL carries the token, so only the base URL and the error's own words are shown.
-            problem = str(exc).replace(self.settings.telegram_bot_token.get_secret_value(), "[token]")
-            raise ConfigError(
-                "TELEGRAM_API_BASE_URL", f"cannot reach the Telegram Bot API at {self.settings.telegram_api_base_url} ({problem})"
-            ) from None
+            raise telegram_unreachable(self.settings, exc) from None
         try:
             await self.application.start()
             await publish_commands(self.application.bot)  # logs, never raises: the menu is a convenience

@@ -14,7 +14,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
+from bot.database_url import normalise_database_url
 from bot.money import AmountError, normalise_currency
 
 GATEWAY_URLS = {
@@ -141,6 +143,11 @@ class Settings(BaseSettings):
             raise ValueError("must be between 1h and 30d (PayerMax's limits)")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_database_url(value)
+
     @field_validator("public_base_url", "telegram_api_base_url", "payermax_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -199,7 +206,18 @@ class Settings(BaseSettings):
             values.append(self.telegram_webhook_secret.get_secret_value())
         if self.payermax_merchant_private_key:
             values.append(self.payermax_merchant_private_key.get_secret_value())
+        if self.database_url and make_url(self.database_url).password:
+            values.append(str(make_url(self.database_url).password))
         return [value for value in values if len(value) >= 8]
+
+    def key_variable(self, variable: str) -> str:
+        """The variable a key is read from: ``variable`` itself, or its ``_FILE`` when only that one is set."""
+        sources: dict[str, tuple[object, Path | None]] = {
+            "PAYERMAX_MERCHANT_PRIVATE_KEY": (self.payermax_merchant_private_key, self.payermax_merchant_private_key_file),
+            "PAYERMAX_PLATFORM_PUBLIC_KEY": (self.payermax_platform_public_key, self.payermax_platform_public_key_file),
+        }
+        value, path = sources[variable]
+        return f"{variable}_FILE" if value is None and path is not None else variable
 
     def merchant_private_key_text(self) -> str | None:
         """The merchant private key, from the variable or its _FILE."""
@@ -215,13 +233,18 @@ class Settings(BaseSettings):
 
 
 def _read_key_file(variable: str, path: Path | None) -> str | None:
-    """Read a key file named by a *_FILE variable, or explain why it cannot be read."""
+    """Read a key file named by a *_FILE variable, or explain why it cannot be read or holds nothing."""
     if path is None:
         return None
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(variable, f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(variable, f"{path} is not a text file; a key file holds PEM or base64 text") from None
+    if not text.strip():
+        raise ConfigError(variable, f"{path} is empty; it must hold the key (PEM or base64)")
+    return text
 
 
 def live_problems(settings: Settings) -> list[ConfigError]:
@@ -244,7 +267,9 @@ def live_problems(settings: Settings) -> list[ConfigError]:
         except ConfigError as exc:
             problems.append(exc)
             continue
-        if is_placeholder(text):
+        if is_placeholder(text) and settings.key_variable(variable) != variable:
+            problems.append(ConfigError(f"{variable}_FILE", "the file holds a placeholder, not a key"))
+        elif is_placeholder(text):
             problems.append(ConfigError(variable, f"required when PAYERMAX_ENV={settings.payermax_env} (set it or {variable}_FILE)"))
     if not settings.admin_user_ids:
         problems.append(ConfigError("ADMIN_USER_IDS", "required outside the sandbox: who may create links"))
@@ -264,13 +289,28 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        error = exc.errors()[0]
+        raise _config_errors(exc)[0] from None
+
+
+def read_settings(**overrides: object) -> tuple[Settings | None, list[ConfigError]]:
+    """Build Settings and list every problem: each invalid variable, or else what is missing to go live."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return None, _config_errors(exc)
+    return settings, live_problems(settings)
+
+
+def _config_errors(exc: ValidationError) -> list[ConfigError]:
+    """One ConfigError per validation failure, naming its variable."""
+    problems = []
+    for error in exc.errors():
         location = error.get("loc") or ()
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         if location:
-            variable = str(location[0]).upper()
-            if error.get("type") == "missing":
-                message = "is required"
-            raise ConfigError(variable, message) from None
-        variable, _, problem = message.partition(": ")
-        raise ConfigError(variable, problem or message) from None
+            problem = "is required" if error.get("type") == "missing" else message
+            problems.append(ConfigError(str(location[0]).upper(), problem))
+        else:
+            variable, _, problem = message.partition(": ")
+            problems.append(ConfigError(variable, problem or message))
+    return problems

@@ -16,6 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage.private import log_tightened, private_sqlite_files
+
 log = logging.getLogger("paylink.storage")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -32,11 +34,11 @@ def is_sqlite(engine_or_url: AsyncEngine | str) -> bool:
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """Create the async engine; on SQLite, make the folder, enable WAL and take write locks up front."""
+    """Create the async engine; on SQLite, make the file owner-only, enable WAL and take write locks up front."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            log_tightened(private_sqlite_files(Path(database)))
         engine = create_async_engine(url, **options)
         _configure_sqlite(engine.sync_engine)
         return engine
@@ -118,8 +120,8 @@ def _alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration."""
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the schema to the newest migration (or to ``revision``)."""
     async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), "head"))
+        await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
     log.info("database schema is up to date")

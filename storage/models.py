@@ -246,11 +246,12 @@ class Member(SQLModel, table=True):
 
 
 class Invite(SQLModel, table=True):
-    """A single-use, expiring deep-link code that grants a role."""
+    """A single-use, expiring deep-link code that grants a role, kept only as the code's SHA-256."""
 
     __tablename__ = "invites"
 
-    code: str = Field(primary_key=True, max_length=32)
+    # Hex SHA-256 of the code: whoever reads the database cannot use an invite that is still open.
+    code_hash: str = Field(primary_key=True, max_length=64)
     role: str = Field(max_length=16)
     created_by: int = _telegram_id()
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

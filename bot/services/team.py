@@ -3,11 +3,13 @@
 Owners come from ``ADMIN_USER_IDS`` and never from here; everyone else is a row in ``members``
 whose role takes effect (or ends) at the next thing they try. An invite is a random code for
 ``t.me/<bot>?start=<code>``: single use, claimed with a conditional UPDATE so two people racing
-for one code cannot both win, and valid for 24 hours.
+for one code cannot both win, and valid for 24 hours. The database keeps only the code's SHA-256,
+so reading it does not hand out the open invites; 128 random bits need no salt or slow hash.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Callable
@@ -77,6 +79,11 @@ class TeamMember:
     notify_private: bool
 
 
+def code_hash(code: str) -> str:
+    """The hex SHA-256 under which an invite code is stored."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
 class TeamService:
     """Invites, joins and removals, each recorded in the audit log."""
 
@@ -102,7 +109,8 @@ class TeamService:
         code = secrets.token_urlsafe(CODE_BYTES)
         expires_at = self._clock() + self._lifetime
         async with self._sessions() as session, session.begin():
-            session.add(Invite(code=code, role=role.value, created_by=actor.user_id, expires_at=expires_at))
+            row = Invite(code_hash=code_hash(code), role=role.value, created_by=actor.user_id, expires_at=expires_at)
+            session.add(row)
             # The code itself stays out of the log: whoever reads the log must not be able to use it.
             await repo.audit(
                 session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=actor.chat_id, action="invite",
@@ -122,7 +130,7 @@ class TeamService:
         async with self._sessions() as session, session.begin():
             claimed = await session.execute(
                 update(Invite)
-                .where(Invite.code == code, Invite.used_by.is_(None), Invite.expires_at > now)
+                .where(Invite.code_hash == invite.code_hash, Invite.used_by.is_(None), Invite.expires_at > now)
                 .values(used_by=user_id, used_at=now)
             )
             if not claimed.rowcount:
@@ -146,7 +154,7 @@ class TeamService:
         invite = None
         if _CODE_SHAPE.fullmatch(code):
             async with self._sessions() as session:
-                invite = await session.get(Invite, code)
+                invite = await session.get(Invite, code_hash(code))
         if invite is None:
             raise TeamError(TeamProblem.INVITE_UNKNOWN)
         if invite.used_by is not None:

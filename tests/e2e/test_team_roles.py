@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.services.team import code_hash
 from storage.models import Invite, utcnow
 from tests.e2e.harness import BotProcess, Database
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
@@ -120,7 +121,8 @@ async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: s
 
         # An invite nobody opened within its 24 hours does nothing.
         async with db.sessions() as session, session.begin():
-            session.add(Invite(code="stale-code", role="agent", created_by=OWNER, expires_at=utcnow() - timedelta(minutes=1)))
+            stale = Invite(code_hash=code_hash("stale-code"), role="agent", created_by=OWNER, expires_at=utcnow() - timedelta(minutes=1))
+            session.add(stale)
         expired = await say(fake, "/start stale-code", user_id=NEWCOMER)
         assert "expired" in expired.text
         still_out = await say(fake, "/link 1 USD Gum", user_id=NEWCOMER)

@@ -6,14 +6,16 @@ is moved by hand, to see an invite expire.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.botapi.markup import visible_text
@@ -71,6 +73,7 @@ class World:
     team: TeamService
     audit: AuditLog
     clock: Clock
+    database_file: Path | None
 
     async def join(self, role: Role, user_id: int, name: str, *, by: int = OWNER) -> None:
         invite = await self.team.invite(Actor(by, "Inviter"), role)
@@ -84,7 +87,8 @@ async def world(database_url: str) -> AsyncIterator[World]:
     sessions = session_factory(engine)
     access = AccessService(sessions, owner_ids=frozenset({OWNER}), sandbox=False)
     clock = Clock()
-    yield World(sessions, access, TeamService(sessions, access, clock=clock), AuditLog(sessions), clock)
+    database_file = Path(engine.url.database) if engine.url.get_backend_name() == "sqlite" else None
+    yield World(sessions, access, TeamService(sessions, access, clock=clock), AuditLog(sessions), clock, database_file)
     await engine.dispose()
 
 
@@ -103,6 +107,21 @@ async def test_an_invite_grants_its_role_once(world: World) -> None:
     actions = [(event.action, event.actor_user_id, event.subject) for event in await world.audit.recent()]
     assert actions[:2] == [("join", AGENT, "agent"), ("invite", OWNER, "agent")]
     assert all(invite.code not in event.detail for event in await world.audit.recent())
+
+
+async def test_the_database_holds_only_a_hash_of_each_invite_code(world: World) -> None:
+    """Whoever reads the invites table (or the SQLite file) learns no code they could open."""
+    invite = await world.team.invite(Actor(OWNER, "Olga"), Role.ADMIN)
+    async with world.sessions() as session:
+        rows = [tuple(row) for row in (await session.execute(text("SELECT * FROM invites"))).all()]
+    assert len(rows) == 1
+    assert not any(invite.code in str(value) for value in rows[0])
+    assert hashlib.sha256(invite.code.encode()).hexdigest() in rows[0]
+    if world.database_file is not None:
+        stored = b"".join(path.read_bytes() for path in world.database_file.parent.glob(f"{world.database_file.name}*"))
+        assert invite.code.encode() not in stored
+
+    assert await world.team.accept(invite.code, ADMIN, "Ada") == Role.ADMIN
 
 
 async def test_expired_and_unknown_invites_are_refused(world: World) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from bot.config import ConfigError, live_problems, load_settings, parse_duration
 from bot.keys import write_key_pair
+from tests.cli import cli_env
 
 TOKEN = "123456:ABCdefGHIjkl"
 
@@ -118,7 +119,7 @@ def test_durations(text: str, seconds: int) -> None:
 
 
 def test_cli_reports_a_config_error_in_one_line_without_traceback(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "TELEGRAM_BOT_TOKEN": TOKEN, "LINK_EXPIRY": "5m"}
+    env = {**cli_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "LINK_EXPIRY": "5m"}
     result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.returncode == 2
@@ -128,7 +129,7 @@ def test_cli_reports_a_config_error_in_one_line_without_traceback(tmp_path: Path
 
 def test_cli_refuses_an_unreadable_private_key_outside_sandbox(tmp_path: Path) -> None:
     env = {
-        "PATH": "/usr/bin:/bin", "TELEGRAM_BOT_TOKEN": TOKEN, "PAYERMAX_ENV": "uat", "PAYERMAX_APP_ID": "app",
+        **cli_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "PAYERMAX_ENV": "uat", "PAYERMAX_APP_ID": "app",
         "PAYERMAX_MERCHANT_NO": "P01", "PAYERMAX_MERCHANT_PRIVATE_KEY": "bm90IGEga2V5", "PAYERMAX_PLATFORM_PUBLIC_KEY": "bm90IGEga2V5",
         "ADMIN_USER_IDS": "1", "PAYERMAX_CONTACT_EMAIL": "a@b.co", "PUBLIC_BASE_URL": "https://pay.example.com",
     }
@@ -149,7 +150,7 @@ def test_cli_says_in_one_line_when_telegram_cannot_be_reached(tmp_path: Path) ->
         probe.bind(("127.0.0.1", 0))
         http_port = probe.getsockname()[1]
     env = {
-        "PATH": "/usr/bin:/bin", "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{closed}/bot",
+        **cli_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{closed}/bot",
         "HTTP_PORT": str(http_port), "DATA_DIR": str(tmp_path / "data"),
     }
     result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90,
@@ -158,3 +159,54 @@ def test_cli_says_in_one_line_when_telegram_cannot_be_reached(tmp_path: Path) ->
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"configuration error: TELEGRAM_API_BASE_URL: cannot reach the Telegram Bot API at http://127.0.0.1:{closed}/bot")
     assert "Traceback" not in result.stderr and TOKEN not in result.stderr
+
+
+def test_an_empty_key_file_names_the_file_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The file is set but holds nothing: the _FILE variable is named, not "set it or ..._FILE"."""
+    empty = tmp_path / "merchant.pem"
+    empty.write_text("  \n")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("PAYERMAX_ENV", "uat")
+    monkeypatch.setenv("PAYERMAX_MERCHANT_PRIVATE_KEY_FILE", str(empty))
+    problems = [p for p in live_problems(load_settings()) if p.variable.startswith("PAYERMAX_MERCHANT_PRIVATE_KEY")]
+    assert [(p.variable, p.problem) for p in problems] == [
+        ("PAYERMAX_MERCHANT_PRIVATE_KEY_FILE", f"{empty} is empty; it must hold the key (PEM or base64)")
+    ]
+
+
+def test_keys_force_leaves_the_new_private_key_owner_only(tmp_path: Path) -> None:
+    """Replacing a key pair whose private file had become 0644 writes the new key 0600."""
+    private_path, _ = write_key_pair(tmp_path)
+    private_path.chmod(0o644)
+    old = private_path.read_text()
+    write_key_pair(tmp_path, force=True)
+    assert private_path.stat().st_mode & 0o777 == 0o600
+    assert private_path.read_text() != old
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["merchant_private_key.pem", "merchant_public_key.txt"]
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://shop:pw@db.example.com:5432/paylink", "postgresql+asyncpg://shop:pw@db.example.com:5432/paylink"),
+        ("postgresql://shop@db.example.com/paylink", "postgresql+asyncpg://shop@db.example.com/paylink"),
+        ("postgresql+asyncpg://shop@db.example.com/paylink", "postgresql+asyncpg://shop@db.example.com/paylink"),
+        ("postgres://shop@db.example.com/paylink?sslmode=require",
+         "postgresql+asyncpg://shop@db.example.com/paylink?ssl=require"),
+        ("sqlite:///data/shop.db", "sqlite+aiosqlite:///data/shop.db"),
+    ],
+)
+def test_database_url_forms_get_the_async_driver(monkeypatch: pytest.MonkeyPatch, given: str, used: str) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DATABASE_URL", given)
+    assert load_settings().resolved_database_url == used
+
+
+def test_database_url_parameters_asyncpg_cannot_take_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    url = "postgres://shop:hunter2pw@db.example.com/paylink?sslmode=require&channel_binding=require"
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.variable == "DATABASE_URL" and "channel_binding" in caught.value.problem
+    assert "hunter2pw" not in str(caught.value)

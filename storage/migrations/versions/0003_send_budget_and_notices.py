@@ -1,7 +1,7 @@
 """bot-wide send budget and paced refusals
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-26 19:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import storage.models
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
