@@ -131,6 +131,7 @@ class PaylinkApp:
                 public_base_url=settings.public_base_url,
                 state_path=settings.data_dir / "sandbox" / "state.json",
                 notify_schedule=settings.sandbox_notify_schedule,
+                refund_settle_seconds=settings.sandbox_refund_settle_seconds,
                 app_id=settings.payermax_app_id or SANDBOX_APP_ID,
                 merchant_no=settings.payermax_merchant_no or SANDBOX_MERCHANT_NO,
             )

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
 
     # Sandbox only: PayerMax's notification retry delays, shortened by tests.
     sandbox_notify_schedule: Annotated[list[float], NoDecode] = [0, 30, 300, 600, 3600, 43200]
+    # Sandbox only: seconds a refund stays REFUND_PENDING before it settles.
+    sandbox_refund_settle_seconds: float = Field(default=2.0, ge=0)
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod

@@ -20,13 +20,18 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 from bot.payermax import errors
+from bot.payermax.jsontext import dumps
 from bot.payermax.models import (
+    OUT_REFUND_NO_PATTERN,
     CreateLinkRequest,
     DataFormatError,
     LinkInfo,
     OrderInfo,
+    RefundInfo,
+    RefundRequest,
     parse_link_info,
     parse_order_info,
+    parse_refund_info,
 )
 from bot.payermax.signing import sign, verify
 
@@ -36,10 +41,12 @@ T = TypeVar("T")
 
 
 class PayerMaxClient:
-    """Signed calls to the PayerMax gateway (createPaybylink, queryPaybylink, expirePaybylink, orderQuery)."""
+    """Signed calls to the PayerMax gateway: the link APIs, orderQuery, refund and refundQuery."""
 
     LINK_API_VERSION = "1.1"
     ORDER_QUERY_VERSION = "1.4"
+    # The current API reference says 1.5; an older guide page shows 1.1 (contract §11.2).
+    REFUND_API_VERSION = "1.5"
     KEY_VERSION = "1"
     API_PATH = "/aggregate-pay/api/gateway/"
     SUCCESS_CODE = "APPLY_SUCCESS"
@@ -51,6 +58,8 @@ class PayerMaxClient:
     QUERY_PAYBYLINK = "queryPaybylink"
     EXPIRE_PAYBYLINK = "expirePaybylink"
     ORDER_QUERY = "orderQuery"
+    REFUND = "refund"
+    REFUND_QUERY = "refundQuery"
 
     def __init__(
         self,
@@ -146,6 +155,58 @@ class PayerMaxClient:
             parse=parse,
         )
 
+    async def refund(self, request: RefundRequest) -> RefundInfo:
+        """Apply for a refund; APPLY_SUCCESS means accepted (normally REFUND_PENDING), not that money moved.
+
+        The answer documents only outRefundNo, refundTradeNo and status (contract §11.2): the order,
+        amount and currency it leaves out are the ones asked for, and any it does give must match them.
+        """
+
+        def parse(data: Mapping[str, Any]) -> RefundInfo:
+            asked = {
+                "outTradeNo": request.out_trade_no,
+                "refundAmount": request.rendered_amount,
+                "refundCurrency": request.refund_currency,
+            }
+            given = {key: value for key, value in data.items() if value not in (None, "")}
+            refund = self._parse_refund({**asked, **given}, request.out_refund_no)
+            if refund.out_trade_no != request.out_trade_no:
+                raise DataFormatError(f"outTradeNo {refund.out_trade_no!r} does not match the one asked for")
+            if (refund.refund_amount, refund.refund_currency) != (request.refund_amount, request.refund_currency):
+                raise DataFormatError(
+                    f"refund of {refund.refund_amount} {refund.refund_currency} does not match the "
+                    f"{request.rendered_amount} {request.refund_currency} asked for"
+                )
+            return refund
+
+        return await self._call(
+            self.REFUND,
+            self.REFUND_API_VERSION,
+            request.to_data(),
+            reference=("outRefundNo", request.out_refund_no),
+            parse=parse,
+        )
+
+    async def refund_query(self, out_refund_no: str) -> RefundInfo:
+        """Ask PayerMax for the state of one refund, by our ``outRefundNo``."""
+        if not OUT_REFUND_NO_PATTERN.fullmatch(out_refund_no):
+            raise ValueError("out_refund_no must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+        return await self._call(
+            self.REFUND_QUERY,
+            self.REFUND_API_VERSION,
+            {"outRefundNo": out_refund_no},
+            reference=("outRefundNo", out_refund_no),
+            parse=lambda data: self._parse_refund(data, out_refund_no),
+        )
+
+    @staticmethod
+    def _parse_refund(data: Mapping[str, Any], out_refund_no: str) -> RefundInfo:
+        """Parse a refund answer and make sure it is about the refund we asked for."""
+        refund = parse_refund_info(data)
+        if refund.out_refund_no != out_refund_no:
+            raise DataFormatError(f"outRefundNo {refund.out_refund_no!r} does not match the one asked for")
+        return refund
+
     @staticmethod
     def _parse_link(data: Mapping[str, Any], merchant_link_id: str) -> LinkInfo:
         """Parse a link answer and make sure it is about the link we asked for."""
@@ -193,8 +254,9 @@ class PayerMaxClient:
             "merchantNo": self._merchant_no,
             "data": data,
         }
-        # Serialise once: the bytes signed must be the bytes sent (contract §2.2).
-        body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # Serialise once: the bytes signed must be the bytes sent (contract §2.2). Decimal amounts
+        # (refundAmount) go out as exact JSON numbers, never through a float.
+        body = dumps(envelope)
         headers = {"Content-Type": "application/json", self.SIGN_HEADER: sign(body, self._private_key)}
         response = await self._post(api_name, body, headers)
         return self._check_answer(api_name, response)

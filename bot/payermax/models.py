@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bot.money import currency_decimals, is_known_currency
+
 # createPaybylink limits (contract §3.1, §10).
 LINK_TYPE_ONETIME = "ONETIME"
 MIN_EXPIRES_SECONDS = 3600
@@ -34,9 +36,21 @@ STATUS_SUCCESS = "SUCCESS"
 STATUS_CLOSED = "CLOSED"
 _STATUS_ALIASES = {"CLOSE": STATUS_CLOSED}  # payByLinkInfo[].status spells it CLOSE (§9.5)
 
+# Refund statuses (contract §11.3-§11.4).
+REFUND_PENDING = "REFUND_PENDING"
+REFUND_SUCCESS = "REFUND_SUCCESS"
+REFUND_FAILED = "REFUND_FAILED"
+REFUND_STATUSES = (REFUND_PENDING, REFUND_SUCCESS, REFUND_FAILED)
+
+# Refund limits (contract §11.2). PayerMax gives no length for comments; 256 like its other free texts.
+OUT_REFUND_NO_PATTERN = MERCHANT_LINK_ID_PATTERN
+MAX_OUT_TRADE_NO_CHARS = 64
+MAX_COMMENTS_CHARS = 256
+
 NOTIFY_TYPE_PAYBYLINK = "PAYBYLINK"
 NOTIFY_TYPE_PAYMENT = "PAYMENT"
-NOTIFY_TYPES = (NOTIFY_TYPE_PAYBYLINK, NOTIFY_TYPE_PAYMENT)
+NOTIFY_TYPE_REFUND = "REFUND"
+NOTIFY_TYPES = (NOTIFY_TYPE_PAYBYLINK, NOTIFY_TYPE_PAYMENT, NOTIFY_TYPE_REFUND)
 
 _MAX_QUOTED_VALUE = 40  # how much of a bad value an error message repeats
 
@@ -129,6 +143,62 @@ class CreateLinkRequest:
 
 
 @dataclass(frozen=True)
+class RefundRequest:
+    """What the bot asks PayerMax for when it refunds (part of) a paid order (contract §11.2)."""
+
+    out_refund_no: str  # our id for this refund; reused on every retry of the same intent
+    out_trade_no: str  # the paid order (payByLinkInfo[].outTradeNo)
+    refund_amount: Decimal  # major units, at most the currency's PayerMax decimals
+    refund_currency: str  # the order's currency
+    comments: str | None = None  # reason shown in PayerMax's portal
+    refund_notify_url: str | None = None  # where the REFUND notification goes
+
+    def __post_init__(self) -> None:
+        """Refuse refunds PayerMax would reject, so the mistake shows up where it was made."""
+        if not OUT_REFUND_NO_PATTERN.fullmatch(self.out_refund_no):
+            raise ValueError("out_refund_no must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+        if not self.out_trade_no.strip() or len(self.out_trade_no) > MAX_OUT_TRADE_NO_CHARS:
+            raise ValueError(f"out_trade_no must be 1-{MAX_OUT_TRADE_NO_CHARS} characters")
+        if not CURRENCY_PATTERN.fullmatch(self.refund_currency) or not is_known_currency(self.refund_currency):
+            raise ValueError("refund_currency must be an upper-case ISO 4217 code such as USD or IDR")
+        amount = self.refund_amount
+        if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
+            raise ValueError("refund_amount must be a positive finite Decimal")
+        # Length first: it also keeps quantize() below within Decimal's default precision.
+        if len(format(amount, "f")) > MAX_AMOUNT_CHARS:
+            raise ValueError(f"refund_amount must render in at most {MAX_AMOUNT_CHARS} characters")
+        decimals = currency_decimals(self.refund_currency)
+        if amount != self.rendered_amount:
+            raise ValueError(
+                f"refund_amount {format(amount, 'f')} has more decimals than {self.refund_currency} allows ({decimals})"
+            )
+        if self.comments is not None and len(self.comments) > MAX_COMMENTS_CHARS:
+            raise ValueError(f"comments must be at most {MAX_COMMENTS_CHARS} characters")
+        url = self.refund_notify_url
+        if url is not None and (not url.startswith(("http://", "https://")) or len(url) > MAX_URL_CHARS):
+            raise ValueError(f"refund_notify_url must be an http(s) URL of at most {MAX_URL_CHARS} characters")
+
+    @property
+    def rendered_amount(self) -> Decimal:
+        """The amount with exactly the currency's decimals (12.5 USD becomes 12.50)."""
+        return self.refund_amount.quantize(Decimal(1).scaleb(-currency_decimals(self.refund_currency)))
+
+    def to_data(self) -> dict[str, Any]:
+        """Build the refund ``data`` object; ``refundAmount`` stays a Decimal, to be written as a JSON number."""
+        data: dict[str, Any] = {
+            "outRefundNo": self.out_refund_no,
+            "refundAmount": self.rendered_amount,
+            "refundCurrency": self.refund_currency,
+            "outTradeNo": self.out_trade_no,
+        }
+        if self.comments:
+            data["comments"] = self.comments
+        if self.refund_notify_url:
+            data["refundNotifyUrl"] = self.refund_notify_url
+        return data
+
+
+@dataclass(frozen=True)
 class PaymentAttempt:
     """One payment attempt (trade order) on a link."""
 
@@ -179,15 +249,34 @@ class OrderInfo:
 
 
 @dataclass(frozen=True)
+class RefundInfo:
+    """A refund as the refund and refundQuery answers and REFUND notifications describe it."""
+
+    out_refund_no: str
+    refund_trade_no: str  # PayerMax's id of the refund
+    out_trade_no: str  # the refunded order
+    refund_amount: Decimal
+    refund_currency: str
+    status: str  # REFUND_PENDING, REFUND_SUCCESS or REFUND_FAILED
+    finish_time: datetime | None  # refundFinishTime, once the refund has settled
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the refund has settled (succeeded or failed) and will not change again."""
+        return self.status != REFUND_PENDING
+
+
+@dataclass(frozen=True)
 class Notification:
     """A parsed PayerMax notification (signature already checked by the caller)."""
 
-    notify_type: str  # PAYBYLINK or PAYMENT
+    notify_type: str  # PAYBYLINK, PAYMENT or REFUND
     app_id: str | None
     merchant_no: str | None
     notify_time: datetime | None
     link: LinkInfo | None  # set for PAYBYLINK
     order: OrderInfo | None  # set for PAYMENT
+    refund: RefundInfo | None = None  # set for REFUND
 
     def successful_attempts(self) -> tuple[PaymentAttempt, ...]:
         """Return the payments this notification reports as successful."""
@@ -378,6 +467,33 @@ def parse_order_info(data: Mapping[str, Any]) -> OrderInfo:
     )
 
 
+def parse_refund_status(value: object) -> str:
+    """Check a refund status is one of PayerMax's three and return it in upper case."""
+    if not isinstance(value, str) or value.strip().upper() not in REFUND_STATUSES:
+        raise DataFormatError(f"status must be one of {', '.join(REFUND_STATUSES)}, got {_quote(value)}")
+    return value.strip().upper()
+
+
+def parse_refund_info(data: Mapping[str, Any]) -> RefundInfo:
+    """Build a RefundInfo from a refund answer's, refundQuery answer's or REFUND notification's ``data``."""
+    if data.get("refundAmount") in (None, ""):
+        raise DataFormatError("refundAmount is missing")
+    if data.get("status") in (None, ""):
+        raise DataFormatError("status is missing")
+    amount = parse_amount(data["refundAmount"], field="refundAmount")
+    if amount == 0:
+        raise DataFormatError("refundAmount must be greater than zero")
+    return RefundInfo(
+        out_refund_no=_required_str(data, "outRefundNo"),
+        refund_trade_no=_required_str(data, "refundTradeNo"),
+        out_trade_no=_required_str(data, "outTradeNo"),
+        refund_amount=amount,
+        refund_currency=_parse_currency(data.get("refundCurrency"), field="refundCurrency"),
+        status=parse_refund_status(data["status"]),
+        finish_time=parse_timestamp(data.get("refundFinishTime"), field="refundFinishTime"),
+    )
+
+
 def _load_json_object(body: bytes) -> dict[str, Any]:
     """Decode a notification body into a JSON object, keeping every number exact."""
     try:
@@ -400,20 +516,22 @@ def parse_notification(body: bytes) -> Notification:
         raise NotificationError("notification has no notifyType")
     notify_type = raw_type.strip().upper() if isinstance(raw_type, str) else None
     if notify_type not in NOTIFY_TYPES:
-        raise NotificationError(f"unknown notifyType {_quote(raw_type)} (expected PAYBYLINK or PAYMENT)")
+        raise NotificationError(f"unknown notifyType {_quote(raw_type)} (expected PAYBYLINK, PAYMENT or REFUND)")
     data = document.get("data")
     if not isinstance(data, dict):
         raise NotificationError(f"{notify_type} notification has no data object (got {_type_name(data)})")
     try:
-        link = order = None
+        link = order = refund = None
         if notify_type == NOTIFY_TYPE_PAYBYLINK:
             # Amount and currency are what the webhook checks against the link we created.
             for key in ("totalAmount", "currency"):
                 if data.get(key) in (None, ""):
                     raise DataFormatError(f"{key} is missing")
             link = parse_link_info(data)
-        else:
+        elif notify_type == NOTIFY_TYPE_PAYMENT:
             order = parse_order_info(data)
+        else:
+            refund = parse_refund_info(data)
         return Notification(
             notify_type=notify_type,
             app_id=_optional_str(document, "appId"),
@@ -421,6 +539,7 @@ def parse_notification(body: bytes) -> Notification:
             notify_time=parse_timestamp(document.get("notifyTime"), field="notifyTime"),
             link=link,
             order=order,
+            refund=refund,
         )
     except DataFormatError as exc:
         raise NotificationError(f"{notify_type} notification: {exc}") from None

@@ -6,10 +6,21 @@ notification; its ``reason`` is safe to log (it never contains the ``sign`` valu
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from bot.payermax import signing
-from bot.payermax.models import Notification, NotificationError, parse_notification
+from bot.payermax.models import (
+    NOTIFY_TYPE_PAYBYLINK,
+    NOTIFY_TYPE_PAYMENT,
+    Notification,
+    NotificationError,
+    parse_notification,
+)
+
+# What the payment endpoint takes; a refund endpoint passes accept=(NOTIFY_TYPE_REFUND,).
+PAYMENT_NOTIFY_TYPES = (NOTIFY_TYPE_PAYBYLINK, NOTIFY_TYPE_PAYMENT)
 
 
 class NotificationRejected(Exception):
@@ -21,13 +32,29 @@ class NotificationRejected(Exception):
         self.status_code = status_code
 
 
-def verify_notification(body: bytes, signature: str | None, platform_public_key: RSAPublicKey) -> Notification:
-    """Check the ``sign`` header against the exact bytes received, then parse them."""
+def verify_notification(
+    body: bytes,
+    signature: str | None,
+    platform_public_key: RSAPublicKey,
+    *,
+    accept: Collection[str] = PAYMENT_NOTIFY_TYPES,
+) -> Notification:
+    """Check the ``sign`` header against the exact bytes received, then parse them.
+
+    ``accept`` names the ``notifyType``s this endpoint handles; any other (a REFUND sent to the
+    payment endpoint, say) is refused, so it is never mistaken for what the endpoint expects.
+    """
     if not signature:
         raise NotificationRejected("missing sign header", status_code=401)
     if not signing.verify(body, signature, platform_public_key):
         raise NotificationRejected("signature does not match the body", status_code=401)
     try:
-        return parse_notification(body)
+        notification = parse_notification(body)
     except NotificationError as exc:
         raise NotificationRejected(str(exc)) from None
+    if notification.notify_type not in accept:
+        raise NotificationRejected(
+            f"{notification.notify_type} notifications are not accepted here (this endpoint takes "
+            f"{', '.join(accept)})"
+        )
+    return notification

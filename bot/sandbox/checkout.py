@@ -39,6 +39,11 @@ class PaymentMethod:
     ALL = (CARD, WALLET)
 
 
+# PayerMax: "some payment methods support only full refunds" (contract §11.1). In the sandbox,
+# wallet payments are the ones: a refund of a WALLET payment must be for the whole amount.
+FULL_REFUND_ONLY_METHODS = frozenset({PaymentMethod.WALLET})
+
+
 # A well-known test card number, masked the way PayerMax masks cards.
 SANDBOX_CARD_ORG = "VISA"
 SANDBOX_CARD_NUMBER = "411111******1111"
@@ -192,13 +197,19 @@ _PAYMENT_FORM = (
     '<button type="submit" name="action" value="pay">Pay (SANDBOX)</button> '
     '<button type="submit" name="action" value="decline">Decline</button>'
     "</form>"
+    + '<p class="note">Refunds: '
+    + "; ".join(
+        f"a {_e(m)} payment can be refunded {'only in full' if m in FULL_REFUND_ONLY_METHODS else 'in parts'}"
+        for m in PaymentMethod.ALL
+    )
+    + ".</p>"
 )
 
 _STYLE = (
     "body{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}"
     ".banner{background:#b00020;color:#fff;padding:.6rem;font-weight:bold;text-align:center}"
     ".amount{font-size:2rem;margin:1rem 0}th{text-align:left;padding-right:1rem}"
-    ".state{font-weight:bold}button{font-size:1rem;margin:.5rem .3rem 0 0}"
+    ".state{font-weight:bold}button{font-size:1rem;margin:.5rem .3rem 0 0}.note{color:#555;font-size:.9rem}"
 )
 
 

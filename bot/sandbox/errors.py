@@ -9,7 +9,11 @@ from __future__ import annotations
 
 
 class ResultCode:
-    """PayerMax result codes used by the sandbox (contract §7)."""
+    """Result codes the sandbox answers with: PayerMax's (contract §7, §11.1) and a few of its own.
+
+    PayerMax states four refund rules without naming their codes (§11.1); for those the sandbox
+    uses the REFUND_* spellings marked below, which ``bot.payermax.errors`` classifies too.
+    """
 
     APPLY_SUCCESS = "APPLY_SUCCESS"
     SIGN_VERIFY_FAILED = "SIGN_VERIFY_FAILED"
@@ -19,6 +23,11 @@ class ResultCode:
     ORDER_NOT_EXIST = "ORDER_NOT_EXIST"
     ORDER_CLOSED = "ORDER_CLOSED"
     ORDER_REPEAT = "ORDER_REPEAT"
+    REFUND_INSUFFICIENT_BALANCE = "REFUND_INSUFFICIENT_BALANCE"
+    REFUND_EXPIRED = "REFUND_EXPIRED"  # sandbox spelling: paid more than 180 days ago
+    REFUND_PROCESSING = "REFUND_PROCESSING"  # sandbox spelling: another refund of the order is pending
+    REFUND_NOT_ALLOWED = "REFUND_NOT_ALLOWED"  # sandbox spelling: the method refunds only in full
+    REFUND_AMOUNT_INVALID = "REFUND_AMOUNT_INVALID"  # sandbox spelling: more than is left to refund
 
 
 class SandboxError(Exception):

@@ -22,6 +22,18 @@ class Faults:
     refuse_duplicate: bool = False
     # Send every notification this many times per attempt (replay testing).
     notify_duplicates: int = 1
+    # Answer refund with this HTTP status (e.g. 503) WITHOUT applying the refund.
+    refund_status: int | None = None
+    # With refund_status set: only the next N refunds get it, then it switches off (0: every refund).
+    refund_status_count: int = 0
+    # Sleep before answering refund (the refund IS applied), to push a client past its timeout.
+    refund_delay: float = 0.0
+    # For the next N refunds: apply the refund, then drop the connection without an answer.
+    drop_after_refund: int = 0
+    # The next N refunds accepted settle as REFUND_FAILED instead of REFUND_SUCCESS.
+    refund_fail_next: int = 0
+    # Refuse every refund with REFUND_INSUFFICIENT_BALANCE (the merchant's balance is too low).
+    insufficient_balance: bool = False
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply the given fields after checking names and types; nothing changes on error."""
@@ -43,18 +55,41 @@ class Faults:
 
     def take_create_status(self) -> int | None:
         """The HTTP status to refuse this create with, if any, counting ``create_status_count`` down."""
-        status = self.create_status
-        if status is not None and self.create_status_count > 0:
-            self.create_status_count -= 1
-            if self.create_status_count == 0:
-                self.create_status = None
-        return status
+        return self._take_status("create_status")
+
+    def take_refund_status(self) -> int | None:
+        """The HTTP status to refuse this refund with, if any, counting ``refund_status_count`` down."""
+        return self._take_status("refund_status")
 
     def take_drop_after_create(self) -> bool:
         """Tell whether this create should drop its connection, counting it down if so."""
-        if self.drop_after_create <= 0:
+        return self._take_one("drop_after_create")
+
+    def take_drop_after_refund(self) -> bool:
+        """Tell whether this refund should drop its connection, counting it down if so."""
+        return self._take_one("drop_after_refund")
+
+    def take_refund_failure(self) -> bool:
+        """Tell whether the refund being accepted should settle as failed, counting it down if so."""
+        return self._take_one("refund_fail_next")
+
+    def _take_status(self, name: str) -> int | None:
+        """Read an HTTP-status switch, counting its ``<name>_count`` down and switching it off at zero."""
+        status: int | None = getattr(self, name)
+        count_name = f"{name}_count"
+        count: int = getattr(self, count_name)
+        if status is not None and count > 0:
+            setattr(self, count_name, count - 1)
+            if count == 1:
+                setattr(self, name, None)
+        return status
+
+    def _take_one(self, name: str) -> bool:
+        """Use up one of a counted fault; False once none are left."""
+        left: int = getattr(self, name)
+        if left <= 0:
             return False
-        self.drop_after_create -= 1
+        setattr(self, name, left - 1)
         return True
 
 
@@ -99,4 +134,10 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "drop_after_create": _count_at_least(0),
     "refuse_duplicate": _flag,
     "notify_duplicates": _count_at_least(1),
+    "refund_status": _http_status_or_none,
+    "refund_status_count": _count_at_least(0),
+    "refund_delay": _seconds,
+    "drop_after_refund": _count_at_least(0),
+    "refund_fail_next": _count_at_least(0),
+    "insufficient_balance": _flag,
 }

@@ -1,7 +1,7 @@
-"""A local PayerMax-compatible pay-by-link gateway: the API, the checkout page and notifications.
+"""A local PayerMax-compatible pay-by-link gateway: the API, the checkout page, refunds and notifications.
 
-The bot talks to it exactly as to PayerMax (contract §1-§5): signed JSON envelopes in, signed
-JSON answers out, signed PAYBYLINK notifications with PayerMax's retry schedule. Mount
+The bot talks to it exactly as to PayerMax (contract §1-§5, §11): signed JSON envelopes in, signed
+JSON answers out, signed PAYBYLINK and REFUND notifications with PayerMax's retry schedule. Mount
 ``SandboxGateway.app`` at ``/sandbox``; API paths are then
 ``/sandbox/aggregate-pay/api/gateway/<apiName>``. The owner calls ``start``/``stop``.
 """
@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from bot.payermax.jsontext import dumps
 from bot.payermax.signing import sign, verify
 from bot.qr import qr_png
 from bot.sandbox.checkout import CheckoutDesk, PaymentMethod
@@ -29,15 +30,27 @@ from bot.sandbox.errors import GatewayError, ResultCode
 from bot.sandbox.faults import Faults
 from bot.sandbox.keys import SandboxKeys
 from bot.sandbox.notifier import PAYERMAX_NOTIFY_SCHEDULE, Notifier
-from bot.sandbox.payloads import SUCCESS_MSG, SandboxUrls, dumps, link_details, link_summary, order_details
-from bot.sandbox.store import PaymentLink, SandboxStore, new_link_id
+from bot.sandbox.payloads import (
+    SUCCESS_MSG,
+    SandboxUrls,
+    link_details,
+    link_summary,
+    order_details,
+    refund_accepted,
+    refund_details,
+)
+from bot.sandbox.refunds import DEFAULT_SETTLE_SECONDS, RefundDesk
+from bot.sandbox.store import PaymentLink, Refund, SandboxStore, new_link_id
 from bot.sandbox.validation import (
     LINK_API_VERSION,
     ORDER_QUERY_VERSION,
+    REFUND_API_VERSION,
     check_create_data,
     check_envelope,
     check_merchant_link_id,
     check_out_trade_no,
+    check_refund_data,
+    check_refund_query,
     parse_envelope,
 )
 
@@ -48,6 +61,8 @@ CREATE_API = "createPaybylink"
 QUERY_API = "queryPaybylink"
 EXPIRE_API = "expirePaybylink"
 ORDER_QUERY_API = "orderQuery"
+REFUND_API = "refund"
+REFUND_QUERY_API = "refundQuery"
 # requests_seen() is for tests; the bound keeps a long-running developer sandbox from growing forever.
 REQUESTS_KEPT = 10_000
 
@@ -73,6 +88,7 @@ class SandboxGateway:
         app_id: str = "sandbox-app",
         merchant_no: str = "SANDBOX000001",
         clock: Callable[[], datetime] = _utc_now,
+        refund_settle_seconds: float | None = DEFAULT_SETTLE_SECONDS,
     ) -> None:
         self.faults = Faults()
         self._keys = keys
@@ -97,11 +113,22 @@ class SandboxGateway:
             merchant_no=merchant_no,
             clock=clock,
         )
+        self._refunds = RefundDesk(
+            store=self._store,
+            notifier=self._notifier,
+            faults=self.faults,
+            clock=clock,
+            app_id=app_id,
+            merchant_no=merchant_no,
+            settle_seconds=refund_settle_seconds,
+        )
         self._apis: dict[str, tuple[str, _ApiHandler]] = {
             CREATE_API: (LINK_API_VERSION, self._create_link),
             QUERY_API: (LINK_API_VERSION, self._query_link),
             EXPIRE_API: (LINK_API_VERSION, self._expire_link),
             ORDER_QUERY_API: (ORDER_QUERY_VERSION, self._query_order),
+            REFUND_API: (REFUND_API_VERSION, self._refund),
+            REFUND_QUERY_API: (REFUND_API_VERSION, self._query_refund),
         }
         self.app = Starlette(
             routes=[
@@ -111,20 +138,27 @@ class SandboxGateway:
                 Route("/_faults", self._show_faults, methods=["GET"]),
                 Route("/_faults", self._set_faults, methods=["POST"]),
                 Route("/_requests", self._show_requests, methods=["GET"]),
+                Route("/_refunds/settle", self._settle_refunds_now, methods=["POST"]),
             ]
         )
 
     async def start(self) -> None:
-        """Start delivering notifications, resuming any left undelivered by a previous run."""
+        """Start delivering notifications and settling refunds, resuming what a previous run left."""
         await self._notifier.start()
+        self._refunds.start()
 
     async def stop(self) -> None:
-        """Stop delivering notifications; undelivered ones stay saved for the next start."""
+        """Stop settling and delivering; pending refunds and notifications stay saved for the next start."""
+        self._refunds.stop()
         await self._notifier.stop()
 
     async def pay(self, link_id: str, *, method: str = PaymentMethod.CARD) -> str:
         """Pay a link as a customer would with the Pay button; return the new ``outTradeNo``."""
         return self._checkout.pay(link_id, method).out_trade_no
+
+    def settle_refunds(self) -> list[Refund]:
+        """Settle every pending refund now, without waiting for the delay; return the refunds settled."""
+        return self._refunds.settle_pending()
 
     def requests_seen(self) -> list[tuple[str, dict[str, Any]]]:
         """(apiName, parsed envelope) of every API request received (the latest 10,000), oldest first."""
@@ -145,7 +179,7 @@ class SandboxGateway:
             self._requests.append((api_name, {}))
             return self._refusal(api_name, error)
         self._requests.append((api_name, envelope))
-        status = self.faults.take_create_status() if api_name == CREATE_API else None
+        status = self._injected_status(api_name)
         if status is not None:
             logger.info("SANDBOX fault: answering %s with HTTP %d", api_name, status)
             return PlainTextResponse(f"SANDBOX fault injected: HTTP {status}", status_code=status)
@@ -188,7 +222,7 @@ class SandboxGateway:
         answer = self._success(link_summary(link, self._urls, now))
         if self.faults.take_drop_after_create():
             logger.info("SANDBOX fault: dropping the connection after creating %s", link.link_id)
-            return _DroppedConnection()
+            return _DroppedConnection(CREATE_API)
         if self.faults.create_delay:
             await asyncio.sleep(self.faults.create_delay)
         return answer
@@ -218,6 +252,30 @@ class SandboxGateway:
             raise GatewayError(ResultCode.ORDER_NOT_EXIST, f"no order with outTradeNo {out_trade_no}")
         link, attempt = found
         return self._success(order_details(link, attempt))
+
+    async def _refund(self, data: dict[str, Any], now: datetime) -> Response:
+        """refund (contract §11.2): accepted as REFUND_PENDING, settled later by the refund desk."""
+        refund = self._refunds.apply(check_refund_data(data), now)
+        answer = self._success(refund_accepted(refund))
+        if self.faults.take_drop_after_refund():
+            logger.info("SANDBOX fault: dropping the connection after accepting refund %s", refund.out_refund_no)
+            return _DroppedConnection(REFUND_API)
+        if self.faults.refund_delay:
+            await asyncio.sleep(self.faults.refund_delay)
+        return answer
+
+    async def _query_refund(self, data: dict[str, Any], now: datetime) -> Response:
+        """refundQuery (contract §11.3)."""
+        out_refund_no, refund_trade_no = check_refund_query(data)
+        return self._success(refund_details(self._refunds.find(out_refund_no, refund_trade_no)))
+
+    def _injected_status(self, api_name: str) -> int | None:
+        """The HTTP status a fault switch says to answer this call with, instead of handling it."""
+        if api_name == CREATE_API:
+            return self.faults.take_create_status()
+        if api_name == REFUND_API:
+            return self.faults.take_refund_status()
+        return None
 
     def _existing_link(self, merchant_link_id: str) -> PaymentLink:
         """The link with this merchantLinkId, or ORDER_NOT_EXIST."""
@@ -260,7 +318,15 @@ class SandboxGateway:
     async def _show_requests(self, request: Request) -> Response:
         """GET /_requests: which API calls arrived, for tests in another process."""
         seen = [{"api": api_name, "data": envelope.get("data")} for api_name, envelope in self._requests]
-        return JSONResponse({"requests": seen})
+        # dumps, not JSONResponse: a refundAmount was read as an exact Decimal and is shown as one.
+        return Response(dumps({"requests": seen}), media_type="application/json")
+
+    async def _settle_refunds_now(self, request: Request) -> Response:
+        """POST /_refunds/settle: settle every pending refund now, for tests in another process."""
+        settled = [
+            {"outRefundNo": refund.out_refund_no, "status": refund.status} for refund in self.settle_refunds()
+        ]
+        return JSONResponse({"settled": settled})
 
     async def _set_faults(self, request: Request) -> Response:
         """POST /_faults: change some fault switches (JSON object of field: value)."""
@@ -286,8 +352,9 @@ class _DroppedConnection(Response):
     raising httpx's own RemoteProtocolError gives callers the same exception either way.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, api_name: str) -> None:
         super().__init__(status_code=200, media_type="application/json")
+        self._api_name = api_name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send headers promising a body, then break off."""
@@ -298,4 +365,4 @@ class _DroppedConnection(Response):
                 "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")],
             }
         )
-        raise httpx.RemoteProtocolError("SANDBOX fault injected: connection dropped after createPaybylink")
+        raise httpx.RemoteProtocolError(f"SANDBOX fault injected: connection dropped after {self._api_name}")

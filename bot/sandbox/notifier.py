@@ -16,9 +16,9 @@ from typing import Any, Sequence
 import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from bot.payermax.jsontext import dumps
 from bot.payermax.signing import sign
 from bot.sandbox.faults import Faults
-from bot.sandbox.payloads import dumps
 from bot.sandbox.store import Delivery, SandboxStore
 
 logger = logging.getLogger(__name__)

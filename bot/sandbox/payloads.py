@@ -1,19 +1,20 @@
-"""The JSON shapes PayerMax answers and notifies with (contract §3.2, §4, §5.1), built from sandbox state."""
+"""The JSON shapes PayerMax answers and notifies with (contract §3.2, §4, §5.1, §11), built from sandbox state.
+
+Serialize them with :func:`bot.payermax.jsontext.dumps`, which writes Decimal amounts as exact JSON numbers.
+"""
 
 from __future__ import annotations
 
-import json
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from bot.sandbox.store import AttemptStatus, PaymentAttempt, PaymentLink
+from bot.sandbox.store import AttemptStatus, PaymentAttempt, PaymentLink, Refund
 
 MOUNT_PREFIX = "/sandbox"
 NOTIFY_TYPE_PAYBYLINK = "PAYBYLINK"
+NOTIFY_TYPE_REFUND = "REFUND"
 KEY_VERSION = "1"
 SUCCESS_MSG = "Success."
 SANDBOX_WALLET_ORG = "SANDBOXWALLET"
@@ -160,21 +161,38 @@ def paybylink_notification(
     }
 
 
-# Decimals are written as a marked string first, then unquoted: the standard json module cannot
-# emit an exact decimal number, and a float would round large amounts. The random marker cannot
-# collide with text a merchant sent.
-_DECIMAL_MARKER = f"sandbox-decimal-{secrets.token_hex(8)}:"
-_MARKED_DECIMAL = re.compile('"' + re.escape(_DECIMAL_MARKER) + r'(-?[0-9]+(?:\.[0-9]+)?)"')
+def refund_accepted(refund: Refund) -> dict[str, Any]:
+    """The ``data`` of a refund answer: only what contract §11.2 promises."""
+    return {"outRefundNo": refund.out_refund_no, "refundTradeNo": refund.refund_trade_no, "status": refund.status}
 
 
-def _mark_decimal(value: Any) -> str:
-    """``json`` fallback: turn a Decimal into a marked string (anything else is an error)."""
-    if isinstance(value, Decimal):
-        return _DECIMAL_MARKER + format(value, "f")
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+def refund_details(refund: Refund) -> dict[str, Any]:
+    """The ``data`` of a refundQuery answer and of a REFUND notification; the amount is a JSON number."""
+    details: dict[str, Any] = {
+        "outRefundNo": refund.out_refund_no,
+        "refundTradeNo": refund.refund_trade_no,
+        "outTradeNo": refund.out_trade_no,
+        "refundAmount": refund.amount,
+        "refundCurrency": refund.currency,
+        "status": refund.status,
+    }
+    if refund.finished_at is not None:
+        details["refundFinishTime"] = format_millis(refund.finished_at)
+    return details
 
 
-def dumps(payload: dict[str, Any]) -> bytes:
-    """Serialize to compact UTF-8 JSON; Decimals become exact JSON numbers."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=_mark_decimal)
-    return _MARKED_DECIMAL.sub(r"\1", text).encode("utf-8")
+def refund_notification(refund: Refund, *, app_id: str, merchant_no: str, now: datetime) -> dict[str, Any]:
+    """The REFUND notification body for a settled refund (contract §11.4).
+
+    ``code`` is APPLY_SUCCESS for a failed refund too: the result is ``data.status``, never ``code`` (§5.2).
+    """
+    return {
+        "code": "APPLY_SUCCESS",
+        "msg": SUCCESS_MSG,
+        "keyVersion": KEY_VERSION,
+        "appId": app_id,
+        "merchantNo": merchant_no,
+        "notifyTime": format_millis(now),
+        "notifyType": NOTIFY_TYPE_REFUND,
+        "data": refund_details(refund),
+    }

@@ -1,4 +1,4 @@
-"""The sandbox's state: links, payment attempts and notification deliveries, persisted as JSON.
+"""The sandbox's state: links, payment attempts, refunds and notification deliveries, persisted as JSON.
 
 Every change goes through a ``SandboxStore`` method that saves the whole state atomically
 (temp file + ``os.replace``), so a restarted sandbox knows every link and resumes every
@@ -15,14 +15,20 @@ import string
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
-STATE_FORMAT_VERSION = 1
+from bot.payermax.jsontext import dumps
+
+# Version 2 added refunds; a version-1 file (no refunds yet) is still read.
+STATE_FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)
 LINK_ID_PREFIX = "SBX"
 LINK_ID_LENGTH = 10
 OUT_TRADE_NO_PREFIX = "SBXT"
 TRADE_TOKEN_PREFIX = "TSBX"
+REFUND_TRADE_NO_PREFIX = "RSBX"
 REFERENCE_DIGITS = 16
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
@@ -179,6 +185,70 @@ class PaymentLink:
         )
 
 
+class RefundStatus:
+    """Status of a refund (contract §11.3)."""
+
+    PENDING = "REFUND_PENDING"
+    SUCCESS = "REFUND_SUCCESS"
+    FAILED = "REFUND_FAILED"
+
+
+@dataclass
+class Refund:
+    """One refund application on a paid order, as accepted by the refund API."""
+
+    out_refund_no: str
+    refund_trade_no: str
+    out_trade_no: str
+    amount: Decimal
+    currency: str
+    comments: str | None
+    notify_url: str | None
+    created_at: datetime
+    # Decided when the refund is accepted (the refund_fail_next fault), applied when it settles.
+    settles_as: str
+    status: str = RefundStatus.PENDING
+    finished_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Whether the refund has yet to settle."""
+        return self.status == RefundStatus.PENDING
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict for the state file; the amount is kept as exact decimal text."""
+        return {
+            "outRefundNo": self.out_refund_no,
+            "refundTradeNo": self.refund_trade_no,
+            "outTradeNo": self.out_trade_no,
+            "amount": format(self.amount, "f"),
+            "currency": self.currency,
+            "comments": self.comments,
+            "notifyUrl": self.notify_url,
+            "createdAt": self.created_at.isoformat(),
+            "settlesAs": self.settles_as,
+            "status": self.status,
+            "finishedAt": self.finished_at.isoformat() if self.finished_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Refund:
+        """Rebuild a refund from the state file."""
+        return cls(
+            out_refund_no=raw["outRefundNo"],
+            refund_trade_no=raw["refundTradeNo"],
+            out_trade_no=raw["outTradeNo"],
+            amount=Decimal(raw["amount"]),
+            currency=raw["currency"],
+            comments=raw["comments"],
+            notify_url=raw["notifyUrl"],
+            created_at=datetime.fromisoformat(raw["createdAt"]),
+            settles_as=raw["settlesAs"],
+            status=raw["status"],
+            finished_at=datetime.fromisoformat(raw["finishedAt"]) if raw["finishedAt"] else None,
+        )
+
+
 @dataclass
 class Delivery:
     """One notification to deliver: the exact body, and how far its retry schedule has got."""
@@ -220,7 +290,7 @@ class Delivery:
             link_id=raw["linkId"],
             notify_url=raw["notifyUrl"],
             body=raw["body"],
-            first_attempt_at=raw["firstAttemptAt"],
+            first_attempt_at=float(raw["firstAttemptAt"]),  # the file is read with exact decimals
             attempts=raw["attempts"],
             delivered=raw["delivered"],
             given_up=raw["givenUp"],
@@ -242,17 +312,23 @@ def new_trade_token() -> str:
     return TRADE_TOKEN_PREFIX + _random_digits(REFERENCE_DIGITS)
 
 
+def new_refund_trade_no() -> str:
+    """A fresh PayerMax refund id (``refundTradeNo``)."""
+    return REFUND_TRADE_NO_PREFIX + _random_digits(REFERENCE_DIGITS)
+
+
 def _random_digits(count: int) -> str:
     """``count`` random decimal digits."""
     return "".join(secrets.choice(string.digits) for _ in range(count))
 
 
 class SandboxStore:
-    """Links and deliveries in memory, mirrored to a JSON file when a path is given."""
+    """Links, refunds and deliveries in memory, mirrored to a JSON file when a path is given."""
 
     def __init__(self, path: Path | None = None) -> None:
         self._path = path
         self._links: dict[str, PaymentLink] = {}
+        self._refunds: dict[str, Refund] = {}
         self._deliveries: dict[str, Delivery] = {}
         if path is not None and path.exists():
             self._load(path)
@@ -274,6 +350,22 @@ class SandboxStore:
                 if attempt.out_trade_no == out_trade_no:
                     return link, attempt
         return None
+
+    def refund(self, out_refund_no: str) -> Refund | None:
+        """The refund applied for with this ``outRefundNo``, if any."""
+        return self._refunds.get(out_refund_no)
+
+    def refund_by_trade_no(self, refund_trade_no: str) -> Refund | None:
+        """The refund with this PayerMax ``refundTradeNo``, if any."""
+        return next((r for r in self._refunds.values() if r.refund_trade_no == refund_trade_no), None)
+
+    def refunds_of(self, out_trade_no: str) -> list[Refund]:
+        """Every refund applied for on one order, oldest first."""
+        return [refund for refund in self._refunds.values() if refund.out_trade_no == out_trade_no]
+
+    def pending_refunds(self) -> list[Refund]:
+        """Refunds that have yet to settle, oldest first."""
+        return [refund for refund in self._refunds.values() if refund.pending]
 
     def pending_deliveries(self) -> Iterator[Delivery]:
         """Deliveries that still have attempts due."""
@@ -300,6 +392,17 @@ class SandboxStore:
         link.attempts.append(attempt)
         self._save()
 
+    def add_refund(self, refund: Refund) -> None:
+        """Record a newly accepted refund."""
+        self._refunds[refund.out_refund_no] = refund
+        self._save()
+
+    def settle_refund(self, refund: Refund, finished_at: datetime) -> None:
+        """Give a pending refund its final status."""
+        refund.status = refund.settles_as
+        refund.finished_at = finished_at
+        self._save()
+
     def add_delivery(self, delivery: Delivery) -> None:
         """Record a notification to deliver."""
         self._deliveries[delivery.delivery_id] = delivery
@@ -322,14 +425,18 @@ class SandboxStore:
     def _load(self, path: Path) -> None:
         """Read the state file, refusing a file that is not ours with a message naming it."""
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            if raw.get("version") != STATE_FORMAT_VERSION:
-                raise ValueError(f"unsupported state version {raw.get('version')!r}")
+            # parse_float=Decimal: numbers in a saved request come back exactly as they were received.
+            raw = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+            version = raw.get("version")
+            if version not in READABLE_FORMAT_VERSIONS:
+                raise ValueError(f"unsupported state version {version!r}")
             links = [PaymentLink.from_json(item) for item in raw["links"]]
+            refunds = [Refund.from_json(item) for item in raw["refunds"]] if version >= 2 else []
             deliveries = [Delivery.from_json(item) for item in raw["deliveries"]]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as exc:
             raise SandboxStateError(f"the sandbox state file {path} cannot be read: {exc}") from exc
         self._links = {link.merchant_link_id: link for link in links}
+        self._refunds = {refund.out_refund_no: refund for refund in refunds}
         self._deliveries = {delivery.delivery_id: delivery for delivery in deliveries}
 
     def _save(self) -> None:
@@ -339,13 +446,14 @@ class SandboxStore:
         state = {
             "version": STATE_FORMAT_VERSION,
             "links": [link.to_json() for link in self._links.values()],
+            "refunds": [refund.to_json() for refund in self._refunds.values()],
             "deliveries": [delivery.to_json() for delivery in self._deliveries.values()],
         }
         self._path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp_name = tempfile.mkstemp(dir=self._path.parent, prefix=f".{self._path.name}.")
         try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(state, file, ensure_ascii=False, indent=1)
+            with os.fdopen(handle, "wb") as file:
+                file.write(dumps(state, indent=1))
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temp_name, self._path)

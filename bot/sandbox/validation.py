@@ -1,4 +1,4 @@
-"""Request checks the sandbox applies, following PayerMax's documented field rules (contract §1.3, §3.1).
+"""Request checks the sandbox applies, following PayerMax's documented field rules (contract §1.3, §3.1, §11).
 
 The sandbox is deliberately as strict as the documentation: where the docs mark a field required
 (OAS schema), the sandbox requires it, so a bot that passes here sends everything PayerMax
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from bot.sandbox.errors import GatewayError, ResultCode
 KEY_VERSION = "1"
 LINK_API_VERSION = "1.1"
 ORDER_QUERY_VERSION = "1.4"
+REFUND_API_VERSION = "1.5"
 REQUEST_TIME_TOLERANCE = timedelta(minutes=2)
 SUPPORTED_LINK_TYPE = "ONETIME"
 DEFAULT_EXPIRES_SECONDS = 86400
@@ -27,6 +29,8 @@ MIN_EXPIRES_SECONDS = 3600
 MAX_EXPIRES_SECONDS = 2592000
 MAX_EXPIRES_TIME_CHARS = 10
 MAX_AMOUNT_CHARS = 24
+# PayerMax gives no length for refund comments; the sandbox allows what its other free texts allow.
+MAX_COMMENTS_CHARS = 256
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -37,7 +41,8 @@ _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 def parse_envelope(raw_body: bytes) -> dict[str, Any]:
     """Parse the request body as a JSON object, or refuse it with PARAMS_INVALID."""
     try:
-        envelope = json.loads(raw_body)
+        # parse_float=Decimal: a refundAmount must be read exactly as sent, never through a float.
+        envelope = json.loads(raw_body, parse_float=Decimal)
     except (UnicodeDecodeError, ValueError) as exc:
         raise GatewayError(ResultCode.PARAMS_INVALID, f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(envelope, dict):
@@ -146,13 +151,13 @@ def _expires_seconds(data: dict[str, Any]) -> int:
     return seconds
 
 
-def _checked_currency(data: dict[str, Any]) -> str:
-    """currency: three uppercase letters naming a currency the gateway knows."""
-    currency = require_text(data, "currency", 3)
+def _checked_currency(data: dict[str, Any], name: str = "currency") -> str:
+    """A currency field: three uppercase letters naming a currency the gateway knows."""
+    currency = require_text(data, name, 3)
     if not _CURRENCY.fullmatch(currency):
-        raise GatewayError(ResultCode.PARAMS_INVALID, "currency must be an uppercase ISO 4217 code")
+        raise GatewayError(ResultCode.PARAMS_INVALID, f"{name} must be an uppercase ISO 4217 code")
     if not is_known_currency(currency):
-        raise GatewayError(ResultCode.CURRENCY_INVALID, f"currency {currency} is not a known ISO 4217 code")
+        raise GatewayError(ResultCode.CURRENCY_INVALID, f"{name} {currency} is not a known ISO 4217 code")
     return currency
 
 
@@ -213,12 +218,13 @@ def _check_merchant_info(value: Any) -> None:
     optional_text(value, "logoUrl", 256, where="merchantInfo.")
 
 
-def _check_url(data: dict[str, Any], name: str) -> None:
+def _check_url(data: dict[str, Any], name: str) -> str:
     """A required http(s) URL of at most 256 characters."""
     url = require_text(data, name, 256)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise GatewayError(ResultCode.PARAMS_INVALID, f"{name} must be an http(s) URL")
+    return url
 
 
 def check_merchant_link_id(data: dict[str, Any]) -> str:
@@ -229,3 +235,68 @@ def check_merchant_link_id(data: dict[str, Any]) -> str:
 def check_out_trade_no(data: dict[str, Any]) -> str:
     """The ``outTradeNo`` an orderQuery names."""
     return require_text(data, "outTradeNo", 64)
+
+
+@dataclass(frozen=True)
+class RefundApplication:
+    """The fields of a refund request, checked."""
+
+    out_refund_no: str
+    out_trade_no: str
+    amount: Decimal
+    currency: str
+    comments: str | None
+    notify_url: str | None
+
+
+def check_refund_data(data: dict[str, Any]) -> RefundApplication:
+    """Check refund ``data`` (contract §11.2): ids, a JSON-number amount, currency, optional comments and URL."""
+    out_refund_no = require_text(data, "outRefundNo", 64)
+    if "outTradeNo" not in data and "tradeToken" in data:
+        raise GatewayError(
+            ResultCode.PARAMS_INVALID, "outTradeNo is required (the sandbox does not look orders up by tradeToken)"
+        )
+    out_trade_no = require_text(data, "outTradeNo", 64)
+    currency = _checked_currency(data, "refundCurrency")
+    amount = _refund_amount(data.get("refundAmount"), currency)
+    optional_text(data, "comments", MAX_COMMENTS_CHARS)
+    notify_url = _check_url(data, "refundNotifyUrl") if data.get("refundNotifyUrl") is not None else None
+    return RefundApplication(
+        out_refund_no=out_refund_no,
+        out_trade_no=out_trade_no,
+        amount=amount,
+        currency=currency,
+        comments=data.get("comments"),
+        notify_url=notify_url,
+    )
+
+
+def _refund_amount(value: Any, currency: str) -> Decimal:
+    """refundAmount: a positive JSON number (not a string) with no more decimals than the currency allows."""
+    # JSON numbers arrive as int or Decimal (parse_float=Decimal); NaN and Infinity arrive as float.
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise GatewayError(
+            ResultCode.AMOUNT_INVALID, "refundAmount must be a JSON number such as 40000 or 0.99 (not a string)"
+        )
+    amount = Decimal(value)
+    if amount <= 0:
+        raise GatewayError(ResultCode.AMOUNT_INVALID, "refundAmount must be greater than zero")
+    allowed = currency_decimals(currency)
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int), "an int or a parsed JSON number is always finite"
+    written = max(0, -exponent)
+    if written > allowed:
+        raise GatewayError(
+            ResultCode.AMOUNT_INVALID,
+            f"refundAmount {format(amount, 'f')} has {written} decimal places; {currency} allows {allowed}",
+        )
+    return amount
+
+
+def check_refund_query(data: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The ``outRefundNo`` and ``refundTradeNo`` a refundQuery names; at least one is required (§11.3)."""
+    if data.get("outRefundNo") is None and data.get("refundTradeNo") is None:
+        raise GatewayError(ResultCode.PARAMS_INVALID, "outRefundNo or refundTradeNo is required")
+    out_refund_no = require_text(data, "outRefundNo", 64) if data.get("outRefundNo") is not None else None
+    refund_trade_no = require_text(data, "refundTradeNo", 64) if data.get("refundTradeNo") is not None else None
+    return out_refund_no, refund_trade_no

@@ -49,6 +49,8 @@ def test_token_alone_gives_a_working_sandbox(monkeypatch: pytest.MonkeyPatch) ->
         ("ADMIN_USER_IDS", "12,bob", "numeric"),
         ("BOT_MODE", "carrier-pigeon", ""),
         ("PUBLIC_BASE_URL", "example.com", "http"),
+        ("SANDBOX_REFUND_SETTLE_SECONDS", "-1", "greater than or equal to 0"),
+        ("SANDBOX_REFUND_SETTLE_SECONDS", "soon", "number"),
     ],
 )
 def test_each_mistake_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str | None, phrase: str) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from bot.payermax.models import DataFormatError, NotificationError, parse_notification, parse_timestamp
+from bot.payermax.signing import generate_private_key, sign
+from bot.payermax.webhook import NotificationRejected, verify_notification
 
 
 def paybylink_body(**data_overrides: Any) -> dict[str, Any]:
@@ -72,6 +74,30 @@ def payment_body(**data_overrides: Any) -> dict[str, Any]:
         "merchantNo": "P01000000000000",
         "notifyTime": "2024-05-13T10:28:03.606Z",
         "notifyType": "PAYMENT",
+        "data": data,
+    }
+
+
+def refund_body(**data_overrides: Any) -> dict[str, Any]:
+    """A REFUND notification as PayerMax documents it (contract §11.4)."""
+    data: dict[str, Any] = {
+        "outRefundNo": "rf-42-7-1",
+        "refundTradeNo": "R2025070100000001",
+        "outTradeNo": "T1",
+        "refundAmount": 50000,
+        "refundCurrency": "IDR",
+        "status": "REFUND_SUCCESS",
+        "refundFinishTime": "2025-07-01T08:00:01.250Z",
+    }
+    data.update(data_overrides)
+    return {
+        "code": "APPLY_SUCCESS",
+        "msg": "Success.",
+        "keyVersion": "1",
+        "appId": "app-test-1",
+        "merchantNo": "P01000000000000",
+        "notifyTime": "2025-07-01T08:00:02.000Z",
+        "notifyType": "REFUND",
         "data": data,
     }
 
@@ -228,7 +254,8 @@ def test_garbage_timestamp_raises_clear_value_error():
         (b'{"notifyType":"PAYBYLINK"}', "PAYBYLINK notification has no data object"),
         (b'{"notifyType":"PAYMENT","data":"x"}', "PAYMENT notification has no data object"),
         (b'{"data":{}}', "no notifyType"),
-        (b'{"notifyType":"REFUND","data":{}}', "unknown notifyType 'REFUND'"),
+        (b'{"notifyType":"DISPUTE","data":{}}', r"notifyType 'DISPUTE' \(expected PAYBYLINK, PAYMENT or REFUND\)"),
+        (b'{"notifyType":"REFUND","data":null}', "REFUND notification has no data object"),
         (b'{"notifyType":7,"data":{}}', "unknown notifyType 7"),
     ],
 )
@@ -280,3 +307,79 @@ def test_payment_without_amount_is_refused():
     del body["data"]["totalAmount"]
     with pytest.raises(NotificationError, match="totalAmount is missing"):
         parse_notification(encode(body))
+
+
+def test_refund_notification_is_parsed_into_a_refund():
+    notification = parse_notification(encode(refund_body()))
+
+    assert notification.notify_type == "REFUND"
+    assert notification.link is None and notification.order is None
+    assert (notification.app_id, notification.merchant_no) == ("app-test-1", "P01000000000000")
+    refund = notification.refund
+    ids = (refund.out_refund_no, refund.refund_trade_no, refund.out_trade_no)
+    assert ids == ("rf-42-7-1", "R2025070100000001", "T1")
+    assert (refund.refund_amount, refund.refund_currency, refund.status) == (Decimal("50000"), "IDR", "REFUND_SUCCESS")
+    assert refund.is_final
+    assert refund.finish_time == datetime(2025, 7, 1, 8, 0, 1, 250000, tzinfo=timezone.utc)
+    assert notification.successful_attempts() == ()  # a refund is never read as a payment
+
+
+def test_refund_notification_is_lenient_about_presentation():
+    body = refund_body(status="refund_failed", refundCurrency="idr", refundAmount="50000", refundFinishTime=None)
+    body["notifyType"] = "refund"
+    refund = parse_notification(encode(body)).refund
+    assert (refund.status, refund.refund_currency, refund.refund_amount) == ("REFUND_FAILED", "IDR", Decimal("50000"))
+    assert refund.finish_time is None
+
+
+def test_refund_amount_number_keeps_every_digit():
+    body = encode(refund_body(refundAmount="@")).replace(b'"@"', b"12345678901234567.80")
+    assert str(parse_notification(body).refund.refund_amount) == "12345678901234567.80"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"outRefundNo": None}, "outRefundNo is missing"),
+        ({"refundTradeNo": ""}, "refundTradeNo is missing"),
+        ({"outTradeNo": None}, "outTradeNo is missing"),
+        ({"refundAmount": None}, "refundAmount is missing"),
+        ({"refundAmount": "lots"}, "refundAmount is not a decimal amount"),
+        ({"refundAmount": 0}, "refundAmount must be greater than zero"),
+        ({"refundAmount": -5}, "refundAmount is not a valid amount"),
+        ({"refundCurrency": None}, "refundCurrency must be a three-letter currency code"),
+        ({"status": None}, "status is missing"),
+        ({"status": "SUCCESS"}, "status must be one of REFUND_PENDING, REFUND_SUCCESS, REFUND_FAILED, got 'SUCCESS'"),
+        ({"refundFinishTime": "soon"}, "refundFinishTime is not an ISO-8601 timestamp"),
+    ],
+)
+def test_refund_with_bad_essentials_is_refused_with_reason(overrides, message):
+    with pytest.raises(NotificationError, match=f"^REFUND notification: {message}"):
+        parse_notification(encode(refund_body(**overrides)))
+
+
+@pytest.fixture(scope="module")
+def platform_key():
+    return generate_private_key()
+
+
+def test_payment_endpoint_refuses_a_signed_refund_notification(platform_key):
+    body = encode(refund_body())
+    with pytest.raises(NotificationRejected, match="REFUND notifications are not accepted here") as caught:
+        verify_notification(body, sign(body, platform_key), platform_key.public_key())
+    assert caught.value.status_code == 400
+
+
+def test_refund_endpoint_accepts_refunds_and_refuses_payments(platform_key):
+    refund = encode(refund_body())
+    key = platform_key.public_key()
+    notification = verify_notification(refund, sign(refund, platform_key), key, accept=("REFUND",))
+    assert notification.refund.out_refund_no == "rf-42-7-1"
+    payment = encode(paybylink_body())
+    with pytest.raises(NotificationRejected, match="PAYBYLINK notifications are not accepted here"):
+        verify_notification(payment, sign(payment, platform_key), key, accept=("REFUND",))
+
+
+def test_payment_endpoint_still_takes_paybylink_and_payment(platform_key):
+    for body in (encode(paybylink_body()), encode(payment_body())):
+        assert verify_notification(body, sign(body, platform_key), platform_key.public_key()).refund is None

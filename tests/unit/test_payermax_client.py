@@ -21,17 +21,22 @@ from bot.payermax.errors import (
     ConnectError,
     PayerMaxTimeout,
     ProtocolError,
+    RefundRefusal,
     ServerError,
     SignatureError,
     TransportError,
+    classify_refund_refusal,
 )
-from bot.payermax.models import CreateLinkRequest
+from bot.payermax.models import CreateLinkRequest, RefundRequest
 from bot.payermax.signing import generate_private_key, sign, verify
 
 BASE_URL = "http://payermax.test/sandbox/"  # trailing slash on purpose: the client must not double it
 APP_ID = "app-test-1"
 MERCHANT_NO = "P01000000000000"
-EXPECTED_VERSIONS = {"createPaybylink": "1.1", "queryPaybylink": "1.1", "expirePaybylink": "1.1", "orderQuery": "1.4"}
+EXPECTED_VERSIONS = {
+    "createPaybylink": "1.1", "queryPaybylink": "1.1", "expirePaybylink": "1.1", "orderQuery": "1.4",
+    "refund": "1.5", "refundQuery": "1.5",
+}
 REQUEST_TIME_FORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)")
 
 Answer = Callable[[str, dict[str, Any]], httpx.Response]
@@ -126,6 +131,19 @@ class FakePayerMax:
 
 def success_data(api_name: str, data: dict[str, Any]) -> dict[str, Any]:
     """The ``data`` PayerMax returns for a successful call on ``api_name``."""
+    if api_name == "refund":
+        # Only what contract §11.2 promises: the refund's ids and its status.
+        return {"outRefundNo": data["outRefundNo"], "refundTradeNo": "R2025070100000001", "status": "REFUND_PENDING"}
+    if api_name == "refundQuery":
+        return {
+            "outRefundNo": data["outRefundNo"],
+            "refundTradeNo": "R2025070100000001",
+            "outTradeNo": "T1",
+            "refundAmount": Decimal("50000"),
+            "refundCurrency": "IDR",
+            "status": "REFUND_SUCCESS",
+            "refundFinishTime": "2025-07-01T08:00:01.250Z",
+        }
     if api_name == "orderQuery":
         return {
             "outTradeNo": data["outTradeNo"],
@@ -207,6 +225,20 @@ def make_request(**overrides: Any) -> CreateLinkRequest:
     return CreateLinkRequest(**fields)
 
 
+def make_refund(**overrides: Any) -> RefundRequest:
+    """A typical refund: 50000 of a 150000 IDR order, results to the bot's refund endpoint."""
+    fields: dict[str, Any] = {
+        "out_refund_no": "rf-42-7-1",
+        "out_trade_no": "T1",
+        "refund_amount": Decimal("50000"),
+        "refund_currency": "IDR",
+        "comments": "Wrong size ❄",
+        "refund_notify_url": "https://bot.example/payermax/refund-notify",
+    }
+    fields.update(overrides)
+    return RefundRequest(**fields)
+
+
 def raising(exc: Exception) -> Answer:
     """An answer function that fails the way the network would."""
 
@@ -280,6 +312,8 @@ def test_request_payermax_would_reject_is_refused_early(overrides, problem):
         (lambda c: c.query_paybylink("tg-42-7"), "queryPaybylink"),
         (lambda c: c.expire_paybylink("tg-42-7"), "expirePaybylink"),
         (lambda c: c.order_query("T1"), "orderQuery"),
+        (lambda c: c.refund(make_refund()), "refund"),
+        (lambda c: c.refund_query("rf-42-7-1"), "refundQuery"),
     ],
 )
 async def test_each_endpoint_posts_to_its_path_with_its_version(client, fake, call, api_name):
@@ -451,6 +485,190 @@ async def test_failing_metrics_hook_does_not_fail_the_call(fake, merchant_key, p
     ) as payermax:
         link = await payermax.query_paybylink("tg-42-7")
     assert link.link_status == "ACTIVE"
+
+
+# Refunds (contract §11).
+
+
+async def test_refund_sends_the_application_and_returns_the_pending_refund(client, fake, calls):
+    refund = await client.refund(make_refund())
+
+    (sent,) = fake.requests
+    assert sent["data"] == {
+        "outRefundNo": "rf-42-7-1", "refundAmount": 50000, "refundCurrency": "IDR", "outTradeNo": "T1",
+        "comments": "Wrong size ❄", "refundNotifyUrl": "https://bot.example/payermax/refund-notify",
+    }
+    assert (refund.out_refund_no, refund.refund_trade_no, refund.status) == (
+        "rf-42-7-1", "R2025070100000001", "REFUND_PENDING")
+    assert not refund.is_final and refund.finish_time is None
+    # The answer leaves out order, amount and currency: they are the ones asked for.
+    assert (refund.out_trade_no, refund.refund_amount, refund.refund_currency) == ("T1", Decimal("50000"), "IDR")
+    assert calls[-1][0] == "refund" and calls[-1][2] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "on_the_wire"),
+    [
+        (Decimal("50000"), "IDR", b'"refundAmount":50000,'),
+        (Decimal("12.5"), "USD", b'"refundAmount":12.50,'),  # the currency's two decimals, as a number
+        (Decimal("1.5E+2"), "USD", b'"refundAmount":150.00,'),
+        (Decimal("12345678901234567.89"), "USD", b'"refundAmount":12345678901234567.89,'),  # a float would round
+        (Decimal("7.25"), "KWD", b'"refundAmount":7.25,'),
+    ],
+)
+async def test_refund_amount_is_an_exact_json_number(client, fake, amount, currency, on_the_wire):
+    refund = await client.refund(make_refund(refund_amount=amount, refund_currency=currency))
+    assert on_the_wire in fake.raw_bodies[0]
+    assert refund.refund_amount == amount
+
+
+async def test_refund_without_optional_fields_sends_only_the_required_ones(client, fake):
+    await client.refund(make_refund(comments=None, refund_notify_url=None))
+    assert list(fake.requests[0]["data"]) == ["outRefundNo", "refundAmount", "refundCurrency", "outTradeNo"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"out_refund_no": "has space"}, "out_refund_no"),
+        ({"out_refund_no": "r" * 65}, "out_refund_no"),
+        ({"out_trade_no": ""}, "out_trade_no"),
+        ({"out_trade_no": "T" * 65}, "out_trade_no"),
+        ({"refund_amount": Decimal("0")}, "positive"),
+        ({"refund_amount": Decimal("-1")}, "positive"),
+        ({"refund_amount": Decimal("NaN")}, "positive"),
+        ({"refund_amount": 50000}, "Decimal"),
+        ({"refund_amount": Decimal("100.5")}, "more decimals than IDR allows"),
+        ({"refund_amount": Decimal("12.345"), "refund_currency": "USD"}, "more decimals than USD allows"),
+        ({"refund_amount": Decimal("1" * 25)}, "24 characters"),
+        ({"refund_currency": "idr"}, "refund_currency"),
+        ({"refund_currency": "QQQ"}, "refund_currency"),
+        ({"comments": "x" * 257}, "comments"),
+        ({"refund_notify_url": "ftp://bot.example/refund"}, "refund_notify_url"),
+        ({"refund_notify_url": "https://bot.example/" + "x" * 240}, "refund_notify_url"),
+    ],
+)
+def test_refund_payermax_would_reject_is_refused_early(overrides, problem):
+    with pytest.raises(ValueError, match=problem):
+        make_refund(**overrides)
+
+
+async def test_refund_answer_about_another_refund_is_protocol_error(client, fake, platform_key):
+    fake.answer = lambda api, data: answer_json(
+        {"code": "APPLY_SUCCESS", "data": success_data(api, {**data, "outRefundNo": "rf-other"})}, platform_key)
+    with pytest.raises(ProtocolError, match="outRefundNo 'rf-other' does not match"):
+        await client.refund(make_refund())
+    with pytest.raises(ProtocolError, match="outRefundNo 'rf-other' does not match"):
+        await client.refund_query("rf-42-7-1")
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ({"refundAmount": Decimal("150000")}, "refund of 150000 IDR does not match the 50000 IDR asked for"),
+        ({"refundCurrency": "USD"}, "refund of 50000 USD does not match"),
+        ({"outTradeNo": "T2"}, "outTradeNo 'T2' does not match"),
+        ({"status": "DONE"}, "status must be one of REFUND_PENDING, REFUND_SUCCESS, REFUND_FAILED"),
+        ({"refundTradeNo": ""}, "refundTradeNo is missing"),
+    ],
+)
+async def test_refund_answer_contradicting_the_request_is_protocol_error(client, fake, platform_key, extra, problem):
+    fake.answer = lambda api, data: answer_json(
+        {"code": "APPLY_SUCCESS", "data": {**success_data(api, data), **extra}}, platform_key)
+    with pytest.raises(ProtocolError, match=problem):
+        await client.refund(make_refund())
+
+
+async def test_refund_answer_repeating_the_request_in_other_forms_is_accepted(client, fake, platform_key):
+    extra = {"outTradeNo": "T1", "refundAmount": "50000.0", "refundCurrency": "idr", "status": "refund_pending"}
+    fake.answer = lambda api, data: answer_json(
+        {"code": "APPLY_SUCCESS", "data": {**success_data(api, data), **extra}}, platform_key)
+    refund = await client.refund(make_refund())
+    assert (refund.refund_amount, refund.refund_currency, refund.status) == (Decimal("50000"), "IDR", "REFUND_PENDING")
+
+
+async def test_refund_query_returns_the_settled_refund(client, fake):
+    refund = await client.refund_query("rf-42-7-1")
+    assert fake.requests[0]["data"] == {"outRefundNo": "rf-42-7-1"}
+    assert (refund.out_trade_no, refund.refund_amount, refund.refund_currency, refund.status) == (
+        "T1", Decimal("50000"), "IDR", "REFUND_SUCCESS")
+    assert refund.is_final
+    assert refund.finish_time == datetime(2025, 7, 1, 8, 0, 1, 250000, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("missing", "problem"),
+    [
+        ("refundAmount", "refundAmount is missing"),
+        ("outTradeNo", "outTradeNo is missing"),
+        ("refundCurrency", "refundCurrency must be a three-letter"),
+        ("status", "status is missing"),
+    ],
+)
+async def test_refund_query_answer_without_essentials_is_protocol_error(client, fake, platform_key, missing, problem):
+    def without(api: str, data: dict[str, Any]) -> httpx.Response:
+        refund = success_data(api, data)
+        del refund[missing]
+        return answer_json({"code": "APPLY_SUCCESS", "data": refund}, platform_key)
+
+    fake.answer = without
+    with pytest.raises(ProtocolError, match=problem):
+        await client.refund_query("rf-42-7-1")
+
+
+async def test_refund_query_refuses_an_impossible_out_refund_no_before_sending(client, fake):
+    with pytest.raises(ValueError, match="out_refund_no"):
+        await client.refund_query("not valid!")
+    assert fake.requests == []
+
+
+async def test_refund_refusal_is_api_error_the_bot_can_classify(client, fake, platform_key, calls):
+    fake.answer = lambda api, data: answer_json(
+        {"code": "REFUND_INSUFFICIENT_BALANCE", "msg": "balance is not enough"}, platform_key)
+    with pytest.raises(ApiError) as caught:
+        await client.refund(make_refund())
+    error = caught.value
+    assert (error.api_name, error.code, error.authenticated) == ("refund", "REFUND_INSUFFICIENT_BALANCE", True)
+    assert classify_refund_refusal(error.code) is RefundRefusal.INSUFFICIENT_BALANCE
+    assert calls[-1][2] == "REFUND_INSUFFICIENT_BALANCE"
+
+
+@pytest.mark.parametrize(
+    ("code", "refusal"),
+    [
+        ("REFUND_INSUFFICIENT_BALANCE", RefundRefusal.INSUFFICIENT_BALANCE),
+        ("REFUND_EXPIRED", RefundRefusal.TOO_OLD),
+        ("REFUND_PROCESSING", RefundRefusal.IN_PROGRESS),
+        ("REFUND_NOT_ALLOWED", RefundRefusal.FULL_REFUND_ONLY),
+        ("REFUND_AMOUNT_INVALID", RefundRefusal.EXCEEDS_REFUNDABLE),
+        ("ORDER_NOT_EXIST", RefundRefusal.ORDER_NOT_FOUND),
+        ("ORDER_CLOSED", RefundRefusal.ORDER_NOT_PAID),
+        ("ORDER_REPEAT", RefundRefusal.REFUND_NO_REUSED),
+        ("PARAMS_INVALID", RefundRefusal.INVALID_REQUEST),
+        ("AMOUNT_INVALID", RefundRefusal.INVALID_REQUEST),
+        ("SYSTEM_ERROR", RefundRefusal.TEMPORARY),
+        ("refund_expired", RefundRefusal.TOO_OLD),
+        ("SOMETHING_NEW", RefundRefusal.OTHER),
+        ("", RefundRefusal.OTHER),
+    ],
+)
+def test_refund_refusal_codes_are_classified(code, refusal):
+    assert classify_refund_refusal(code) is refusal
+
+
+async def test_refund_timeout_has_unknown_outcome(client, fake):
+    # The bot must then ask refundQuery with the same outRefundNo before trying again (contract §11.2).
+    fake.answer = raising(httpx.ReadTimeout("timed out"))
+    with pytest.raises(PayerMaxTimeout) as caught:
+        await client.refund(make_refund())
+    assert caught.value.outcome_unknown
+
+
+async def test_refund_answer_with_a_forged_signature_is_rejected(client, fake, stranger_key):
+    fake.answer = lambda api, data: answer_json(
+        {"code": "APPLY_SUCCESS", "msg": "Success.", "data": success_data(api, data)}, stranger_key)
+    with pytest.raises(SignatureError):
+        await client.refund(make_refund())
 
 
 # Real sockets on loopback: what httpx does when a server misbehaves mid-answer.
