@@ -266,7 +266,7 @@ class SandboxGateway:
         """POST /_faults: change some fault switches (JSON object of field: value)."""
         try:
             changes = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return JSONResponse({"error": "SANDBOX: the body must be a JSON object"}, status_code=400)
         if not isinstance(changes, dict):
             return JSONResponse({"error": "SANDBOX: the body must be a JSON object"}, status_code=400)

@@ -38,7 +38,7 @@ def parse_envelope(raw_body: bytes) -> dict[str, Any]:
     """Parse the request body as a JSON object, or refuse it with PARAMS_INVALID."""
     try:
         envelope = json.loads(raw_body)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError covers bad UTF-8 and integers past the digit limit
         raise GatewayError(ResultCode.PARAMS_INVALID, f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(envelope, dict):
         raise GatewayError(ResultCode.PARAMS_INVALID, "the request body must be a JSON object")

@@ -53,7 +53,7 @@ def _telegram_webhook(secret: str, submit: Callable[[dict[str, Any]], Awaitable[
             return Response(status_code=413)
         try:
             update = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # also an integer past the digit limit, or nesting past the stack
             return Response(status_code=400)
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             return Response(status_code=400)
