@@ -46,6 +46,7 @@ from bot.services.batching import NotificationWriter
 from bot.services.team import TeamService
 from bot.web import metrics
 from bot.web.app import build_web_app
+from bot.web.connections import ConnectionGuard, connection_cap, deepen_listen_queue, server_config
 from storage.db import create_engine, is_sqlite, session_factory, upgrade
 
 log = logging.getLogger("paylink.app")
@@ -194,7 +195,9 @@ class PaylinkApp:
         if self.settings.is_sandbox and not self.settings.admin_user_ids:
             log.warning("sandbox with no ADMIN_USER_IDS: anyone who finds this bot can create (test) links")
         sock = bind_socket(self.settings)
-        server = _EmbeddedServer(uvicorn.Config(self.web, log_config=None, access_log=False, lifespan="off"))
+        guard = ConnectionGuard(max_connections=connection_cap(), on_drop=metrics.record_connection_drop)
+        metrics.HTTP_CONNECTIONS.set_function(guard.open_connections)
+        server = _EmbeddedServer(server_config(self.web, guard))
         freeze_startup_objects()
         # The writer outlives the web server on both ends: requests in flight at shutdown wait on it.
         self.notifications.start()
@@ -205,6 +208,7 @@ class PaylinkApp:
                     server_task.result()
                     raise RuntimeError("web server stopped during start-up")
                 await asyncio.sleep(0.02)
+            deepen_listen_queue(sock)
             if self.sandbox:
                 await self.sandbox.start()
             await self._run_bot(stop)

@@ -40,6 +40,7 @@ from bot.sandbox.validation import (
     check_out_trade_no,
     parse_envelope,
 )
+from bot.web.connections import CLIENT_GONE_HANDLERS
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ class SandboxGateway:
                 Route("/_faults", self._show_faults, methods=["GET"]),
                 Route("/_faults", self._set_faults, methods=["POST"]),
                 Route("/_requests", self._show_requests, methods=["GET"]),
-            ]
+            ],
+            exception_handlers=CLIENT_GONE_HANDLERS,
         )
 
     async def start(self) -> None:

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 
 from bot.services.batching import NotificationWriter
 from bot.services.payments import PaymentService
+from bot.web.connections import CLIENT_GONE_HANDLERS
 from bot.web.metrics import metrics_endpoint
 from bot.web.notify import notify_endpoint
 
@@ -84,4 +85,4 @@ def build_web_app(
         routes.append(Route("/telegram", _telegram_webhook(telegram_secret, submit_update), methods=["POST"]))
     if sandbox_app is not None:
         routes.append(Mount("/sandbox", app=sandbox_app))
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers=CLIENT_GONE_HANDLERS)

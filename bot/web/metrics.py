@@ -6,6 +6,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from starlette.requests import Request
 from starlette.responses import Response
 
+HTTP_CONNECTIONS = Gauge("paylink_http_connections", "Client connections open on the web port")
+HTTP_CONNECTIONS_DROPPED = Counter(
+    "paylink_http_connections_dropped_total",
+    "Client connections closed before a complete request: request_timeout (too slow) or evicted (at the cap)",
+    ["reason"],
+)
 LINKS_CREATED = Counter("paylink_links_created_total", "Links PayerMax created, by outcome", ["result"])
 NOTIFICATIONS = Counter("paylink_notifications_total", "PayerMax notifications received, by result", ["result"])
 OUTBOX_BACKLOG = Gauge("paylink_outbox_backlog", "Telegram messages waiting in the outbox")
@@ -23,6 +29,11 @@ PAYERMAX_CALLS = Histogram(
 def record_payermax_call(api_name: str, seconds: float, outcome: str) -> None:
     """The PayerMax client's on_call hook."""
     PAYERMAX_CALLS.labels(api=api_name, outcome=outcome).observe(seconds)
+
+
+def record_connection_drop(reason: str) -> None:
+    """The connection guard's on_drop hook."""
+    HTTP_CONNECTIONS_DROPPED.labels(reason=reason).inc()
 
 
 def record_link_outcome(result: str) -> None:
