@@ -41,6 +41,7 @@ from bot.sandbox.validation import (
     parse_envelope,
 )
 from bot.web.connections import CLIENT_GONE_HANDLERS
+from bot.web.operator import local_only
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +110,10 @@ class SandboxGateway:
                 Route(API_PATH_PREFIX + "/{api_name}", self._handle_api, methods=["POST"]),
                 *self._checkout.routes(),
                 Route("/qr/{link_id}.png", self._qr_code, methods=["GET"]),
-                Route("/_faults", self._show_faults, methods=["GET"]),
-                Route("/_faults", self._set_faults, methods=["POST"]),
-                Route("/_requests", self._show_requests, methods=["GET"]),
+                # Operator controls: only from this host, never through a proxy (the sandbox may listen on 0.0.0.0).
+                Route("/_faults", local_only(self._show_faults), methods=["GET"]),
+                Route("/_faults", local_only(self._set_faults), methods=["POST"]),
+                Route("/_requests", local_only(self._show_requests), methods=["GET"]),
             ],
             exception_handlers=CLIENT_GONE_HANDLERS,
         )

@@ -22,6 +22,7 @@ from bot.services.payments import PaymentService
 from bot.web.connections import CLIENT_GONE_HANDLERS
 from bot.web.metrics import metrics_endpoint
 from bot.web.notify import notify_endpoint
+from bot.web.operator import local_only, token_only
 
 log = logging.getLogger("paylink.web")
 
@@ -73,14 +74,23 @@ def build_web_app(
     sandbox_app: ASGIApp | None = None,
     telegram_secret: str | None = None,
     submit_update: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    metrics_token: str | None = None,
+    metrics_elsewhere: bool = False,
 ) -> Starlette:
-    """Assemble the routes this process serves; notifications go through the group-commit writer when given one."""
+    """Assemble the routes this process serves; notifications go through the group-commit writer when given one.
+
+    /metrics needs ``metrics_token`` as a bearer token when one is given; otherwise it answers
+    local requests only, or nobody when ``metrics_elsewhere`` (a listener of its own serves it).
+    """
     apply = notifications.submit if notifications is not None else payments.apply_notification
     routes: list[BaseRoute] = [
         Route("/payermax/notify", notify_endpoint(apply, platform_public_key), methods=["POST"]),
         Route("/healthz", _healthz(engine), methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
+    if metrics_token is not None:
+        routes.append(Route("/metrics", token_only(metrics_endpoint, metrics_token), methods=["GET"]))
+    elif not metrics_elsewhere:
+        routes.append(Route("/metrics", local_only(metrics_endpoint), methods=["GET"]))
     if telegram_secret and submit_update:
         routes.append(Route("/telegram", _telegram_webhook(telegram_secret, submit_update), methods=["POST"]))
     if sandbox_app is not None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 HTTP_CONNECTIONS = Gauge("paylink_http_connections", "Client connections open on the web port")
 HTTP_CONNECTIONS_DROPPED = Counter(
@@ -44,3 +46,8 @@ def record_link_outcome(result: str) -> None:
 async def metrics_endpoint(_request: Request) -> Response:
     """Serve the metrics in Prometheus' text format."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_app() -> Starlette:
+    """The app of the METRICS_PORT listener: /metrics and nothing else, to whoever can reach it."""
+    return Starlette(routes=[Route("/metrics", metrics_endpoint, methods=["GET"])])
