@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 
 from bot.services.batching import NotificationWriter
 from bot.services.payments import PaymentService
+from bot.web.availability import DatabaseAvailability
 from bot.web.connections import CLIENT_GONE_HANDLERS
 from bot.web.metrics import metrics_endpoint
 from bot.web.notify import notify_endpoint
@@ -30,15 +31,16 @@ TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1024 * 1024
 
 
-def _healthz(engine: AsyncEngine) -> Callable[[Request], Awaitable[JSONResponse]]:
+def _healthz(engine: AsyncEngine, database: DatabaseAvailability) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def healthz(_request: Request) -> JSONResponse:
         """Report whether the database answers."""
         try:
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception as exc:  # any failure means "not healthy"; the reason is logged, not shown
-            log.error("health check: database unreachable: %s", type(exc).__name__)
+        except Exception as exc:  # any failure means "not healthy"; the reason is logged once per outage, not shown
+            database.lost(exc)
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        database.answered()
         return JSONResponse({"status": "ok", "database": "ok"})
 
     return healthz
@@ -83,9 +85,10 @@ def build_web_app(
     local requests only, or nobody when ``metrics_elsewhere`` (a listener of its own serves it).
     """
     apply = notifications.submit if notifications is not None else payments.apply_notification
+    database = DatabaseAvailability()
     routes: list[BaseRoute] = [
-        Route("/payermax/notify", notify_endpoint(apply, platform_public_key), methods=["POST"]),
-        Route("/healthz", _healthz(engine), methods=["GET"]),
+        Route("/payermax/notify", notify_endpoint(apply, platform_public_key, database), methods=["POST"]),
+        Route("/healthz", _healthz(engine, database), methods=["GET"]),
     ]
     if metrics_token is not None:
         routes.append(Route("/metrics", token_only(metrics_endpoint, metrics_token), methods=["GET"]))

@@ -14,8 +14,13 @@ HTTP_CONNECTIONS_DROPPED = Counter(
     "Client connections closed before a complete request: request_timeout (too slow) or evicted (at the cap)",
     ["reason"],
 )
+DATABASE_UP = Gauge("paylink_database_up", "1 if the last web request that used the database got an answer, else 0")
 LINKS_CREATED = Counter("paylink_links_created_total", "Links PayerMax created, by outcome", ["result"])
-NOTIFICATIONS = Counter("paylink_notifications_total", "PayerMax notifications received, by result", ["result"])
+NOTIFICATIONS = Counter(
+    "paylink_notifications_total",
+    "PayerMax notifications received, by result (database_unavailable: answered 503 during an outage)",
+    ["result"],
+)
 OUTBOX_BACKLOG = Gauge("paylink_outbox_backlog", "Telegram messages waiting in the outbox")
 OUTBOX_DELIVERY = Histogram(
     "paylink_outbox_delivery_seconds", "Time from queueing a message to Telegram accepting it",
