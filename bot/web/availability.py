@@ -12,7 +12,7 @@ _MAX_REASON_CHARS = 200
 
 
 class DatabaseAvailability:
-    """Tracks database outages seen by requests, so an outage logs one WARNING and its end one INFO, not one per request."""
+    """Outages seen by requests: one WARNING when one starts and one INFO when it ends, not a line per request."""
 
     def __init__(self) -> None:
         self._up = True

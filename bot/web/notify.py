@@ -47,9 +47,11 @@ def _refuse(status: int, reason: str) -> JSONResponse:
 
 
 def notify_endpoint(
-    apply: Callable[[Notification], Awaitable[Outcome]], platform_public_key: RSAPublicKey, database: DatabaseAvailability
+    apply: Callable[[Notification], Awaitable[Outcome]],
+    platform_public_key: RSAPublicKey,
+    database: DatabaseAvailability,
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
-    """Build the endpoint: verify, parse, ``apply``, and acknowledge only after the commit (503 while the database is away)."""
+    """Build the endpoint: verify, parse, ``apply``, acknowledge only after the commit; 503 if the database is away."""
 
     async def payermax_notify(request: Request) -> JSONResponse:
         """Receive one notification."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ async def _open_idle_connections(port: int, count: int) -> list[asyncio.StreamWr
     return writers
 
 
-async def test_idle_flood_does_not_starve_notifications_or_health(database_url: str, tmp_path) -> None:
+async def test_idle_flood_does_not_starve_notifications_or_health(database_url: str, tmp_path: Path) -> None:
     """1,100 half-sent requests against a bot allowed 256 open files: a signed notification is still acknowledged."""
     async with FakeTelegram() as fake:
         bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", file_limit=FILE_LIMIT)

@@ -1,4 +1,4 @@
-"""The web port's connection rules, on a real uvicorn served as the bot serves it, with short deadlines and a small cap."""
+"""The web port's connection rules on a real uvicorn set up as the bot does, with short deadlines and a small cap."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,12 +120,13 @@ async def test_half_sent_head_is_closed_at_the_deadline_even_if_it_trickles() ->
 
 
 async def test_notification_body_that_never_completes_is_closed_quietly_at_its_deadline(
-    tmp_path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'paylink.db'}")
     payments = PaymentService(session_factory(engine), owner_chat_ids=[])
     app = build_web_app(engine=engine, payments=payments, platform_public_key=generate_private_key().public_key())
-    head = b"POST /payermax/notify HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    head = b"POST /payermax/notify HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n"
+    head += b"Content-Length: 100\r\n\r\n"
     try:
         async with serve(app, max_connections=100, head_timeout=5, body_timeout=0.4) as served:
             reader, _writer = await served.connect(head + b'{"notifyT')

@@ -6,7 +6,7 @@ a request made on the bot's host, a documentation address (203.0.113.7) for anyo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,11 @@ LOOPBACK_V6 = ("::1", 40000)
 REMOTE = ("203.0.113.7", 5555)
 PROXIED = ({"X-Forwarded-For": "203.0.113.7"}, {"Forwarded": "for=203.0.113.7"}, {"X-Real-IP": "203.0.113.7"})
 
-Get = Callable[..., Awaitable[httpx.Response]]
+Build = Callable[..., Starlette]  # metrics settings -> the web app
 
 
 @pytest.fixture
-async def build(tmp_path: Path) -> AsyncIterator[Callable[..., Starlette]]:
+async def build(tmp_path: Path) -> AsyncIterator[Build]:
     """Builds the bot's web app (with the sandbox mounted) for the given metrics settings."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'paylink.db'}")
     gateway = SandboxGateway(keys=load_or_create_sandbox_keys(tmp_path / "data"), public_base_url="http://127.0.0.1:1")
@@ -59,7 +59,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def test_without_token_metrics_answer_this_host_only(build) -> None:
+async def test_without_token_metrics_answer_this_host_only(build: Build) -> None:
     app = build()
 
     for client in (LOOPBACK, LOOPBACK_V6):
@@ -70,7 +70,7 @@ async def test_without_token_metrics_answer_this_host_only(build) -> None:
         assert (await call(app, "GET", "/metrics", LOOPBACK, headers=headers)).status_code == 404, headers
 
 
-async def test_with_token_metrics_need_it_from_everywhere(build) -> None:
+async def test_with_token_metrics_need_it_from_everywhere(build: Build) -> None:
     app = build(metrics_token=TOKEN)
 
     for client in (LOOPBACK, REMOTE):
@@ -82,13 +82,13 @@ async def test_with_token_metrics_need_it_from_everywhere(build) -> None:
     assert allowed.status_code == 200 and "paylink_notifications_total" in allowed.text
 
 
-async def test_metrics_on_their_own_port_leave_the_web_port(build) -> None:
+async def test_metrics_on_their_own_port_leave_the_web_port(build: Build) -> None:
     assert (await call(build(metrics_elsewhere=True), "GET", "/metrics", LOOPBACK)).status_code == 404
     with_token = build(metrics_elsewhere=True, metrics_token=TOKEN)
     assert (await call(with_token, "GET", "/metrics", REMOTE, headers=bearer(TOKEN))).status_code == 200
 
 
-async def test_sandbox_controls_answer_this_host_only_and_change_nothing_for_others(build) -> None:
+async def test_sandbox_controls_answer_this_host_only_and_change_nothing_for_others(build: Build) -> None:
     app = build()
 
     for client, headers in [(REMOTE, {}), *((LOOPBACK, proxied) for proxied in PROXIED)]:
@@ -99,5 +99,6 @@ async def test_sandbox_controls_answer_this_host_only_and_change_nothing_for_oth
 
     faults = await call(app, "GET", "/sandbox/_faults", LOOPBACK)
     assert faults.status_code == 200 and faults.json()["create_status"] is None
-    assert (await call(app, "POST", "/sandbox/_faults", LOOPBACK, json={"create_status": 503})).json()["create_status"] == 503
+    changed = await call(app, "POST", "/sandbox/_faults", LOOPBACK, json={"create_status": 503})
+    assert changed.json()["create_status"] == 503
     assert (await call(app, "GET", "/sandbox/_requests", LOOPBACK)).json() == {"requests": []}

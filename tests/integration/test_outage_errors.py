@@ -1,4 +1,4 @@
-"""Which real database failures count as an outage (answer 503, log once) and which stay loud bugs, on SQLite and PostgreSQL."""
+"""Which real SQLite and PostgreSQL failures count as an outage (answer 503, log once) and which stay loud bugs."""
 
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ from storage.db import create_engine
 from storage.outage import is_outage
 
 
+TERMINATE = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1"
+
+
 def sqlite_error(path: Path, statement: str, *, lock: bool = False) -> BaseException:
-    """What SQLAlchemy raises for ``statement`` on this SQLite file (optionally while another connection holds its lock)."""
+    """What SQLAlchemy raises for ``statement`` on this SQLite file (``lock``: while another connection holds it)."""
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("CREATE TABLE IF NOT EXISTS payments (card_number TEXT)")
     if lock:
@@ -41,7 +44,8 @@ def test_sqlite_file_locked_by_another_process_is_an_outage(tmp_path: Path) -> N
     assert describe(error) == "OperationalError: database is locked"  # the driver's words, no SQL, no parameters
 
 
-@pytest.mark.parametrize("statement", ["INSERT INTO no_such_table VALUES (:card)", "INSERT INTO payments VALUES (:card, :card)"])
+@pytest.mark.parametrize("statement", ["INSERT INTO no_such_table VALUES (:card)",
+                                       "INSERT INTO payments VALUES (:card, :card)"])
 def test_sqlite_statement_it_refuses_is_not_an_outage(tmp_path: Path, statement: str) -> None:
     assert not is_outage(sqlite_error(tmp_path / "db.sqlite", statement))
 
@@ -69,7 +73,7 @@ async def test_postgresql_refusing_and_dropping_connections_is_an_outage(databas
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
             await admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
-            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", url.database)
+            await admin.execute(TERMINATE, url.database)
             with pytest.raises(Exception) as dropped:
                 await connection.execute(text("SELECT 1"))
         with pytest.raises(Exception) as refused:
