@@ -133,16 +133,19 @@ class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a request deadline and a connection cap (see the module docstring)."""
 
     guard: ClassVar[ConnectionGuard]
-    _deadline: asyncio.TimerHandle | None = None
-    _request: RequestResponseCycle | None = None  # the cycle whose request the deadline is timing
+    # The deadline is a time, checked by one timer per connection that re-arms itself only while a
+    # request is owed: a busy keep-alive connection costs no timer work per request.
+    _deadline: float | None = None  # loop time by which the owed request must have arrived; None: none owed
+    _timer: asyncio.TimerHandle | None = None
+    _request: RequestResponseCycle | None = None  # the latest request whose head arrived
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.guard.admit(self)
-        self._await_request(self.guard.head_timeout)
+        self._owe_request(self.guard.head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_deadline()
+        self._stop_timer()
         self.guard.forget(self)
         super().connection_lost(exc)
 
@@ -152,37 +155,49 @@ class GuardedH11Protocol(H11Protocol):
         if cycle is None or cycle.response_complete:
             return  # still waiting for a request head
         if cycle is not self._request:
-            self._request = cycle  # a complete head arrived: now the body is on the clock
-            self._await_request(self.guard.body_timeout)
+            self._request = cycle
+            if cycle.more_body:  # a complete head arrived: now the body is on the clock
+                self._owe_request(self.guard.body_timeout)
         if not cycle.more_body:
-            self._cancel_deadline()
+            self._deadline = None
             self.guard.busy(self)
 
     def on_response_complete(self) -> None:
         # Before uvicorn's own handler, which may start a pipelined request at once.
         if not self.transport.is_closing():
             self.guard.waiting(self)
-            self._await_request(self.guard.head_timeout)
+            self._owe_request(self.guard.head_timeout)
         super().on_response_complete()
 
     def close_now(self) -> None:
         """Close the connection without an answer (it never completed a request)."""
-        self._cancel_deadline()
+        self._stop_timer()
         if not self.transport.is_closing():
             self.transport.close()
 
-    def _await_request(self, seconds: float) -> None:
-        self._cancel_deadline()
-        self._deadline = self.loop.call_later(seconds, self._deadline_passed)
+    def _owe_request(self, seconds: float) -> None:
+        self._deadline = self.loop.time() + seconds
+        if self._timer is not None and self._timer.when() > self._deadline:
+            self._timer.cancel()  # set for a later deadline than this one
+            self._timer = None
+        if self._timer is None:
+            self._timer = self.loop.call_at(self._deadline, self._check_deadline)
 
-    def _deadline_passed(self) -> None:
+    def _check_deadline(self) -> None:
+        self._timer = None
+        if self._deadline is None:
+            return  # the request arrived; the next owed one arms the timer again
+        remaining = self._deadline - self.loop.time()
+        if remaining > 0:
+            self._timer = self.loop.call_later(remaining, self._check_deadline)
+        else:
+            self.guard.drop(self, "request_timeout")
+
+    def _stop_timer(self) -> None:
         self._deadline = None
-        self.guard.drop(self, "request_timeout")
-
-    def _cancel_deadline(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 async def client_gone(_request: Request, _exc: Exception) -> Response:
