@@ -2,8 +2,8 @@
 
 The child runs uvicorn the way ``PaylinkApp.run`` does: ``asyncio.run`` (the default event loop),
 one worker, ``bot.web.connections.server_config`` (h11 with the request deadlines and the
-connection cap) and a socket bound beforehand. Both the baseline and the real app are served by this one function, so the only
-difference between them is the app.
+connection cap) and a socket bound beforehand. Both the baseline and the real app are served by
+this one function, so the only difference between them is the app.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ MIN_LINK_EXPIRY = timedelta(hours=1)  # PayerMax's bounds for expiresTime
 MAX_LINK_EXPIRY = timedelta(days=30)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-# Values people paste from examples; refused outside the sandbox so nobody goes live with them.
 MIN_METRICS_TOKEN_CHARS = 16
+# Values people paste from examples; refused outside the sandbox so nobody goes live with them.
 _PLACEHOLDER = re.compile(r"^(|changeme|change-me|replace-me|your[-_].*|xxx+|<.*>|\.\.\.|placeholder|todo)$", re.IGNORECASE)
 
 

@@ -37,7 +37,7 @@ def _healthz(engine: AsyncEngine, database: DatabaseAvailability) -> Callable[[R
         try:
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception as exc:  # any failure means "not healthy"; the reason is logged once per outage, not shown
+        except Exception as exc:  # any failure means "not healthy"; logged once per outage, never shown
             database.lost(exc)
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         database.answered()

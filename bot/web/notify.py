@@ -75,7 +75,8 @@ def notify_endpoint(
         except Exception as exc:
             if not is_outage(exc):
                 raise
-            # Nothing was committed; PayerMax delivers again later. Logged once per outage, not per delivery.
+            # PayerMax delivers it again later (if the write did land, that delivery is a duplicate, acknowledged
+            # then). Logged once per outage, not per delivery.
             database.lost(exc)
             metrics.NOTIFICATIONS.labels(result="database_unavailable").inc()
             return _refuse(503, "database unavailable, deliver again later")

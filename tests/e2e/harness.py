@@ -43,7 +43,8 @@ class BotProcess:
     """The whole application in a child process, configured only through the environment."""
 
     def __init__(
-        self, fake: FakeTelegram, *, database_url: str, data_dir: Path, admin_ids: str = "", file_limit: int | None = None, **env: str
+        self, fake: FakeTelegram, *, database_url: str, data_dir: Path, admin_ids: str = "",
+        file_limit: int | None = None, **env: str,
     ) -> None:
         self.file_limit = file_limit  # RLIMIT_NOFILE for the child, as a container or systemd would set it
         self.port = free_port()

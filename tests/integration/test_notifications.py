@@ -438,16 +438,19 @@ def _set(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], dict[s
     return change
 
 
-def _signed_with_raw_amount(raw_amount: bytes) -> Callable[[bytes, RSAPrivateKey, RSAPrivateKey], tuple[bytes, dict[str, str]]]:
+Delivery = tuple[bytes, dict[str, str]]  # a body and its headers
+
+
+def _signed_with_raw_amount(raw_amount: bytes) -> Callable[[bytes, RSAPrivateKey, RSAPrivateKey], Delivery]:
     """The valid document with totalAmount written verbatim as ``raw_amount``, signed by PayerMax's key."""
 
-    def build(valid: bytes, key: RSAPrivateKey, stranger: RSAPrivateKey) -> tuple[bytes, dict[str, str]]:
+    def build(valid: bytes, key: RSAPrivateKey, stranger: RSAPrivateKey) -> Delivery:
         return _signed(valid.replace(b'"totalAmount":"150000"', b'"totalAmount":' + raw_amount), key)
 
     return build
 
 
-def _signed_deeply_nested(valid: bytes, key: RSAPrivateKey, stranger: RSAPrivateKey) -> tuple[bytes, dict[str, str]]:
+def _signed_deeply_nested(valid: bytes, key: RSAPrivateKey, stranger: RSAPrivateKey) -> Delivery:
     depth = 20_000  # 40 KB, under the body cap; json.loads gives up with RecursionError long before
     return _signed(valid[:-1] + b',"extra":' + b"[" * depth + b"]" * depth + b"}", key)
 

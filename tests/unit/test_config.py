@@ -20,7 +20,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import os
 
     for name in list(os.environ):
-        if name.startswith(("TELEGRAM_", "PAYERMAX_", "DATABASE_", "ADMIN_", "DEFAULT_", "LINK_", "BOT_", "PUBLIC_", "HTTP_", "METRICS_")):
+        if name.startswith(
+            ("TELEGRAM_", "PAYERMAX_", "DATABASE_", "ADMIN_", "DEFAULT_", "LINK_", "BOT_", "PUBLIC_", "HTTP_", "METRICS_")
+        ):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
@@ -187,9 +189,10 @@ def test_cli_says_in_one_line_when_the_metrics_port_is_taken(tmp_path: Path) -> 
             "METRICS_PORT": str(metrics_port), "DATA_DIR": str(tmp_path / "data"),
             "PYTHONPATH": str(Path(__file__).resolve().parents[2]),  # this checkout's bot, not an installed one
         }
-        result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                                timeout=90, check=False)
+        command = [sys.executable, "-m", "bot", "run"]
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90, check=False)
     assert result.returncode == 2, result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last == f"configuration error: METRICS_PORT: cannot listen on 127.0.0.1:{metrics_port}: Address already in use"
+    expected = f"configuration error: METRICS_PORT: cannot listen on 127.0.0.1:{metrics_port}: Address already in use"
+    assert last == expected
     assert "Traceback" not in result.stderr
