@@ -1,9 +1,9 @@
 """Serve an ASGI app with uvicorn in a child process, so the load generator never shares its loop.
 
 The child runs uvicorn the way ``PaylinkApp.run`` does: ``asyncio.run`` (the default event loop),
-one worker, ``uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")`` and a socket
-bound beforehand. Both the baseline and the real app are served by this one function, so the only
-difference between them is the app.
+one worker, ``bot.web.connections.server_config`` (h11 with the request deadlines and the
+connection cap) and a socket bound beforehand. Both the baseline and the real app are served by
+this one function, so the only difference between them is the app.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from bot.payermax.signing import load_public_key
 from bot.services.batching import NotificationWriter
 from bot.services.payments import PaymentService
 from bot.web.app import build_web_app
+from bot.web.connections import ConnectionGuard, connection_cap, server_config
 from storage.db import create_engine, session_factory
 
 HOST = "127.0.0.1"
@@ -79,7 +80,7 @@ def baseline_app() -> Starlette:
 
 def describe_stack() -> str:
     """The uvicorn event loop and HTTP implementation the child ends up with."""
-    config = uvicorn.Config(baseline_app(), log_config=None)
+    config = server_config(baseline_app(), ConnectionGuard(max_connections=connection_cap()))
     config.load()
     http = getattr(config.http_protocol_class, "__name__", str(config.http_protocol_class))
     return f"uvicorn {uvicorn.__version__}, 1 worker, asyncio.run loop (as PaylinkApp), http={http}"
@@ -107,7 +108,7 @@ async def _serve(spec: ServerSpec, ready: Connection) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP if spec.nodelay else 0)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))
-    server = _ChildServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    server = _ChildServer(server_config(app, ConnectionGuard(max_connections=connection_cap())))
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
     profiler = cProfile.Profile() if spec.profile_path else None
     task = asyncio.create_task(server.serve(sockets=[sock]))

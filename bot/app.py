@@ -52,12 +52,14 @@ from bot.services.batching import NotificationWriter
 from bot.services.team import TeamService
 from bot.web import metrics
 from bot.web.app import build_web_app
+from bot.web.connections import ConnectionGuard, connection_cap, deepen_listen_queue, server_config
 from storage.db import is_sqlite, session_factory
 
 log = logging.getLogger("paylink.app")
 
 SANDBOX_APP_ID = "sandbox-app"
 SANDBOX_MERCHANT_NO = "SANDBOX000001"
+METRICS_CONNECTIONS = 32  # the metrics listener serves a scraper or two
 
 
 @dataclass(frozen=True)
@@ -99,16 +101,30 @@ def telegram_unreachable(settings: Settings, exc: NetworkError) -> ConfigError:
 
 def bind_socket(settings: Settings) -> socket.socket:
     """Bind the web port now, so a port in use is a clear configuration error."""
-    family = socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET
+    return _listen(settings.http_host, settings.http_port, "HTTP_PORT")
+
+
+def bind_metrics_socket(settings: Settings) -> socket.socket | None:
+    """Bind METRICS_PORT now, if it is set, for the same reason."""
+    if settings.metrics_port is None:
+        return None
+    return _listen(settings.metrics_host, settings.metrics_port, "METRICS_PORT")
+
+
+def _listen(host: str, port: int, variable: str) -> socket.socket:
+    """A listening TCP socket on host:port, or a ConfigError naming ``variable``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets of a TCP-protocol
     # listener, and without it every answer waits ~40 ms on Nagle and delayed ACKs.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((settings.http_host, settings.http_port))
+        sock.bind((host, port))
+        # Listening at once: with SO_REUSEADDR, a second socket may bind a port nobody listens on yet.
+        deepen_listen_queue(sock)
     except OSError as exc:
         sock.close()
-        raise ConfigError("HTTP_PORT", f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}") from None
+        raise ConfigError(variable, f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -189,6 +205,8 @@ class PaylinkApp:
             sandbox_app=self.sandbox.app if self.sandbox else None,
             telegram_secret=settings.telegram_webhook_secret.get_secret_value() if webhook and settings.telegram_webhook_secret else None,
             submit_update=self._submit_update if webhook else None,
+            metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
+            metrics_elsewhere=settings.metrics_port is not None,
         )
 
     def _build_application(self) -> PaylinkApplication:
@@ -213,31 +231,53 @@ class PaylinkApp:
         await prepare_schema(self.engine, self.settings)
         if self.settings.is_sandbox and not self.settings.admin_user_ids:
             log.warning("sandbox with no ADMIN_USER_IDS: anyone who finds this bot can create (test) links")
-        sock = bind_socket(self.settings)
-        server = _EmbeddedServer(uvicorn.Config(self.web, log_config=None, access_log=False, lifespan="off"))
+        listeners = self._listeners()
         freeze_startup_objects()
         # The writer outlives the web server on both ends: requests in flight at shutdown wait on it.
         self.notifications.start()
-        server_task = asyncio.create_task(server.serve(sockets=[sock]), name="web")
+        tasks = [asyncio.create_task(server.serve(sockets=[sock]), name=name) for name, server, sock in listeners]
         try:
-            while not server.started:
-                if server_task.done():
-                    server_task.result()
-                    raise RuntimeError("web server stopped during start-up")
-                await asyncio.sleep(0.02)
+            for (name, server, sock), task in zip(listeners, tasks, strict=True):
+                while not server.started:
+                    if task.done():
+                        task.result()
+                        raise RuntimeError(f"{name} server stopped during start-up")
+                    await asyncio.sleep(0.02)
+                deepen_listen_queue(sock)  # uvicorn listened with a small backlog: see bot.web.connections
             if self.sandbox:
                 await self.sandbox.start()
             await self._run_bot(stop)
         finally:
-            server.should_exit = True
-            with contextlib.suppress(Exception):
-                await server_task
+            for _name, server, _sock in listeners:
+                server.should_exit = True
+            for task in tasks:
+                with contextlib.suppress(Exception):
+                    await task
             await self.notifications.close()  # writes what is still queued before the engine goes
             if self.sandbox:
                 await self.sandbox.stop()
             await self.client.aclose()
             await self.engine.dispose()
             log.info("stopped")
+
+    def _listeners(self) -> list[tuple[str, uvicorn.Server, socket.socket]]:
+        """Bind the web port (and METRICS_PORT, if set) and build a uvicorn server for each."""
+        sock = bind_socket(self.settings)
+        guard = ConnectionGuard(max_connections=connection_cap(), on_drop=metrics.record_connection_drop)
+        metrics.HTTP_CONNECTIONS.set_function(guard.open_connections)
+        listeners: list[tuple[str, uvicorn.Server, socket.socket]] = [
+            ("web", _EmbeddedServer(server_config(self.web, guard)), sock),
+        ]
+        try:
+            metrics_sock = bind_metrics_socket(self.settings)
+        except ConfigError:
+            sock.close()
+            raise
+        if metrics_sock is not None:
+            metrics_config = server_config(metrics.metrics_app(), ConnectionGuard(max_connections=METRICS_CONNECTIONS))
+            listeners.append(("metrics", _EmbeddedServer(metrics_config), metrics_sock))
+            log.info("metrics on http://%s:%d/metrics", self.settings.metrics_host, self.settings.metrics_port)
+        return listeners
 
     async def _run_bot(self, stop: asyncio.Event) -> None:
         try:

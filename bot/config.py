@@ -27,6 +27,7 @@ MIN_LINK_EXPIRY = timedelta(hours=1)  # PayerMax's bounds for expiresTime
 MAX_LINK_EXPIRY = timedelta(days=30)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+MIN_METRICS_TOKEN_CHARS = 16
 # Values people paste from examples; refused outside the sandbox so nobody goes live with them.
 _PLACEHOLDER = re.compile(r"^(|changeme|change-me|replace-me|your[-_].*|xxx+|<.*>|\.\.\.|placeholder|todo)$", re.IGNORECASE)
 
@@ -68,6 +69,10 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8080"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # /metrics: on a listener of its own (METRICS_PORT), and/or on the web port behind a bearer token.
+    metrics_token: SecretStr | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     database_url: str | None = None
     data_dir: Path = Path("data")
 
@@ -157,6 +162,16 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s):// URL")
         return value.rstrip("/") if value and not value.endswith("/bot") else value
 
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        if len(token) < MIN_METRICS_TOKEN_CHARS:
+            raise ValueError(f"must be at least {MIN_METRICS_TOKEN_CHARS} characters (e.g. openssl rand -hex 32)")
+        return SecretStr(token)
+
     @model_validator(mode="after")
     def _mode_requirements(self) -> Settings:
         token = self.telegram_bot_token.get_secret_value()
@@ -164,6 +179,8 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_BOT_TOKEN: does not look like a BotFather token (digits:letters)")
         if self.bot_mode == "webhook" and not self.telegram_webhook_secret:
             raise ValueError("TELEGRAM_WEBHOOK_SECRET: required when BOT_MODE=webhook")
+        if self.metrics_port is not None and self.metrics_port == self.http_port:
+            raise ValueError("METRICS_PORT: must differ from HTTP_PORT (unset, /metrics is served on the web port)")
         return self
 
     @property
@@ -210,6 +227,8 @@ class Settings(BaseSettings):
             values.append(self.payermax_merchant_private_key.get_secret_value())
         if self.database_url and make_url(self.database_url).password:
             values.append(str(make_url(self.database_url).password))
+        if self.metrics_token:
+            values.append(self.metrics_token.get_secret_value())
         return [value for value in values if len(value) >= 8]
 
     def key_variable(self, variable: str) -> str:

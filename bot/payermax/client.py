@@ -349,7 +349,7 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
     """Parse an answer body as a JSON object with exact numbers, or None if it is not one."""
     try:
         document = json.loads(raw.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, an integer past the digit limit, or too deep
         return None
     return document if isinstance(document, dict) else None
 

@@ -503,6 +503,11 @@ def _load_json_object(body: bytes) -> dict[str, Any]:
         raise NotificationError("notification body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise NotificationError(f"notification body is not valid JSON ({exc.msg} at position {exc.pos})") from None
+    except ValueError:
+        # Python refuses integers of more than sys.get_int_max_str_digits() digits (4300) with a bare ValueError.
+        raise NotificationError("notification body holds a number too long to read") from None
+    except RecursionError:
+        raise NotificationError("notification body is nested too deeply") from None
     if not isinstance(document, dict):
         raise NotificationError(f"notification body must be a JSON object, got {_type_name(document)}")
     return document

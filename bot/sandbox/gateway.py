@@ -53,6 +53,8 @@ from bot.sandbox.validation import (
     check_refund_query,
     parse_envelope,
 )
+from bot.web.connections import CLIENT_GONE_HANDLERS
+from bot.web.operator import local_only
 
 logger = logging.getLogger(__name__)
 
@@ -135,11 +137,13 @@ class SandboxGateway:
                 Route(API_PATH_PREFIX + "/{api_name}", self._handle_api, methods=["POST"]),
                 *self._checkout.routes(),
                 Route("/qr/{link_id}.png", self._qr_code, methods=["GET"]),
-                Route("/_faults", self._show_faults, methods=["GET"]),
-                Route("/_faults", self._set_faults, methods=["POST"]),
-                Route("/_requests", self._show_requests, methods=["GET"]),
-                Route("/_refunds/settle", self._settle_refunds_now, methods=["POST"]),
-            ]
+                # Operator controls: only from this host, never through a proxy (the sandbox may listen on 0.0.0.0).
+                Route("/_faults", local_only(self._show_faults), methods=["GET"]),
+                Route("/_faults", local_only(self._set_faults), methods=["POST"]),
+                Route("/_requests", local_only(self._show_requests), methods=["GET"]),
+                Route("/_refunds/settle", local_only(self._settle_refunds_now), methods=["POST"]),
+            ],
+            exception_handlers=CLIENT_GONE_HANDLERS,
         )
 
     async def start(self) -> None:
@@ -332,7 +336,7 @@ class SandboxGateway:
         """POST /_faults: change some fault switches (JSON object of field: value)."""
         try:
             changes = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return JSONResponse({"error": "SANDBOX: the body must be a JSON object"}, status_code=400)
         if not isinstance(changes, dict):
             return JSONResponse({"error": "SANDBOX: the body must be a JSON object"}, status_code=400)

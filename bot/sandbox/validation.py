@@ -43,7 +43,7 @@ def parse_envelope(raw_body: bytes) -> dict[str, Any]:
     try:
         # parse_float=Decimal: a refundAmount must be read exactly as sent, never through a float.
         envelope = json.loads(raw_body, parse_float=Decimal)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError covers bad UTF-8 and integers past the digit limit
         raise GatewayError(ResultCode.PARAMS_INVALID, f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(envelope, dict):
         raise GatewayError(ResultCode.PARAMS_INVALID, "the request body must be a JSON object")

@@ -10,7 +10,8 @@ With one writer, notifications no longer queue on SQLite's write lock either (ea
 IMMEDIATE used to sleep in the busy handler while another request held it).
 
 If a batch fails, its notifications are applied again one by one through PaymentService, so one
-bad notification fails alone. PAYMENT notifications (rare, and they need a lookup first) and
+bad notification fails alone; if it failed because the database is unreachable, every request in
+it gets that error at once instead. PAYMENT notifications (rare, and they need a lookup first) and
 anything submitted while the writer is not running take that per-notification path directly.
 """
 
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.payermax.models import Notification
 from bot.services.payments import Outcome, PaymentService
 from storage.db import BatchTransactions
+from storage.outage import is_outage
 
 log = logging.getLogger("paylink.notify")
 
@@ -128,7 +130,14 @@ class NotificationWriter:
         """Apply one batch in one transaction; on failure, apply its notifications one at a time."""
         try:
             outcomes = await self._payments.apply_link_notifications([waiting.notification for waiting in batch], self._transactions)
-        except Exception:
+        except Exception as error:
+            if is_outage(error):
+                # One by one would fail the same way (on SQLite, after another busy timeout each): every
+                # request hears the error now, answers 503, and PayerMax delivers again later.
+                log.debug("a batch of %d notifications met a database outage: %s", len(batch), type(error).__name__)
+                for waiting in batch:
+                    waiting.fail(error)
+                return
             log.exception("a batch of %d notifications failed; applying them one by one", len(batch))
             for waiting in batch:
                 try:

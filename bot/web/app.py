@@ -19,8 +19,11 @@ from starlette.types import ASGIApp
 
 from bot.services.batching import NotificationWriter
 from bot.services.payments import PaymentService
+from bot.web.availability import DatabaseAvailability
+from bot.web.connections import CLIENT_GONE_HANDLERS
 from bot.web.metrics import metrics_endpoint
 from bot.web.notify import notify_endpoint
+from bot.web.operator import local_only, token_only
 
 log = logging.getLogger("paylink.web")
 
@@ -28,15 +31,16 @@ TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1024 * 1024
 
 
-def _healthz(engine: AsyncEngine) -> Callable[[Request], Awaitable[JSONResponse]]:
+def _healthz(engine: AsyncEngine, database: DatabaseAvailability) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def healthz(_request: Request) -> JSONResponse:
         """Report whether the database answers."""
         try:
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception as exc:  # any failure means "not healthy"; the reason is logged, not shown
-            log.error("health check: database unreachable: %s", type(exc).__name__)
+        except Exception as exc:  # any failure means "not healthy"; logged once per outage, never shown
+            database.lost(exc)
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        database.answered()
         return JSONResponse({"status": "ok", "database": "ok"})
 
     return healthz
@@ -53,7 +57,7 @@ def _telegram_webhook(secret: str, submit: Callable[[dict[str, Any]], Awaitable[
             return Response(status_code=413)
         try:
             update = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # also an integer past the digit limit, or nesting past the stack
             return Response(status_code=400)
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
             return Response(status_code=400)
@@ -72,16 +76,26 @@ def build_web_app(
     sandbox_app: ASGIApp | None = None,
     telegram_secret: str | None = None,
     submit_update: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    metrics_token: str | None = None,
+    metrics_elsewhere: bool = False,
 ) -> Starlette:
-    """Assemble the routes this process serves; notifications go through the group-commit writer when given one."""
+    """Assemble the routes this process serves; notifications go through the group-commit writer when given one.
+
+    /metrics needs ``metrics_token`` as a bearer token when one is given; otherwise it answers
+    local requests only, or nobody when ``metrics_elsewhere`` (a listener of its own serves it).
+    """
     apply = notifications.submit if notifications is not None else payments.apply_notification
+    database = DatabaseAvailability()
     routes: list[BaseRoute] = [
-        Route("/payermax/notify", notify_endpoint(apply, platform_public_key), methods=["POST"]),
-        Route("/healthz", _healthz(engine), methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/payermax/notify", notify_endpoint(apply, platform_public_key, database), methods=["POST"]),
+        Route("/healthz", _healthz(engine, database), methods=["GET"]),
     ]
+    if metrics_token is not None:
+        routes.append(Route("/metrics", token_only(metrics_endpoint, metrics_token), methods=["GET"]))
+    elif not metrics_elsewhere:
+        routes.append(Route("/metrics", local_only(metrics_endpoint), methods=["GET"]))
     if telegram_secret and submit_update:
         routes.append(Route("/telegram", _telegram_webhook(telegram_secret, submit_update), methods=["POST"]))
     if sandbox_app is not None:
         routes.append(Mount("/sandbox", app=sandbox_app))
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers=CLIENT_GONE_HANDLERS)

@@ -13,6 +13,8 @@ from bot.payermax.models import Notification
 from bot.payermax.webhook import NotificationRejected, verify_notification
 from bot.services.payments import Outcome
 from bot.web import metrics
+from bot.web.availability import DatabaseAvailability
+from storage.outage import is_outage
 
 log = logging.getLogger("paylink.notify")
 
@@ -44,8 +46,12 @@ def _refuse(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"code": "FAIL", "msg": reason}, status_code=status)
 
 
-def notify_endpoint(apply: Callable[[Notification], Awaitable[Outcome]], platform_public_key: RSAPublicKey):
-    """Build the endpoint: verify, parse, ``apply``, and acknowledge only after the commit."""
+def notify_endpoint(
+    apply: Callable[[Notification], Awaitable[Outcome]],
+    platform_public_key: RSAPublicKey,
+    database: DatabaseAvailability,
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """Build the endpoint: verify, parse, ``apply``, acknowledge only after the commit; 503 if the database is away."""
 
     async def payermax_notify(request: Request) -> JSONResponse:
         """Receive one notification."""
@@ -64,7 +70,17 @@ def notify_endpoint(apply: Callable[[Notification], Awaitable[Outcome]], platfor
             metrics.NOTIFICATIONS.labels(result="rejected").inc()
             log.warning("notification rejected: %s", exc.reason)
             return _refuse(exc.status_code, exc.reason)
-        outcome = await apply(notification)
+        try:
+            outcome = await apply(notification)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # PayerMax delivers it again later (if the write did land, that delivery is a duplicate, acknowledged
+            # then). Logged once per outage, not per delivery.
+            database.lost(exc)
+            metrics.NOTIFICATIONS.labels(result="database_unavailable").inc()
+            return _refuse(503, "database unavailable, deliver again later")
+        database.answered()
         metrics.NOTIFICATIONS.labels(result=outcome.value).inc()
         if outcome.acknowledged:
             return JSONResponse(ACKNOWLEDGED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -41,7 +42,11 @@ def free_port() -> int:
 class BotProcess:
     """The whole application in a child process, configured only through the environment."""
 
-    def __init__(self, fake: FakeTelegram, *, database_url: str, data_dir: Path, admin_ids: str = "", **env: str) -> None:
+    def __init__(
+        self, fake: FakeTelegram, *, database_url: str, data_dir: Path, admin_ids: str = "",
+        file_limit: int | None = None, **env: str,
+    ) -> None:
+        self.file_limit = file_limit  # RLIMIT_NOFILE for the child, as a container or systemd would set it
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -67,7 +72,8 @@ class BotProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=self.data_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "bot", "run"], cwd=self.data_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=self._limit_files if self.file_limit is not None else None,
         )
         log.close()
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT
@@ -83,6 +89,11 @@ class BotProcess:
                 if asyncio.get_running_loop().time() > deadline:
                     raise TimeoutError(f"bot did not start:\n{self.log()}")
                 await asyncio.sleep(0.1)
+
+    def _limit_files(self) -> None:
+        """Runs in the child before exec: cap how many files and sockets it may hold open."""
+        assert self.file_limit is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.file_limit, self.file_limit))
 
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         """Signal the bot and wait for it to exit; return its exit code."""

@@ -9,7 +9,7 @@ import pytest
 
 from bot.payermax import signing
 from bot.sandbox.keys import MERCHANT_KEY_FILE, PLATFORM_KEY_FILE, SANDBOX_DIR_NAME
-from tests.e2e.harness import PAID_PREFIX, BotProcess, Database, paybylink_notification
+from tests.e2e.harness import PAID_PREFIX, BotProcess, Database, free_port, paybylink_notification
 from tests.fakes.telegram_api import FakeTelegram
 
 pytestmark = pytest.mark.e2e
@@ -92,3 +92,30 @@ async def test_debug_logs_hold_no_secret_and_health_and_metrics_report(database_
             assert event_lines, f"no '{event}' line"
             for line in event_lines:
                 assert f"link={link.merchant_link_id}" in line and f"chat={SELLER}" in line, line
+
+
+async def test_metrics_listener_and_token_keep_metrics_off_the_public_port(database_url: str, tmp_path) -> None:
+    """METRICS_PORT serves /metrics to the scraper; the web port wants METRICS_TOKEN, which the logs never show."""
+    metrics_port = free_port()
+    token = "metrics-bearer-7d1c0e55aa93f2b4"
+    async with FakeTelegram() as fake:
+        bot = BotProcess(
+            fake, database_url=database_url, data_dir=tmp_path / "data", LOG_LEVEL="DEBUG",
+            METRICS_PORT=str(metrics_port), METRICS_TOKEN=token,
+        )
+        await bot.start()
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                scraped = await client.get(f"http://127.0.0.1:{metrics_port}/metrics")
+                public = await client.get(f"{bot.base_url}/metrics")
+                wrong = await client.get(f"{bot.base_url}/metrics", headers={"Authorization": "Bearer not-the-token"})
+                bearing = await client.get(f"{bot.base_url}/metrics", headers={"Authorization": f"Bearer {token}"})
+                other_paths = await client.get(f"http://127.0.0.1:{metrics_port}/healthz")
+        finally:
+            await bot.stop()
+    assert scraped.status_code == 200 and re.search(r"^paylink_http_connections \d", scraped.text, re.M)
+    assert (public.status_code, wrong.status_code) == (401, 401)
+    assert bearing.status_code == 200 and "paylink_notifications_total" in bearing.text
+    assert other_paths.status_code == 404
+    assert f"metrics on http://127.0.0.1:{metrics_port}/metrics" in bot.log()
+    assert token not in bot.log()

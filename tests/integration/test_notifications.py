@@ -438,6 +438,23 @@ def _set(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], dict[s
     return change
 
 
+Delivery = tuple[bytes, dict[str, str]]  # a body and its headers
+
+
+def _signed_with_raw_amount(raw_amount: bytes) -> Callable[[bytes, RSAPrivateKey, RSAPrivateKey], Delivery]:
+    """The valid document with totalAmount written verbatim as ``raw_amount``, signed by PayerMax's key."""
+
+    def build(valid: bytes, key: RSAPrivateKey, stranger: RSAPrivateKey) -> Delivery:
+        return _signed(valid.replace(b'"totalAmount":"150000"', b'"totalAmount":' + raw_amount), key)
+
+    return build
+
+
+def _signed_deeply_nested(valid: bytes, key: RSAPrivateKey, stranger: RSAPrivateKey) -> Delivery:
+    depth = 20_000  # 40 KB, under the body cap; json.loads gives up with RecursionError long before
+    return _signed(valid[:-1] + b',"extra":' + b"[" * depth + b"]" * depth + b"}", key)
+
+
 REJECTIONS = {
     "forged-signature": (_forged, 401),
     "missing-sign": (_unsigned, 401),
@@ -448,6 +465,8 @@ REJECTIONS = {
     "unknown-notify-type": (_with_document(_set(("notifyType",), "REFUND")), 400),
     "bad-total-amount": (_with_document(_set(("data", "totalAmount"), "abc")), 400),
     "text-plain": (lambda valid, key, _: _signed(valid, key, content_type="text/plain"), 415),
+    "signed-5000-digit-integer": (_signed_with_raw_amount(b"9" * 5000), 400),
+    "signed-20000-levels-deep": (_signed_deeply_nested, 400),
 }
 
 

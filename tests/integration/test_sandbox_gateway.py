@@ -270,6 +270,15 @@ async def test_malformed_json_and_unknown_api(harness: Harness) -> None:
     assert unknown.status_code == 404
 
 
+@pytest.mark.parametrize(
+    "body", [b'{"version":' + b"9" * 5000 + b"}", b'{"version":' + b"[" * 20_000 + b"]" * 20_000 + b"}"],
+    ids=["5000-digit-integer", "20000-levels-deep"],
+)
+async def test_hostile_json_is_params_invalid(harness: Harness, body: bytes) -> None:
+    response = await harness.http.post(harness.api_url("createPaybylink"), content=body)
+    assert response.status_code == 200 and response.json()["code"] == "PARAMS_INVALID"
+
+
 @pytest.mark.parametrize("skew", [timedelta(minutes=-3), timedelta(minutes=3)])
 async def test_request_time_off_by_more_than_two_minutes_is_refused(harness: Harness, skew: timedelta) -> None:
     stale = (datetime.now(timezone.utc) + skew).isoformat(timespec="milliseconds")

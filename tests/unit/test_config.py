@@ -21,7 +21,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import os
 
     for name in list(os.environ):
-        if name.startswith(("TELEGRAM_", "PAYERMAX_", "DATABASE_", "ADMIN_", "DEFAULT_", "LINK_", "BOT_", "PUBLIC_", "HTTP_")):
+        if name.startswith(
+            ("TELEGRAM_", "PAYERMAX_", "DATABASE_", "ADMIN_", "DEFAULT_", "LINK_", "BOT_", "PUBLIC_", "HTTP_", "METRICS_")
+        ):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
@@ -51,6 +53,9 @@ def test_token_alone_gives_a_working_sandbox(monkeypatch: pytest.MonkeyPatch) ->
         ("PUBLIC_BASE_URL", "example.com", "http"),
         ("SANDBOX_REFUND_SETTLE_SECONDS", "-1", "greater than or equal to 0"),
         ("SANDBOX_REFUND_SETTLE_SECONDS", "soon", "number"),
+        ("METRICS_TOKEN", "changeme", "at least 16 characters"),
+        ("METRICS_PORT", "70000", "65535"),
+        ("METRICS_PORT", "8080", "differ from HTTP_PORT"),
     ],
 )
 def test_each_mistake_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str | None, phrase: str) -> None:
@@ -63,6 +68,16 @@ def test_each_mistake_names_its_variable(monkeypatch: pytest.MonkeyPatch, variab
         load_settings()
     assert caught.value.variable == variable
     assert phrase in caught.value.problem
+
+
+def test_metrics_token_is_a_secret_the_logs_scrub(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("METRICS_TOKEN", "  0123456789abcdef0123  ")
+    settings = load_settings()
+    assert settings.metrics_token is not None and settings.metrics_token.get_secret_value() == "0123456789abcdef0123"
+    assert "0123456789abcdef0123" in settings.secret_values()
+    assert "0123456789abcdef0123" not in repr(settings)
+    assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", None)
 
 
 def test_webhook_mode_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -212,3 +227,24 @@ def test_database_url_parameters_asyncpg_cannot_take_are_named(monkeypatch: pyte
         load_settings()
     assert caught.value.variable == "DATABASE_URL" and "channel_binding" in caught.value.problem
     assert "hunter2pw" not in str(caught.value)
+def test_cli_says_in_one_line_when_the_metrics_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken, socket.socket() as probe:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        probe.bind(("127.0.0.1", 0))
+        http_port, metrics_port = probe.getsockname()[1], taken.getsockname()[1]
+        probe.close()
+        env = {
+            "PATH": "/usr/bin:/bin", "TELEGRAM_BOT_TOKEN": TOKEN, "HTTP_PORT": str(http_port),
+            "METRICS_PORT": str(metrics_port), "DATA_DIR": str(tmp_path / "data"),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),  # this checkout's bot, not an installed one
+        }
+        command = [sys.executable, "-m", "bot", "run"]
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90, check=False)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    expected = f"configuration error: METRICS_PORT: cannot listen on 127.0.0.1:{metrics_port}: Address already in use"
+    assert last == expected
+    assert "Traceback" not in result.stderr

@@ -302,6 +302,23 @@ def test_payment_with_bad_essentials_is_refused_with_reason(overrides, message):
         parse_notification(encode(payment_body(**overrides)))
 
 
+# Signed bodies PayerMax would never send, but a leaked key or a bug could: json.loads raises a bare
+# ValueError past Python's 4300-digit integer limit and RecursionError past its stack depth.
+HOSTILE_BODIES = {
+    "5000-digit-integer": (minimal_payment(b"9" * 5000), "number too long"),
+    "20000-levels-deep": (
+        b'{"notifyType":"PAYMENT","extra":' + b"[" * 20_000 + b"]" * 20_000 + b',"data":{}}', "nested too deeply"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_BODIES))
+def test_hostile_json_is_a_notification_error_not_a_crash(case):
+    body, message = HOSTILE_BODIES[case]
+    with pytest.raises(NotificationError, match=message):
+        parse_notification(body)
+
+
 def test_payment_without_amount_is_refused():
     body = payment_body()
     del body["data"]["totalAmount"]

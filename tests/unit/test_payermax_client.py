@@ -425,6 +425,19 @@ async def test_non_json_answer_is_server_error(client, fake):
     assert caught.value.outcome_unknown
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"code":"APPLY_SUCCESS","data":{"n":' + b"9" * 5000 + b"}}", b'{"code":' + b"[" * 20_000 + b"]" * 20_000 + b"}"],
+    ids=["5000-digit-integer", "20000-levels-deep"],
+)
+async def test_hostile_json_answer_is_server_error(client, fake, platform_key, body):
+    # json.loads raises a bare ValueError past the integer digit limit and RecursionError past its depth.
+    fake.answer = lambda api, data: answer_bytes(body, platform_key)
+    with pytest.raises(ServerError, match="not a PayerMax answer") as caught:
+        await client.create_paybylink(make_request())
+    assert caught.value.outcome_unknown
+
+
 async def test_read_timeout_is_payermax_timeout_with_unknown_outcome(client, fake, calls):
     fake.answer = raising(httpx.ReadTimeout("timed out"))
     with pytest.raises(PayerMaxTimeout) as caught:
