@@ -60,6 +60,9 @@ log = logging.getLogger("paylink.app")
 SANDBOX_APP_ID = "sandbox-app"
 SANDBOX_MERCHANT_NO = "SANDBOX000001"
 METRICS_CONNECTIONS = 32  # the metrics listener serves a scraper or two
+# After SIGTERM, how long updates, workers and handlers in flight may take to finish before they are
+# cancelled; with the web server's own grace the process exits well within Docker's 10 s.
+STOP_GRACE_SECONDS = 4.0
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class PaylinkApp:
                 app_id=settings.payermax_app_id or SANDBOX_APP_ID,
                 merchant_no=settings.payermax_merchant_no or SANDBOX_MERCHANT_NO,
             )
+            self.sandbox.faults.update(settings.sandbox_faults)
             keys = MerchantKeys(sandbox_keys.merchant_private_key, sandbox_keys.platform_public_key)
         else:
             keys = configured_keys(settings)
@@ -248,14 +252,14 @@ class PaylinkApp:
                 await self.sandbox.start()
             await self._run_bot(stop)
         finally:
+            if self.sandbox:
+                await self.sandbox.stop()  # answers its own slow requests at once: they would hold the web server
             for _name, server, _sock in listeners:
                 server.should_exit = True
             for task in tasks:
                 with contextlib.suppress(Exception):
                     await task
             await self.notifications.close()  # writes what is still queued before the engine goes
-            if self.sandbox:
-                await self.sandbox.stop()
             await self.client.aclose()
             await self.engine.dispose()
             log.info("stopped")
@@ -286,6 +290,7 @@ class PaylinkApp:
             raise ConfigError("TELEGRAM_BOT_TOKEN", "Telegram refused this token (check it with BotFather)") from None
         except NetworkError as exc:
             raise telegram_unreachable(self.settings, exc) from None
+        workers: list[asyncio.Task[None]] = []
         try:
             await self.application.start()
             await publish_commands(self.application.bot)  # logs, never raises: the menu is a convenience
@@ -303,14 +308,35 @@ class PaylinkApp:
             ]
             log.info("running", extra={"status": self.settings.bot_mode})
             await stop.wait()
-            await asyncio.gather(*workers)
+            log.info("stopping")
         finally:
-            if self.application.updater is not None and self.application.updater.running:
-                await self.application.updater.stop()
-            if self.application.running:
-                await self.application.stop()
-            with contextlib.suppress(TelegramError):
-                await self.application.shutdown()
+            await self._wind_down(workers)
+
+    async def _wind_down(self, workers: list[asyncio.Task[None]]) -> None:
+        """Stop taking updates and let work in flight finish, within STOP_GRACE_SECONDS.
+
+        Docker gives a container 10 s and Kubernetes 30 s between SIGTERM and SIGKILL. The workers
+        start no PayerMax call after the stop signal; a call or handler still running when the grace
+        ends is cancelled (its transaction rolls back; a link left CREATING is settled by the
+        reconciler after the restart), so the process always exits in time with nothing half-written.
+        """
+        application, updater = self.application, self.application.updater
+        steps: list[asyncio.Future[Any]] = list(workers)
+        if updater is not None and updater.running:
+            steps.append(asyncio.ensure_future(updater.stop()))
+        if application.running:
+            steps.append(asyncio.ensure_future(application.stop()))
+        if not steps:
+            return
+        _done, late = await asyncio.wait(steps, timeout=STOP_GRACE_SECONDS)
+        for step in late:
+            step.cancel()
+        if late:
+            log.warning("stopped %d step(s) still running after %.0f s (a slow PayerMax or Telegram)", len(late), STOP_GRACE_SECONDS)
+            await asyncio.gather(*late, return_exceptions=True)
+            return  # handlers may still be running: PTB cannot shut down under them; the process exits anyway
+        with contextlib.suppress(TelegramError):
+            await application.shutdown()
 
 
 async def run(settings: Settings) -> None:

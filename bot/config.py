@@ -7,6 +7,7 @@ variable and what is wrong, never as a traceback.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -102,6 +103,8 @@ class Settings(BaseSettings):
     sandbox_notify_schedule: Annotated[list[float], NoDecode] = [0, 30, 300, 600, 3600, 43200]
     # Sandbox only: seconds a refund stays REFUND_PENDING before it settles.
     sandbox_refund_settle_seconds: float = Field(default=2.0, ge=0)
+    # Sandbox only: fault switches in force from the start (JSON, as POST /sandbox/_faults takes them).
+    sandbox_faults: Annotated[dict[str, object], NoDecode] = {}
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod
@@ -118,6 +121,21 @@ class Settings(BaseSettings):
     def _split_schedule(cls, value: object) -> object:
         if isinstance(value, str):
             return [float(part) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sandbox_faults", mode="before")
+    @classmethod
+    def _faults_object(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise ValueError('must be a JSON object such as {"query_delay": 10}') from None
+        if not isinstance(value, dict):
+            raise ValueError('must be a JSON object such as {"query_delay": 10}')
+        from bot.sandbox.faults import Faults  # the sandbox's own rules say which switches exist
+
+        Faults().update(value)
         return value
 
     @field_validator("log_level", "bot_mode", "payermax_env", mode="before")

@@ -20,6 +20,8 @@ class Faults:
     drop_after_create: int = 0
     # Answer a repeated merchantLinkId with ORDER_REPEAT even when the data is identical.
     refuse_duplicate: bool = False
+    # Sleep before answering queryPaybylink and orderQuery (a slow PayerMax for the reconciler).
+    query_delay: float = 0.0
     # Send every notification this many times per attempt (replay testing).
     notify_duplicates: int = 1
     # Answer refund with this HTTP status (e.g. 503) WITHOUT applying the refund.
@@ -129,6 +131,7 @@ def _flag(value: Any) -> bool:
 
 _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "create_delay": _seconds,
+    "query_delay": _seconds,
     "create_status": _http_status_or_none,
     "create_status_count": _count_at_least(0),
     "drop_after_create": _count_at_least(0),

@@ -93,6 +93,7 @@ class SandboxGateway:
         refund_settle_seconds: float | None = DEFAULT_SETTLE_SECONDS,
     ) -> None:
         self.faults = Faults()
+        self._closing = asyncio.Event()
         self._keys = keys
         self._app_id = app_id
         self._merchant_no = merchant_no
@@ -152,9 +153,22 @@ class SandboxGateway:
         self._refunds.start()
 
     async def stop(self) -> None:
-        """Stop settling and delivering; pending refunds and notifications stay saved for the next start."""
+        """Stop settling and delivering; pending refunds and notifications stay saved for the next start.
+
+        Requests held back by a delay fault are answered at once (SYSTEM_ERROR), so a shutting-down
+        process is not kept waiting by its own slow sandbox.
+        """
+        self._closing.set()
         self._refunds.stop()
         await self._notifier.stop()
+
+    async def _slow_down(self, seconds: float) -> None:
+        """Wait as a slow PayerMax would; if the sandbox stops meanwhile, refuse as a busy PayerMax does."""
+        try:
+            await asyncio.wait_for(self._closing.wait(), timeout=seconds)
+        except TimeoutError:
+            return
+        raise GatewayError(ResultCode.SYSTEM_ERROR, "the sandbox is shutting down")
 
     async def pay(self, link_id: str, *, method: str = PaymentMethod.CARD) -> str:
         """Pay a link as a customer would with the Pay button; return the new ``outTradeNo``."""
@@ -228,11 +242,13 @@ class SandboxGateway:
             logger.info("SANDBOX fault: dropping the connection after creating %s", link.link_id)
             return _DroppedConnection(CREATE_API)
         if self.faults.create_delay:
-            await asyncio.sleep(self.faults.create_delay)
+            await self._slow_down(self.faults.create_delay)
         return answer
 
     async def _query_link(self, data: dict[str, Any], now: datetime) -> Response:
         """queryPaybylink (contract §4.1); the link's expiry is worked out at query time."""
+        if self.faults.query_delay:
+            await self._slow_down(self.faults.query_delay)
         link = self._existing_link(check_merchant_link_id(data))
         return self._success(link_details(link, self._urls, now))
 
@@ -251,6 +267,8 @@ class SandboxGateway:
     async def _query_order(self, data: dict[str, Any], now: datetime) -> Response:
         """orderQuery (contract §4.3)."""
         out_trade_no = check_out_trade_no(data)
+        if self.faults.query_delay:
+            await self._slow_down(self.faults.query_delay)
         found = self._store.attempt_by_out_trade_no(out_trade_no)
         if found is None:
             raise GatewayError(ResultCode.ORDER_NOT_EXIST, f"no order with outTradeNo {out_trade_no}")
@@ -265,7 +283,7 @@ class SandboxGateway:
             logger.info("SANDBOX fault: dropping the connection after accepting refund %s", refund.out_refund_no)
             return _DroppedConnection(REFUND_API)
         if self.faults.refund_delay:
-            await asyncio.sleep(self.faults.refund_delay)
+            await self._slow_down(self.faults.refund_delay)
         return answer
 
     async def _query_refund(self, data: dict[str, Any], now: datetime) -> Response:

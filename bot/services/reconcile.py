@@ -74,10 +74,14 @@ class Reconciler:
         self.holder = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Reconcile until ``stop`` is set; a failing round is logged and retried later."""
+        """Reconcile until ``stop`` is set; a failing round is logged and retried later.
+
+        Stopping is checked between links, so a round never starts a PayerMax call after the stop
+        signal; a call in flight is the caller's to wait for or cancel (``bot.app`` bounds it).
+        """
         while not stop.is_set():
             try:
-                checked = await self.reconcile_once()
+                checked = await self.reconcile_once(stop)
             except Exception:
                 log.exception("reconcile round failed")
                 checked = 0
@@ -87,18 +91,22 @@ class Reconciler:
                 except asyncio.TimeoutError:
                     pass
 
-    async def reconcile_once(self) -> int:
-        """Check every due link (if this replica holds the lease); return how many were checked."""
+    async def reconcile_once(self, stop: asyncio.Event | None = None) -> int:
+        """Check every due link (if this replica holds the lease) until ``stop``; return how many were checked."""
         now = utcnow()
         async with self._sessions() as session, session.begin():
             if not await repo.try_lease(session, LEASE_NAME, self.holder, until=now + LEASE_TTL, now=now):
                 return 0
             due = list(await repo.links_due_for_check(session, now=now, limit=self._batch_size))
             await repo.forget_updates_before(session, now - UPDATE_ID_RETENTION)
+        checked = 0
         for link in due:
+            if stop is not None and stop.is_set():
+                break
             await self.check(link)
+            checked += 1
             await asyncio.sleep(self._pause)
-        return len(due)
+        return checked
 
     async def check(self, link: Link) -> None:
         """Bring one link up to date with PayerMax."""
