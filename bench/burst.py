@@ -49,7 +49,9 @@ from tests.fakes.telegram_api import FakeTelegram
 FULL_PAYMENTS, FULL_CHATS = 1000, 50
 QUICK_PAYMENTS, QUICK_CHATS = 400, 40
 FIRST_CHAT_ID = 700_000_001  # positive ids: private chats, 1 message a second each
-GOAL_RATIO = 1.15
+# The budget books 28 a second, two under Telegram's 30 so arrival jitter never makes 31: 30/28 = 1.07 of the
+# ratio is that margin, the rest the dispatcher's own overhead.
+GOAL_RATIO = 1.2
 TELEGRAM_PER_SECOND = 30.0  # the limits the goal is stated in (and the fake enforces)
 TELEGRAM_PRIVATE_INTERVAL = 1.0
 CARD_POSTING_CONCURRENCY = 32

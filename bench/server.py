@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from bot.payermax.webhook import MerchantIdentity
 from bot.heap import freeze_startup_objects
 from bot.logs import configure_logging
 from bot.payermax.signing import load_public_key
@@ -95,7 +96,8 @@ def _build_app(spec: ServerSpec) -> tuple[ASGIApp, AsyncEngine | None, Notificat
     payments = PaymentService(session_factory(engine), owner_chat_ids=())
     notifications = NotificationWriter(payments, engine)
     notifications.start()  # as PaylinkApp.run does: group commit in front of PaymentService
-    app = build_web_app(engine=engine, payments=payments, notifications=notifications, platform_public_key=load_public_key(spec.platform_public_key))
+    app = build_web_app(
+        merchant=MerchantIdentity("bench-app", "BENCH0000001"),engine=engine, payments=payments, notifications=notifications, platform_public_key=load_public_key(spec.platform_public_key))
     return app, engine, notifications
 
 

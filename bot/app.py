@@ -1,8 +1,11 @@
 """Wiring: build every part from Settings and run them in one event loop.
 
 uvicorn (notifications, webhook, health, metrics, sandbox), the python-telegram-bot
-``Application`` and the outbox dispatcher share one loop. PTB's ``run_polling()`` would own the
-loop, so PTB is started inside ``async with application`` beside uvicorn instead.
+``Application`` and the background workers (outbox dispatcher, reconciler) share one loop.
+PTB's ``run_polling()`` would own the loop, so PTB is started beside uvicorn instead.
+
+:class:`PaylinkApp` builds the parts in the order they depend on each other, one named step
+each; :meth:`PaylinkApp.run` starts them and, on SIGTERM, winds them down within Docker's 10 s.
 """
 
 from __future__ import annotations
@@ -11,87 +14,51 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import uvicorn
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, Defaults
+from starlette.applications import Starlette
 
 from bot.botapi.budget import LocalBudget, SendBudget
 from bot.botapi.pacing import BudgetRateLimiter
+from bot.botapi.shared_budget import SharedBudget
 from bot.chat import router
 from bot.chat.context import CONTEXT_TYPES, PaylinkApplication, Services
 from bot.chat.menus import publish_commands
 from bot.config import ConfigError, Settings, live_problems
 from bot.database import open_engine, prepare_schema
+from bot.gateway_setup import connect_payermax
 from bot.heap import freeze_startup_objects
 from bot.logs import configure_logging
 from bot.outbox import OutboxDispatcher
-from bot.payermax import signing
-from bot.payermax.client import PayerMaxClient
-from bot.sandbox.gateway import SandboxGateway
-from bot.sandbox.keys import load_or_create_sandbox_keys
 from bot.services.access import AccessService
+from bot.services.audit import AuditLog
+from bot.services.batching import NotificationWriter
 from bot.services.chats import ChatDefaults, ChatSettingsService
 from bot.services.drafts import DraftService
-from bot.services.reconcile import Reconciler
-from bot.services.updates import UpdateLog
 from bot.services.links import LinkService
 from bot.services.manage import LinkManager
 from bot.services.notices import RefusalNotices
 from bot.services.payments import PaymentService
-from bot.services.audit import AuditLog
-from bot.services.batching import NotificationWriter
+from bot.services.reconcile import Reconciler
 from bot.services.team import TeamService
+from bot.services.updates import UpdateLog
 from bot.web import metrics
 from bot.web.app import build_web_app
-from bot.web.connections import ConnectionGuard, connection_cap, deepen_listen_queue, server_config
+from bot.web.connections import deepen_listen_queue
+from bot.web.listeners import Listener, bind_listeners
 from storage.db import is_sqlite, session_factory
 
 log = logging.getLogger("paylink.app")
 
-SANDBOX_APP_ID = "sandbox-app"
-SANDBOX_MERCHANT_NO = "SANDBOX000001"
-METRICS_CONNECTIONS = 32  # the metrics listener serves a scraper or two
 # After SIGTERM, how long updates, workers and handlers in flight may take to finish before they are
 # cancelled; with the web server's own grace the process exits well within Docker's 10 s.
 STOP_GRACE_SECONDS = 4.0
-
-
-@dataclass(frozen=True)
-class MerchantKeys:
-    """The keys the client signs and verifies with."""
-
-    merchant_private_key: RSAPrivateKey
-    platform_public_key: RSAPublicKey
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its own signal handling: this process decides when to stop."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
-        yield
-
-
-def configured_keys(settings: Settings) -> MerchantKeys:
-    """Load the merchant key and PayerMax's public key from the settings."""
-    try:
-        private = signing.load_private_key(settings.merchant_private_key_text() or "")
-    except signing.KeyFormatError as exc:
-        raise ConfigError(settings.key_variable("PAYERMAX_MERCHANT_PRIVATE_KEY"), str(exc)) from None
-    try:
-        public = signing.load_public_key(settings.platform_public_key_text() or "")
-    except signing.KeyFormatError as exc:
-        raise ConfigError(settings.key_variable("PAYERMAX_PLATFORM_PUBLIC_KEY"), str(exc)) from None
-    return MerchantKeys(private, public)
 
 
 def telegram_unreachable(settings: Settings, exc: NetworkError) -> ConfigError:
@@ -102,34 +69,11 @@ def telegram_unreachable(settings: Settings, exc: NetworkError) -> ConfigError:
     return ConfigError("TELEGRAM_API_BASE_URL", f"cannot reach the Telegram Bot API at {where} ({problem})")
 
 
-def bind_socket(settings: Settings) -> socket.socket:
-    """Bind the web port now, so a port in use is a clear configuration error."""
-    return _listen(settings.http_host, settings.http_port, "HTTP_PORT")
-
-
-def bind_metrics_socket(settings: Settings) -> socket.socket | None:
-    """Bind METRICS_PORT now, if it is set, for the same reason."""
-    if settings.metrics_port is None:
-        return None
-    return _listen(settings.metrics_host, settings.metrics_port, "METRICS_PORT")
-
-
-def _listen(host: str, port: int, variable: str) -> socket.socket:
-    """A listening TCP socket on host:port, or a ConfigError naming ``variable``."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets of a TCP-protocol
-    # listener, and without it every answer waits ~40 ms on Nagle and delayed ACKs.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        # Listening at once: with SO_REUSEADDR, a second socket may bind a port nobody listens on yet.
-        deepen_listen_queue(sock)
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(variable, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.set_inheritable(True)
-    return sock
+def send_budget(engine: AsyncEngine) -> SendBudget:
+    """Telegram's limits are per bot: replicas sharing PostgreSQL share one budget there; SQLite has one process."""
+    if is_sqlite(engine):
+        return LocalBudget()
+    return SharedBudget(session_factory(engine))
 
 
 class PaylinkApp:
@@ -140,80 +84,31 @@ class PaylinkApp:
         if problems:
             raise problems[0]
         self.settings = settings
-        self.engine: AsyncEngine = open_engine(settings)
+        self.engine = open_engine(settings)
         self.sessions = session_factory(self.engine)
-        self.sandbox: SandboxGateway | None = None
-        if settings.is_sandbox:
-            sandbox_keys = load_or_create_sandbox_keys(settings.data_dir)
-            self.sandbox = SandboxGateway(
-                keys=sandbox_keys,
-                public_base_url=settings.public_base_url,
-                state_path=settings.data_dir / "sandbox" / "state.json",
-                notify_schedule=settings.sandbox_notify_schedule,
-                refund_settle_seconds=settings.sandbox_refund_settle_seconds,
-                app_id=settings.payermax_app_id or SANDBOX_APP_ID,
-                merchant_no=settings.payermax_merchant_no or SANDBOX_MERCHANT_NO,
-            )
-            self.sandbox.faults.update(settings.sandbox_faults)
-            keys = MerchantKeys(sandbox_keys.merchant_private_key, sandbox_keys.platform_public_key)
-        else:
-            keys = configured_keys(settings)
-        self.platform_public_key = keys.platform_public_key
-        self.client = PayerMaxClient(
-            base_url=settings.gateway_base_url,
-            app_id=settings.payermax_app_id or SANDBOX_APP_ID,
-            merchant_no=settings.payermax_merchant_no or SANDBOX_MERCHANT_NO,
-            merchant_private_key=keys.merchant_private_key,
-            platform_public_key=keys.platform_public_key,
-            timeout=settings.payermax_timeout,
-            on_call=metrics.record_payermax_call,
-        )
-        self.budget: SendBudget = LocalBudget()
-        self.application = self._build_application()
-        owners = settings.admin_user_ids
+        self.payermax = connect_payermax(settings)
+        self.budget = send_budget(self.engine)
+        self.application = self._telegram_application()
         self.dispatcher = OutboxDispatcher(
             self.sessions, self.application.bot, budget=self.budget, skip_locked=not is_sqlite(self.engine),
-            owner_chat_ids=owners, lease=timedelta(seconds=settings.outbox_lease_seconds),
+            owner_chat_ids=settings.admin_user_ids, lease=timedelta(seconds=settings.outbox_lease_seconds),
         )
+        self.payments = PaymentService(self.sessions, owner_chat_ids=settings.admin_user_ids, on_enqueued=self.dispatcher.wake)
+        self.notifications = NotificationWriter(self.payments, self.engine)
         self.links = LinkService(
-            self.sessions, self.client, notify_url=settings.notify_url, contact_email=settings.payermax_contact_email or "sandbox@example.com",
+            self.sessions, self.payermax.client, notify_url=settings.notify_url, contact_email=settings.contact_email,
             logo_url=settings.payermax_logo_url, sandbox=settings.is_sandbox, on_enqueued=self.dispatcher.wake,
             on_outcome=metrics.record_link_outcome,
         )
-        self.payments = PaymentService(self.sessions, owner_chat_ids=owners, on_enqueued=self.dispatcher.wake)
-        self.notifications = NotificationWriter(self.payments, self.engine)
-        deployment = ChatDefaults(
-            currency=settings.default_currency, country=settings.default_country,
-            language=settings.default_language, expires_seconds=settings.link_expiry_seconds,
+        self.reconciler = Reconciler(
+            self.sessions, self.payermax.client, self.links, self.payments, on_enqueued=self.dispatcher.wake
         )
-        self.reconciler = Reconciler(self.sessions, self.client, self.links, self.payments, on_enqueued=self.dispatcher.wake)
-        access = AccessService(self.sessions, owner_ids=frozenset(owners), sandbox=settings.is_sandbox)
-        self.application.bot_data.services = Services(
-            links=self.links,
-            chats=ChatSettingsService(self.sessions, deployment),
-            drafts=DraftService(self.sessions),
-            updates=UpdateLog(self.sessions, sole_receiver=settings.bot_mode == "polling"),
-            access=access,
-            team=TeamService(self.sessions, access),
-            audit=AuditLog(self.sessions),
-            manage=LinkManager(self.sessions, self.client, self.reconciler, access, on_enqueued=self.dispatcher.wake),
-            notices=RefusalNotices(self.sessions),
-        )
+        self.application.bot_data.services = self._chat_services()
         router.register(self.application)
-        webhook = settings.bot_mode == "webhook"
-        self.web = build_web_app(
-            engine=self.engine,
-            payments=self.payments,
-            notifications=self.notifications,
-            platform_public_key=self.platform_public_key,
-            sandbox_app=self.sandbox.app if self.sandbox else None,
-            telegram_secret=settings.telegram_webhook_secret.get_secret_value() if webhook and settings.telegram_webhook_secret else None,
-            submit_update=self._submit_update if webhook else None,
-            metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
-            metrics_elsewhere=settings.metrics_port is not None,
-        )
+        self.web = self._web_app()
 
-    def _build_application(self) -> PaylinkApplication:
+    def _telegram_application(self) -> PaylinkApplication:
+        """PTB's Application: typed context, HTML by default, every send paced by the budget."""
         builder = (
             Application.builder()
             .token(self.settings.telegram_bot_token.get_secret_value())
@@ -227,6 +122,45 @@ class PaylinkApp:
             builder = builder.updater(None)
         return builder.build()
 
+    def _chat_services(self) -> Services:
+        """What the handlers use."""
+        settings = self.settings
+        deployment = ChatDefaults(
+            currency=settings.default_currency, country=settings.default_country,
+            language=settings.default_language, expires_seconds=settings.link_expiry_seconds,
+        )
+        access = AccessService(self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox)
+        return Services(
+            links=self.links,
+            chats=ChatSettingsService(self.sessions, deployment),
+            drafts=DraftService(self.sessions),
+            updates=UpdateLog(self.sessions, sole_receiver=settings.bot_mode == "polling"),
+            access=access,
+            team=TeamService(self.sessions, access),
+            audit=AuditLog(self.sessions),
+            manage=LinkManager(self.sessions, self.payermax.client, self.reconciler, access, on_enqueued=self.dispatcher.wake),
+            notices=RefusalNotices(self.sessions),
+        )
+
+    def _web_app(self) -> Starlette:
+        """The routes this process serves."""
+        settings = self.settings
+        webhook = settings.bot_mode == "webhook" and settings.telegram_webhook_secret is not None
+        return build_web_app(
+            engine=self.engine,
+            payments=self.payments,
+            notifications=self.notifications,
+            platform_public_key=self.payermax.platform_public_key,
+            merchant=self.payermax.merchant,
+            sandbox_app=self.payermax.sandbox.app if self.payermax.sandbox else None,
+            telegram_secret=settings.telegram_webhook_secret.get_secret_value()
+            if webhook and settings.telegram_webhook_secret
+            else None,
+            submit_update=self._submit_update if webhook else None,
+            metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
+            metrics_elsewhere=settings.metrics_port is not None,
+        )
+
     async def _submit_update(self, data: dict[str, Any]) -> None:
         await self.application.update_queue.put(Update.de_json(data, self.application.bot))
 
@@ -235,53 +169,29 @@ class PaylinkApp:
         await prepare_schema(self.engine, self.settings)
         if self.settings.is_sandbox and not self.settings.admin_user_ids:
             log.warning("sandbox with no ADMIN_USER_IDS: anyone who finds this bot can create (test) links")
-        listeners = self._listeners()
+        listeners = bind_listeners(self.settings, self.web)
         freeze_startup_objects()
         # The writer outlives the web server on both ends: requests in flight at shutdown wait on it.
         self.notifications.start()
-        tasks = [asyncio.create_task(server.serve(sockets=[sock]), name=name) for name, server, sock in listeners]
+        tasks = [asyncio.create_task(listener.server.serve(sockets=[listener.sock]), name=listener.name) for listener in listeners]
+        sandbox = self.payermax.sandbox
         try:
-            for (name, server, sock), task in zip(listeners, tasks, strict=True):
-                while not server.started:
-                    if task.done():
-                        task.result()
-                        raise RuntimeError(f"{name} server stopped during start-up")
-                    await asyncio.sleep(0.02)
-                deepen_listen_queue(sock)  # uvicorn listened with a small backlog: see bot.web.connections
-            if self.sandbox:
-                await self.sandbox.start()
+            await _until_serving(listeners, tasks)
+            if sandbox:
+                await sandbox.start()
             await self._run_bot(stop)
         finally:
-            if self.sandbox:
-                await self.sandbox.stop()  # answers its own slow requests at once: they would hold the web server
-            for _name, server, _sock in listeners:
-                server.should_exit = True
+            if sandbox:
+                await sandbox.stop()  # answers its own slow requests at once: they would hold the web server
+            for listener in listeners:
+                listener.server.should_exit = True
             for task in tasks:
                 with contextlib.suppress(Exception):
                     await task
             await self.notifications.close()  # writes what is still queued before the engine goes
-            await self.client.aclose()
+            await self.payermax.client.aclose()
             await self.engine.dispose()
             log.info("stopped")
-
-    def _listeners(self) -> list[tuple[str, uvicorn.Server, socket.socket]]:
-        """Bind the web port (and METRICS_PORT, if set) and build a uvicorn server for each."""
-        sock = bind_socket(self.settings)
-        guard = ConnectionGuard(max_connections=connection_cap(), on_drop=metrics.record_connection_drop)
-        metrics.HTTP_CONNECTIONS.set_function(guard.open_connections)
-        listeners: list[tuple[str, uvicorn.Server, socket.socket]] = [
-            ("web", _EmbeddedServer(server_config(self.web, guard)), sock),
-        ]
-        try:
-            metrics_sock = bind_metrics_socket(self.settings)
-        except ConfigError:
-            sock.close()
-            raise
-        if metrics_sock is not None:
-            metrics_config = server_config(metrics.metrics_app(), ConnectionGuard(max_connections=METRICS_CONNECTIONS))
-            listeners.append(("metrics", _EmbeddedServer(metrics_config), metrics_sock))
-            log.info("metrics on http://%s:%d/metrics", self.settings.metrics_host, self.settings.metrics_port)
-        return listeners
 
     async def _run_bot(self, stop: asyncio.Event) -> None:
         try:
@@ -297,9 +207,10 @@ class PaylinkApp:
             if self.application.updater is not None:
                 await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
             else:
+                assert self.settings.telegram_webhook_secret is not None  # Settings requires it in webhook mode
                 await self.application.bot.set_webhook(
                     url=f"{self.settings.public_base_url}/telegram",
-                    secret_token=self.settings.telegram_webhook_secret.get_secret_value(),  # type: ignore[union-attr]
+                    secret_token=self.settings.telegram_webhook_secret.get_secret_value(),
                     allowed_updates=Update.ALL_TYPES,
                 )
             workers = [
@@ -326,17 +237,27 @@ class PaylinkApp:
             steps.append(asyncio.ensure_future(updater.stop()))
         if application.running:
             steps.append(asyncio.ensure_future(application.stop()))
-        if not steps:
-            return
-        _done, late = await asyncio.wait(steps, timeout=STOP_GRACE_SECONDS)
-        for step in late:
-            step.cancel()
-        if late:
-            log.warning("stopped %d step(s) still running after %.0f s (a slow PayerMax or Telegram)", len(late), STOP_GRACE_SECONDS)
-            await asyncio.gather(*late, return_exceptions=True)
-            return  # handlers may still be running: PTB cannot shut down under them; the process exits anyway
-        with contextlib.suppress(TelegramError):
+        if steps:
+            _done, late = await asyncio.wait(steps, timeout=STOP_GRACE_SECONDS)
+            for step in late:
+                step.cancel()
+            if late:
+                log.warning("cut short %d step(s) still running after %.0f s (a slow PayerMax or Telegram)", len(late), STOP_GRACE_SECONDS)
+                await asyncio.gather(*late, return_exceptions=True)
+                return  # handlers may still be running: PTB cannot shut down under them; the process exits anyway
+        with contextlib.suppress(TelegramError, RuntimeError):
             await application.shutdown()
+
+
+async def _until_serving(listeners: list[Listener], tasks: list[asyncio.Task[None]]) -> None:
+    """Wait until every listener's server has started (or fail with the reason one did not)."""
+    for listener, task in zip(listeners, tasks, strict=True):
+        while not listener.server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError(f"{listener.name} server stopped during start-up")
+            await asyncio.sleep(0.02)
+        deepen_listen_queue(listener.sock)  # uvicorn listened with a small backlog: see bot.web.connections
 
 
 async def run(settings: Settings) -> None:

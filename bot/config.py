@@ -24,6 +24,10 @@ GATEWAY_URLS = {
     "uat": "https://pay-gate-uat.payermax.com",
     "production": "https://pay-gate.payermax.com",
 }
+# What the embedded sandbox gateway calls the merchant when PAYERMAX_APP_ID and friends are not set.
+SANDBOX_APP_ID = "sandbox-app"
+SANDBOX_MERCHANT_NO = "SANDBOX000001"
+SANDBOX_CONTACT_EMAIL = "sandbox@example.com"
 MIN_LINK_EXPIRY = timedelta(hours=1)  # PayerMax's bounds for expiresTime
 MAX_LINK_EXPIRY = timedelta(days=30)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
@@ -205,6 +209,21 @@ class Settings(BaseSettings):
     def is_sandbox(self) -> bool:
         """True when the embedded sandbox gateway plays PayerMax."""
         return self.payermax_env == "sandbox"
+
+    @property
+    def app_id(self) -> str:
+        """The PayerMax appId in use (the sandbox's own when none is set; required outside the sandbox)."""
+        return self.payermax_app_id or SANDBOX_APP_ID
+
+    @property
+    def merchant_no(self) -> str:
+        """The PayerMax merchantNo in use (the sandbox's own when none is set)."""
+        return self.payermax_merchant_no or SANDBOX_MERCHANT_NO
+
+    @property
+    def contact_email(self) -> str:
+        """The contact e-mail shown on PayerMax's payment page (a sandbox placeholder when none is set)."""
+        return self.payermax_contact_email or SANDBOX_CONTACT_EMAIL
 
     @property
     def resolved_database_url(self) -> str:

@@ -69,7 +69,7 @@ async def _telegram(settings: Settings) -> str:
 async def _payermax(settings: Settings) -> str:
     if settings.is_sandbox:
         return "PayerMax: embedded sandbox gateway (no real money); set PAYERMAX_ENV=uat to go live"
-    from bot.app import configured_keys
+    from bot.gateway_setup import configured_keys
     from bot.payermax.client import PayerMaxClient
 
     keys = configured_keys(settings)

@@ -34,7 +34,9 @@ def _insert_skipping_conflicts(connection: Connection, model: type[Any]) -> Any:
 
 
 # What deciding about a payment reads of its link (bot.services.payments.LinkFacts).
-PAYMENT_LINK_COLUMNS = ("id", "merchant_link_id", "chat_id", "creator_user_id", "amount", "currency", "status")
+PAYMENT_LINK_COLUMNS = (
+    "id", "merchant_link_id", "chat_id", "creator_user_id", "amount", "currency", "status", "payermax_link_id",
+)
 
 
 def links_by_merchant_ids(connection: Connection, merchant_link_ids: Sequence[str], *, for_update: bool = False) -> dict[str, Row[Any]]:

@@ -6,6 +6,8 @@ notification; its ``reason`` is safe to log (it never contains the ``sign`` valu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from collections.abc import Collection
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -58,3 +60,21 @@ def verify_notification(
             f"{', '.join(accept)})"
         )
     return notification
+
+
+@dataclass(frozen=True)
+class MerchantIdentity:
+    """Who we are at PayerMax: every notification must be addressed to this app and merchant."""
+
+    app_id: str
+    merchant_no: str
+
+
+def check_recipient(notification: Notification, merchant: MerchantIdentity) -> None:
+    """Refuse a notification addressed to another merchant or app (contract §12), naming what differed."""
+    if notification.merchant_no != merchant.merchant_no:
+        raise NotificationRejected(
+            f"merchantNo {notification.merchant_no!r} is not ours ({merchant.merchant_no!r})", status_code=403
+        )
+    if notification.app_id is not None and notification.app_id != merchant.app_id:
+        raise NotificationRejected(f"appId {notification.app_id!r} is not ours ({merchant.app_id!r})", status_code=403)

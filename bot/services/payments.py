@@ -43,11 +43,12 @@ class Outcome(StrEnum):
     NOT_OURS = "not_ours"  # a link or order this bot never made (e.g. made in PayerMax's portal)
     UNKNOWN = "unknown"  # looks like ours but is not known (yet): PayerMax should retry
     MISMATCH = "mismatch"  # amount or currency differ from what we created: never shown as paid
+    WRONG_LINK = "wrong_link"  # PayerMax's linkId differs from the one it gave us for this link: misrouted or forged
 
     @property
     def acknowledged(self) -> bool:
-        """Whether PayerMax may stop retrying this report."""
-        return self in {Outcome.APPLIED, Outcome.DUPLICATE, Outcome.NOT_PAID, Outcome.NOT_OURS}
+        """Whether PayerMax may stop retrying this report (contract §12: never for a link we did not make)."""
+        return self in {Outcome.APPLIED, Outcome.DUPLICATE, Outcome.NOT_PAID}
 
 
 @dataclass(frozen=True)
@@ -71,16 +72,37 @@ class LinkFacts(Protocol):
     amount: Decimal
     currency: str
     status: str
+    payermax_link_id: str | None
 
 
-def _paybylink_reports(notification: Notification) -> tuple[str, list[PaymentReport]]:
+@dataclass(frozen=True)
+class LinkReports:
+    """What a PAYBYLINK notification says: our link, PayerMax's id for it, and the successful payments."""
+
+    merchant_link_id: str
+    payermax_link_id: str | None
+    reports: list[PaymentReport]
+
+
+def _paybylink_reports(notification: Notification) -> LinkReports:
     """The link a PAYBYLINK notification is about, and the successful payments it reports (with the amount it states)."""
     info = notification.link
     if info is None:
         raise ValueError(f"a {notification.notify_type} notification names no link")
     amount, currency = info.total_amount or Decimal(0), (info.currency or "").upper()
     reports = [PaymentReport(attempt, amount, currency, NOTIFY_TYPE_PAYBYLINK) for attempt in notification.successful_attempts()]
-    return info.merchant_link_id, reports
+    return LinkReports(info.merchant_link_id, info.link_id, reports)
+
+
+def _wrong_link(link: LinkFacts, notified: str | None) -> bool:
+    """Whether the notification names another PayerMax link than the one PayerMax made for ours (contract §12)."""
+    wrong = notified is not None and link.payermax_link_id is not None and notified != link.payermax_link_id
+    if wrong:
+        log.warning(
+            "notification refused: it names PayerMax link %s, but %s is PayerMax link %s",
+            notified, link.merchant_link_id, link.payermax_link_id, extra={"link": link.merchant_link_id},
+        )
+    return wrong
 
 
 def _unknown_link(merchant_link_id: str) -> Outcome:
@@ -185,16 +207,19 @@ def _decide(index: int, link: LinkFacts, report: PaymentReport, recorded: set[tu
     return _Decision(index, link, report, trade, Outcome.APPLIED, _payment_values(link, trade, report))
 
 
-def _record_batch(requests: Sequence[tuple[str, list[PaymentReport]]], connection: Connection) -> list[Outcome | None]:
+def _record_batch(requests: Sequence[LinkReports], connection: Connection) -> list[Outcome | None]:
     """Decide and record PAYBYLINK reports in the caller's transaction; None marks a notification to apply on its own."""
-    links = bulk.links_by_merchant_ids(connection, sorted({merchant_link_id for merchant_link_id, _ in requests}), for_update=True)
+    links = bulk.links_by_merchant_ids(connection, sorted({request.merchant_link_id for request in requests}), for_update=True)
     recorded = bulk.recorded_payments(connection, [link.id for link in links.values()])
     outcomes: list[Outcome | None] = []
     decisions: list[_Decision] = []
-    for index, (merchant_link_id, reports) in enumerate(requests):
-        link = links.get(merchant_link_id)
+    for index, request in enumerate(requests):
+        reports = request.reports
+        link = links.get(request.merchant_link_id)
         if link is None:
-            outcomes.append(_unknown_link(merchant_link_id))
+            outcomes.append(_unknown_link(request.merchant_link_id))
+        elif _wrong_link(link, request.payermax_link_id):
+            outcomes.append(Outcome.WRONG_LINK)
         elif not reports:
             outcomes.append(Outcome.NOT_PAID)
         elif any(_is_mismatch(link, report) for report in reports):
@@ -258,8 +283,11 @@ class PaymentService:
     async def apply_notification(self, notification: Notification) -> Outcome:
         """Apply a PAYBYLINK or PAYMENT notification whose signature was verified."""
         if notification.link is not None:
-            merchant_link_id, reports = _paybylink_reports(notification)
-            return await self.apply_to_link(merchant_link_id, reports, notify_type=NOTIFY_TYPE_PAYBYLINK)
+            request = _paybylink_reports(notification)
+            return await self.apply_to_link(
+                request.merchant_link_id, request.reports, notify_type=NOTIFY_TYPE_PAYBYLINK,
+                payermax_link_id=request.payermax_link_id,
+            )
         assert notification.order is not None
         order = notification.order
         attempts = notification.successful_attempts()
@@ -274,12 +302,20 @@ class PaymentService:
         reports = [PaymentReport(a, order.total_amount, order.currency.upper(), "PAYMENT", order.trade_token) for a in attempts]
         return await self.apply_to_link(link.merchant_link_id, reports, notify_type="PAYMENT")
 
-    async def apply_to_link(self, merchant_link_id: str, reports: Sequence[PaymentReport], *, notify_type: str) -> Outcome:
-        """Record each successful report on the link, once, in one transaction with its announcement."""
+    async def apply_to_link(
+        self, merchant_link_id: str, reports: Sequence[PaymentReport], *, notify_type: str, payermax_link_id: str | None = None
+    ) -> Outcome:
+        """Record each successful report on the link, once, in one transaction with its announcement.
+
+        ``payermax_link_id`` is the linkId the report names, if it names one: it must be the one
+        PayerMax gave us for this link.
+        """
         async with self._sessions() as session, session.begin():
             link = await repo.get_link_by_merchant_id(session, merchant_link_id, for_update=True)
             if link is None:
                 return _unknown_link(merchant_link_id)
+            if _wrong_link(link, payermax_link_id):
+                return Outcome.WRONG_LINK
             if not reports:
                 return Outcome.NOT_PAID
             outcomes = [await self._apply_one(session, link, report, notify_type) for report in reports]

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
+from bot.payermax.webhook import MerchantIdentity
 from bot.services.batching import NotificationWriter
 from bot.services.payments import PaymentService
 from bot.web.availability import DatabaseAvailability
@@ -72,6 +73,7 @@ def build_web_app(
     engine: AsyncEngine,
     payments: PaymentService,
     platform_public_key: RSAPublicKey,
+    merchant: MerchantIdentity,
     notifications: NotificationWriter | None = None,
     sandbox_app: ASGIApp | None = None,
     telegram_secret: str | None = None,
@@ -87,7 +89,7 @@ def build_web_app(
     apply = notifications.submit if notifications is not None else payments.apply_notification
     database = DatabaseAvailability()
     routes: list[BaseRoute] = [
-        Route("/payermax/notify", notify_endpoint(apply, platform_public_key, database), methods=["POST"]),
+        Route("/payermax/notify", notify_endpoint(apply, platform_public_key, database, merchant), methods=["POST"]),
         Route("/healthz", _healthz(engine, database), methods=["GET"]),
     ]
     if metrics_token is not None:

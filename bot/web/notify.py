@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.payermax.models import Notification
-from bot.payermax.webhook import NotificationRejected, verify_notification
+from bot.payermax.webhook import MerchantIdentity, NotificationRejected, check_recipient, verify_notification
 from bot.services.payments import Outcome
 from bot.web import metrics
 from bot.web.availability import DatabaseAvailability
@@ -20,7 +20,7 @@ log = logging.getLogger("paylink.notify")
 
 MAX_BODY_BYTES = 64 * 1024  # real notifications are a few KB; anything larger is refused unread
 ACKNOWLEDGED = {"code": "SUCCESS", "msg": "Success"}
-_OUTCOME_STATUS = {Outcome.UNKNOWN: 404, Outcome.MISMATCH: 409}
+_OUTCOME_STATUS = {Outcome.UNKNOWN: 404, Outcome.NOT_OURS: 404, Outcome.MISMATCH: 409, Outcome.WRONG_LINK: 409}
 
 
 class _BodyTooLarge(Exception):
@@ -50,6 +50,7 @@ def notify_endpoint(
     apply: Callable[[Notification], Awaitable[Outcome]],
     platform_public_key: RSAPublicKey,
     database: DatabaseAvailability,
+    merchant: MerchantIdentity,
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
     """Build the endpoint: verify, parse, ``apply``, acknowledge only after the commit; 503 if the database is away."""
 
@@ -66,6 +67,7 @@ def notify_endpoint(
             return _refuse(413, f"body larger than {MAX_BODY_BYTES} bytes")
         try:
             notification = verify_notification(body, request.headers.get("sign"), platform_public_key)
+            check_recipient(notification, merchant)
         except NotificationRejected as exc:
             metrics.NOTIFICATIONS.labels(result="rejected").inc()
             log.warning("notification rejected: %s", exc.reason)

@@ -26,6 +26,18 @@ FIRST_CHAT = 70_001
 WEBHOOK_SECRET = "scale-out-webhook-secret-42"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 REPEAT_SETTLE_SECONDS = 1.5  # a second handling of a repeated update would reply within this
+MESSAGE_CALLS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageCaption"})
+
+
+def _busiest_second(calls: list[Any]) -> int:
+    """The most calls that arrived within any one second."""
+    times = sorted(call.at for call in calls)
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 class UserSide:
@@ -105,9 +117,13 @@ async def test_two_processes_share_one_database(database_url: str, tmp_path) -> 
             assert "$12.50" in card.text and "Coffee beans" in card.text
             assert [link.description for link in await db.links()] == ["Coffee beans"]
 
-            # 300 payments, half told to each process, are each announced exactly once.
+            # 300 payments, half told to each process, are each announced exactly once, and the two
+            # processes together keep to one bot's limits (the fake answers 429 past them).
             links = await db.add_active_links([FIRST_CHAT + index % 100 for index in range(300)])
             deliveries = [(first if index % 2 else second, link_paid_notification(link)) for index, link in enumerate(links)]
+            fake.enforce_limits = True
+            fake.limit_edits = True
+            calls_before = len(fake.calls)
             assert all(await post_notifications(deliveries))
 
             async def drained() -> bool:
@@ -121,6 +137,14 @@ async def test_two_processes_share_one_database(database_url: str, tmp_path) -> 
             await wait_until(drained, timeout=90, describe=describe)
             repeated_announcements = {link.merchant_link_id: n for link in links if (n := len(paid_announcements(fake, link))) != 1}
             assert repeated_announcements == {}
+            assert fake.limit_violations == 0
+            sends = [call for call in fake.calls[calls_before:] if call.method in MESSAGE_CALLS and call.status == 200]
+            assert _busiest_second(sends) <= 30
+            per_chat: dict[Any, list[float]] = {}
+            for call in sends:
+                per_chat.setdefault(call.params.get("chat_id"), []).append(call.at)
+            closest = min(later - earlier for times in per_chat.values() for earlier, later in zip(times, times[1:]))
+            assert closest >= 0.95, f"two messages to one chat {closest:.2f}s apart"
             assert len([m for m in fake.sent(SELLER) if m.kind == "photo"]) == 1
         finally:
             for bot in (first, second):

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.payermax.webhook import MerchantIdentity
 from bot.payermax.models import Notification, parse_notification
 from bot.services.batching import NotificationWriter
 from bot.services.links import new_merchant_link_id
@@ -62,7 +63,8 @@ async def writer(database_url: str, platform_key: RSAPrivateKey) -> AsyncIterato
         wakeups: list[str] = []
         payments = PaymentService(sessions, owner_chat_ids=[OWNER], on_enqueued=lambda: wakeups.append("wake"))
         async with NotificationWriter(payments, engine) as notifications:
-            app = build_web_app(engine=engine, payments=payments, notifications=notifications, platform_public_key=platform_key.public_key())
+            app = build_web_app(
+                merchant=MerchantIdentity("app-under-test", "M000000000001"),engine=engine, payments=payments, notifications=notifications, platform_public_key=platform_key.public_key())
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
                 state = Writer(Endpoint(client, sessions, platform_key), engine, payments, notifications, wakeups=wakeups)
                 batched = payments.apply_link_notifications
@@ -104,7 +106,7 @@ EXPECTED = [
     ("paid, delivered twice", 200, Outcome.DUPLICATE),
     ("amount mismatch", 409, Outcome.MISMATCH),
     ("unknown link of ours", 404, Outcome.UNKNOWN),
-    ("link made elsewhere", 200, Outcome.NOT_OURS),
+    ("link made elsewhere", 404, Outcome.NOT_OURS),
     ("replay of a recorded payment", 200, Outcome.DUPLICATE),
     ("pending attempt", 200, Outcome.NOT_PAID),
     ("two payments in one report", 200, Outcome.APPLIED),

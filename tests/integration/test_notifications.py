@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
+from bot.payermax.webhook import MerchantIdentity
 from bot.payermax.signing import generate_private_key, sign
 from bot.services.batching import NotificationWriter
 from bot.services.links import looks_like_ours, new_merchant_link_id
@@ -199,7 +201,8 @@ async def endpoint(database_url: str, platform_key: RSAPrivateKey) -> AsyncItera
         sessions = session_factory(engine)
         payments = PaymentService(sessions, owner_chat_ids=[OWNER])
         async with NotificationWriter(payments, engine) as notifications:
-            app = build_web_app(engine=engine, payments=payments, notifications=notifications, platform_public_key=platform_key.public_key())
+            app = build_web_app(
+        merchant=MerchantIdentity("app-under-test", "M000000000001"),engine=engine, payments=payments, notifications=notifications, platform_public_key=platform_key.public_key())
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
                 yield Endpoint(client, sessions, platform_key)
     finally:
@@ -375,12 +378,12 @@ async def test_mismatch_is_never_paid_and_alerts_the_owner_once(endpoint: Endpoi
 
 @pytest.mark.parametrize(
     ("make_id", "status"),
-    [(new_merchant_link_id, 404), (lambda: "shop-order-77", 200)],
-    ids=["ours-not-stored-yet-retry", "made-in-portal-stop-retrying"],
+    [(new_merchant_link_id, 404), (lambda: "shop-order-77", 404)],
+    ids=["ours-not-stored-yet-retry", "made-elsewhere-not-ours"],
 )
 async def test_unknown_link(endpoint: Endpoint, make_id: Callable[[], str], status: int) -> None:
+    """A link we did not make (or not yet) is never acknowledged (contract §12), and nothing changes."""
     merchant_link_id = make_id()
-    assert looks_like_ours(merchant_link_id) == (status == 404)
     await endpoint.seed_link()
     before = await endpoint.snapshot()
 
@@ -427,6 +430,14 @@ def _drop_data(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _drop(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def change(document: dict[str, Any]) -> dict[str, Any]:
+        del document[key]
+        return document
+
+    return change
+
+
 def _set(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def change(document: dict[str, Any]) -> dict[str, Any]:
         target = document
@@ -467,6 +478,11 @@ REJECTIONS = {
     "text-plain": (lambda valid, key, _: _signed(valid, key, content_type="text/plain"), 415),
     "signed-5000-digit-integer": (_signed_with_raw_amount(b"9" * 5000), 400),
     "signed-20000-levels-deep": (_signed_deeply_nested, 400),
+    # Contract §12: signed by PayerMax, but not for us.
+    "signed-for-another-merchant": (_with_document(_set(("merchantNo",), "P01000000099999")), 403),
+    "signed-for-another-app": (_with_document(_set(("appId",), "someone-elses-app")), 403),
+    "signed-naming-no-merchant": (_with_document(_drop("merchantNo")), 403),
+    "signed-naming-another-payermax-link": (_with_document(_set(("data", "linkId"), "BYLnotthisone")), 409),
 }
 
 
@@ -482,6 +498,39 @@ async def test_bad_delivery_is_refused_and_changes_nothing(
     response = await endpoint.post_raw(body, headers)
 
     assert_refused(response, status)
+    assert await endpoint.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "named"),
+    [
+        (_set(("merchantNo",), "P01000000099999"), 403, "P01000000099999"),
+        (_set(("appId",), "someone-elses-app"), 403, "someone-elses-app"),
+        (_set(("data", "linkId"), "BYLnotthisone"), 409, "BYLnotthisone"),
+    ],
+    ids=["merchant", "app", "payermax-link"],
+)
+async def test_a_notification_not_for_us_is_logged_once_naming_what_differed(
+    endpoint: Endpoint, caplog: pytest.LogCaptureFixture, change: Callable[[dict[str, Any]], Any], status: int, named: str
+) -> None:
+    """Contract §12: refused, never SUCCESS, nothing changed, and one WARNING line says what was not ours."""
+    link = await endpoint.seed_link()
+    before = await endpoint.snapshot()
+    with caplog.at_level(logging.WARNING):
+        assert_refused(await endpoint.post(change(paybylink(link.merchant_link_id))), status)
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and named in warnings[0], warnings
+    assert await endpoint.snapshot() == before
+
+
+async def test_a_payment_notification_for_another_merchant_changes_nothing(endpoint: Endpoint) -> None:
+    """A PAYMENT report for an order we know, but addressed to another merchant, is refused before it is applied."""
+    link = await endpoint.seed_link()
+    assert_acknowledged(await endpoint.post(paybylink(link.merchant_link_id)))
+    before = await endpoint.snapshot()
+    document = payment(TRADE)
+    document["merchantNo"] = "P01000000099999"
+    assert_refused(await endpoint.post(document), 403)
     assert await endpoint.snapshot() == before
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.payermax.webhook import MerchantIdentity
 from bot.payermax.signing import generate_private_key
 from bot.services.payments import PaymentService
 from bot.web.app import TELEGRAM_SECRET_HEADER, build_web_app
@@ -28,6 +29,7 @@ async def webhook(tmp_path: Path) -> AsyncIterator[Webhook]:
         submitted.append(update)
 
     app = build_web_app(
+        merchant=MerchantIdentity("sandbox-app", "SANDBOX000001"),
         engine=engine, payments=PaymentService(session_factory(engine), owner_chat_ids=[]),
         platform_public_key=generate_private_key().public_key(), telegram_secret=SECRET, submit_update=submit,
     )
