@@ -1,0 +1,60 @@
+"""The languages the bot speaks, how Telegram names them, and what PayerMax's payment page calls them."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from babel import Locale
+
+SUPPORTED = ("en", "id", "ar", "pt_BR", "es", "tr", "th", "zh_Hans")
+FALLBACK = "en"
+RIGHT_TO_LEFT = frozenset({"ar"})
+# What each language is called by its own speakers (buttons of /language and /settings).
+NATIVE_NAMES = {
+    "en": "English",
+    "id": "Bahasa Indonesia",
+    "ar": "العربية",
+    "pt_BR": "Português (Brasil)",
+    "es": "Español (Latinoamérica)",
+    "tr": "Türkçe",
+    "th": "ไทย",
+    "zh_Hans": "简体中文",
+}
+# Babel's locale for formats: Latin-American Spanish writes numbers and dates as es_419 does.
+_FORMAT_LOCALES = {"es": "es_419", "zh_Hans": "zh_Hans_CN"}
+# PayerMax's page language codes (contract §6): lowercase two letters, but "in" for Indonesian.
+_PAYERMAX_CODES = {"id": "in", "pt_BR": "pt", "zh_Hans": "zh"}
+
+
+def from_telegram(language_code: str | None) -> str | None:
+    """The bot's language for a Telegram ``language_code`` ("pt-br", "es-419", "zh-hans"), or None if it speaks none close."""
+    if not language_code:
+        return None
+    code = language_code.strip().lower().replace("_", "-")
+    base = code.split("-", 1)[0]
+    if base == "in":  # the old ISO code for Indonesian, still sent by some clients
+        base = "id"
+    return {
+        "en": "en", "id": "id", "ar": "ar", "pt": "pt_BR", "es": "es", "tr": "tr", "th": "th", "zh": "zh_Hans",
+    }.get(base)
+
+
+def supported(code: str | None) -> str | None:
+    """``code`` if the bot speaks it (as stored, e.g. "pt_BR"), else None."""
+    return code if code in SUPPORTED else None
+
+
+@cache
+def format_locale(code: str) -> Locale:
+    """The Babel locale that writes numbers, money and dates for this language."""
+    return Locale.parse(_FORMAT_LOCALES.get(code, code if code in SUPPORTED else FALLBACK))
+
+
+def payermax_language(code: str) -> str:
+    """What PayerMax's payment page calls this language."""
+    return _PAYERMAX_CODES.get(code, code.split("_", 1)[0].lower())
+
+
+def is_right_to_left(code: str) -> bool:
+    """Whether this language is written right to left."""
+    return code in RIGHT_TO_LEFT
