@@ -28,10 +28,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from bot.payermax.webhook import MerchantIdentity
-from bot.heap import freeze_startup_objects
+from bot.startup_gc import freeze_startup_objects
 from bot.logs import configure_logging
 from bot.payermax.signing import load_public_key
-from bot.services.batching import NotificationWriter
+from bot.services.notification_writer import NotificationWriter
 from bot.services.payments import PaymentService
 from bot.web.app import build_web_app
 from bot.web.connections import ConnectionGuard, connection_cap, server_config

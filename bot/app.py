@@ -33,21 +33,23 @@ from bot.chat.menus import publish_commands
 from bot.config import ConfigError, Settings, live_problems
 from bot.database import open_engine, prepare_schema
 from bot.gateway_setup import connect_payermax
-from bot.heap import freeze_startup_objects
+from bot.startup_gc import freeze_startup_objects
 from bot.logs import configure_logging
 from bot.outbox import OutboxDispatcher
 from bot.services.access import AccessService
 from bot.services.audit import AuditLog
-from bot.services.batching import NotificationWriter
-from bot.services.chats import ChatDefaults, ChatSettingsService
+from bot.services.notification_writer import NotificationWriter
+from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService
 from bot.services.drafts import DraftService
 from bot.services.links import LinkService
-from bot.services.manage import LinkManager
+from bot.services.link_access import LinkAccess
+from bot.services.link_actions import LinkActions
+from bot.services.link_queries import LinkQueries
 from bot.services.notices import RefusalNotices
 from bot.services.payments import PaymentService
 from bot.services.reconcile import Reconciler
 from bot.services.team import TeamService
-from bot.services.updates import UpdateLog
+from bot.services.update_claims import UpdateClaims
 from bot.web import metrics
 from bot.web.app import build_web_app
 from bot.web.connections import deepen_listen_queue
@@ -130,15 +132,21 @@ class PaylinkApp:
             language=settings.default_language, expires_seconds=settings.link_expiry_seconds,
         )
         access = AccessService(self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox)
+        link_access, link_queries = LinkAccess(access), LinkQueries(self.sessions)
+        link_actions = LinkActions(
+            self.sessions, self.payermax.client, self.reconciler, link_access, link_queries, on_enqueued=self.dispatcher.wake
+        )
         return Services(
             links=self.links,
-            chats=ChatSettingsService(self.sessions, deployment),
+            chat_defaults=ChatDefaultsService(self.sessions, deployment),
             drafts=DraftService(self.sessions),
-            updates=UpdateLog(self.sessions, sole_receiver=settings.bot_mode == "polling"),
+            update_claims=UpdateClaims(self.sessions, sole_receiver=settings.bot_mode == "polling"),
             access=access,
             team=TeamService(self.sessions, access),
             audit=AuditLog(self.sessions),
-            manage=LinkManager(self.sessions, self.payermax.client, self.reconciler, access, on_enqueued=self.dispatcher.wake),
+            link_access=link_access,
+            link_queries=link_queries,
+            link_actions=link_actions,
             notices=RefusalNotices(self.sessions),
         )
 

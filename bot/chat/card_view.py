@@ -1,6 +1,6 @@
 """A link card's caption as it should read now, with the facts only the database has.
 
-Used by the outbox (the card in the link's chat) and, through the link manager, by the card
+Used by the outbox (the card in the link's chat) and, through the link queries, by the card
 buttons (a card opened again elsewhere), so every copy of a card says the same thing.
 """
 
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.botapi.markup import Markup
 from bot.chat import texts
-from bot.services.manage import CardFacts, load_card_facts
+from bot.services.link_queries import CardFacts, load_card_facts
 from storage.models import Link
 
 

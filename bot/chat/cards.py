@@ -26,7 +26,9 @@ from bot.chat.context import PaylinkContext, actor, chat_of, query_of, sender
 from bot.chat.guards import refuse
 from bot.qr import qr_png
 from bot.services.access import Refusal
-from bot.services.manage import CancelOutcome, CancelResult, LinkManager, StatusFilter
+from bot.services.link_access import LinkAccess
+from bot.services.link_actions import CancelOutcome, CancelResult
+from bot.services.link_queries import StatusFilter
 from storage.models import Link, LinkStatus
 
 log = logging.getLogger("paylink.chat.cards")
@@ -43,8 +45,8 @@ class Needs(Enum):
     RESEND = "resend"  # send it to a customer again (everyone who may view it, but no stranger)
 
 
-def _check(manager: LinkManager, needs: Needs) -> Callable[[Link, int], Awaitable[Refusal | None]]:
-    return {Needs.VIEW: manager.view_refusal, Needs.CANCEL: manager.cancel_refusal, Needs.RESEND: manager.resend_refusal}[needs]
+def _check(access: LinkAccess, needs: Needs) -> Callable[[Link, int], Awaitable[Refusal | None]]:
+    return {Needs.VIEW: access.view_refusal, Needs.CANCEL: access.cancel_refusal, Needs.RESEND: access.resend_refusal}[needs]
 
 
 CardAction = Callable[[Update, PaylinkContext, Link], Awaitable[None]]
@@ -66,12 +68,12 @@ async def card_pressed(update: Update, context: PaylinkContext) -> None:
     if match is None or button is None:
         await sending.answer(query, texts.LINK_GONE, alert=True)
         return
-    manager = context.services.manage
-    link = await manager.get(int(match.group(2)))
+    services = context.services
+    link = await services.link_queries.get(int(match.group(2)))
     if link is None:
         await sending.answer(query, texts.LINK_GONE, alert=True)
         return
-    refused = await _check(manager, button.needs)(link, sender(update).id)
+    refused = await _check(services.link_access, button.needs)(link, sender(update).id)
     if refused is not None:
         await refuse(update, context, refused)
         return
@@ -83,13 +85,13 @@ async def show_card(update: Update, context: PaylinkContext, link: Link) -> None
     message = query_of(update).message
     if not isinstance(message, Message):
         return  # too old for Telegram to let us edit it
-    caption = render_caption(link, await context.services.manage.card_facts(link))
+    caption = render_caption(link, await context.services.link_queries.card_facts(link))
     await sending.edit_message(context.bot, message, caption, buttons=keyboards.card_keyboard(link))
 
 
 async def send_card(context: PaylinkContext, chat_id: int, link: Link) -> None:
     """Post the link's card in this chat as a new message: the QR photo when there is a URL, else text."""
-    caption = render_caption(link, await context.services.manage.card_facts(link))
+    caption = render_caption(link, await context.services.link_queries.card_facts(link))
     markup = keyboards.card_keyboard(link)
     if link.link_url:
         await sending.send_photo(context.bot, chat_id, qr_png(link.link_url), caption, buttons=markup)
@@ -99,7 +101,7 @@ async def send_card(context: PaylinkContext, chat_id: int, link: Link) -> None:
 
 async def refresh_card(update: Update, context: PaylinkContext, link: Link) -> None:
     """Ask PayerMax about the link now and show the answer on the card."""
-    current = await context.services.manage.refresh(_row_id(link), actor(update)) or link
+    current = await context.services.link_actions.refresh(_row_id(link), actor(update)) or link
     await sending.answer(query_of(update), texts.REFRESHED.format(state=texts.status_text(current)))
     await show_card(update, context, current)
 
@@ -107,7 +109,7 @@ async def refresh_card(update: Update, context: PaylinkContext, link: Link) -> N
 async def ask_cancel(update: Update, context: PaylinkContext, link: Link) -> None:
     """Ask "Cancel this link?" by turning the card's buttons into Yes / No."""
     query = query_of(update)
-    obstacle = await context.services.manage.cancel_obstacle(link, sender(update).id)
+    obstacle = await context.services.link_actions.cancel_obstacle(link, sender(update).id)
     if obstacle is not None:
         await _tell_cancel_result(update, context, obstacle)
         return
@@ -119,7 +121,7 @@ async def ask_cancel(update: Update, context: PaylinkContext, link: Link) -> Non
 
 async def confirm_cancel(update: Update, context: PaylinkContext, link: Link) -> None:
     """Cancel the link at PayerMax; the card then shows it cancelled (or why it could not be)."""
-    result = await context.services.manage.cancel(_row_id(link), actor(update))
+    result = await context.services.link_actions.cancel(_row_id(link), actor(update))
     await _tell_cancel_result(update, context, result)
 
 
@@ -202,21 +204,21 @@ async def share_inline(update: Update, context: PaylinkContext) -> None:
     query = update.inline_query
     if query is None:
         return
-    manager = context.services.manage
+    services = context.services
     user_id = sender(update).id
-    scope = await manager.scope_for(user_id)
+    scope = await services.link_access.scope_for(user_id)
     candidates: list[Link] = []
     if scope is not None:
         wanted = query.query.strip()
         if wanted:
-            found = await manager.lookup(wanted)
+            found = await services.link_queries.lookup(wanted)
             candidates = [found] if found is not None else []
         else:
-            candidates = (await manager.list_links(scope, StatusFilter.ACTIVE, 0, INLINE_RESULTS)).links
+            candidates = (await services.link_queries.list_links(scope, StatusFilter.ACTIVE, 0, INLINE_RESULTS)).links
     results = [
         _article(link)
         for link in candidates
-        if link.status == LinkStatus.ACTIVE and link.link_url and await manager.resend_refusal(link, user_id) is None
+        if link.status == LinkStatus.ACTIVE and link.link_url and await services.link_access.resend_refusal(link, user_id) is None
     ]
     # Personal and uncached: what a person may send depends on who they are, right now.
     await query.answer(results, cache_time=0, is_personal=True)

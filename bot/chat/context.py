@@ -17,13 +17,15 @@ from bot.botapi.pacing import SendArgs
 from bot.services.access import AccessService
 from bot.services.actors import Actor
 from bot.services.audit import AuditLog
-from bot.services.chats import ChatSettingsService
+from bot.services.chat_defaults import ChatDefaultsService
 from bot.services.drafts import DraftService
 from bot.services.links import LinkService
-from bot.services.manage import LinkManager
+from bot.services.link_access import LinkAccess
+from bot.services.link_actions import LinkActions
+from bot.services.link_queries import LinkQueries
 from bot.services.notices import RefusalNotices
 from bot.services.team import TeamService
-from bot.services.updates import UpdateLog
+from bot.services.update_claims import UpdateClaims
 
 
 @dataclass(frozen=True)
@@ -31,13 +33,15 @@ class Services:
     """What the handlers need from the rest of the bot."""
 
     links: LinkService
-    chats: ChatSettingsService
+    chat_defaults: ChatDefaultsService
     drafts: DraftService
-    updates: UpdateLog
+    update_claims: UpdateClaims
     access: AccessService
     team: TeamService
     audit: AuditLog
-    manage: LinkManager
+    link_access: LinkAccess
+    link_queries: LinkQueries
+    link_actions: LinkActions
     notices: RefusalNotices
 
 

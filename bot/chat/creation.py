@@ -40,7 +40,7 @@ async def link_command(update: Update, context: PaylinkContext) -> None:
     """Create a link from one message: /link 150000 IDR Winter shoes."""
     if await refuse_unless(update, context, Action.CREATE_LINK):
         return
-    defaults = await context.services.chats.defaults_for(chat_of(update).id)
+    defaults = await context.services.chat_defaults.defaults_for(chat_of(update).id)
     parts = (message_of(update).text or "").split(maxsplit=1)
     if len(parts) < 2:
         await reply(update, context, texts.NEED_DESCRIPTION)
@@ -63,7 +63,7 @@ async def new_link(update: Update, context: PaylinkContext) -> None:
     if await refuse_unless(update, context, Action.CREATE_LINK):
         return
     chat = chat_of(update)
-    defaults = await context.services.chats.defaults_for(chat.id)
+    defaults = await context.services.chat_defaults.defaults_for(chat.id)
     await context.services.drafts.start(chat.id, sender(update).id)
     await reply(update, context, texts.ASK_AMOUNT.format(currency=defaults.currency), buttons=ASK_AGAIN)
 
@@ -87,7 +87,7 @@ async def draft_step(update: Update, context: PaylinkContext) -> None:
 async def amount_step(update: Update, context: PaylinkContext) -> None:
     """Read the amount, or explain what is wrong with it and ask again."""
     chat = chat_of(update)
-    defaults = await context.services.chats.defaults_for(chat.id)
+    defaults = await context.services.chat_defaults.defaults_for(chat.id)
     try:
         money = parse_amount(message_of(update).text or "", defaults.currency)
     except AmountError as exc:
@@ -107,7 +107,7 @@ async def description_step(update: Update, context: PaylinkContext, money: Money
         return
     drafts = context.services.drafts
     await drafts.set_description(chat.id, user.id, description)
-    defaults = await context.services.chats.defaults_for(chat.id)
+    defaults = await context.services.chat_defaults.defaults_for(chat.id)
     summary = texts.CONFIRM.format(
         amount=format_money(money), description=description, expiry=texts.expiry_text(defaults.expires_seconds)
     )
@@ -176,7 +176,7 @@ async def cancel(update: Update, context: PaylinkContext) -> None:
 async def _create(update: Update, context: PaylinkContext, money: Money, description: str, *, request_key: str) -> bool:
     """Ask the link service for the link (the card follows from the outbox); False if PayerMax refused it."""
     chat, user = chat_of(update), sender(update)
-    defaults = await context.services.chats.defaults_for(chat.id)
+    defaults = await context.services.chat_defaults.defaults_for(chat.id)
     order = LinkOrder(
         chat_id=chat.id,
         chat_type=chat.type,

@@ -20,7 +20,8 @@ from bot.chat.context import PaylinkContext, arguments, chat_of, query_of, sende
 from bot.chat.guards import refuse, refuse_unless
 from bot.chat.reply import reply
 from bot.services.access import Action
-from bot.services.manage import LinkScope, StatusFilter
+from bot.services.link_access import LinkScope
+from bot.services.link_queries import StatusFilter
 
 PAGE_SIZE = 5  # fits a phone screen with one button per link
 LIST_PATTERN = rf"^{keyboards.LIST_PREFIX}:({'|'.join(f.value for f in StatusFilter)}):(\d+)$"
@@ -28,7 +29,7 @@ LIST_PATTERN = rf"^{keyboards.LIST_PREFIX}:({'|'.join(f.value for f in StatusFil
 
 async def _scope_here(update: Update, context: PaylinkContext) -> tuple[LinkScope, bool] | None:
     """The links /links shows here, and whether the person may see everyone's; None if they may see none."""
-    scope = await context.services.manage.scope_for(sender(update).id)
+    scope = await context.services.link_access.scope_for(sender(update).id)
     if scope is None:
         return None
     chat = chat_of(update)
@@ -45,9 +46,9 @@ async def _links_view(
     if here is None:
         return None
     scope, sees_all = here
-    manager = context.services.manage
-    listing = await manager.list_links(scope, status, page, PAGE_SIZE)
-    totals = await manager.paid_totals_today(scope)
+    services = context.services
+    listing = await services.link_queries.list_links(scope, status, page, PAGE_SIZE)
+    totals = await services.link_queries.paid_totals_today(scope)
     in_group = chat_of(update).type != ChatType.PRIVATE
     text = texts.links_page(
         listing, in_group=in_group, own_only=not scope.all_links, status_filter=status.value, totals=totals, viewer=sees_all
@@ -89,12 +90,12 @@ async def find_command(update: Update, context: PaylinkContext) -> None:
     if not text:
         await reply(update, context, texts.FIND_USAGE)
         return
-    manager = context.services.manage
-    scope = await manager.scope_for(sender(update).id)
+    services = context.services
+    scope = await services.link_access.scope_for(sender(update).id)
     if scope is None:
         await refuse_unless(update, context, Action.VIEW_ALL_LINKS)
         return
-    found = await manager.find(text, scope)
+    found = await services.link_queries.find(text, scope)
     if not found:
         await reply(update, context, texts.find_none(text, own_only=not scope.all_links))
         return
@@ -107,20 +108,20 @@ async def status_command(update: Update, context: PaylinkContext) -> None:
     if not reference:
         await reply(update, context, texts.STATUS_USAGE)
         return
-    manager = context.services.manage
+    services = context.services
     user_id = sender(update).id
-    if await manager.scope_for(user_id) is None:
+    if await services.link_access.scope_for(user_id) is None:
         await refuse_unless(update, context, Action.VIEW_ALL_LINKS)
         return
-    link = await manager.lookup(reference)
+    link = await services.link_queries.lookup(reference)
     if link is None or link.id is None:
         await reply(update, context, texts.STATUS_NONE.format(text=clip(reference, texts.QUERY_UNITS)))
         return
-    refused = await manager.view_refusal(link, user_id)
+    refused = await services.link_access.view_refusal(link, user_id)
     if refused is not None:
         await refuse(update, context, refused)
         return
-    timeline = await manager.timeline(link.id)
+    timeline = await services.link_queries.timeline(link.id)
     if timeline is None:
         return  # deleted meanwhile: nothing to show
     await reply(update, context, texts.timeline(timeline), buttons=keyboards.open_keyboard([link]))

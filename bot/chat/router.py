@@ -31,14 +31,14 @@ HANDLED_GROUP = 1000  # runs after every other handler group
 
 async def drop_repeated_update(update: Update, context: PaylinkContext) -> None:
     """Stop an update that is done or being handled elsewhere (Telegram redelivers after timeouts and restarts)."""
-    if not await context.services.updates.claim(update.update_id):
+    if not await context.services.update_claims.claim(update.update_id):
         log.info("dropped a repeated update %s", update.update_id)
         raise ApplicationHandlerStop
 
 
 async def remember_update(update: Update, context: PaylinkContext) -> None:
     """Mark the update done after its handlers ran: a crash mid-way lets its redelivery run it."""
-    await context.services.updates.done(update.update_id)
+    await context.services.update_claims.done(update.update_id)
 
 
 async def on_error(update: object, context: PaylinkContext) -> None:

@@ -20,7 +20,7 @@ from bot.chat.reply import reply
 from bot.config import parse_duration
 from bot.money import is_orderable
 from bot.services.access import Action
-from bot.services.chats import PAGE_LANGUAGES, ChatDefaults, ChatRef, SettingError, SettingProblem
+from bot.services.chat_defaults import PAGE_LANGUAGES, ChatDefaults, ChatRef, SettingError, SettingProblem
 
 log = logging.getLogger("paylink.chat.settings")
 
@@ -107,7 +107,7 @@ def _changed(name: str, defaults: ChatDefaults) -> str:
 
 async def _apply(update: Update, context: PaylinkContext, name: str, value: str) -> ChatDefaults:
     """Change one setting of the update's chat; SettingError says why not."""
-    chats = context.services.chats
+    chats = context.services.chat_defaults
     who, chat = actor(update), _chat_ref(update)
     if name == CURRENCY:
         return await chats.set_currency(who, chat, value)
@@ -128,7 +128,7 @@ async def settings_command(update: Update, context: PaylinkContext) -> None:
         return
     args = context.args or []
     if not args:
-        defaults = await context.services.chats.defaults_for(chat_of(update).id)
+        defaults = await context.services.chat_defaults.defaults_for(chat_of(update).id)
         await reply(update, context, _view(update, defaults), buttons=settings_keyboard(defaults))
         return
     name = args[0].lower()
@@ -150,7 +150,7 @@ async def settings_button(update: Update, context: PaylinkContext) -> None:
     if await refuse_unless(update, context, Action.CHANGE_SETTINGS):
         return
     _prefix, name, *value = (query.data or "").split(":", 2)
-    chats = context.services.chats
+    chats = context.services.chat_defaults
     if name == MENU or name not in SETTING_NAMES:
         await sending.answer(query)
         defaults = await chats.defaults_for(chat_of(update).id)

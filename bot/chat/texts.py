@@ -15,8 +15,9 @@ from decimal import Decimal
 from bot.botapi.markup import CAPTION_LIMIT, MESSAGE_LIMIT, Markup, clip, fit_lines, join, visible_length
 from bot.money import Money, format_money
 from bot.services.access import GRANTORS, Action, Refusal, Role
-from bot.services.chats import SettingError, SettingProblem
-from bot.services.manage import CancelOutcome, CancelResult, FoundLink, LinkPage, Timeline
+from bot.services.chat_defaults import SettingError, SettingProblem
+from bot.services.link_actions import CancelOutcome, CancelResult
+from bot.services.link_queries import FoundLink, LinkPage, Timeline
 from bot.services.team import TeamError, TeamMember, TeamProblem
 from storage.models import AuditEvent, Chat, Link, LinkStatus, Payment
 

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from bot.payermax.webhook import MerchantIdentity
-from bot.services.batching import NotificationWriter
+from bot.services.notification_writer import NotificationWriter
 from bot.services.payments import PaymentService
 from bot.web.availability import DatabaseAvailability
 from bot.web.connections import CLIENT_GONE_HANDLERS

@@ -136,14 +136,16 @@ class BotProcess:
         self.process.kill()
 
 
-def paybylink_notification(merchant_link_id: str, *, amount: str, currency: str, trade: str) -> bytes:
+def paybylink_notification(
+    merchant_link_id: str, *, amount: str, currency: str, trade: str, payermax_link_id: str | None = None
+) -> bytes:
     """A PAYBYLINK notification body reporting one successful payment, as PayerMax shapes it."""
     return json.dumps(
         {
             "code": "APPLY_SUCCESS", "msg": "Success.", "keyVersion": "1", "appId": "sandbox-app",
             "merchantNo": "SANDBOX000001", "notifyTime": "2026-11-25T10:00:00.000Z", "notifyType": "PAYBYLINK",
             "data": {
-                "linkId": "SBXforged", "merchantLinkId": merchant_link_id, "totalAmount": amount, "currency": currency,
+                "linkId": payermax_link_id or "SBXseeded", "merchantLinkId": merchant_link_id, "totalAmount": amount, "currency": currency,
                 "country": "US", "linkStatus": "ACTIVE",
                 "payByLinkInfo": [{"outTradeNo": trade, "status": "SUCCESS", "completeAt": "2026-11-25T10:00:00.000Z"}],
             },
@@ -154,7 +156,10 @@ def paybylink_notification(merchant_link_id: str, *, amount: str, currency: str,
 
 def link_paid_notification(link: Link) -> bytes:
     """The notification PayerMax sends when this seeded link is paid in full (one trade per link)."""
-    return paybylink_notification(link.merchant_link_id, amount=f"{link.amount:.2f}", currency=link.currency, trade=f"T{link.merchant_link_id}")
+    return paybylink_notification(
+        link.merchant_link_id, amount=f"{link.amount:.2f}", currency=link.currency, trade=f"T{link.merchant_link_id}",
+        payermax_link_id=link.payermax_link_id,
+    )
 
 
 async def post_notifications(

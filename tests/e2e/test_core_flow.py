@@ -88,7 +88,9 @@ async def test_link_paid_and_announced_once(database_url: str, tmp_path) -> None
             assert forged.status_code == 401 and forged.json()["code"] != "SUCCESS"
             unsigned = await bot.post_notification(body, sign=None)
             assert unsigned.status_code == 401
-            wrong_amount = paybylink_notification(link2.merchant_link_id, amount="1.00", currency="USD", trade="CHEAP1")
+            wrong_amount = paybylink_notification(
+                link2.merchant_link_id, amount="1.00", currency="USD", trade="CHEAP1", payermax_link_id=link2.payermax_link_id
+            )
             mismatch = await bot.post_notification(wrong_amount, sign=bot.platform_sign(wrong_amount))
             assert mismatch.status_code == 409 and mismatch.json()["code"] != "SUCCESS"
             await asyncio.sleep(1.0)

@@ -46,10 +46,14 @@ async def test_debug_logs_hold_no_secret_and_health_and_metrics_report(database_
                 [link] = await db.links()
 
                 # Notifications the test signs itself: a forgery and a wrong amount, both refused.
-                body = paybylink_notification(link.merchant_link_id, amount="25.00", currency="USD", trade="FORGED1")
+                body = paybylink_notification(
+                    link.merchant_link_id, amount="25.00", currency="USD", trade="FORGED1", payermax_link_id=link.payermax_link_id
+                )
                 forged_sign = signing.sign(body, signing.generate_private_key())
                 assert (await bot.post_notification(body, sign=forged_sign)).status_code == 401
-                wrong = paybylink_notification(link.merchant_link_id, amount="1.00", currency="USD", trade="CHEAP1")
+                wrong = paybylink_notification(
+                    link.merchant_link_id, amount="1.00", currency="USD", trade="CHEAP1", payermax_link_id=link.payermax_link_id
+                )
                 wrong_sign = bot.platform_sign(wrong)
                 assert (await bot.post_notification(wrong, sign=wrong_sign)).status_code == 409
                 signs_sent += [forged_sign, wrong_sign]

@@ -29,16 +29,6 @@ REPEAT_SETTLE_SECONDS = 1.5  # a second handling of a repeated update would repl
 MESSAGE_CALLS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageCaption"})
 
 
-def _busiest_second(calls: list[Any]) -> int:
-    """The most calls that arrived within any one second."""
-    times = sorted(call.at for call in calls)
-    best, start = 0, 0
-    for end, moment in enumerate(times):
-        while moment - times[start] >= 1.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
 
 class UserSide:
     """Writes the updates Telegram would send when a person talks to the bot, and POSTs them to a process."""
@@ -137,14 +127,11 @@ async def test_two_processes_share_one_database(database_url: str, tmp_path) -> 
             await wait_until(drained, timeout=90, describe=describe)
             repeated_announcements = {link.merchant_link_id: n for link in links if (n := len(paid_announcements(fake, link))) != 1}
             assert repeated_announcements == {}
+            # The fake answers 429 like Telegram past 30 a second (a burst of 30) and one a second per chat.
             assert fake.limit_violations == 0
             sends = [call for call in fake.calls[calls_before:] if call.method in MESSAGE_CALLS and call.status == 200]
-            assert _busiest_second(sends) <= 30
-            per_chat: dict[Any, list[float]] = {}
-            for call in sends:
-                per_chat.setdefault(call.params.get("chat_id"), []).append(call.at)
-            closest = min(later - earlier for times in per_chat.values() for earlier, later in zip(times, times[1:]))
-            assert closest >= 0.95, f"two messages to one chat {closest:.2f}s apart"
+            span = max(call.at for call in sends) - min(call.at for call in sends)
+            assert len(sends) / span <= 30, f"{len(sends)} messages in {span:.1f}s"
             assert len([m for m in fake.sent(SELLER) if m.kind == "photo"]) == 1
         finally:
             for bot in (first, second):

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.payermax.webhook import MerchantIdentity
 from bot.payermax.models import Notification, parse_notification
-from bot.services.batching import NotificationWriter
+from bot.services.notification_writer import NotificationWriter
 from bot.services.links import new_merchant_link_id
 from bot.services.payments import Outcome, PaymentService
 from bot.web.app import build_web_app

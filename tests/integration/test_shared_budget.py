@@ -56,12 +56,13 @@ async def test_two_replicas_booking_at_once_never_exceed_the_bot_wide_rate(budge
 
 async def test_one_chat_gets_one_message_a_second_across_replicas(budgets) -> None:
     first, second = budgets
-    waits = []
+    moments = []
     for n in range(6):
         wait = await (first if n % 2 else second).book(42, Priority.ANNOUNCE)
         assert wait is not None
-        waits.append(wait)
-    assert all(later - earlier >= 1.0 for earlier, later in zip(waits, waits[1:]))
+        moments.append(time.monotonic() + wait)  # when the message may go, on this test's clock
+    # A booking returns a wait from the database's "now": measured here a moment later, so allow that moment.
+    assert all(later - earlier >= 0.95 for earlier, later in zip(moments, moments[1:]))
 
 
 async def test_a_429_seen_by_one_replica_pauses_the_other(budgets) -> None:

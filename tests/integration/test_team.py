@@ -24,7 +24,7 @@ from bot.payermax.models import PaymentAttempt
 from bot.services.access import AccessService, Action, Role
 from bot.services.actors import Actor
 from bot.services.audit import AuditLog
-from bot.services.chats import ChatDefaults, ChatRef, ChatSettingsService, SettingError
+from bot.services.chat_defaults import ChatDefaults, ChatRef, ChatDefaultsService, SettingError
 from bot.services.links import new_merchant_link_id
 from bot.services.payments import Outcome, PaymentReport, PaymentService
 from bot.services.team import TeamError, TeamService
@@ -211,7 +211,7 @@ async def test_notify_private_is_for_members(world: World) -> None:
 
 async def test_settings_are_validated_stored_and_audited(world: World) -> None:
     """Each setting refuses what PayerMax would, changes the chat's defaults, and logs old -> new."""
-    chats = ChatSettingsService(world.sessions, DEPLOYMENT)
+    chats = ChatDefaultsService(world.sessions, DEPLOYMENT)
     actor, group = Actor(ADMIN, "Ada", chat_id=GROUP), ChatRef(GROUP, "supergroup", "Shop")
 
     for setter, bad, reason in (

@@ -84,7 +84,7 @@ class ChatDefaults:
     expires_seconds: int
 
 
-class ChatSettingsService:
+class ChatDefaultsService:
     """Reads and changes a chat's defaults."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], deployment: ChatDefaults) -> None:

@@ -30,7 +30,9 @@ from bot.chat import texts
 from bot.services.access import AccessService, Action, Role
 from bot.services.links import LinkOrder, LinkService
 from bot.services.actors import Actor
-from bot.services.manage import CancelOutcome, LinkManager, LinkScope, StatusFilter
+from bot.services.link_access import LinkAccess, LinkScope
+from bot.services.link_actions import CancelOutcome, LinkActions
+from bot.services.link_queries import LinkQueries, StatusFilter
 from bot.services.payments import PaymentService
 from bot.services.reconcile import Reconciler
 from storage.db import create_engine, session_factory, upgrade
@@ -72,7 +74,9 @@ class World:
     gateway: SandboxGateway
     client: PayerMaxClient
     links: LinkService
-    manager: LinkManager
+    access: LinkAccess
+    queries: LinkQueries
+    actions: LinkActions
 
     async def make_link(self, user_id: int, chat_id: int, amount: str, currency: str, description: str) -> Link:
         """A link made by this person in this chat, ACTIVE at the sandbox."""
@@ -139,9 +143,11 @@ async def world(database_url: str, keys: SandboxKeys, tmp_path) -> AsyncIterator
         )
         payments = PaymentService(sessions, owner_chat_ids=[OWNER])
         reconciler = Reconciler(sessions, client, links, payments, calls_per_second=1000)
-        access = AccessService(sessions, owner_ids=frozenset({OWNER}), sandbox=True)
+        access = LinkAccess(AccessService(sessions, owner_ids=frozenset({OWNER}), sandbox=True))
+        queries = LinkQueries(sessions)
+        actions = LinkActions(sessions, client, reconciler, access, queries)
         try:
-            yield World(sessions, gateway, client, links, LinkManager(sessions, client, reconciler, access))
+            yield World(sessions, gateway, client, links, access, queries, actions)
         finally:
             await gateway.stop()
             await client.aclose()
@@ -152,12 +158,12 @@ async def test_cancel_expires_the_link_at_payermax_and_records_it_once(world: Wo
     """An agent cancels their link: PayerMax expires it, the card is queued once, a second press changes nothing."""
     link = await world.make_link(AGENT, SHOP_GROUP, "150000", "IDR", "Winter shoes")
 
-    result = await world.manager.cancel(link.id, actor(AGENT, SHOP_GROUP))
+    result = await world.actions.cancel(link.id, actor(AGENT, SHOP_GROUP))
 
     assert result.outcome == CancelOutcome.CANCELLED
     assert (await world.link(link.id)).status == LinkStatus.CANCELLED
     assert (await world.client.query_paybylink(link.merchant_link_id)).link_status == "EXPIRED"
-    again = await world.manager.cancel(link.id, actor(AGENT, SHOP_GROUP))
+    again = await world.actions.cancel(link.id, actor(AGENT, SHOP_GROUP))
     assert again.outcome == CancelOutcome.ALREADY_CANCELLED and again.cancelled_by == "Ann Agent"
     [event] = await world.rows(LinkEvent, link_id=link.id, kind="cancelled")
     assert event.actor_user_id == AGENT and "Ann Agent" in event.detail
@@ -172,7 +178,7 @@ async def test_two_presses_at_once_cancel_once(world: World) -> None:
     """Two concurrent confirmations: one cancels, the other hears it was already cancelled."""
     link = await world.make_link(OWNER, OWNER, "12.50", "USD", "Coffee beans")
 
-    results = await asyncio.gather(*(world.manager.cancel(link.id, actor(OWNER, OWNER)) for _ in range(2)))
+    results = await asyncio.gather(*(world.actions.cancel(link.id, actor(OWNER, OWNER)) for _ in range(2)))
 
     assert sorted(r.outcome for r in results) == sorted([CancelOutcome.CANCELLED, CancelOutcome.ALREADY_CANCELLED])
     assert len(await world.rows(LinkEvent, link_id=link.id, kind="cancelled")) == 1
@@ -184,7 +190,7 @@ async def test_cancelling_a_paid_link_records_the_payment_and_says_so(world: Wor
     link = await world.make_link(AGENT, SHOP_GROUP, "150000", "IDR", "Winter shoes")
     trade = await world.pay(link)
 
-    result = await world.manager.cancel(link.id, actor(AGENT, SHOP_GROUP))
+    result = await world.actions.cancel(link.id, actor(AGENT, SHOP_GROUP))
 
     assert result.outcome == CancelOutcome.PAID_MEANWHILE
     current = await world.link(link.id)
@@ -192,8 +198,8 @@ async def test_cancelling_a_paid_link_records_the_payment_and_says_so(world: Wor
     [payment] = await world.rows(Payment, link_id=link.id)
     assert (payment.out_trade_no, payment.amount, payment.payment_method) == (trade, Decimal("150000"), "CARD")
     assert "*" in (payment.card_number or "")  # masked as PayerMax gives it
-    assert (await world.manager.card_facts(current)).payment == payment
-    refused = await world.manager.cancel(link.id, actor(AGENT, SHOP_GROUP))
+    assert (await world.queries.card_facts(current)).payment == payment
+    refused = await world.actions.cancel(link.id, actor(AGENT, SHOP_GROUP))
     assert refused.outcome == CancelOutcome.ALREADY_PAID
     assert await world.rows(LinkEvent, link_id=link.id, kind="cancelled") == []
 
@@ -203,13 +209,13 @@ async def test_refresh_finds_an_expired_link_and_cancel_then_refuses(world: Worl
     link = await world.make_link(OWNER, OWNER, "5", "USD", "Soap")
     await world.client.expire_paybylink(link.merchant_link_id)  # e.g. expired from the merchant portal
 
-    refreshed = await world.manager.refresh(link.id, actor(OWNER, OWNER))
+    refreshed = await world.actions.refresh(link.id, actor(OWNER, OWNER))
 
     assert refreshed is not None and refreshed.status == LinkStatus.EXPIRED
     kinds = [event.kind for event in await world.rows(LinkEvent, link_id=link.id)]
     assert "expired" in kinds and "refreshed" in kinds
     calls = await world.expire_api_calls()
-    refused = await world.manager.cancel(link.id, actor(OWNER, OWNER))
+    refused = await world.actions.cancel(link.id, actor(OWNER, OWNER))
     assert refused.outcome == CancelOutcome.ALREADY_EXPIRED
     assert await world.expire_api_calls() == calls
 
@@ -218,18 +224,17 @@ async def test_who_may_see_and_cancel(world: World) -> None:
     """Agents see and cancel their own links only; support sees all and cancels none; owners do everything."""
     mine = await world.make_link(AGENT, SHOP_GROUP, "150000", "IDR", "Winter shoes")
     theirs = await world.make_link(OTHER_AGENT, OTHER_GROUP, "99000", "IDR", "Rain boots")
-    manager = world.manager
 
-    assert await manager.scope_for(STRANGER) is None
-    agent_scope = await manager.scope_for(AGENT)
+    assert await world.access.scope_for(STRANGER) is None
+    agent_scope = await world.access.scope_for(AGENT)
     assert agent_scope is not None and agent_scope.covers(mine) and not agent_scope.covers(theirs)
-    support_scope = await manager.scope_for(SUPPORT)
+    support_scope = await world.access.scope_for(SUPPORT)
     assert support_scope is not None and support_scope.covers(theirs)
-    assert await manager.view_refusal(theirs, AGENT) is not None
-    assert await manager.resend_refusal(theirs, SUPPORT) is None
+    assert await world.access.view_refusal(theirs, AGENT) is not None
+    assert await world.access.resend_refusal(theirs, SUPPORT) is None
 
     for user_id in (OTHER_AGENT, SUPPORT, STRANGER):
-        result = await manager.cancel(mine.id, actor(user_id))
+        result = await world.actions.cancel(mine.id, actor(user_id))
         assert result.outcome == CancelOutcome.NOT_ALLOWED
         assert result.refusal is not None
         assert result.refusal.action == Action.CANCEL_ANY_LINK
@@ -238,7 +243,7 @@ async def test_who_may_see_and_cancel(world: World) -> None:
     assert (await world.link(mine.id)).status == LinkStatus.ACTIVE
     assert await world.expire_api_calls() == 0  # refusals never reach PayerMax
 
-    assert (await manager.cancel(theirs.id, actor(OWNER))).outcome == CancelOutcome.CANCELLED
+    assert (await world.actions.cancel(theirs.id, actor(OWNER))).outcome == CancelOutcome.CANCELLED
 
 
 async def test_lists_pages_filters_and_todays_totals(world: World) -> None:
@@ -248,8 +253,8 @@ async def test_lists_pages_filters_and_todays_totals(world: World) -> None:
     elsewhere = await world.make_link(AGENT, OTHER_GROUP, "7", "USD", "Elsewhere")
     for link in (made[0], made[2], dollars):
         await world.pay(link)
-        await world.manager.refresh(link.id, actor(OWNER))
-    await world.manager.cancel(made[1].id, actor(AGENT))
+        await world.actions.refresh(link.id, actor(OWNER))
+    await world.actions.cancel(made[1].id, actor(AGENT))
     # A payment completed yesterday is not today's money.
     async with world.sessions() as session, session.begin():
         session.add(
@@ -260,24 +265,24 @@ async def test_lists_pages_filters_and_todays_totals(world: World) -> None:
         )
     group = LinkScope(OWNER, all_links=True, chat_id=SHOP_GROUP)
 
-    first = await world.manager.list_links(group, StatusFilter.ALL, 0, 3)
-    second = await world.manager.list_links(group, StatusFilter.ALL, 1, 3)
-    beyond = await world.manager.list_links(group, StatusFilter.ALL, 9, 3)
+    first = await world.queries.list_links(group, StatusFilter.ALL, 0, 3)
+    second = await world.queries.list_links(group, StatusFilter.ALL, 1, 3)
+    beyond = await world.queries.list_links(group, StatusFilter.ALL, 9, 3)
 
     assert (first.total, first.pages) == (5, 2)
     assert [link.id for link in first.links + second.links] == [dollars.id, made[3].id, made[2].id, made[1].id, made[0].id]
     assert beyond.page == 1  # a page past the end shows the last page
-    paid = await world.manager.list_links(group, StatusFilter.PAID, 0, 10)
+    paid = await world.queries.list_links(group, StatusFilter.PAID, 0, 10)
     assert {link.id for link in paid.links} == {made[0].id, made[2].id, dollars.id}
-    cancelled = await world.manager.list_links(group, StatusFilter.CANCELLED, 0, 10)
+    cancelled = await world.queries.list_links(group, StatusFilter.CANCELLED, 0, 10)
     assert [link.id for link in cancelled.links] == [made[1].id]
-    active = await world.manager.list_links(group, StatusFilter.ACTIVE, 0, 10)
+    active = await world.queries.list_links(group, StatusFilter.ACTIVE, 0, 10)
     assert [link.id for link in active.links] == [made[3].id]
 
-    assert await world.manager.paid_totals_today(group) == {"IDR": Decimal("4000"), "USD": Decimal("12.35")}
+    assert await world.queries.paid_totals_today(group) == {"IDR": Decimal("4000"), "USD": Decimal("12.35")}
     agent_everywhere = LinkScope(AGENT, all_links=False)
-    assert await world.manager.paid_totals_today(agent_everywhere) == {"IDR": Decimal("4000")}
-    agent_links = await world.manager.list_links(agent_everywhere, StatusFilter.ALL, 0, 10)
+    assert await world.queries.paid_totals_today(agent_everywhere) == {"IDR": Decimal("4000")}
+    agent_links = await world.queries.list_links(agent_everywhere, StatusFilter.ALL, 0, 10)
     assert dollars.id not in {link.id for link in agent_links.links} and elsewhere.id in {link.id for link in agent_links.links}
 
 
@@ -286,12 +291,12 @@ async def test_find_by_ids_order_and_description_words(world: World) -> None:
     shoes = await world.make_link(AGENT, SHOP_GROUP, "150000", "IDR", "Winter shoes, size 42 (100% wool)")
     boots = await world.make_link(OTHER_AGENT, OTHER_GROUP, "99000", "IDR", "Rain boots")
     trade = await world.pay(shoes)
-    await world.manager.refresh(shoes.id, actor(SUPPORT))
-    support = await world.manager.scope_for(SUPPORT)
+    await world.actions.refresh(shoes.id, actor(SUPPORT))
+    support = await world.access.scope_for(SUPPORT)
     assert support is not None
 
     async def found(text: str, scope: LinkScope) -> list[tuple[int, str]]:
-        return [(item.link.id, item.matched) for item in await world.manager.find(text, scope)]
+        return [(item.link.id, item.matched) for item in await world.queries.find(text, scope)]
 
     assert await found(shoes.merchant_link_id.lower(), support) == [(shoes.id, "link id")]
     assert await found(shoes.payermax_link_id or "", support) == [(shoes.id, "PayerMax link id")]
@@ -301,22 +306,22 @@ async def test_find_by_ids_order_and_description_words(world: World) -> None:
     assert await found("1000%", support) == []  # % is a character here, not a wildcard
     assert await found("winter boots", support) == []  # every word must match
     assert await found("boots", support) == [(boots.id, "description")]
-    [paid] = await world.manager.find(trade, support)
+    [paid] = await world.queries.find(trade, support)
     assert paid.payment is not None and paid.payment.out_trade_no == trade
 
-    agent = await world.manager.scope_for(AGENT)
+    agent = await world.access.scope_for(AGENT)
     assert agent is not None
     assert await found("boots", agent) == []
     assert await found(boots.merchant_link_id, agent) == []
-    assert await world.manager.lookup(trade) == await world.link(shoes.id)
+    assert await world.queries.lookup(trade) == await world.link(shoes.id)
 
 
 async def test_timeline_tells_the_whole_story(world: World) -> None:
     """Who made the link, where and when, each payment and status change, and who cancelled."""
     link = await world.make_link(AGENT, SHOP_GROUP, "150000", "IDR", "Winter shoes")
-    await world.manager.cancel(link.id, actor(OWNER, SHOP_GROUP))
+    await world.actions.cancel(link.id, actor(OWNER, SHOP_GROUP))
 
-    timeline = await world.manager.timeline(link.id)
+    timeline = await world.queries.timeline(link.id)
 
     assert timeline is not None
     assert timeline.link.creator_name == "Ann Agent" and timeline.link.creator_user_id == AGENT
@@ -324,4 +329,4 @@ async def test_timeline_tells_the_whole_story(world: World) -> None:
     assert [event.kind for event in timeline.events] == ["requested", "created", "cancelled"]
     assert timeline.events[-1].actor_user_id == OWNER and "Olga Owner" in timeline.events[-1].detail
     assert timeline.payments == []
-    assert await world.manager.timeline(10_000_000) is None
+    assert await world.queries.timeline(10_000_000) is None

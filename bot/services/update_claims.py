@@ -21,7 +21,7 @@ from storage.models import ProcessedUpdate, utcnow
 ABANDONED_AFTER = timedelta(minutes=5)  # longer than a handler with every PayerMax retry
 
 
-class UpdateLog:
+class UpdateClaims:
     """Claims update ids in the shared database so each update is handled once."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, sole_receiver: bool) -> None:

@@ -1,0 +1,172 @@
+"""Reading links for people: one link, a page of a chat's links, search, a link's timeline, today's takings.
+
+Telegram-free. Everything is read within what a :class:`~bot.services.link_access.LinkScope` lets
+the person see; the handlers check the scope before showing anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timezone
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.link_access import LinkScope
+from storage import repo
+from storage.models import Chat, Link, LinkEvent, LinkStatus, Payment, utcnow
+
+CANCEL_AUDIT_ACTION = "cancel_link"
+MAX_FOUND = 10  # what one Telegram message can show with details
+MAX_PAGE_SIZE = 50
+
+
+class StatusFilter(StrEnum):
+    """The statuses /links can show."""
+
+    ALL = "all"
+    ACTIVE = "active"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @property
+    def statuses(self) -> tuple[LinkStatus, ...] | None:
+        """The link statuses this filter keeps (None: every status)."""
+        return None if self is StatusFilter.ALL else (LinkStatus(self.value.upper()),)
+
+
+@dataclass(frozen=True)
+class LinkPage:
+    """One page of a list of links, newest first."""
+
+    links: list[Link]
+    page: int  # 0-based, clamped to the pages there are
+    pages: int  # at least 1, even when there are no links
+    total: int
+
+
+@dataclass(frozen=True)
+class FoundLink:
+    """A search result: the link, its latest payment, and what matched."""
+
+    link: Link
+    payment: Payment | None
+    matched: str  # "link id", "PayerMax link id", "order", "description"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Everything known about one link: where it came from and what happened to it, oldest first."""
+
+    link: Link
+    chat: Chat | None
+    events: list[LinkEvent]
+    payments: list[Payment]
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What a link card shows beyond the link row: the payment of a PAID link, who cancelled a CANCELLED one."""
+
+    payment: Payment | None = None
+    cancelled_by: str | None = None
+
+
+async def load_card_facts(session: AsyncSession, link: Link) -> CardFacts:
+    """Read the facts a card needs for the link's current status."""
+    if link.status == LinkStatus.PAID and link.id is not None:
+        return CardFacts(payment=(await repo.latest_payments(session, [link.id])).get(link.id))
+    if link.status == LinkStatus.CANCELLED:
+        entry = await repo.latest_audit(session, action=CANCEL_AUDIT_ACTION, subject=link.merchant_link_id)
+        return CardFacts(cancelled_by=entry.actor_name if entry else None)
+    return CardFacts()
+
+
+class LinkQueries:
+    """Reads links, their pages, search results and timelines."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def get(self, link_id: int) -> Link | None:
+        """A link by our row id."""
+        async with self._sessions() as session:
+            return await repo.get_link(session, link_id)
+
+    async def lookup(self, reference: str) -> Link | None:
+        """The link a support person names: our link id, PayerMax's link id, or a payment's outTradeNo."""
+        reference = reference.strip()
+        if not reference:
+            return None
+        async with self._sessions() as session:
+            return await repo.link_by_reference(session, reference)
+
+    async def card_facts(self, link: Link) -> CardFacts:
+        """What the link's card shows beyond the link itself."""
+        async with self._sessions() as session:
+            return await load_card_facts(session, link)
+
+    async def timeline(self, link_id: int) -> Timeline | None:
+        """The link with its chat, its events and its payments, oldest first."""
+        async with self._sessions() as session:
+            link = await repo.get_link(session, link_id)
+            if link is None:
+                return None
+            chat = await repo.get_chat(session, link.chat_id)
+            events = list(await repo.link_events(session, link_id))
+            payments = list(await repo.payments_of(session, link_id))
+        return Timeline(link, chat, events, payments)
+
+    async def list_links(self, scope: LinkScope, status: StatusFilter, page: int, page_size: int) -> LinkPage:
+        """One page of the links in scope with this status, newest first."""
+        page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        statuses = status.statuses
+        where = {"chat_id": scope.chat_id, "creator_user_id": scope.creator_user_id}
+        async with self._sessions() as session:
+            total = await repo.count_links(session, statuses=statuses, **where)
+            pages = max(1, -(-total // page_size))  # ceiling division; an empty list is one empty page
+            page = min(max(0, page), pages - 1)
+            links = list(await repo.list_links(session, statuses=statuses, offset=page * page_size, limit=page_size, **where))
+        return LinkPage(links, page, pages, total)
+
+    async def paid_totals_today(self, scope: LinkScope) -> dict[str, Decimal]:
+        """What links in scope took since midnight UTC, per currency (in currency code order)."""
+        midnight = datetime.combine(utcnow().date(), time.min, tzinfo=timezone.utc)
+        async with self._sessions() as session:
+            payments = await repo.payments_completed_since(
+                session, midnight, chat_id=scope.chat_id, creator_user_id=scope.creator_user_id
+            )
+        totals: dict[str, Decimal] = {}
+        for payment in payments:
+            totals[payment.currency] = totals.get(payment.currency, Decimal(0)) + payment.amount
+        return dict(sorted(totals.items()))
+
+    async def find(self, text: str, scope: LinkScope) -> list[FoundLink]:
+        """Links in scope that this text names (link id, PayerMax link id, outTradeNo) or describes (every word), newest first."""
+        reference = text.strip()
+        words = [word for word in reference.split() if word]
+        if not words:
+            return []
+        async with self._sessions() as session:
+            links = list(
+                await repo.find_links(
+                    session, reference=reference, words=words, chat_id=scope.chat_id,
+                    creator_user_id=scope.creator_user_id, limit=MAX_FOUND,
+                )
+            )
+            payments = await repo.latest_payments(session, [link.id for link in links if link.id is not None])
+            orders = {payment.link_id for payment in await repo.payments_of_trade(session, reference)} if links else set()
+        return [FoundLink(link, payments.get(link.id), _matched(link, reference, orders)) for link in links]
+
+
+def _matched(link: Link, reference: str, order_link_ids: set[int]) -> str:
+    """Say which of the link's identifiers (or its description) the search text matched."""
+    if link.merchant_link_id.upper() == reference.upper():
+        return "link id"
+    if link.payermax_link_id == reference:
+        return "PayerMax link id"
+    if link.id in order_link_ids:
+        return "order"
+    return "description"
