@@ -98,11 +98,11 @@ class People:
                 session.add(Member(user_id=user_id, role=role, name=self.names[user_id], added_by=added_by))
 
 
-async def payermax_calls(bot: BotProcess) -> int:
-    """How many API calls the bot's sandbox PayerMax has received."""
+async def payermax_calls(bot: BotProcess, api: str | None = None) -> int:
+    """How many API calls (of this API, if given) the bot's sandbox PayerMax has received."""
     async with httpx.AsyncClient(timeout=10) as client:
         answer = await client.get(f"{bot.base_url}/sandbox/_requests")
-    return len(answer.json()["requests"])
+    return sum(1 for request in answer.json()["requests"] if api is None or request["api"] == api)
 
 
 async def pay(url: str, method: str = "CARD") -> None:
