@@ -5,7 +5,8 @@ can press any action on anyone's link from any message the bot ever sent it. Her
 a removed agent, another agent and support press every action on links that are not theirs,
 both on the real card in its group and from their own private chat. Each press must be refused
 with the role it needs, and must change nothing: no message sent or edited, no PayerMax call,
-no database row touched. Support may still look at, refresh, share and resend any link.
+no database row touched. Support may still look at, refresh, share and resend any link. The
+settings and /links buttons, which anyone can press in a group, are checked the same way.
 """
 
 from __future__ import annotations
@@ -91,17 +92,27 @@ async def test_crafted_presses_on_other_peoples_links_are_refused(database_url: 
             await people.settled()
             rows, writes, payermax = await _snapshot(db), people.writes(), await payermax_calls(bot)
 
-            pressed: dict[str, tuple[int, str, str]] = {}
+            # query id -> (presser, callback data, where, the action they are refused for)
+            pressed: dict[str, tuple[int, str, str, Action]] = {}
             for who, refused in REFUSALS.items():
-                for action in refused:
+                for action, needed in refused.items():
                     for link in (agent_link, owner_link):
-                        pressed[people.forge(desks[who], f"c:{action}:{link.id}", who)] = (who, action, "private chat")
-                    pressed[people.forge(agent_card, f"c:{action}:{agent_link.id}", who)] = (who, action, "the card")
-            for query_id, (who, action, where) in pressed.items():
+                        data = f"c:{action}:{link.id}"
+                        pressed[people.forge(desks[who], data, who)] = (who, data, "private chat", needed)
+                    data = f"c:{action}:{agent_link.id}"
+                    pressed[people.forge(agent_card, data, who)] = (who, data, "the card", needed)
+                # The other buttons are checked too: settings anywhere, /links pages for those with no links to see.
+                others = {"set:currency:EUR": Action.CHANGE_SETTINGS, "set:expiry": Action.CHANGE_SETTINGS}
+                if who in (STRANGER, REMOVED):
+                    others["l:all:0"] = Action.MANAGE_OWN_LINKS
+                for data, needed in others.items():
+                    pressed[people.forge(desks[who], data, who)] = (who, data, "private chat", needed)
+                    pressed[people.forge(agent_card, data, who)] = (who, data, "the card", needed)
+            for query_id, (who, data, where, needed) in pressed.items():
                 answer = await people.answer(query_id)
-                expected = texts.refusal(refusal_of(REFUSALS[who][action]), who)
+                expected = texts.refusal(refusal_of(needed), who)
                 as_expected = answer.get("show_alert") is True and answer.get("text") == expected
-                assert as_expected, (NAMES[who], action, where, answer)
+                assert as_expected, (NAMES[who], data, where, answer)
             await people.settled()
             made = [(c.method, c.params.get("chat_id")) for c in fake.calls if c.method.startswith(("send", "edit"))]
             assert people.writes() == writes, f"refused presses wrote to Telegram: {made[-10:]}"
