@@ -158,6 +158,11 @@ async def test_astral_names_and_descriptions_fit_every_message(database_url: str
                 await people.answer(people.press(opened, f"c:q:{shared_link.id}", who))
                 qr = _within(await people.reply(who, count, "Payment request"), CAPTION)
                 assert qr.kind == "photo" and shared_link.link_url in (qr.text or "")
+                count = len(fake.sent(who))
+                await people.answer(people.press(found, f"c:o:{paid_link.id}", who))
+                paid_copy = _within(await people.reply(who, count, "PAID"), CAPTION)
+                assert paid_copy.kind == "photo" and "Method: CARD" in (paid_copy.text or "")
+                assert paid_link.merchant_link_id in (paid_copy.text or "")
 
             # Owner-only lists: the team and the audit log.
             team = _within(await people.ask("/team", OWNER, contains="Team"), MESSAGE)
