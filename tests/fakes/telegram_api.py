@@ -201,19 +201,43 @@ class FakeTelegram:
         language_code: str = "en",
     ) -> str:
         """A user presses an inline button of a message the bot sent; returns the query id."""
-        current = self._messages.find_sent(message.chat_id, message.message_id)
-        if current is None:
-            raise ValueError(f"the bot sent no message {message.message_id} to {message.chat_id}")
+        current = self._sent_message(message)
         if data not in current.offered_callback_data:
             offered = sorted(current.offered_callback_data)
             raise ValueError(f"message never offered a button with data {data!r}: {offered}")
+        return self._push_callback_query(current, data, self._user(user_id, first_name, username, language_code))
+
+    def press_forged(
+        self,
+        message: SentMessage,
+        data: str,
+        *,
+        user_id: int,
+        first_name: str = "Ann",
+        language_code: str = "en",
+    ) -> str:
+        """A modified client presses "a button" of a message the bot sent with any data it likes; returns the query id.
+
+        Telegram passes such data on as it came, so a bot must check every press itself.
+        """
+        return self._push_callback_query(
+            self._sent_message(message), data, self._user(user_id, first_name, None, language_code)
+        )
+
+    def _sent_message(self, message: SentMessage) -> SentMessage:
+        current = self._messages.find_sent(message.chat_id, message.message_id)
+        if current is None:
+            raise ValueError(f"the bot sent no message {message.message_id} to {message.chat_id}")
+        return current
+
+    def _push_callback_query(self, current: SentMessage, data: str, user: JSONDict) -> str:
         query_id = str(next(self._query_ids))
         self._open_callback_queries.add(query_id)
         self._updates.push(
             "callback_query",
             {
                 "id": query_id,
-                "from": self._user(user_id, first_name, username, language_code),
+                "from": user,
                 "message": self._messages.message_json(current),
                 "chat_instance": str(current.chat_id),
                 "data": data,
@@ -242,6 +266,11 @@ class FakeTelegram:
             },
         )
         return query_id
+
+    @property
+    def last_update_id(self) -> int:
+        """The update_id of the latest update queued (0 before the first)."""
+        return self._updates.last_update_id
 
     # --- what the bot did -----------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ class UpdateQueue:
         self._pending: list[JSONDict] = []
         self._queued: dict[int, JSONDict] = {}  # every update ever queued, by update_id, for redeliver()
         self._update_ids = itertools.count(1)
+        self.last_update_id = 0  # the update_id push() gave out last
         self._allowed_updates: list[str] | None = None
         self._webhook: _Webhook | None = None
         self._poll_generation = 0
@@ -102,6 +103,7 @@ class UpdateQueue:
     def push(self, kind: str, payload: JSONDict) -> int:
         """Queue an update of `kind` ("message", "callback_query"...); return its update_id."""
         update_id = next(self._update_ids)
+        self.last_update_id = update_id
         # Telegram does not keep updates of a type the bot opted out of.
         if self._allowed_updates and kind not in self._allowed_updates:
             return update_id
