@@ -25,8 +25,9 @@ log = logging.getLogger("paylink.pacing")
 
 # Methods that put something in a chat or change it: Telegram counts them against its limits.
 _PACED_PREFIXES = ("send", "editMessage", "copyMessage", "forwardMessage")
-# Cosmetic: worth a slot only when one is free soon.
-_COURTESY_ENDPOINTS = frozenset({"sendChatAction"})
+# A "typing…" hint shows nothing in the chat and is not counted as a message: booking it a slot
+# would only push back the card it announces (by a whole group interval).
+_UNPACED_ENDPOINTS = frozenset({"sendChatAction"})
 # A reply refused with a 429 this short is tried once more; longer, the caller hears about it.
 _RETRY_REPLY_WITHIN = 5.0
 
@@ -52,7 +53,7 @@ def retry_seconds(error: RetryAfter) -> float:
 
 def _paced_chat(endpoint: str, data: dict[str, Any]) -> int | None:
     """The chat this request sends to or edits in, if Telegram counts it against that chat's limits."""
-    if not endpoint.startswith(_PACED_PREFIXES):
+    if not endpoint.startswith(_PACED_PREFIXES) or endpoint in _UNPACED_ENDPOINTS:
         return None
     chat_id = data.get("chat_id")
     if isinstance(chat_id, bool) or not isinstance(chat_id, int):
@@ -86,10 +87,8 @@ class BudgetRateLimiter(BaseRateLimiter[SendArgs]):
         if chat_id is None:
             return await callback(*args, **kwargs)
         pacing = rate_limit_args or SendArgs()
-        priority = Priority.COURTESY if endpoint in _COURTESY_ENDPOINTS else pacing.priority
+        priority = pacing.priority
         if not pacing.booked and not await self._wait_for_slot(chat_id, priority):
-            if endpoint in _COURTESY_ENDPOINTS:
-                return True  # a "typing…" hint nobody will miss
             raise CourtesySkipped(f"no send slot soon for chat {chat_id}")
         try:
             return await callback(*args, **kwargs)

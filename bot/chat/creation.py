@@ -129,10 +129,12 @@ async def confirm_create(update: Update, context: PaylinkContext) -> None:
         await sending.answer(query, texts.STALE_SUMMARY, alert=True)
         return
     request_key = f"cb:{summary.chat.id}:{summary.message_id}"
+    # The draft first: a first press that finishes between the two reads has made the link, so the
+    # second press hears "already being created" rather than "out of date".
+    draft = await services.drafts.get(chat.id, user.id)
     if await services.links.exists(request_key):
         await sending.answer(query, texts.ALREADY_REQUESTED)
         return
-    draft = await services.drafts.get(chat.id, user.id)
     if draft is None or draft.summary_message_id != summary.message_id or draft.money is None or not draft.description:
         await sending.answer(query, texts.STALE_SUMMARY, alert=True)
         return
