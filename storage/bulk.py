@@ -14,7 +14,7 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from storage.models import Link, LinkEvent, Member, OutboxKind, OutboxMessage, OutboxStatus, Payment, utcnow
+from storage.models import Link, LinkEvent, LinkEventKind, Member, OutboxKind, OutboxMessage, OutboxStatus, Payment, utcnow
 
 
 class OutboxEntry(TypedDict):
@@ -91,7 +91,7 @@ def update_links(connection: Connection, changes: dict[int, dict[str, Any]]) -> 
     connection.execute(statement, [{"changed_link_id": link_id, **values} for link_id, values in changes.items()])
 
 
-def add_link_events(connection: Connection, events: Sequence[tuple[int, str, str]]) -> None:
+def add_link_events(connection: Connection, events: Sequence[tuple[int, LinkEventKind, str]]) -> None:
     """Append (link id, kind, detail) entries to links' timelines."""
     if not events:
         return

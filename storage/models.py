@@ -50,6 +50,28 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+class StrEnumText(TypeDecorator):
+    """A StrEnum stored as its value (plain text, no database enum type), read back as the enum."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Any) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
+def _vocabulary(enum: type[StrEnum], length: int, *, default: StrEnum | None = None, index: bool = False) -> Any:
+    column = Column(StrEnumText(enum, length), nullable=False, index=index)
+    return Field(default=default, sa_column=column) if default is not None else Field(sa_column=column)
+
+
 def _money_column(nullable: bool = False) -> Any:
     return Field(sa_column=Column(DecimalText(), nullable=nullable))
 
@@ -71,6 +93,56 @@ class LinkStatus(StrEnum):
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
     FAILED = "FAILED"
+
+
+class PaymentSource(StrEnum):
+    """Who told us of a payment first."""
+
+    PAYBYLINK = "PAYBYLINK"  # PayerMax's pay-by-link notification
+    PAYMENT = "PAYMENT"  # PayerMax's payment notification
+    RECONCILE = "RECONCILE"  # the reconciler asked PayerMax
+
+
+class LinkEventKind(StrEnum):
+    """An entry of a link's timeline."""
+
+    REQUESTED = "requested"
+    CREATED = "created"
+    FAILED = "failed"
+    PAID = "paid"
+    NOTIFICATION = "notification"  # a notification that repeated what we knew
+    MISMATCH = "mismatch"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    REFRESHED = "refreshed"
+
+
+class AuditAction(StrEnum):
+    """What the audit log records people doing."""
+
+    CREATE_LINK = "create_link"
+    CANCEL_LINK = "cancel_link"
+    INVITE = "invite"
+    JOIN = "join"
+    REMOVE = "remove"
+    SETTINGS = "settings"
+
+
+class Role(StrEnum):
+    """A person's role on the team (owners come from configuration, the others from the members table)."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    AGENT = "agent"
+    SUPPORT = "support"
+
+
+class DraftStep(StrEnum):
+    """Where a /newlink conversation stands."""
+
+    AMOUNT = "AMOUNT"
+    DESCRIPTION = "DESCRIPTION"
+    CONFIRM = "CONFIRM"
 
 
 class OutboxKind(StrEnum):
@@ -123,7 +195,7 @@ class Link(SQLModel, table=True):
     language: str = Field(default="en", max_length=8)
     description: str = Field(max_length=256)
     expires_seconds: int
-    status: str = Field(default=LinkStatus.CREATING, max_length=16, index=True)
+    status: LinkStatus = _vocabulary(LinkStatus, 16, default=LinkStatus.CREATING, index=True)
     sandbox: bool = False
     payermax_link_id: str | None = Field(default=None, max_length=64, index=True)
     link_url: str | None = Field(default=None, max_length=256)
@@ -149,14 +221,14 @@ class Payment(SQLModel, table=True):
     link_id: int = Field(foreign_key="links.id", index=True)
     out_trade_no: str = Field(max_length=64, index=True)
     trade_token: str | None = Field(default=None, max_length=64)
-    status: str = Field(max_length=16)
+    status: str = Field(max_length=16)  # SUCCESS: only successful attempts are recorded
     amount: Decimal = _money_column()
     currency: str = Field(max_length=3)
     payment_method: str | None = Field(default=None, max_length=64)
     target_org: str | None = Field(default=None, max_length=64)
     card_org: str | None = Field(default=None, max_length=32)
     card_number: str | None = Field(default=None, max_length=32)
-    source: str = Field(max_length=16)  # PAYBYLINK, PAYMENT or RECONCILE: who told us first
+    source: PaymentSource = _vocabulary(PaymentSource, 16)
     completed_at: datetime | None = _time_column()
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -184,11 +256,11 @@ class OutboxMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=128, unique=True)
-    kind: str = Field(max_length=32)
+    kind: OutboxKind = _vocabulary(OutboxKind, 32)
     chat_id: int = _telegram_id(index=True)
     link_id: int | None = Field(default=None, foreign_key="links.id")
     payload: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    status: OutboxStatus = _vocabulary(OutboxStatus, 16, default=OutboxStatus.PENDING)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
@@ -224,7 +296,7 @@ class Draft(SQLModel, table=True):
 
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    step: str = Field(max_length=16)  # AMOUNT, DESCRIPTION or CONFIRM
+    step: DraftStep = _vocabulary(DraftStep, 16)
     amount: Decimal | None = Field(default=None, sa_column=Column(DecimalText(), nullable=True))
     currency: str | None = Field(default=None, max_length=3)
     description: str | None = Field(default=None, max_length=256)
@@ -238,7 +310,7 @@ class Member(SQLModel, table=True):
     __tablename__ = "members"
 
     user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    role: str = Field(max_length=16)  # admin, agent or support
+    role: Role = _vocabulary(Role, 16)  # admin, agent or support
     name: str = Field(default="", max_length=128)
     notify_private: bool = False  # also send "Paid" for my links to my private chat
     added_by: int = _telegram_id()
@@ -252,7 +324,7 @@ class Invite(SQLModel, table=True):
 
     # Hex SHA-256 of the code: whoever reads the database cannot use an invite that is still open.
     code_hash: str = Field(primary_key=True, max_length=64)
-    role: str = Field(max_length=16)
+    role: Role = _vocabulary(Role, 16)
     created_by: int = _telegram_id()
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -269,7 +341,7 @@ class AuditEvent(SQLModel, table=True):
     actor_user_id: int = _telegram_id(index=True)
     actor_name: str = Field(default="", max_length=128)
     chat_id: int | None = _telegram_id(nullable=True)
-    action: str = Field(max_length=32)
+    action: AuditAction = _vocabulary(AuditAction, 32)
     subject: str = Field(default="", max_length=128)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
@@ -282,7 +354,7 @@ class LinkEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     link_id: int = Field(foreign_key="links.id", index=True)
-    kind: str = Field(max_length=32)
+    kind: LinkEventKind = _vocabulary(LinkEventKind, 32)
     actor_user_id: int | None = _telegram_id(nullable=True)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -12,12 +12,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    AuditAction,
     AuditEvent,
     Chat,
     Draft,
     Lease,
     Link,
     LinkEvent,
+    LinkEventKind,
     LinkStatus,
     Member,
     NotificationEvent,
@@ -266,7 +268,9 @@ async def bring_forward(session: AsyncSession, waiting: dict[int, datetime]) -> 
         )
 
 
-async def add_link_event(session: AsyncSession, link_id: int, kind: str, detail: str = "", *, actor_user_id: int | None = None) -> None:
+async def add_link_event(
+    session: AsyncSession, link_id: int, kind: LinkEventKind, detail: str = "", *, actor_user_id: int | None = None
+) -> None:
     """Append an entry to a link's timeline."""
     session.add(LinkEvent(link_id=link_id, kind=kind, detail=detail, actor_user_id=actor_user_id))
     await session.flush()
@@ -279,7 +283,8 @@ async def link_events(session: AsyncSession, link_id: int) -> Sequence[LinkEvent
 
 
 async def audit(
-    session: AsyncSession, *, actor_user_id: int, action: str, subject: str = "", detail: str = "", actor_name: str = "", chat_id: int | None = None
+    session: AsyncSession, *, actor_user_id: int, action: AuditAction, subject: str = "", detail: str = "", actor_name: str = "",
+    chat_id: int | None = None,
 ) -> None:
     """Record who did what."""
     session.add(AuditEvent(actor_user_id=actor_user_id, actor_name=actor_name[:128], chat_id=chat_id, action=action, subject=subject[:128], detail=detail))
@@ -384,7 +389,7 @@ async def latest_payments(session: AsyncSession, link_ids: Sequence[int]) -> dic
     return {payment.link_id: payment for payment in (await session.execute(statement)).scalars()}
 
 
-async def latest_audit(session: AsyncSession, *, action: str, subject: str) -> AuditEvent | None:
+async def latest_audit(session: AsyncSession, *, action: AuditAction, subject: str) -> AuditEvent | None:
     """The newest audit entry of this action on this subject."""
     statement = (
         select(AuditEvent).where(AuditEvent.action == action, AuditEvent.subject == subject).order_by(AuditEvent.id.desc()).limit(1)

@@ -11,16 +11,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import Member
-
-
-class Role(StrEnum):
-    """A person's role on the team."""
-
-    OWNER = "owner"
-    ADMIN = "admin"
-    AGENT = "agent"
-    SUPPORT = "support"
+from storage.models import Member, Role
 
 
 class Action(StrEnum):

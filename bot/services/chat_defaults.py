@@ -16,7 +16,7 @@ from bot.config import MAX_LINK_EXPIRY, MIN_LINK_EXPIRY
 from bot.money import AmountError, normalise_currency
 from bot.services.actors import Actor
 from storage import repo
-from storage.models import Chat
+from storage.models import AuditAction, Chat
 
 # Cashier page languages PayerMax's examples and tables show; the link page's own list is
 # undocumented (contract section 6), so "en" stays the default and the cashier lets payers switch.
@@ -150,7 +150,7 @@ class ChatDefaultsService:
             if old != new:
                 shown = duration_text if name == "expires_seconds" else str
                 await repo.audit(
-                    session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=chat.id, action="settings",
+                    session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=chat.id, action=AuditAction.SETTINGS,
                     subject=subject, detail=f"{shown(old)} -> {shown(new)}",
                 )
         return after

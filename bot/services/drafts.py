@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.money import Money
 from storage import repo
-from storage.models import Draft, utcnow
+from storage.models import Draft, DraftStep, utcnow
+
+Step = DraftStep  # the conversation's steps, as the handlers name them
 
 DRAFT_LIFETIME = timedelta(hours=1)  # an abandoned conversation does not ambush a later message
-
-
-class Step(StrEnum):
-    """Where a /newlink conversation stands."""
-
-    AMOUNT = "AMOUNT"
-    DESCRIPTION = "DESCRIPTION"
-    CONFIRM = "CONFIRM"
 
 
 @dataclass(frozen=True)

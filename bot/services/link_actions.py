@@ -21,7 +21,7 @@ from bot.services.link_access import LinkAccess
 from bot.services.link_queries import CANCEL_AUDIT_ACTION, LinkQueries
 from bot.services.reconcile import Reconciler
 from storage import repo
-from storage.models import Link, LinkStatus, OutboxKind, utcnow
+from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, utcnow
 
 log = logging.getLogger("paylink.links.actions")
 
@@ -115,7 +115,7 @@ class LinkActions:
             return None
         await self._reconciler.check(link)
         async with self._sessions() as session, session.begin():
-            await repo.add_link_event(session, link_id, "refreshed", f"by {actor.name}", actor_user_id=actor.user_id)
+            await repo.add_link_event(session, link_id, LinkEventKind.REFRESHED, f"by {actor.name}", actor_user_id=actor.user_id)
             return await repo.get_link(session, link_id)
 
     async def _after_refused_expire(self, link: Link, exc: ApiError) -> CancelResult:
@@ -144,7 +144,7 @@ class LinkActions:
                 current.status = LinkStatus.CANCELLED
                 current.updated_at = utcnow()
                 current.next_check_at = None
-                await repo.add_link_event(session, current.id, "cancelled", f"by {actor.name}", actor_user_id=actor.user_id)
+                await repo.add_link_event(session, current.id, LinkEventKind.CANCELLED, f"by {actor.name}", actor_user_id=actor.user_id)
                 await repo.audit(
                     session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=actor.chat_id,
                     action=CANCEL_AUDIT_ACTION, subject=current.merchant_link_id,

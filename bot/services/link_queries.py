@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.link_access import LinkScope
 from storage import repo
-from storage.models import Chat, Link, LinkEvent, LinkStatus, Payment, utcnow
+from storage.models import AuditAction, Chat, Link, LinkEvent, LinkStatus, Payment, utcnow
 
-CANCEL_AUDIT_ACTION = "cancel_link"
+CANCEL_AUDIT_ACTION = AuditAction.CANCEL_LINK
 MAX_FOUND = 10  # what one Telegram message can show with details
 MAX_PAGE_SIZE = 50
 

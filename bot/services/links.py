@@ -24,7 +24,7 @@ from bot.payermax.client import PayerMaxClient
 from bot.payermax.errors import ApiError, PayerMaxError, TransportError
 from bot.payermax.models import CreateLinkRequest, LinkInfo
 from storage import repo
-from storage.models import Link, LinkStatus, OutboxKind, utcnow
+from storage.models import AuditAction, Link, LinkEventKind, LinkStatus, OutboxKind, utcnow
 
 log = logging.getLogger("paylink.links")
 
@@ -228,10 +228,10 @@ class LinkService:
                 await session.flush()
                 where = order.chat_title or ("private chat" if order.chat_type == "private" else f"chat {order.chat_id}")
                 await repo.add_link_event(
-                    session, link.id, "requested", f"{format_money(order.money)} by {order.user_name} in {where}", actor_user_id=order.user_id
+                    session, link.id, LinkEventKind.REQUESTED, f"{format_money(order.money)} by {order.user_name} in {where}", actor_user_id=order.user_id
                 )
                 await repo.audit(
-                    session, actor_user_id=order.user_id, actor_name=order.user_name, chat_id=order.chat_id, action="create_link",
+                    session, actor_user_id=order.user_id, actor_name=order.user_name, chat_id=order.chat_id, action=AuditAction.CREATE_LINK,
                     subject=link.merchant_link_id, detail=f"{format_money(order.money)} {order.description}",
                 )
         except IntegrityError:
@@ -278,7 +278,7 @@ class LinkService:
                 current.failure_code = current.failure_message = None
                 current.updated_at = utcnow()
                 current.next_check_at = utcnow() + FIRST_CHECK_AFTER
-                await repo.add_link_event(session, current.id, "created", f"PayerMax link {info.link_id}, {current.status}")
+                await repo.add_link_event(session, current.id, LinkEventKind.CREATED, f"PayerMax link {info.link_id}, {current.status}")
                 await repo.enqueue(
                     session, dedupe_key=f"card:{current.id}", kind=OutboxKind.CARD, chat_id=current.chat_id, link_id=current.id, payload={}
                 )
@@ -299,7 +299,7 @@ class LinkService:
                 current.failure_code, current.failure_message = code[:64], msg[:512]
                 current.updated_at = utcnow()
                 current.next_check_at = None
-                await repo.add_link_event(session, current.id, "failed", f"{code} {msg}"[:500])
+                await repo.add_link_event(session, current.id, LinkEventKind.FAILED, f"{code} {msg}"[:500])
         if refused_now:
             self._on_outcome(self.REFUSED)
         log.warning("link refused", extra={"link": link.merchant_link_id, "chat": link.chat_id, "status": code})

@@ -29,7 +29,7 @@ from bot.payermax.models import NOTIFY_TYPE_PAYBYLINK, Notification, PaymentAtte
 from bot.services.links import looks_like_ours
 from storage import bulk, repo
 from storage.db import BatchTransactions
-from storage.models import Link, LinkStatus, Member, OutboxKind, Payment, utcnow
+from storage.models import Link, LinkEventKind, LinkStatus, Member, OutboxKind, Payment, PaymentSource, utcnow
 
 log = logging.getLogger("paylink.payments")
 
@@ -58,7 +58,7 @@ class PaymentReport:
     attempt: PaymentAttempt
     amount: Decimal
     currency: str
-    source: str  # PAYBYLINK, PAYMENT or RECONCILE
+    source: PaymentSource
     trade_token: str | None = None
 
 
@@ -90,7 +90,7 @@ def _paybylink_reports(notification: Notification) -> LinkReports:
     if info is None:
         raise ValueError(f"a {notification.notify_type} notification names no link")
     amount, currency = info.total_amount or Decimal(0), (info.currency or "").upper()
-    reports = [PaymentReport(attempt, amount, currency, NOTIFY_TYPE_PAYBYLINK) for attempt in notification.successful_attempts()]
+    reports = [PaymentReport(attempt, amount, currency, PaymentSource.PAYBYLINK) for attempt in notification.successful_attempts()]
     return LinkReports(info.merchant_link_id, info.link_id, reports)
 
 
@@ -241,19 +241,19 @@ def _record_decided(connection: Connection, decisions: Sequence[_Decision]) -> l
     creators = {decision.link.creator_user_id for decision in decisions if decision.values and _wants_private_copy(decision.link)}
     notified_privately = bulk.members_notified_privately(connection, sorted(creators))
     final: list[_Decision] = []
-    events: list[tuple[int, str, str]] = []
+    events: list[tuple[int, LinkEventKind, str]] = []
     link_changes: dict[int, dict[str, Any]] = {}
     messages: list[bulk.OutboxEntry] = []
     for decision in decisions:
         link, trade = decision.link, decision.trade
         payment_id = new_ids.get((link.id, trade))
         if decision.outcome == Outcome.DUPLICATE:
-            events.append((link.id, "notification", _repeat_detail(NOTIFY_TYPE_PAYBYLINK, trade)))
+            events.append((link.id, LinkEventKind.NOTIFICATION, _repeat_detail(NOTIFY_TYPE_PAYBYLINK, trade)))
         elif payment_id is None:
             decision = replace(decision, outcome=Outcome.DUPLICATE)  # another replica recorded it a moment ago
         else:
             assert decision.values is not None
-            events.append((link.id, "paid", _paid_detail(decision.report, trade)))
+            events.append((link.id, LinkEventKind.PAID, _paid_detail(decision.report, trade)))
             changes = None if link.id in link_changes else _paid_changes(link, decision.values["completed_at"])
             if changes is not None:
                 link_changes[link.id] = changes
@@ -299,7 +299,7 @@ class PaymentService:
             # teaches us which link it belongs to. Until then PayerMax keeps retrying.
             log.info("payment notification for an order not linked yet", extra={"trade": order.out_trade_no, "status": order.status})
             return Outcome.UNKNOWN if attempts else Outcome.NOT_PAID
-        reports = [PaymentReport(a, order.total_amount, order.currency.upper(), "PAYMENT", order.trade_token) for a in attempts]
+        reports = [PaymentReport(a, order.total_amount, order.currency.upper(), PaymentSource.PAYMENT, order.trade_token) for a in attempts]
         return await self.apply_to_link(link.merchant_link_id, reports, notify_type="PAYMENT")
 
     async def apply_to_link(
@@ -344,7 +344,7 @@ class PaymentService:
             await self._record_mismatch(session, link, report, trade, notify_type)
             return Outcome.MISMATCH
         if await repo.get_payment(session, link.id, trade) is not None:
-            await repo.add_link_event(session, link.id, "notification", _repeat_detail(notify_type, trade))
+            await repo.add_link_event(session, link.id, LinkEventKind.NOTIFICATION, _repeat_detail(notify_type, trade))
             return Outcome.DUPLICATE
         payment = Payment(**_payment_values(link, trade, report))
         try:
@@ -352,7 +352,7 @@ class PaymentService:
                 session.add(payment)
         except IntegrityError:
             return Outcome.DUPLICATE  # another replica recorded it a moment ago
-        await repo.add_link_event(session, link.id, "paid", _paid_detail(report, trade))
+        await repo.add_link_event(session, link.id, LinkEventKind.PAID, _paid_detail(report, trade))
         for name, value in (_paid_changes(link, payment.completed_at) or {}).items():
             setattr(link, name, value)
         creator = await session.get(Member, link.creator_user_id) if _wants_private_copy(link) else None
@@ -366,7 +366,7 @@ class PaymentService:
         """Keep the evidence and tell the owners; the link is not touched."""
         detail = f"expected {link.amount} {link.currency}, reported {report.amount} {report.currency} (trade {trade})"
         await repo.record_event(session, notify_type=notify_type, reference=link.merchant_link_id, outcome="mismatch", detail=detail, link_id=link.id)
-        await repo.add_link_event(session, link.id, "mismatch", detail)
+        await repo.add_link_event(session, link.id, LinkEventKind.MISMATCH, detail)
         for owner in self._owner_chat_ids:
             await repo.enqueue(
                 session, dedupe_key=f"mismatch:{link.id}:{trade}:{owner}", kind=OutboxKind.ALERT, chat_id=owner, link_id=link.id,

@@ -23,7 +23,7 @@ from bot.payermax.models import STATUS_SUCCESS, LinkInfo, PaymentAttempt
 from bot.services.links import LinkPending, LinkRefused, LinkService
 from bot.services.payments import PaymentReport, PaymentService
 from storage import repo
-from storage.models import Link, LinkStatus, OutboxKind, utcnow
+from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, PaymentSource, utcnow
 
 log = logging.getLogger("paylink.reconcile")
 
@@ -138,7 +138,7 @@ class Reconciler:
         reports = [await self._report(info, attempt) for attempt in info.attempts]
         successful = [report for report in reports if report is not None]
         if successful:
-            await self._payments.apply_to_link(link.merchant_link_id, successful, notify_type="RECONCILE")
+            await self._payments.apply_to_link(link.merchant_link_id, successful, notify_type=PaymentSource.RECONCILE)
             return
         expired = info.link_status == "EXPIRED" or (info.expires_at is not None and info.expires_at <= utcnow())
         if expired:
@@ -148,7 +148,7 @@ class Reconciler:
         """A successful attempt as a report; a pending one is asked about with orderQuery."""
         amount, currency = info.total_amount, (info.currency or "").upper()
         if attempt.status == STATUS_SUCCESS and amount is not None:
-            return PaymentReport(attempt, amount, currency, "RECONCILE")
+            return PaymentReport(attempt, amount, currency, PaymentSource.RECONCILE)
         if attempt.status != "PENDING" or not attempt.out_trade_no:
             return None
         try:
@@ -162,7 +162,7 @@ class Reconciler:
             out_trade_no=order.out_trade_no, status=order.status, complete_at=order.complete_time,
             payment_method=order.payment_method, target_org=order.target_org, card_org=order.card_org, card_number=order.card_number,
         )
-        return PaymentReport(settled, order.total_amount, order.currency.upper(), "RECONCILE", order.trade_token)
+        return PaymentReport(settled, order.total_amount, order.currency.upper(), PaymentSource.RECONCILE, order.trade_token)
 
     async def _mark_expired(self, link: Link) -> None:
         """The link can no longer be paid: say so on its card."""
@@ -173,7 +173,7 @@ class Reconciler:
             current.status = LinkStatus.EXPIRED
             current.updated_at = utcnow()
             current.next_check_at = None
-            await repo.add_link_event(session, current.id, "expired", "PayerMax reports the link expired")
+            await repo.add_link_event(session, current.id, LinkEventKind.EXPIRED, "PayerMax reports the link expired")
             await repo.enqueue(
                 session, dedupe_key=f"card-expired:{link.id}", kind=OutboxKind.CARD_UPDATE, chat_id=link.chat_id, link_id=link.id, payload={}
             )

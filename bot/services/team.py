@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.services.access import GRANTORS, AccessService, Role
 from bot.services.actors import Actor
 from storage import repo
-from storage.models import Invite, Member, utcnow
+from storage.models import AuditAction, Invite, Member, utcnow
 
 INVITE_LIFETIME = timedelta(hours=24)
 CODE_BYTES = 16  # 22 url-safe characters: well inside Telegram's 64-character start parameter
@@ -113,7 +113,7 @@ class TeamService:
             session.add(row)
             # The code itself stays out of the log: whoever reads the log must not be able to use it.
             await repo.audit(
-                session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=actor.chat_id, action="invite",
+                session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=actor.chat_id, action=AuditAction.INVITE,
                 subject=role.value, detail=f"single-use invite valid until {expires_at:%Y-%m-%d %H:%M} UTC",
             )
         return InviteCode(code, role, expires_at)
@@ -146,7 +146,7 @@ class TeamService:
                 member.role, member.added_by, member.added_at = role.value, invite.created_by, now
                 member.name = name[:128] or member.name
             detail = f"invited by {invite.created_by}" + (f"; was {previous.value}" if previous else "")
-            await repo.audit(session, actor_user_id=user_id, actor_name=name, action="join", subject=role.value, detail=detail)
+            await repo.audit(session, actor_user_id=user_id, actor_name=name, action=AuditAction.JOIN, subject=role.value, detail=detail)
         return role
 
     async def _usable_invite(self, code: str) -> Invite:
@@ -195,7 +195,7 @@ class TeamService:
             removed = TeamMember(member.user_id, role, member.name, member.notify_private)
             await session.delete(member)
             await repo.audit(
-                session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=actor.chat_id, action="remove",
+                session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=actor.chat_id, action=AuditAction.REMOVE,
                 subject=str(user_id), detail=f"{member.name or user_id} was {role.value}",
             )
         return removed
