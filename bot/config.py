@@ -1,7 +1,7 @@
 """Settings from the environment (and ``.env``), validated once at start-up.
 
 The variable names are a contract shared with the README, ``.env.example``, the Dockerfile and
-the tests (see DESIGN.md). A mistake is reported as one :class:`ConfigError` line that names the
+the tests (see docs/ARCHITECTURE.md). A mistake is reported as one :class:`ConfigError` line that names the
 variable and what is wrong, never as a traceback.
 """
 

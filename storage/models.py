@@ -85,7 +85,7 @@ def _telegram_id(index: bool = False, nullable: bool = False) -> Any:
 
 
 class LinkStatus(StrEnum):
-    """A link's life: states only move forward (see DESIGN.md money rules)."""
+    """A link's life: states only move forward (see docs/ARCHITECTURE.md, guarantees)."""
 
     CREATING = "CREATING"
     ACTIVE = "ACTIVE"
