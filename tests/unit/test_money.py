@@ -10,6 +10,7 @@ from babel.numbers import get_currency_precision
 from bot.money import (
     PAYERMAX_ORDERABLE,
     AmountError,
+    AmountProblem,
     Money,
     currency_decimals,
     format_money,
@@ -63,64 +64,64 @@ def test_parse_amount_reads_common_ways_of_writing_amounts(
 
 
 @pytest.mark.parametrize(
-    ("text", "default", "reason", "phrase"),
+    ("text", "default", "problem", "phrase"),
     [
-        ("", "USD", AmountError.EMPTY, "Send an amount"),
-        ("   ", "USD", AmountError.EMPTY, "Send an amount"),
-        ("abc", "USD", AmountError.NOT_A_NUMBER, "couldn't read 'abc' as an amount"),
-        ("12 dollars", "USD", AmountError.NOT_A_NUMBER, "Send a number such as 150000"),
-        ("12.", "USD", AmountError.NOT_A_NUMBER, "couldn't read '12.'"),
-        ("NaN", "USD", AmountError.NOT_A_NUMBER, "couldn't read 'NaN'"),
-        ("sNaN", "USD", AmountError.NOT_A_NUMBER, "couldn't read 'sNaN'"),
-        ("Infinity", "USD", AmountError.NOT_A_NUMBER, "couldn't read 'Infinity'"),
-        ("-Infinity", "USD", AmountError.NOT_A_NUMBER, "couldn't read '-Infinity'"),
-        ("1e5", "USD", AmountError.NOT_A_NUMBER, "such as 100000; exponent notation"),
-        ("USD 5 EUR", "USD", AmountError.NOT_A_NUMBER, "couldn't read"),
-        ("-5", "USD", AmountError.NOT_POSITIVE, "more than zero"),
-        ("\u22125 USD", "USD", AmountError.NOT_POSITIVE, "more than zero"),
-        ("0", "USD", AmountError.NOT_POSITIVE, "more than zero"),
-        ("0.00 USD", "IDR", AmountError.NOT_POSITIVE, "more than zero"),
+        ("", "USD", AmountProblem.EMPTY, "Send an amount"),
+        ("   ", "USD", AmountProblem.EMPTY, "Send an amount"),
+        ("abc", "USD", AmountProblem.NOT_A_NUMBER, "couldn't read 'abc' as an amount"),
+        ("12 dollars", "USD", AmountProblem.NOT_A_NUMBER, "Send a number such as 150000"),
+        ("12.", "USD", AmountProblem.NOT_A_NUMBER, "couldn't read '12.'"),
+        ("NaN", "USD", AmountProblem.NOT_A_NUMBER, "couldn't read 'NaN'"),
+        ("sNaN", "USD", AmountProblem.NOT_A_NUMBER, "couldn't read 'sNaN'"),
+        ("Infinity", "USD", AmountProblem.NOT_A_NUMBER, "couldn't read 'Infinity'"),
+        ("-Infinity", "USD", AmountProblem.NOT_A_NUMBER, "couldn't read '-Infinity'"),
+        ("1e5", "USD", AmountProblem.EXPONENT, "such as 100000; exponent notation"),
+        ("USD 5 EUR", "USD", AmountProblem.NOT_A_NUMBER, "couldn't read"),
+        ("-5", "USD", AmountProblem.NOT_POSITIVE, "more than zero"),
+        ("\u22125 USD", "USD", AmountProblem.NOT_POSITIVE, "more than zero"),
+        ("0", "USD", AmountProblem.NOT_POSITIVE, "more than zero"),
+        ("0.00 USD", "IDR", AmountProblem.NOT_POSITIVE, "more than zero"),
         (
             "100.5 IDR",
             "USD",
-            AmountError.TOO_PRECISE,
+            AmountProblem.TOO_PRECISE,
             "IDR amounts have no decimals. Send a whole number such as 100 IDR.",
         ),
         (
             "12.345 USD",
             "IDR",
-            AmountError.TOO_PRECISE,
+            AmountProblem.TOO_PRECISE,
             "USD amounts allow at most 2 decimals, e.g. 12.34 USD.",
         ),
         # ISO gives KWD 3 decimals, PayerMax only 2.
         (
             "12.345 KWD",
             "USD",
-            AmountError.TOO_PRECISE,
+            AmountProblem.TOO_PRECISE,
             "KWD amounts allow at most 2 decimals, e.g. 12.34 KWD.",
         ),
-        ("0.001", "USD", AmountError.TOO_PRECISE, "e.g. 0.01 USD"),
+        ("0.001", "USD", AmountProblem.TOO_PRECISE, "e.g. 0.01 USD"),
         (
             "10 XYZ",
             "USD",
-            AmountError.UNKNOWN_CURRENCY,
+            AmountProblem.UNKNOWN_CURRENCY,
             "'XYZ' is not a currency code. Use a 3-letter ISO code such as USD, EUR or IDR.",
         ),
-        ("10 dem", "USD", AmountError.UNKNOWN_CURRENCY, "'dem' is not a currency code"),
-        ("99999999999999999999", "USD", AmountError.TOO_LARGE, "at most 12 digits"),
-        ("1,000,000,000,000 IDR", "USD", AmountError.TOO_LARGE, "at most 12 digits"),
-        ("1e30", "USD", AmountError.TOO_LARGE, "too large"),
-        ("1e999999999999", "USD", AmountError.TOO_LARGE, "too large"),
-        ("1,50,000", "INR", AmountError.BAD_GROUPING, "groups of 3 digits"),
-        ("1,2345", "USD", AmountError.BAD_GROUPING, "groups of 3 digits"),
-        ("1.234.56", "USD", AmountError.BAD_GROUPING, "groups of 3 digits"),
-        ("1.234,56,78", "EUR", AmountError.BAD_GROUPING, "groups of 3 digits"),
+        ("10 dem", "USD", AmountProblem.UNKNOWN_CURRENCY, "'dem' is not a currency code"),
+        ("99999999999999999999", "USD", AmountProblem.TOO_LARGE, "at most 12 digits"),
+        ("1,000,000,000,000 IDR", "USD", AmountProblem.TOO_LARGE, "at most 12 digits"),
+        ("1e30", "USD", AmountProblem.TOO_LARGE, "too large"),
+        ("1e999999999999", "USD", AmountProblem.TOO_LARGE, "too large"),
+        ("1,50,000", "INR", AmountProblem.BAD_GROUPING, "groups of 3 digits"),
+        ("1,2345", "USD", AmountProblem.BAD_GROUPING, "groups of 3 digits"),
+        ("1.234.56", "USD", AmountProblem.BAD_GROUPING, "groups of 3 digits"),
+        ("1.234,56,78", "EUR", AmountProblem.BAD_GROUPING, "groups of 3 digits"),
     ],
 )
-def test_parse_amount_explains_bad_input(text: str, default: str, reason: str, phrase: str) -> None:
+def test_parse_amount_explains_bad_input(text: str, default: str, problem: str, phrase: str) -> None:
     with pytest.raises(AmountError) as caught:
         parse_amount(text, default)
-    assert caught.value.reason == reason
+    assert caught.value.problem == problem
     assert phrase in str(caught.value)
 
 
@@ -150,7 +151,7 @@ def test_currency_decimals_fall_back_to_babel_for_other_currencies(currency: str
 def test_currency_decimals_rejects_unknown_currency() -> None:
     with pytest.raises(AmountError) as caught:
         currency_decimals("XYZ")
-    assert caught.value.reason == AmountError.UNKNOWN_CURRENCY
+    assert caught.value.problem == AmountProblem.UNKNOWN_CURRENCY
 
 
 def test_known_currencies_are_current_iso_codes_only() -> None:
@@ -190,13 +191,13 @@ def test_for_payermax_renders_plain_quantized_strings(money: Money, wire: str) -
 def test_for_payermax_refuses_to_round_away_money() -> None:
     with pytest.raises(AmountError) as caught:
         Money(Decimal("100.5"), "IDR").for_payermax()
-    assert caught.value.reason == AmountError.TOO_PRECISE
+    assert caught.value.problem == AmountProblem.TOO_PRECISE
 
 
 def test_for_payermax_keeps_within_the_24_character_limit() -> None:
     with pytest.raises(AmountError) as caught:
         Money(Decimal("1" * 25), "IDR").for_payermax()
-    assert caught.value.reason == AmountError.TOO_LARGE
+    assert caught.value.problem == AmountProblem.TOO_LARGE
 
 
 @pytest.mark.parametrize("bad_amount", [12.5, Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity")])
@@ -254,18 +255,18 @@ def test_parse_amount_prefix_splits_amount_from_description(
 
 
 @pytest.mark.parametrize(
-    ("text", "reason", "phrase"),
+    ("text", "problem", "phrase"),
     [
-        ("", AmountError.EMPTY, "Send an amount"),
-        ("USD", AmountError.EMPTY, "Send an amount after USD"),
-        ("Winter shoes 10", AmountError.NOT_A_NUMBER, "couldn't read 'Winter'"),
-        ("100.5 IDR shoes", AmountError.TOO_PRECISE, "IDR amounts have no decimals"),
-        ("-5 USD tea", AmountError.NOT_POSITIVE, "more than zero"),
-        ("10xyz things", AmountError.UNKNOWN_CURRENCY, "'xyz' is not a currency code"),
+        ("", AmountProblem.EMPTY, "Send an amount"),
+        ("USD", AmountProblem.EMPTY, "Send an amount after USD"),
+        ("Winter shoes 10", AmountProblem.NOT_A_NUMBER, "couldn't read 'Winter'"),
+        ("100.5 IDR shoes", AmountProblem.TOO_PRECISE, "IDR amounts have no decimals"),
+        ("-5 USD tea", AmountProblem.NOT_POSITIVE, "more than zero"),
+        ("10xyz things", AmountProblem.UNKNOWN_CURRENCY, "'xyz' is not a currency code"),
     ],
 )
-def test_parse_amount_prefix_explains_bad_amounts(text: str, reason: str, phrase: str) -> None:
+def test_parse_amount_prefix_explains_bad_amounts(text: str, problem: str, phrase: str) -> None:
     with pytest.raises(AmountError) as caught:
         parse_amount_prefix(text, "IDR")
-    assert caught.value.reason == reason
+    assert caught.value.problem == problem
     assert phrase in str(caught.value)

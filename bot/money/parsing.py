@@ -1,44 +1,24 @@
-"""Money values: parse what people type, check it against PayerMax's decimal rules, format it.
-
-Pure functions only (no I/O). Amounts are `Decimal`, never float. Currency data (which codes
-exist, how many decimals they have, symbols and names) comes from Babel's CLDR tables; PayerMax's
-own exceptions to ISO 4217 (contract §6) are the only hand-written currency lists here.
-"""
+"""Read what people type as an amount ("150,000", "12.50 usd", "IDR 150000"); the English-way reader."""
 
 from __future__ import annotations
 
-import copy
 import re
-from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
-from babel import Locale, UnknownLocaleError
-from babel.core import get_global
-from babel.numbers import get_currency_precision
-
-# PayerMax accepts no decimals for these, whatever ISO 4217 says (contract §6).
-PAYERMAX_ZERO_DECIMAL = frozenset(
-    {"IDR", "TWD", "KRW", "VND", "CLP", "PKR", "COP", "JPY", "ISK", "PYG"}
+from bot.money.currencies import (
+    MAX_INTEGER_DIGITS,
+    PAYERMAX_ORDERABLE,
+    currency_decimals,
+    is_known_currency,
+    normalise_currency,
+    too_precise_error,
 )
-# PayerMax accepts only 2 decimals for these, although ISO 4217 gives them 3 (contract §6).
-PAYERMAX_TWO_DECIMAL = frozenset({"BHD", "KWD", "JOD", "OMR", "TND"})
-# Currencies the PayerMax cashier can take orders in ("Global" row, contract §6). The merchant's
-# contract decides what really works, so this is used for warnings and for reading lowercase codes.
-PAYERMAX_ORDERABLE = frozenset(
-    "INR PHP MYR THB VND SGD USD HKD TWD KRW JPY AED BHD EGP KWD SAR TRY MAD JOD OMR QAR AZN BRL "
-    "CLP COP MXN PEN UYU PYG ZAR CAD AUD GBP EUR CHF CZK DKK ILS IDR ISK MDL MMK NOK NZD PKR RON "
-    "BDT BOB DZD".split()
-)
-
-# Nobody sells a link for a trillion of anything; more digits than this is a typo.
-MAX_INTEGER_DIGITS = 12
-# `totalAmount` is a string of at most 24 characters (contract §3.1).
-PAYERMAX_AMOUNT_MAX_CHARS = 24
+from bot.money.errors import AmountError, AmountProblem
+from bot.money.value import Money
 
 # Symbols that name one currency without doubt for this bot's users ("¥" could be JPY or CNY).
 SYMBOL_CURRENCIES = {"$": "USD", "€": "EUR", "£": "GBP", "rp": "IDR", "rp.": "IDR"}
 
-_EXAMPLE = "150000 or 12.50 USD"
 _SPACES = "\u0020\u00a0\u202f\u2009"  # space, no-break space, narrow no-break, thin space
 _MINUS_SIGNS = "-\u2212"  # ASCII hyphen-minus and the Unicode minus some keyboards produce
 _CURRENCY_TOKEN = r"[A-Za-z]{3}|[$€£]|[Rr][Pp]\.?"
@@ -57,107 +37,11 @@ _FIRST_SPACE_GROUP = re.compile(rf"[{_MINUS_SIGNS}+]?[0-9]{{1,3}}")
 _NEXT_SPACE_GROUP = re.compile(r"[0-9]{3}(?P<fraction>[.,][0-9]+)?")
 
 
-def _current_iso_currencies() -> frozenset[str]:
-    """Codes that some territory uses as legal tender today, per Babel's CLDR data."""
-    territory_currencies = get_global("territory_currencies")
-    return frozenset(
-        code
-        for currencies in territory_currencies.values()
-        for code, _start, end, tender in currencies
-        if end is None and tender
-    )
-
-
-_KNOWN_CURRENCIES = _current_iso_currencies()
-
-
-class AmountError(ValueError):
-    """An amount a person typed that cannot be used; str() says why and gives an example."""
-
-    EMPTY = "empty"
-    NOT_A_NUMBER = "not_a_number"
-    BAD_GROUPING = "bad_grouping"
-    NOT_POSITIVE = "not_positive"
-    TOO_PRECISE = "too_precise"
-    TOO_LARGE = "too_large"
-    UNKNOWN_CURRENCY = "unknown_currency"
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Money:
-    """An amount in one currency, in major units (150000 IDR, 12.50 USD)."""
-
-    amount: Decimal
-    currency: str
-
-    def __post_init__(self) -> None:
-        # Catch programming errors early: a float or NaN here would corrupt every later check.
-        if not isinstance(self.amount, Decimal):
-            raise TypeError(f"Money.amount must be a Decimal, not {type(self.amount).__name__}")
-        if not self.amount.is_finite():
-            raise ValueError(f"Money.amount must be finite, not {self.amount}")
-        if not re.fullmatch(r"[A-Z]{3}", self.currency):
-            raise ValueError(f"Money.currency must be an uppercase ISO code, not {self.currency!r}")
-
-    def for_payermax(self) -> str:
-        """Render as PayerMax `totalAmount`: "150000", "12.50"; no exponent, no separators."""
-        decimals = currency_decimals(self.currency)
-        quantized = self.amount.quantize(Decimal(1).scaleb(-decimals))
-        if quantized != self.amount:
-            message = _too_precise_message(self.amount, self.currency)
-            raise AmountError(AmountError.TOO_PRECISE, message)
-        text = format(quantized, "f")
-        if len(text) > PAYERMAX_AMOUNT_MAX_CHARS:
-            raise AmountError(AmountError.TOO_LARGE, _too_large_message(text))
-        return text
-
-    def __str__(self) -> str:
-        """Human text in English, e.g. "IDR 150,000" or "$12.50"."""
-        return format_money(self, "en")
-
-
-def is_known_currency(code: str) -> bool:
-    """True if `code` (uppercase) is an ISO 4217 currency in use today, as Babel knows it."""
-    return code in _KNOWN_CURRENCIES
-
-
-def is_orderable(code: str) -> bool:
-    """True if `code` (uppercase) is on PayerMax's list of orderable currencies."""
-    return code in PAYERMAX_ORDERABLE
-
-
-def normalise_currency(code: str) -> str:
-    """Return `code` as an uppercase ISO 4217 code, or raise AmountError(unknown_currency)."""
-    cleaned = code.strip()
-    upper = cleaned.upper()
-    if not is_known_currency(upper):
-        raise AmountError(
-            AmountError.UNKNOWN_CURRENCY,
-            f"'{cleaned}' is not a currency code. Use a 3-letter ISO code such as USD, EUR or IDR.",
-        )
-    return upper
-
-
-def currency_decimals(currency: str) -> int:
-    """Decimals PayerMax accepts for `currency`: its exceptions first, then Babel's ISO data."""
-    code = normalise_currency(currency)
-    if code in PAYERMAX_ZERO_DECIMAL:
-        return 0
-    if code in PAYERMAX_TWO_DECIMAL:
-        return 2
-    return get_currency_precision(code)
-
-
 def parse_amount(text: str, default_currency: str) -> Money:
     """Read an amount such as "150,000", "12.50 usd", "IDR 150000" or "1.234,56 EUR"."""
     stripped = text.strip()
     if not stripped:
-        raise AmountError(AmountError.EMPTY, f"Send an amount, such as {_EXAMPLE}.")
+        raise AmountError(AmountProblem.EMPTY)
     if not any(char.isdigit() for char in stripped):
         raise _not_a_number(stripped)
     parts = _AMOUNT_PARTS.fullmatch(stripped)
@@ -179,15 +63,13 @@ def parse_amount_prefix(text: str, default_currency: str) -> tuple[Money, str]:
     """
     tokens = list(re.finditer(r"\S+", text))
     if not tokens:
-        raise AmountError(AmountError.EMPTY, f"Send an amount, such as {_EXAMPLE}.")
+        raise AmountError(AmountProblem.EMPTY)
     position = 0
     currency = _standalone_currency(tokens[0].group())
     if currency is not None:
         position = 1
     if position >= len(tokens):
-        raise AmountError(
-            AmountError.EMPTY, f"Send an amount after {currency}, such as {_EXAMPLE}."
-        )
+        raise AmountError(AmountProblem.EMPTY, currency=currency)
     number_end = _space_grouped_end(tokens, position)
     number_text = text[tokens[position].start() : tokens[number_end - 1].end()]
     position = number_end
@@ -199,30 +81,6 @@ def parse_amount_prefix(text: str, default_currency: str) -> tuple[Money, str]:
     rest = text[tokens[position - 1].end() :].strip()
     amount_text = f"{currency} {number_text}" if currency else number_text
     return parse_amount(amount_text, default_currency), rest
-
-
-def format_money(money: Money, locale: str = "en") -> str:
-    """Format for people in `locale` ("IDR 150,000", "$12.50") with PayerMax's decimals."""
-    babel_locale = _babel_locale(locale)
-    pattern = copy.copy(babel_locale.currency_formats["standard"])
-    decimals = currency_decimals(money.currency)
-    # Force the currency's PayerMax decimals so IDR never shows ".00" and KWD shows two places.
-    pattern.frac_prec = (decimals, decimals)
-    text = pattern.apply(money.amount, babel_locale, currency=money.currency, currency_digits=False)
-    # CLDR's currency spacing rule, which Babel does not apply: a letter code next to a digit
-    # gets a no-break space ("IDR 150,000", not "IDR150,000"); symbols like "$" stay attached.
-    return re.sub(r"(?<=[^\W\d_])(?=[0-9])|(?<=[0-9])(?=[^\W\d_])", "\u00a0", text)
-
-
-def _babel_locale(locale: str) -> Locale:
-    """Babel locale for a Telegram-style language code ("pt-br"), falling back to English."""
-    candidates = (locale.replace("-", "_"), locale.split("-")[0].split("_")[0], "en")
-    for candidate in candidates:
-        try:
-            return Locale.parse(candidate)
-        except (UnknownLocaleError, ValueError):
-            continue
-    raise AssertionError("Babel always knows English")
 
 
 # Orderable codes that are also English words: in lowercase they are read as description.
@@ -276,14 +134,11 @@ def _money_from_number(number: str, currency: str, original: str) -> Money:
     unsigned = number[1:].lstrip() if number[:1] in _MINUS_SIGNS + "+" else number
     amount = _parse_unsigned(unsigned, decimals, original)
     if negative or amount == 0:
-        raise AmountError(
-            AmountError.NOT_POSITIVE,
-            f"The amount must be more than zero, such as {_EXAMPLE}.",
-        )
+        raise AmountError(AmountProblem.NOT_POSITIVE, original)
     quantized = amount.quantize(Decimal(1).scaleb(-decimals))
     # Trailing zeros are harmless ("12.50", "150000,00 IDR"); real extra precision is not.
     if quantized != amount:
-        raise AmountError(AmountError.TOO_PRECISE, _too_precise_message(amount, code))
+        raise too_precise_error(amount, code, original)
     return Money(quantized, code)
 
 
@@ -309,7 +164,7 @@ def _parse_unsigned(number: str, decimals: int, original: str) -> Decimal:
         raise _bad_grouping(original)
     integer_digits = "".join(groups)
     if len(integer_digits.lstrip("0")) > MAX_INTEGER_DIGITS:
-        raise AmountError(AmountError.TOO_LARGE, _too_large_message(original))
+        raise AmountError(AmountProblem.TOO_LARGE, original, max_digits=MAX_INTEGER_DIGITS)
     # Only ASCII digits and one "." reach Decimal, so NaN, Infinity and exponents cannot.
     return Decimal(f"{integer_digits}.{fraction}" if fraction else integer_digits)
 
@@ -356,52 +211,18 @@ def _exponent_error(match: re.Match[str], original: str) -> AmountError:
     if len(exponent.lstrip("+-")) > _MAX_EXPONENT_CHARS:
         if exponent.startswith("-"):
             return _not_a_number(original)
-        return AmountError(AmountError.TOO_LARGE, _too_large_message(original))
+        return AmountError(AmountProblem.TOO_LARGE, original, max_digits=MAX_INTEGER_DIGITS)
     value = Decimal(match["mantissa"]).scaleb(int(exponent))
     if value.adjusted() >= MAX_INTEGER_DIGITS:
-        return AmountError(AmountError.TOO_LARGE, _too_large_message(original))
-    return AmountError(
-        AmountError.NOT_A_NUMBER,
-        f"Please write '{original}' out in full, such as {format(value, 'f')}; "
-        "exponent notation is not accepted.",
-    )
+        return AmountError(AmountProblem.TOO_LARGE, original, max_digits=MAX_INTEGER_DIGITS)
+    return AmountError(AmountProblem.EXPONENT, original, example=format(value, 'f'))
 
 
 def _not_a_number(original: str) -> AmountError:
     """Error for text that is not an amount at all."""
-    return AmountError(
-        AmountError.NOT_A_NUMBER,
-        f"I couldn't read '{original}' as an amount. Send a number such as {_EXAMPLE}.",
-    )
+    return AmountError(AmountProblem.NOT_A_NUMBER, original)
 
 
 def _bad_grouping(original: str) -> AmountError:
     """Error for separators that do not form groups of three digits and one decimal part."""
-    return AmountError(
-        AmountError.BAD_GROUPING,
-        f"I couldn't read '{original}': thousands separators must split the number into groups "
-        "of 3 digits. Send it as 150000, 150,000 or 12.50 USD.",
-    )
-
-
-def _too_large_message(original: str) -> str:
-    """Message for amounts beyond MAX_INTEGER_DIGITS."""
-    return (
-        f"'{original}' is too large: an amount can have at most {MAX_INTEGER_DIGITS} digits "
-        "before the decimal point."
-    )
-
-
-def _too_precise_message(amount: Decimal, currency: str) -> str:
-    """Message naming the currency, how many decimals it allows, and a usable example."""
-    decimals = currency_decimals(currency)
-    smallest = Decimal(1).scaleb(-decimals)
-    truncated = amount.quantize(smallest, rounding=ROUND_DOWN)
-    example = format(truncated if truncated > 0 else smallest, "f")
-    if decimals == 0:
-        return (
-            f"{currency} amounts have no decimals. "
-            f"Send a whole number such as {example} {currency}."
-        )
-    plural = "decimal" if decimals == 1 else "decimals"
-    return f"{currency} amounts allow at most {decimals} {plural}, e.g. {example} {currency}."
+    return AmountError(AmountProblem.BAD_GROUPING, original)
