@@ -13,15 +13,12 @@ from bot.money import (
     AmountProblem,
     Money,
     currency_decimals,
-    format_money,
     is_known_currency,
     is_orderable,
     normalise_currency,
     parse_amount,
     parse_amount_prefix,
 )
-
-NBSP = "\u00a0"
 
 
 @pytest.mark.parametrize(
@@ -204,26 +201,6 @@ def test_for_payermax_keeps_within_the_24_character_limit() -> None:
 def test_money_refuses_floats_and_non_finite_amounts(bad_amount: object) -> None:
     with pytest.raises((TypeError, ValueError)):
         Money(bad_amount, "USD")  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("money", "locale", "text"),
-    [
-        (Money(Decimal("150000"), "IDR"), "en", f"IDR{NBSP}150,000"),
-        (Money(Decimal("12.5"), "USD"), "en", "$12.50"),
-        (Money(Decimal("1234.5"), "KWD"), "en", f"KWD{NBSP}1,234.50"),
-        (Money(Decimal("150000"), "IDR"), "id", f"Rp{NBSP}150.000"),
-        (Money(Decimal("12.5"), "EUR"), "de", f"12,50{NBSP}€"),
-        (Money(Decimal("12.5"), "EUR"), "pt-br", f"€{NBSP}12,50"),
-        (Money(Decimal("12.5"), "USD"), "xx-unknown", "$12.50"),
-    ],
-)
-def test_format_money_for_people(money: Money, locale: str, text: str) -> None:
-    assert format_money(money, locale) == text
-
-
-def test_money_str_is_english_human_text() -> None:
-    assert str(Money(Decimal("150000"), "IDR")) == f"IDR{NBSP}150,000"
 
 
 @pytest.mark.parametrize(
