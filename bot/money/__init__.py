@@ -5,6 +5,7 @@ exist, how many decimals they have, symbols and names) comes from Babel's CLDR t
 own exceptions to ISO 4217 (contract §6) are the only hand-written currency lists here.
 """
 
+from bot.money.compat import parse_amount, parse_amount_prefix
 from bot.money.currencies import (
     MAX_INTEGER_DIGITS,
     PAYERMAX_AMOUNT_MAX_CHARS,
@@ -18,7 +19,6 @@ from bot.money.currencies import (
 )
 from bot.money.errors import AmountError, AmountProblem
 from bot.money.formatting import format_money
-from bot.money.parsing import parse_amount, parse_amount_prefix
 from bot.money.value import Money
 
 __all__ = [

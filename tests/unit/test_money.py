@@ -31,7 +31,8 @@ from bot.money import (
         ("IDR 150000", "USD", "150000", "IDR"),
         ("usd12.50", "IDR", "12.50", "USD"),
         ("150000IDR", "USD", "150000", "IDR"),
-        ("$12.50", "IDR", "12.50", "USD"),
+        ("$12.50", "USD", "12.50", "USD"),  # "$" is the chat's own currency
+        ("US$12.50", "IDR", "12.50", "USD"),
         ("12,50 €", "IDR", "12.50", "EUR"),
         ("Rp 150.000", "USD", "150000", "IDR"),
         ("1 500 000", "IDR", "1500000", "IDR"),
@@ -44,7 +45,8 @@ from bot.money import (
         # A dot before three digits is a thousands separator when the currency has no decimals.
         ("150.000 IDR", "USD", "150000", "IDR"),
         ("12.5", "USD", "12.50", "USD"),
-        ("12.340 USD", "IDR", "12.34", "USD"),
+        ("12,340 USD", "IDR", "12340.00", "USD"),  # a lone comma before 3 digits groups thousands in English
+        ("12.340", "IDR", "12340", "IDR"),  # IDR has no decimals, so the dot can only group thousands
         ("150000,00 IDR", "USD", "150000", "IDR"),
         ("  0.99  ", "USD", "0.99", "USD"),
         ("+5", "JPY", "5", "JPY"),
@@ -211,14 +213,12 @@ def test_money_refuses_floats_and_non_finite_amounts(bad_amount: object) -> None
         ("12.50 usd Coffee", "12.50", "USD", "Coffee"),
         ("usd 12.50 Coffee", "12.50", "USD", "Coffee"),
         ("usd12.50   Coffee beans  ", "12.50", "USD", "Coffee beans"),
-        ("$ 5 Tea", "5.00", "USD", "Tea"),
+        ("US$ 5 Tea", "5.00", "USD", "Tea"),
         # "cup" (Cuban peso) is not orderable, so lowercase it is a word, not a currency.
         ("5 cup cakes", "5", "IDR", "cup cakes"),
-        # "pen" is orderable (PEN) but an everyday word: lowercase it stays in the description.
-        ("10 pen refills", "10", "IDR", "pen refills"),
         ("10 PEN refills", "10.00", "PEN", "refills"),
-        # Uppercase words that are not ISO codes stay in the description.
-        ("10 LED lamps", "10", "IDR", "LED lamps"),
+        # A lowercase word that is not an orderable code stays in the description.
+        ("10 led lamps", "10", "IDR", "led lamps"),
         ("1 500 000 IDR Big TV", "1500000", "IDR", "Big TV"),
         ("1 500,50 EUR Sofa", "1500.50", "EUR", "Sofa"),
         ("150000", "150000", "IDR", ""),
@@ -240,6 +240,8 @@ def test_parse_amount_prefix_splits_amount_from_description(
         ("100.5 IDR shoes", AmountProblem.TOO_PRECISE, "IDR amounts have no decimals"),
         ("-5 USD tea", AmountProblem.NOT_POSITIVE, "more than zero"),
         ("10xyz things", AmountProblem.UNKNOWN_CURRENCY, "'xyz' is not a currency code"),
+        # Three capitals right after the number are meant as a currency, never as the description.
+        ("10 LED lamps", AmountProblem.UNKNOWN_CURRENCY, "'LED' is not a currency code"),
     ],
 )
 def test_parse_amount_prefix_explains_bad_amounts(text: str, problem: str, phrase: str) -> None:
@@ -247,3 +249,29 @@ def test_parse_amount_prefix_explains_bad_amounts(text: str, problem: str, phras
         parse_amount_prefix(text, "IDR")
     assert caught.value.problem == problem
     assert phrase in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "problem", "phrase"),
+    [
+        ("$12.50", "IDR", AmountProblem.AMBIGUOUS_CURRENCY, "'$' could be USD or MXN. Write the currency code instead"),
+        ("¥500", "USD", AmountProblem.AMBIGUOUS_CURRENCY, "'¥' could be CNY or JPY"),
+        ("12.340 USD", "IDR", AmountProblem.AMBIGUOUS_AMOUNT, "'12.340 USD' could mean 12340 or 12.34"),
+        ("1.500", "USD", AmountProblem.AMBIGUOUS_AMOUNT, "could mean 1500 or 1.5"),
+        ("150 try", "USD", AmountProblem.AMBIGUOUS_CURRENCY, "Did you mean 150 TRY?"),
+    ],
+)
+def test_parse_amount_refuses_what_it_would_have_to_guess(text: str, default: str, problem: str, phrase: str) -> None:
+    with pytest.raises(AmountError) as caught:
+        parse_amount(text, default)
+    assert caught.value.problem == problem
+    assert phrase in caught.value.message
+
+
+def test_parse_amount_prefix_asks_before_taking_a_word_as_a_currency() -> None:
+    # "pen" is orderable (PEN) but an everyday word: the old reader cannot ask, so it refuses.
+    with pytest.raises(AmountError) as caught:
+        parse_amount_prefix("10 pen refills", "IDR")
+    assert (caught.value.problem, caught.value.choices) == (AmountProblem.AMBIGUOUS_CURRENCY, ("PEN",))
+    # In a chat whose currency is PEN, the word is the chat's currency.
+    assert parse_amount_prefix("10 pen refills", "PEN") == (Money(Decimal(10), "PEN"), "refills")
