@@ -44,6 +44,7 @@ from bot.money.value import Money
 _ASCII_WORD = re.compile(r"[A-Za-z]+")
 _EXPONENT = re.compile(r"[eE](?P<exponent>[-+]?[0-9]+)")
 _PLAIN_MANTISSA = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_NO_CENTS = re.compile(r"[.,]--?(?= |$)")
 # Longest exponent we evaluate; anything longer is absurd and Decimal would refuse it anyway.
 _MAX_EXPONENT_CHARS = 6
 
@@ -111,6 +112,7 @@ class _Reader:
         number_stop = number_end(self.plain, number_start)
         number = self.plain[number_start:number_stop]
         self._refuse_exponent(number, number_stop)
+        number_stop = self._skip_no_cents(number_stop)
         shorthand = self._shorthand(number_stop)
         end = shorthand.end if shorthand else number_stop
         trail = None if lead else self._trailing_currency(end)
@@ -266,6 +268,11 @@ class _Reader:
         if end >= len(self.plain) or self.plain[end] == " " or is_spaceless(self.plain[end - 1]):
             return
         raise self._not_a_number()
+
+    def _skip_no_cents(self, end: int) -> int:
+        """Past a "no cents" dash after the number ("Rp 150.000,-" in Indonesia, "฿150.-" in Thailand)."""
+        dash = _NO_CENTS.match(self.plain, end)
+        return dash.end() if dash else end
 
     def _shorthand(self, position: int) -> Shorthand | None:
         """A multiplier after the number ("150rb", "1,5 jt"), standing alone or followed by a currency."""

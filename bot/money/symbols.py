@@ -34,7 +34,10 @@ _AMBIGUOUS = {
     "Rs.": ("INR", "PKR", "LKR"),
     "₨": ("INR", "PKR", "LKR"),  # the rupee sign before ₹ (2010), still used in Pakistan and Sri Lanka
     "ريال": ("SAR", "QAR", "OMR"),  # local usage: riyal / rial, the Saudi and Qatari riyal and the Omani rial
+    "ريالات": ("SAR", "QAR", "OMR"),  # its plural
     "درهم": ("AED", "MAD"),  # local usage: dirham, of the UAE and of Morocco
+    "دراهم": ("AED", "MAD"),
+    "pesos": ("MXN", "COP", "CLP", "UYU", "PHP"),  # local usage: the pesos PayerMax takes orders in
 }
 # More likely dollars for readers of one language: Latin America prices in local pesos.
 _AMBIGUOUS_BY_LANGUAGE = {"es": {"$": ("USD", "MXN", "COP", "CLP")}}
@@ -45,6 +48,7 @@ _LOCAL = {
     "rupiah": "IDR",  # local usage: the currency's name, as in "150 ribu rupiah"
     "TL": "TRY",  # local usage: Türk lirası, the sign before ₺ (2012) and still everywhere
     "lira": "TRY",  # local usage
+    "reais": "BRL",  # local usage: the plural of real, as in "150 reais"
     "ر.س": "SAR",  # local usage: CLDR writes "ر.س." (with the final dot, which is also accepted)
     "بات": "THB",  # local usage: baht in Arabic script
     "บาท": "THB",  # local usage: baht in Thai

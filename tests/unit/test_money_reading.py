@@ -24,6 +24,7 @@ INDONESIAN: list[Row] = [
     ("Rp 150.000", None, ("150000",), "IDR", ""),
     ("Rp150.000 Batik tulis", "USD", ("150000",), "IDR", "Batik tulis"),
     ("Rp. 75.000", None, ("75000",), "IDR", ""),
+    ("Rp 150.000,- Kue", None, ("150000",), "IDR", "Kue"),  # ",-": no cents
     ("rp 75rb", None, ("75000",), "IDR", ""),
     ("1,5jt", "IDR", ("1500000",), "IDR", ""),
     ("Rp 1,5 jt Kulkas", None, ("1500000",), "IDR", "Kulkas"),
@@ -51,6 +52,7 @@ ARABIC: list[Row] = [
     ("١٢٫٥٠ د.إ", None, ("12.50",), "AED", ""),
     ("٥٠٠ درهم", "AED", ("500",), "AED", ""),
     ("٥٠٠ درهم", None, ("500",), ("AED", "MAD"), ""),
+    ("٣٠٠ ريالات عباية", "SAR", ("300",), "SAR", "عباية"),
     ("250 ج.م", None, ("250",), "EGP", ""),
     ("۱۲۰۰ ر.س", None, ("1200",), "SAR", ""),  # Persian digits
     ("٣٠٠ عباية", "SAR", ("300",), "SAR", "عباية"),
@@ -69,6 +71,7 @@ TURKISH: list[Row] = [
     ("1.250.000 TL Araba", None, ("1250000",), "TRY", "Araba"),
     ("150,50 TL", None, ("150.50",), "TRY", ""),
     ("1 500 TL", None, ("1500",), "TRY", ""),
+    ("1\u202f500\u00a0TL", None, ("1500",), "TRY", ""),  # narrow and ordinary no-break spaces
     ("150 lira", None, ("150",), "TRY", ""),
     ("150 try", None, ("150",), "TRY", ""),  # not a Turkish word: the code it is
     ("150 TRY Çanta", "USD", ("150",), "TRY", "Çanta"),
@@ -86,6 +89,7 @@ THAI: list[Row] = [
     ("150บาท เสื้อ", None, ("150",), "THB", "เสื้อ"),
     ("150บาทเสื้อ", None, ("150",), "THB", "เสื้อ"),  # Thai writes no space between words
     ("฿150", None, ("150",), "THB", ""),
+    ("150.- เสื้อ", "THB", ("150",), "THB", "เสื้อ"),  # ".-": no satang, as Thai price tags write it
     ("฿1,500.50", None, ("1500.50",), "THB", ""),
     ("๑,๕๐๐ บาท", None, ("1500",), "THB", ""),
     ("1,500", "THB", ("1500",), "THB", ""),
@@ -116,6 +120,7 @@ BRAZILIAN: list[Row] = [
     ("89,90 BRL", "USD", ("89.90",), "BRL", ""),
     ("BRL 89,90", None, ("89.90",), "BRL", ""),
     ("150 Camiseta", "BRL", ("150",), "BRL", "Camiseta"),
+    ("150 reais Camiseta", "USD", ("150",), "BRL", "Camiseta"),
     ("US$ 20", "BRL", ("20",), "USD", ""),
     ("$20", "BRL", ("20",), ("USD", "MXN"), ""),
     ("10 pen drive", "BRL", ("10",), ("PEN",), "drive"),
@@ -136,6 +141,7 @@ ENGLISH: list[Row] = [
     ("$50", "TWD", ("50",), "TWD", ""),  # Taiwan writes its dollar "$" too
     ("¥500", None, ("500",), ("CNY", "JPY"), ""),
     ("1'500", "USD", ("1500",), "USD", ""),
+    ("1’500.50", "USD", ("1500.50",), "USD", ""),
     ("150 K-pop album", "USD", ("150",), "USD", "K-pop album"),
     ("10 mil", "USD", ("10",), "USD", "mil"),  # "mil" is no shorthand in English
 ]
@@ -153,6 +159,8 @@ SPANISH: list[Row] = [
     ("10 mil", "COP", ("10000",), "COP", ""),
     ("1,5 mil", "MXN", ("1500",), "MXN", ""),
     ("10 ron", "USD", ("10",), ("RON",), ""),  # ron is rum
+    ("500 pesos Playera", "MXN", ("500",), "MXN", "Playera"),
+    ("500 pesos", "USD", ("500",), ("MXN", "COP", "CLP", "UYU", "PHP"), ""),
 ]
 
 CHINESE: list[Row] = [
