@@ -37,7 +37,7 @@ from bot.money.symbols import (
     is_own_sign,
     is_spaceless,
     match_sign,
-    needs_no_more_letters,
+    ends_word,
 )
 from bot.money.value import Money
 
@@ -219,7 +219,7 @@ class _Reader:
     def _code_word(self, position: int) -> re.Match[str] | None:
         """Three Latin letters standing alone at `position`, which may be an ISO code."""
         word = _ASCII_WORD.match(self.plain, position)
-        if word is None or len(word.group()) != 3 or not needs_no_more_letters(self.plain, word.end()):
+        if word is None or len(word.group()) != 3 or not ends_word(self.plain, word.end()):
             return None
         return word
 
@@ -245,7 +245,7 @@ class _Reader:
     def _refuse_exponent(self, number: str, end: int) -> None:
         """Exponent notation ("1e5") is refused with the number written out, or as too large."""
         exponent = _EXPONENT.match(self.plain, end)
-        if exponent is None or not needs_no_more_letters(self.plain, exponent.end()):
+        if exponent is None or not ends_word(self.plain, exponent.end()):
             return
         quoted = self._quoted(exponent.end())
         digits = exponent["exponent"]

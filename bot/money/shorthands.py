@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.money.symbols import needs_no_more_letters
+from bot.money.symbols import ends_word
 
 # spelling -> (power of ten, languages whose readers use it; None for everyone)
 _SHORTHANDS: dict[str, tuple[int, frozenset[str] | None]] = {
@@ -44,7 +44,7 @@ def match_shorthand(text: str, start: int, language: str) -> Shorthand | None:
     for length in _LENGTHS:
         candidate = text[start : start + length]
         entry = _SHORTHANDS.get(candidate.lower()) if len(candidate) == length else None
-        if entry is None or not needs_no_more_letters(text, start + length):
+        if entry is None or not ends_word(text, start + length):
             continue
         power, languages = entry
         if languages is None or language in languages:

@@ -23,12 +23,12 @@ from bot.money.numerals import read_typed
 BOT_LOCALES = ("en", "id", "ar", "pt_BR", "es", "tr", "th", "zh_Hans")
 
 # Signs that stand for several currencies: the ones the bot's sellers most likely mean, most likely
-# first. The chat's currency wins when the sign is also its own (see `currency_for_sign`).
+# first. The chat's currency wins when the sign is also its own (see `is_own_sign`).
 _AMBIGUOUS = {
     "$": ("USD", "MXN"),  # CLDR: USD's symbol, and each country's own for MXN, COP, CLP, CAD, SGD, TWD ...
     "¥": ("CNY", "JPY"),  # CLDR: CNY's in zh, JPY's in en and ja; "￥" (fullwidth) is read as "¥"
     "元": ("CNY", "TWD", "HKD"),  # local usage: yuan, the unit word of the renminbi, NT dollar and HK dollar
-    "kr": ("DKK", "NOK", "ISK"),  # CLDR: the krone's and krona's symbol in Denmark, Norway, Iceland (and Sweden)
+    "kr": ("DKK", "NOK", "ISK"),  # CLDR: the crowns of Denmark, Norway, Iceland (and Sweden, not orderable)
     "kr.": ("DKK", "NOK", "ISK"),
     "Rs": ("INR", "PKR", "LKR"),  # CLDR: PKR's symbol, "Rs." LKR's; local usage: the older sign for INR
     "Rs.": ("INR", "PKR", "LKR"),
@@ -50,7 +50,6 @@ _LOCAL = {
     "lira": "TRY",  # local usage
     "reais": "BRL",  # local usage: the plural of real, as in "150 reais"
     "ر.س": "SAR",  # local usage: CLDR writes "ر.س." (with the final dot, which is also accepted)
-    "بات": "THB",  # local usage: baht in Arabic script
     "บาท": "THB",  # local usage: baht in Thai
     "RM": "MYR",  # CLDR: MYR's symbol in ms
     "S/.": "PEN",  # local usage: the sol's sign before 2015; CLDR has "S/"
@@ -97,7 +96,7 @@ def match_sign(text: str, start: int, language: str) -> SignMatch | None:
         if len(candidate) < length:
             continue
         codes = case_sensitive.get(candidate) or table.get(candidate.casefold())
-        if codes is None or not needs_no_more_letters(text, start + length):
+        if codes is None or not ends_word(text, start + length):
             continue
         return SignMatch(start + length, _AMBIGUOUS_BY_LANGUAGE.get(language, {}).get(candidate, codes))
     return None
@@ -108,8 +107,8 @@ def is_spaceless(char: str) -> bool:
     return _SPACELESS.match(char) is not None
 
 
-def needs_no_more_letters(text: str, end: int) -> bool:
-    """True if a sign ending at `end` is a whole word: no letter follows a letter of a spaced script."""
+def ends_word(text: str, end: int) -> bool:
+    """True if a sign or word ending at `end` ends there: no letter follows a letter of a spaced script."""
     if end >= len(text) or end == 0:
         return True
     last, following = text[end - 1], text[end]
