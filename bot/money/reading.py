@@ -33,11 +33,11 @@ from bot.money.numerals import (
 )
 from bot.money.shorthands import Shorthand, match_shorthand
 from bot.money.symbols import (
+    ends_word,
     everyday_words,
     is_own_sign,
     is_spaceless,
     match_sign,
-    ends_word,
 )
 from bot.money.value import Money
 
