@@ -14,8 +14,7 @@ from babel.dates import format_skeleton, get_timezone_name
 
 from bot.i18n.locales import format_locale, is_right_to_left
 from bot.i18n.reader import current
-
-FIRST_ISOLATE, POP_ISOLATE = "\u2068", "\u2069"
+from bot.money import isolate
 
 
 @cache
@@ -61,7 +60,7 @@ def _local(moment: datetime) -> datetime:
 
 def _isolated(text: str) -> str:
     """Keep a time in one piece inside right-to-left text."""
-    return f"{FIRST_ISOLATE}{text}{POP_ISOLATE}" if is_right_to_left(current().locale) else text
+    return isolate(text) if is_right_to_left(current().locale) else text
 
 
 def when(moment: datetime | None) -> str:

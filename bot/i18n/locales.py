@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from babel import Locale
+
+from bot.money import is_rtl
+from bot.money.locales import babel_locale
 
 SUPPORTED = ("en", "id", "ar", "pt_BR", "es", "tr", "th", "zh_Hans")
 FALLBACK = "en"
-RIGHT_TO_LEFT = frozenset({"ar"})
 # What each language is called by its own speakers (buttons of /language and /settings).
 NATIVE_NAMES = {
     "en": "English",
@@ -20,8 +20,6 @@ NATIVE_NAMES = {
     "th": "ไทย",
     "zh_Hans": "简体中文",
 }
-# Babel's locale for formats: Latin-American Spanish writes numbers and dates as es_419 does.
-_FORMAT_LOCALES = {"es": "es_419", "zh_Hans": "zh_Hans_CN"}
 # PayerMax's page language codes (contract §6): lowercase two letters, but "in" for Indonesian.
 _PAYERMAX_CODES = {"id": "in", "pt_BR": "pt", "zh_Hans": "zh"}
 
@@ -44,10 +42,9 @@ def supported(code: str | None) -> str | None:
     return code if code in SUPPORTED else None
 
 
-@cache
 def format_locale(code: str) -> Locale:
-    """The Babel locale that writes numbers, money and dates for this language."""
-    return Locale.parse(_FORMAT_LOCALES.get(code, code if code in SUPPORTED else FALLBACK))
+    """The Babel locale that writes numbers, money and dates for this language (es: Latin America's es_419)."""
+    return babel_locale(code if code in SUPPORTED else FALLBACK)
 
 
 def payermax_language(code: str) -> str:
@@ -57,4 +54,4 @@ def payermax_language(code: str) -> str:
 
 def is_right_to_left(code: str) -> bool:
     """Whether this language is written right to left."""
-    return code in RIGHT_TO_LEFT
+    return is_rtl(code)
