@@ -78,6 +78,9 @@ class OutboxDispatcher:
         sending_now: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
+                # Cleared before the claim, not after: a wake while claiming (news committed after the
+                # claim read the queue) must send the loop round again, not wait for the next poll.
+                self._wake.clear()
                 try:
                     scheduled = await self._schedule(sending_now)
                 except Exception:
@@ -88,7 +91,6 @@ class OutboxDispatcher:
                 ahead = self._booked_until - time.monotonic()
                 if scheduled and ahead < REFILL_AHEAD_SECONDS:
                     continue
-                self._wake.clear()
                 timeout = max(ahead - REFILL_AHEAD_SECONDS, 0.05) if scheduled else self._idle_poll
                 waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
                 await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
