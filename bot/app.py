@@ -60,6 +60,10 @@ log = logging.getLogger("paylink.app")
 SANDBOX_APP_ID = "sandbox-app"
 SANDBOX_MERCHANT_NO = "SANDBOX000001"
 METRICS_CONNECTIONS = 32  # the metrics listener serves a scraper or two
+# Updates handled at once: enough that a few slow PayerMax calls do not hold up every other chat,
+# few enough that a flood (strangers sending hundreds of commands) waits in PTB's queue instead of
+# queueing on the database, where the outbox's claims and sends of "Paid" would wait behind it.
+UPDATES_AT_ONCE = 32
 
 
 @dataclass(frozen=True)
@@ -217,7 +221,7 @@ class PaylinkApp:
             .context_types(CONTEXT_TYPES)
             .defaults(Defaults(parse_mode=ParseMode.HTML))  # every text the bot sends is Telegram HTML
             .rate_limiter(BudgetRateLimiter(self.budget))  # every send and edit waits for its slot
-            .concurrent_updates(True)  # one slow PayerMax call must not hold up every other chat
+            .concurrent_updates(UPDATES_AT_ONCE)
         )
         if self.settings.bot_mode == "webhook":
             builder = builder.updater(None)
