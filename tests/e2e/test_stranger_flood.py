@@ -17,6 +17,7 @@ from http import HTTPStatus
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from storage.models import ProcessedUpdate
 from tests.e2e.harness import BotProcess, Database, link_paid_notification, post_notifications, wait_until
@@ -80,7 +81,7 @@ async def _card_delay(fake: FakeTelegram, description: str, started: float) -> f
 async def _handled(db: Database, update_ids: list[int]) -> int:
     """How many of these updates the bot has finished handling."""
     statement = select(func.count()).select_from(ProcessedUpdate).where(
-        ProcessedUpdate.update_id.in_(update_ids), ProcessedUpdate.done.is_(True)
+        col(ProcessedUpdate.update_id).in_(update_ids), col(ProcessedUpdate.done).is_(True)
     )
     async with db.sessions() as session:
         return int((await session.execute(statement)).scalar_one())

@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.money import Money
 from bot.services.access import AccessService, Role
@@ -98,7 +99,7 @@ async def test_first_links_in_new_chats_at_once(stack: LinkStack) -> None:
     links = sorted((link.chat_id, link.creator_user_id) for link in await stack.our_links())
     assert links == sorted((order.chat_id, order.user_id) for order in orders)
     async with stack.sessions() as session:
-        chats = list((await session.execute(select(Chat).order_by(Chat.id))).scalars())
+        chats = list((await session.execute(select(Chat).order_by(col(Chat.id)))).scalars())
     assert [(chat.id, chat.title) for chat in chats] == sorted((group, f"Shop {-group}") for group in NEW_GROUPS)
     assert stack.create_calls() == len(orders)
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 from telegram.constants import ParseMode
 from telegram.ext import Defaults, ExtBot
 
@@ -73,7 +74,7 @@ async def _paid_queued(sessions: async_sessionmaker[AsyncSession]) -> Link:
 
 async def _outbox(sessions: async_sessionmaker[AsyncSession], kind: OutboxKind) -> list[OutboxMessage]:
     async with sessions() as session:
-        statement = select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)
+        statement = select(OutboxMessage).where(col(OutboxMessage.kind) == kind).order_by(col(OutboxMessage.id))
         return list((await session.execute(statement)).scalars())
 
 
