@@ -61,6 +61,10 @@ log = logging.getLogger("paylink.app")
 # After SIGTERM, how long updates, workers and handlers in flight may take to finish before they are
 # cancelled; with the web server's own grace the process exits well within Docker's 10 s.
 STOP_GRACE_SECONDS = 4.0
+# Updates handled at once: enough that a few slow PayerMax calls do not hold up every other chat,
+# few enough that a flood (strangers sending hundreds of commands) waits in PTB's queue instead of
+# queueing on the database, where the outbox's claims and sends of "Paid" would wait behind it.
+UPDATES_AT_ONCE = 32
 
 
 def telegram_unreachable(settings: Settings, exc: NetworkError) -> ConfigError:
@@ -118,7 +122,7 @@ class PaylinkApp:
             .context_types(CONTEXT_TYPES)
             .defaults(Defaults(parse_mode=ParseMode.HTML))  # every text the bot sends is Telegram HTML
             .rate_limiter(BudgetRateLimiter(self.budget))  # every send and edit waits for its slot
-            .concurrent_updates(True)  # one slow PayerMax call must not hold up every other chat
+            .concurrent_updates(UPDATES_AT_ONCE)
         )
         if self.settings.bot_mode == "webhook":
             builder = builder.updater(None)

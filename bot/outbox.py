@@ -32,6 +32,7 @@ from storage.models import OutboxKind, OutboxMessage, OutboxStatus, utcnow
 log = logging.getLogger("paylink.outbox")
 
 LEASE = timedelta(seconds=60)  # longer than any single send, with its retries inside PTB
+FIRST_BACKOFF_SECONDS = 1.0  # the first retry's delay; each further one waits twice as long
 MAX_BACKOFF_SECONDS = 3600.0
 HOLD_AHEAD_SECONDS = 2.0  # a message whose slot is further away goes back to the queue
 REFILL_AHEAD_SECONDS = 1.0  # claim more once the booked sends reach less than this far ahead
@@ -55,6 +56,7 @@ class OutboxDispatcher:
         batch_size: int = 60,
         idle_poll_seconds: float = 1.0,
         lease: timedelta = LEASE,
+        first_backoff_seconds: float = FIRST_BACKOFF_SECONDS,
     ) -> None:
         self._sessions = sessions
         self._bot = bot
@@ -64,6 +66,7 @@ class OutboxDispatcher:
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
         self._lease = lease
+        self._first_backoff = first_backoff_seconds
         self._wake = asyncio.Event()
         self._booked_until = 0.0  # the latest send slot booked so far (monotonic clock)
         self._backlog_due = 0.0  # when the backlog gauge is next refreshed (monotonic clock)
@@ -78,6 +81,9 @@ class OutboxDispatcher:
         sending_now: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
+                # Cleared before the claim, not after: a wake while claiming (news committed after the
+                # claim read the queue) must send the loop round again, not wait for the next poll.
+                self._wake.clear()
                 try:
                     scheduled = await self._schedule(sending_now)
                 except Exception:
@@ -88,7 +94,6 @@ class OutboxDispatcher:
                 ahead = self._booked_until - time.monotonic()
                 if scheduled and ahead < REFILL_AHEAD_SECONDS:
                     continue
-                self._wake.clear()
                 timeout = max(ahead - REFILL_AHEAD_SECONDS, 0.05) if scheduled else self._idle_poll
                 waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
                 await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -182,7 +187,10 @@ class OutboxDispatcher:
     async def _after_failure(self, message: OutboxMessage, error: BaseException) -> None:
         """Act on classify's verdict: retry later, or stop and (for news that mattered) tell the owners."""
         decision = classify(error)
-        if decision.verdict == Verdict.RETRY and decision.max_attempts == UNEXPECTED_ATTEMPTS:
+        surprise = decision.verdict == Verdict.RETRY and decision.max_attempts == UNEXPECTED_ATTEMPTS
+        if surprise and message.attempts == 0:
+            # A surprise's traceback once per message: further attempts fail the same way, and the
+            # retry (or give-up) line says so in one line each.
             log.warning("outbox message %s (%s) failed unexpectedly", message.id, message.kind, exc_info=error)
         if decision.verdict == Verdict.RETRY:
             await self._retry(message, decision)
@@ -199,7 +207,7 @@ class OutboxDispatcher:
             await self._give_up(message, f"gave up after {message.attempts + 1} attempts: {decision.reason}")
             return
         # A 429's pause was already shared with the whole budget by the rate limiter.
-        delay = decision.wait if decision.wait is not None else _backoff(message.attempts)
+        delay = decision.wait if decision.wait is not None else _backoff(message.attempts, self._first_backoff)
         log.warning(
             "outbox message %s (%s) to chat %s: %s; retrying in %.1fs", message.id, message.kind, message.chat_id,
             decision.reason, delay,
@@ -247,6 +255,6 @@ class OutboxDispatcher:
         metrics.OUTBOX_SENT.labels(kind=message.kind, result=status.value.lower()).inc()
 
 
-def _backoff(attempts: int) -> float:
-    """Exponential backoff with jitter, so replicas do not retry in lock-step."""
-    return min(MAX_BACKOFF_SECONDS, 2.0 ** min(attempts, 12)) * random.uniform(0.5, 1.5)
+def _backoff(attempts: int, first: float) -> float:
+    """Exponential backoff from ``first`` seconds, with jitter so replicas do not retry in lock-step."""
+    return min(MAX_BACKOFF_SECONDS, first * 2.0 ** min(attempts, 12)) * random.uniform(0.5, 1.5)

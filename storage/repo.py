@@ -182,6 +182,19 @@ async def get_draft(session: AsyncSession, chat_id: int, user_id: int) -> Draft 
     return await session.get(Draft, (chat_id, user_id))
 
 
+async def restart_draft(session: AsyncSession, chat_id: int, user_id: int, *, step: str, now: datetime) -> None:
+    """Start this person's draft in this chat afresh at ``step``, replacing any they had (one atomic statement)."""
+    table = Draft.__table__
+    fresh = {
+        "step": step, "amount": None, "currency": None, "description": None, "summary_message_id": None, "updated_at": now,
+    }
+    await session.execute(
+        upsert(session, Draft)
+        .values(chat_id=chat_id, user_id=user_id, **fresh)
+        .on_conflict_do_update(index_elements=[table.c.chat_id, table.c.user_id], set_=fresh)
+    )
+
+
 async def delete_draft(session: AsyncSession, chat_id: int, user_id: int) -> bool:
     """Drop a draft; tell whether there was one."""
     result = await session.execute(delete(Draft).where(Draft.chat_id == chat_id, Draft.user_id == user_id))

@@ -8,7 +8,7 @@ from 429s.
 Time is cut into a grid of ``1/per_second`` slots holding one message each, so no one-second
 window can hold more than ``per_second`` messages, whatever order slots are booked in. Slots are
 shared out by :class:`Priority`: announcements ("Paid", new link cards) may take any slot;
-replies may take most of them; courtesies (refusals, chat actions) only a few, and only soon, or
+replies may take most of them; courtesies (refusals) only a few, and only soon, or
 they are not sent at all. So a flood of strangers or button presses can never take the slots a
 seller's "Paid" needs.
 
@@ -31,7 +31,7 @@ class Priority(IntEnum):
 
     ANNOUNCE = 0  # "Paid", new link cards, owner alerts: the reason the bot exists
     REPLY = 1  # answers to what a person just did, card edits
-    COURTESY = 2  # refusals and chat actions: only when there is room soon, else dropped
+    COURTESY = 2  # refusals: only when there is room soon, else dropped
 
 
 @dataclass(frozen=True)

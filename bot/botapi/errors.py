@@ -4,7 +4,8 @@ A pure function, as stripe-python's ``_should_retry``: the outbox asks :func:`cl
 so the rules are in one place and testable without Telegram.
 
     RETRY     the failure is passing (network, 5xx, 429, a surprise): try again later, a bounded
-              number of times (fewer for surprises, which rarely heal)
+              number of times (fewer for surprises, such as an answer that could not be read,
+              which rarely heal)
     GIVE_UP   the chat cannot receive from the bot (blocked, kicked, deleted): stop, tell the owners
     FAILED    Telegram refuses this exact request; sending it again would repeat the refusal
 """
@@ -64,6 +65,10 @@ def classify(error: BaseException) -> Decision:
     if isinstance(error, Undeliverable):
         return Decision(Verdict.GIVE_UP, str(error))
     if isinstance(error, TelegramError):
+        if isinstance(error.__cause__, ValueError):
+            # PTB could not read the answer (a proxy's page, a cut-off body): not Telegram's word
+            # on the message but a surprise, which rarely heals by itself.
+            return Decision(Verdict.RETRY, f"unreadable answer: {error}", max_attempts=UNEXPECTED_ATTEMPTS)
         return Decision(Verdict.RETRY, f"telegram: {error}")
     return Decision(
         Verdict.RETRY, f"unexpected {type(error).__name__}: {error}", max_attempts=UNEXPECTED_ATTEMPTS

@@ -25,11 +25,13 @@ log = logging.getLogger("paylink.pacing")
 
 # Methods that put something in a chat or change it: Telegram counts them against its limits.
 _PACED_PREFIXES = ("send", "editMessage", "copyMessage", "forwardMessage")
-# A "typing…" hint shows nothing in the chat and is not counted as a message: booking it a slot
-# would only push back the card it announces (by a whole group interval).
-_UNPACED_ENDPOINTS = frozenset({"sendChatAction"})
+# Hints ("sending photo…"), not messages: Telegram's message limits do not count them. Booked like a
+# message, a hint would hold the chat's next slot, and the link card it announces would wait a second
+# in a private chat (three in a group), or up to the courtesy horizon behind a flood of refusals.
+_HINT_ENDPOINTS = frozenset({"sendChatAction"})
 # A reply refused with a 429 this short is tried once more; longer, the caller hears about it.
 _RETRY_REPLY_WITHIN = 5.0
+_Request = Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]]
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def retry_seconds(error: RetryAfter) -> float:
 
 def _paced_chat(endpoint: str, data: dict[str, Any]) -> int | None:
     """The chat this request sends to or edits in, if Telegram counts it against that chat's limits."""
-    if not endpoint.startswith(_PACED_PREFIXES) or endpoint in _UNPACED_ENDPOINTS:
+    if not endpoint.startswith(_PACED_PREFIXES):
         return None
     chat_id = data.get("chat_id")
     if isinstance(chat_id, bool) or not isinstance(chat_id, int):
@@ -75,7 +77,7 @@ class BudgetRateLimiter(BaseRateLimiter[SendArgs]):
 
     async def process_request(
         self,
-        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        callback: _Request,
         args: Any,
         kwargs: dict[str, Any],
         endpoint: str,
@@ -86,6 +88,8 @@ class BudgetRateLimiter(BaseRateLimiter[SendArgs]):
         chat_id = _paced_chat(endpoint, data)
         if chat_id is None:
             return await callback(*args, **kwargs)
+        if endpoint in _HINT_ENDPOINTS:
+            return await self._hint(callback, args, kwargs)
         pacing = rate_limit_args or SendArgs()
         priority = pacing.priority
         if not pacing.booked and not await self._wait_for_slot(chat_id, priority):
@@ -101,6 +105,16 @@ class BudgetRateLimiter(BaseRateLimiter[SendArgs]):
             if not await self._wait_for_slot(chat_id, priority):
                 raise
             return await callback(*args, **kwargs)
+
+    async def _hint(self, callback: _Request, args: Any, kwargs: dict[str, Any]) -> bool | JSONDict | list[JSONDict]:
+        """Send a chat action now or never: it must not wait for, nor take, the slot of the message it announces."""
+        if await self.budget.pause_left() > 0:
+            return True  # Telegram asked for silence; a "sending photo…" hint nobody will miss
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:
+            await self.budget.pause_all(retry_seconds(exc))
+            return True
 
     async def _wait_for_slot(self, chat_id: int, priority: Priority) -> bool:
         """Book a slot and sleep until it; False when a courtesy got none."""

@@ -2,7 +2,8 @@
 
 A refusal is a courtesy. A button press always gets its answer (Telegram wants one, and it is
 not a message), but a typed command is refused in words at most once a minute per person, at
-the lowest sending priority, so strangers hammering the bot cannot delay a seller's "Paid".
+the lowest sending priority and beside the update rather than in it, so strangers hammering the
+bot cannot delay a seller's "Paid" or hold up the seller's own commands.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.botapi import sending
 from bot.botapi.markup import Markup
@@ -32,10 +34,19 @@ async def refuse(update: Update, context: PaylinkContext, refused: Refusal) -> N
         log.info("refusal not repeated within a minute", extra={"chat": chat.id, "user": user.id})
         return
     message = update.effective_message
-    await sending.send_courtesy(
-        context.bot, chat.id, Markup("{sentence}").format(sentence=sentence),
-        reply_to=message.message_id if message else None,
-    )
+    # Off the update's path: a refusal may wait seconds for a courtesy slot, and the update must not
+    # hold one of the places where updates are handled meanwhile (the seller's commands need them).
+    text = Markup("{sentence}").format(sentence=sentence)
+    reply_to = message.message_id if message else None
+    context.application.create_task(_tell(context.bot, chat.id, text, reply_to), name=f"refusal-{user.id}")
+
+
+async def _tell(bot: sending.Bot, chat_id: int, sentence: Markup, reply_to: int | None) -> None:
+    """Send a refusal as a courtesy; one Telegram will not take is logged, never answered with another message."""
+    try:
+        await sending.send_courtesy(bot, chat_id, sentence, reply_to=reply_to)
+    except TelegramError as exc:
+        log.warning("refusal to chat %s not sent: %s", chat_id, exc)
 
 
 async def refuse_unless(update: Update, context: PaylinkContext, action: Action) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.money import Money
 from storage import repo
-from storage.models import Draft, DraftStep, utcnow
+from storage.models import DraftStep, utcnow
 
 Step = DraftStep  # the conversation's steps, as the handlers name them
 
@@ -35,8 +35,9 @@ class DraftService:
     async def start(self, chat_id: int, user_id: int) -> None:
         """Begin (or restart) a draft at the amount step."""
         async with self._sessions() as session, session.begin():
-            await repo.delete_draft(session, chat_id, user_id)
-            session.add(Draft(chat_id=chat_id, user_id=user_id, step=Step.AMOUNT))
+            # One upsert, not delete-then-insert: two /newlink at once (a double tap) would both
+            # find nothing to delete and the second insert would fail on the key.
+            await repo.restart_draft(session, chat_id, user_id, step=Step.AMOUNT, now=utcnow())
 
     async def get(self, chat_id: int, user_id: int) -> DraftView | None:
         """The live draft of this person in this chat, if any."""

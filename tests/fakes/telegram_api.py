@@ -34,14 +34,22 @@ from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.telegram_faults import FaultInjector
 from tests.fakes.telegram_markup import utf16_length
 from tests.fakes.telegram_messages import MessageStore, SentMessage
-from tests.fakes.telegram_protocol import ApiError, ApiRequest, JSONDict, bad_request, read_request
+from tests.fakes.telegram_protocol import (
+    PROXY_PAGE,
+    ApiError,
+    ApiRequest,
+    GarbledAnswer,
+    JSONDict,
+    bad_request,
+    read_request,
+)
 from tests.fakes.telegram_updates import Signal, UpdateQueue
 
 __all__ = ["Call", "FakeTelegram", "SentMessage"]
@@ -67,6 +75,7 @@ class Call:
     files: dict[str, bytes]
     at: float
     status: int = HTTPStatus.OK
+    garbled: bool = False  # answered with something that is not the Bot API's JSON
 
 
 class FakeTelegram:
@@ -337,6 +346,12 @@ class FakeTelegram:
         """The user blocked the bot (or a group removed it): writes to the chat answer 403."""
         self._faults.block_chat(chat_id)
 
+    def garble_chat(
+        self, chat_id: int, body: bytes = PROXY_PAGE, content_type: str = "text/html; charset=utf-8"
+    ) -> None:
+        """Sends and edits in this chat answer 200 with ``body`` (by default a proxy's HTML page) and change nothing."""
+        self._faults.garble_chat(chat_id, body, content_type)
+
     @property
     def enforce_limits(self) -> bool:
         """When True, message sends that break Telegram's flood limits answer 429."""
@@ -366,7 +381,7 @@ class FakeTelegram:
         error = ApiError(HTTPStatus.NOT_FOUND, "Not Found")
         return JSONResponse(error.body(), error.status)
 
-    async def _handle(self, request: Request) -> JSONResponse:
+    async def _handle(self, request: Request) -> Response:
         arrived = time.monotonic()
         requested = request.path_params["method"]
         method = self._methods_by_lower_name.get(requested.lower(), requested)
@@ -387,6 +402,11 @@ class FakeTelegram:
             body: JSONDict = {"ok": True, "result": await handler(api_request)}
         except ApiError as error:
             body, call.status = error.body(), error.status
+        except GarbledAnswer as garbled:
+            call.garbled = True
+            self.calls.append(call)
+            self._recorded.notify()
+            return Response(garbled.body, HTTPStatus.OK, media_type=garbled.content_type)
         self.calls.append(call)
         self._recorded.notify()
         return JSONResponse(body, call.status)

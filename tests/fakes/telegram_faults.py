@@ -6,7 +6,7 @@ import math
 import time
 from http import HTTPStatus
 
-from tests.fakes.telegram_protocol import ApiError, JSONDict, flood_wait, status_error
+from tests.fakes.telegram_protocol import ApiError, GarbledAnswer, JSONDict, flood_wait, status_error
 
 
 class TokenBucket:
@@ -33,7 +33,8 @@ class FaultInjector:
     """Decides whether a call fails before the fake acts on it.
 
     Injected faults (fail_next, fail_for, retry_after) hit calls that create or edit a message;
-    a blocked chat also refuses chat actions. Flood limits, when enforced, count message sends
+    a blocked chat also refuses chat actions; a garbled chat gets an answer the client cannot read
+    for its message sends and edits. Flood limits, when enforced, count message sends
     (and, with `limit_edits`, edits too, as Telegram does under floods of them) against Telegram's
     documented limits: about 30 messages a second overall, one a second per private chat and 20 a
     minute per group, each with a small burst allowance.
@@ -60,6 +61,7 @@ class FaultInjector:
         self._retry_after_left = 0
         self._retry_after_seconds = 0
         self._blocked_chats: set[int] = set()
+        self._garbled_chats: dict[int, tuple[bytes, str]] = {}
         self._overall = TokenBucket(self.OVERALL_PER_SECOND, self.OVERALL_BURST)
         self._per_chat: dict[int, TokenBucket] = {}
 
@@ -79,6 +81,10 @@ class FaultInjector:
         """Calls that write to the chat answer 403 from now on."""
         self._blocked_chats.add(chat_id)
 
+    def garble_chat(self, chat_id: int, body: bytes, content_type: str) -> None:
+        """Sends and edits in this chat get a 200 carrying ``body`` instead of the API's answer, and change nothing."""
+        self._garbled_chats[chat_id] = (body, content_type)
+
     def check_call(self, method: str, params: JSONDict) -> None:
         """Raise the injected failure this call meets, if any."""
         changes_messages = method in self.MESSAGE_SENDS or method in self.MESSAGE_EDITS
@@ -92,6 +98,8 @@ class FaultInjector:
             raise ApiError(HTTPStatus.FORBIDDEN, f"Forbidden: {reason}")
         if not changes_messages:
             return
+        if chat_id in self._garbled_chats:
+            raise GarbledAnswer(*self._garbled_chats[chat_id])
         if time.monotonic() < self._fail_until:
             raise status_error(self._fail_for_status)
         if self._fail_next_left > 0:

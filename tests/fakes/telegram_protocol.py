@@ -47,6 +47,23 @@ class ApiError(Exception):
         return body
 
 
+class GarbledAnswer(Exception):
+    """Not Telegram's answer at all: a 200 whose body the client cannot read as the Bot API's JSON."""
+
+    def __init__(self, body: bytes, content_type: str) -> None:
+        super().__init__("garbled answer")
+        self.body = body
+        self.content_type = content_type
+
+
+# What a proxy or captive portal between the bot and api.telegram.org serves instead of the API's
+# answer: its own page, with a 200. Python-telegram-bot cannot parse it ("Invalid server response").
+PROXY_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Access Gateway</title></head>\n"
+    b"<body><h1>Please sign in to continue</h1><p>Your session has expired.</p></body></html>\n"
+)
+
+
 def bad_request(reason: str) -> ApiError:
     """A 400 answer; PTB raises telegram.error.BadRequest with the reason capitalised."""
     return ApiError(HTTPStatus.BAD_REQUEST, f"Bad Request: {reason}")

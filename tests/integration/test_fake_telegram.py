@@ -25,6 +25,7 @@ from telegram.error import (
     InvalidToken,
     NetworkError,
     RetryAfter,
+    TelegramError,
 )
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
@@ -275,6 +276,23 @@ async def test_a_blocked_chat_answers_forbidden(fake: FakeTelegram, bot: Bot) ->
     await bot.send_message(USER_ID + 1, "Paid")
 
     assert [m.chat_id for m in fake.sent()] == [USER_ID + 1]
+
+
+async def test_a_garbled_chat_gets_answers_the_client_cannot_read(fake: FakeTelegram, bot: Bot) -> None:
+    fake.garble_chat(USER_ID)
+
+    with pytest.raises(TelegramError, match="Invalid server response") as unreadable:
+        await bot.send_message(USER_ID, "Paid")
+    fake.garble_chat(USER_ID + 1, body=b'{"ok":true,"result":{}}', content_type="application/json")
+    with pytest.raises(KeyError):  # PTB reads a message out of an empty object
+        await bot.send_message(USER_ID + 1, "Paid")
+    await bot.send_message(USER_ID + 2, "Paid")
+
+    assert isinstance(unreadable.value.__cause__, ValueError)  # the JSON decoder's error, chained by PTB
+    assert [m.chat_id for m in fake.sent()] == [USER_ID + 2]
+    assert [(c.status, c.garbled) for c in fake.calls if c.method == "sendMessage"] == [
+        (200, True), (200, True), (200, False)
+    ]
 
 
 async def test_enforced_limits_answer_429_to_a_burst_into_one_chat(

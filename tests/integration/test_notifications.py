@@ -27,7 +27,7 @@ from sqlmodel import SQLModel
 from bot.payermax.webhook import MerchantIdentity
 from bot.payermax.signing import generate_private_key, sign
 from bot.services.notification_writer import NotificationWriter
-from bot.services.links import looks_like_ours, new_merchant_link_id
+from bot.services.links import new_merchant_link_id
 from bot.services.payments import PaymentService
 from bot.web.app import build_web_app
 from bot.web.notify import MAX_BODY_BYTES
