@@ -16,7 +16,7 @@ from decimal import Decimal
 import pytest
 
 from bot.services.links import new_merchant_link_id
-from storage.models import AuditEvent, Link, LinkEvent, LinkStatus, Member, utcnow
+from storage.models import AuditEvent, Link, LinkEvent, LinkEventKind, LinkStatus, Member, utcnow
 from tests.e2e.harness import BotProcess, Database
 from tests.e2e.people import People, pay, visible_units
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
@@ -94,7 +94,7 @@ async def _seed(db: Database, first: Link) -> None:
         for number in range(60):
             session.add(
                 LinkEvent(
-                    link_id=first.id, kind="checked", actor_user_id=AGENT,
+                    link_id=first.id, kind=LinkEventKind.REFRESHED, actor_user_id=AGENT,
                     detail=f"asked by {AGENT_NAME}: {first.description}", created_at=now + timedelta(seconds=number),
                 )
             )

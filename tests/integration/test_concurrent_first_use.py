@@ -22,7 +22,7 @@ from sqlmodel import col
 from bot.money import Money
 from bot.services.access import AccessService, Role
 from bot.services.actors import Actor
-from bot.services.chats import ChatDefaults, ChatRef, ChatSettingsService
+from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService, ChatRef
 from bot.services.drafts import DraftService, Step
 from bot.services.links import LinkOrder
 from bot.services.team import TeamService
@@ -122,7 +122,7 @@ async def test_one_newcomer_accepts_invites_at_once(replicas: Replicas) -> None:
 
 async def test_first_settings_of_a_new_chat_at_once(replicas: Replicas) -> None:
     """Currency, country, language and validity set at the same moment for a chat never seen before: all kept."""
-    first, second = (ChatSettingsService(sessions, DEPLOYMENT) for sessions in replicas.sessions)
+    first, second = (ChatDefaultsService(sessions, DEPLOYMENT) for sessions in replicas.sessions)
     chat = ChatRef(NEW_GROUPS[0], "group", "New shop")
     admin = Actor(OWNER, "Olga", chat_id=chat.id)
     changes = await asyncio.gather(
