@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from http import HTTPStatus
 from pathlib import Path
@@ -97,10 +97,18 @@ async def seed_links(sessions: async_sessionmaker[AsyncSession], plan: Plan) -> 
     """ACTIVE links spread evenly over the chats, as LinkService leaves them once PayerMax answered."""
     links = [
         Link(
-            merchant_link_id=f"PLBURST{index:07d}", chat_id=FIRST_CHAT_ID + index % plan.chats,
-            creator_user_id=FIRST_CHAT_ID + index % plan.chats, creator_name="Bench", amount=AMOUNT, currency=CURRENCY,
-            country="ID", description=f"Order {index}", expires_seconds=86400, status=LinkStatus.ACTIVE,
-            payermax_link_id=f"BURSTLINK{index:09d}", link_url=f"https://pay.example/{index}",
+            merchant_link_id=f"PLBURST{index:07d}",
+            chat_id=FIRST_CHAT_ID + index % plan.chats,
+            creator_user_id=FIRST_CHAT_ID + index % plan.chats,
+            creator_name="Bench",
+            amount=AMOUNT,
+            currency=CURRENCY,
+            country="ID",
+            description=f"Order {index}",
+            expires_seconds=86400,
+            status=LinkStatus.ACTIVE,
+            payermax_link_id=f"BURSTLINK{index:09d}",
+            link_url=f"https://pay.example/{index}",
         )
         for index in range(plan.payments)
     ]
@@ -115,7 +123,9 @@ async def post_cards(bot: Bot, sessions: async_sessionmaker[AsyncSession], links
     Done before limits are switched on: the burst measured is the payments, not the cards. Paid
     messages then reply to a real card and card edits have a real message to change.
     """
-    first = await bot.send_photo(links[0].chat_id, qr_png(links[0].link_url or ""), caption=f"Card {links[0].merchant_link_id}")
+    first = await bot.send_photo(
+        links[0].chat_id, qr_png(links[0].link_url or ""), caption=f"Card {links[0].merchant_link_id}"
+    )
     photo_id = first.photo[-1].file_id
     message_ids = {links[0].id: first.message_id}
     gate = asyncio.Semaphore(CARD_POSTING_CONCURRENCY)
@@ -127,7 +137,9 @@ async def post_cards(bot: Bot, sessions: async_sessionmaker[AsyncSession], links
 
     await asyncio.gather(*(post(link) for link in links[1:]))
     async with sessions() as session, session.begin():
-        await session.execute(update(Link), [{"id": link_id, "card_message_id": mid} for link_id, mid in message_ids.items()])
+        await session.execute(
+            update(Link), [{"id": link_id, "card_message_id": mid} for link_id, mid in message_ids.items()]
+        )
     for link in links:
         link.card_message_id = message_ids[link.id]
 
@@ -136,11 +148,16 @@ async def record_payments(payments: PaymentService, links: list[Link]) -> None:
     """One successful payment per link, applied in a shuffled order as PayerMax would report them."""
     order = list(links)
     random.Random(SHUFFLE_SEED).shuffle(order)
-    paid_at = datetime.now(timezone.utc)
+    paid_at = datetime.now(UTC)
     for number, link in enumerate(order):
         attempt = PaymentAttempt(
-            out_trade_no=f"BURSTTRADE{number:010d}", status="SUCCESS", complete_at=paid_at, payment_method="CARD",
-            target_org=None, card_org="VISA", card_number="411111******1111",
+            out_trade_no=f"BURSTTRADE{number:010d}",
+            status="SUCCESS",
+            complete_at=paid_at,
+            payment_method="CARD",
+            target_org=None,
+            card_org="VISA",
+            card_number="411111******1111",
         )
         report = PaymentReport(attempt=attempt, amount=link.amount, currency=link.currency, source="PAYBYLINK")
         outcome = await payments.apply_to_link(link.merchant_link_id, [report], notify_type="PAYBYLINK")
@@ -151,7 +168,11 @@ async def record_payments(payments: PaymentService, links: list[Link]) -> None:
 async def outbox_counts(sessions: async_sessionmaker[AsyncSession]) -> Counter[tuple[str, str]]:
     """Outbox rows by (kind, status)."""
     async with sessions() as session:
-        rows = await session.execute(select(OutboxMessage.kind, OutboxMessage.status, func.count()).group_by(OutboxMessage.kind, OutboxMessage.status))
+        rows = await session.execute(
+            select(OutboxMessage.kind, OutboxMessage.status, func.count()).group_by(
+                OutboxMessage.kind, OutboxMessage.status
+            )
+        )
         return Counter({(kind, status): count for kind, status, count in rows})
 
 
@@ -165,12 +186,16 @@ async def pending_count(sessions: async_sessionmaker[AsyncSession]) -> int:
 def paced_bot(fake: FakeTelegram, budget: LocalBudget) -> ExtBot[object]:
     """The bot as the application builds it: HTML by default, every send and edit through the budget."""
     return ExtBot(
-        fake.token, base_url=fake.base_url, defaults=Defaults(parse_mode=ParseMode.HTML),
+        fake.token,
+        base_url=fake.base_url,
+        defaults=Defaults(parse_mode=ParseMode.HTML),
         rate_limiter=BudgetRateLimiter(budget),
     )
 
 
-async def drain(fake: FakeTelegram, sessions: async_sessionmaker[AsyncSession], skip_locked: bool, timeout: float) -> Drain:
+async def drain(
+    fake: FakeTelegram, sessions: async_sessionmaker[AsyncSession], skip_locked: bool, timeout: float
+) -> Drain:
     """Run one dispatcher from now until the outbox has no PENDING row (or the timeout passes)."""
     calls_before = len(fake.calls)
     fake.enforce_limits = True
@@ -194,13 +219,17 @@ async def drain(fake: FakeTelegram, sessions: async_sessionmaker[AsyncSession], 
     await task
     await bot.shutdown()
     calls = fake.calls[calls_before:]
-    paid_times = sorted(call.at - started for call in calls if call.method == "sendMessage" and call.status == HTTPStatus.OK)
+    paid_times = sorted(
+        call.at - started for call in calls if call.method == "sendMessage" and call.status == HTTPStatus.OK
+    )
     return Drain(
         seconds=seconds,
         drained=drained,
         paid_times=paid_times,
         sends_429=sum(
-            1 for call in calls if call.method in MESSAGE_SENDS | MESSAGE_EDITS and call.status == HTTPStatus.TOO_MANY_REQUESTS
+            1
+            for call in calls
+            if call.method in MESSAGE_SENDS | MESSAGE_EDITS and call.status == HTTPStatus.TOO_MANY_REQUESTS
         ),
         edits_ok=sum(1 for call in calls if call.method in MESSAGE_EDITS and call.status == HTTPStatus.OK),
     )
@@ -215,7 +244,9 @@ def announced(fake: FakeTelegram, links: list[Link]) -> Counter[str]:
             continue
         link_id = by_card.get((message.chat_id, message.reply_to_message_id))
         if link_id is None:
-            link_id = next((link.merchant_link_id for link in links if link.merchant_link_id in (message.text or "")), None)
+            link_id = next(
+                (link.merchant_link_id for link in links if link.merchant_link_id in (message.text or "")), None
+            )
         if link_id is not None:
             counts[link_id] += 1
     return counts
@@ -275,7 +306,10 @@ async def seed_and_drain(plan: Plan, database_url: str) -> BurstResult:
                     f"recorded a payment on each in {time.perf_counter() - carded:.1f}s; outbox: "
                     + ", ".join(f"{count} {kind}" for (kind, _status), count in sorted(queued.items()))
                 )
-                timeout = DRAIN_TIMEOUT_FACTOR * minimum_seconds(2 * plan.payments, 2 * plan.per_chat) + DRAIN_TIMEOUT_SLACK_SECONDS
+                timeout = (
+                    DRAIN_TIMEOUT_FACTOR * minimum_seconds(2 * plan.payments, 2 * plan.per_chat)
+                    + DRAIN_TIMEOUT_SLACK_SECONDS
+                )
                 result = await drain(fake, sessions, not is_sqlite(engine), timeout)
                 paid_per_link = announced(fake, links)
                 final = await outbox_counts(sessions)
@@ -298,7 +332,9 @@ async def measure(args: argparse.Namespace) -> BurstResult:
                     result = await seed_and_drain(plan, database_url)
             finally:
                 logging.getLogger().handlers.clear()
-        warnings = sum(1 for line in log_path.read_text(encoding="utf-8").splitlines() if " WARNING " in line or " ERROR " in line)
+        warnings = sum(
+            1 for line in log_path.read_text(encoding="utf-8").splitlines() if " WARNING " in line or " ERROR " in line
+        )
     return dataclasses.replace(result, warnings=warnings)
 
 
@@ -317,14 +353,23 @@ def report(result: BurstResult) -> bool:
         f"fake Bot API enforcing {TELEGRAM_PER_SECOND:.0f}/s overall and 1/s per chat, edits counted like sends",
         ["figure", "value", "goal", "result"],
         [
-            ["drain time (no PENDING row left)", f"{drained.seconds:.1f} s" + ("" if drained.drained else " (timed out)"), "", ""],
+            [
+                "drain time (no PENDING row left)",
+                f"{drained.seconds:.1f} s" + ("" if drained.drained else " (timed out)"),
+                "",
+                "",
+            ],
             ["theoretical minimum (Paid messages and card edits)", f"{minimum:.1f} s", "", ""],
             ["ratio drain / minimum", f"{ratio:.2f}", f"<= {GOAL_RATIO}", verdict(ratio <= GOAL_RATIO)],
             ["Paid messages accepted by (50% / 90% / all)", f"{progress} s", "", ""],
             ["lost (payments with no Paid message)", result.lost, "0", verdict(result.lost == 0)],
             ["duplicated (more than one Paid message)", result.duplicated, "0", verdict(result.duplicated == 0)],
-            ["limit violations (fake's 429s to sends and edits)", f"{result.violations} ({drained.sends_429} in drain)", "0",
-             verdict(drained.sends_429 == 0)],
+            [
+                "limit violations (fake's 429s to sends and edits)",
+                f"{result.violations} ({drained.sends_429} in drain)",
+                "0",
+                verdict(drained.sends_429 == 0),
+            ],
             ["card edits accepted", f"{drained.edits_ok}/{edits}", "", ""],
             ["outbox rows FAILED", result.failed, "", ""],
             ["bot warnings/errors logged", result.warnings, "", ""],
@@ -334,12 +379,21 @@ def report(result: BurstResult) -> bool:
         "Why the minimum is what it is",
         ["reference", "seconds", "drain / it"],
         [
-            [f"Paid and edits: max({plan.payments + edits}/{TELEGRAM_PER_SECOND:.0f}, {2 * plan.per_chat - 1} s chain)",
-             f"{minimum:.1f}", f"{ratio:.2f}"],
-            [f"Paid messages only: max({plan.payments}/{TELEGRAM_PER_SECOND:.0f}, {plan.per_chat - 1} s chain)",
-             f"{sends_only:.1f}", f"{drained.seconds / sends_only:.2f}"],
-            [f"budget pace: {plan.payments + edits} slots / {limits.per_second} per s",
-             f"{budget_pace:.1f}", f"{drained.seconds / budget_pace:.2f}"],
+            [
+                f"Paid and edits: max({plan.payments + edits}/{TELEGRAM_PER_SECOND:.0f}, {2 * plan.per_chat - 1} s chain)",
+                f"{minimum:.1f}",
+                f"{ratio:.2f}",
+            ],
+            [
+                f"Paid messages only: max({plan.payments}/{TELEGRAM_PER_SECOND:.0f}, {plan.per_chat - 1} s chain)",
+                f"{sends_only:.1f}",
+                f"{drained.seconds / sends_only:.2f}",
+            ],
+            [
+                f"budget pace: {plan.payments + edits} slots / {limits.per_second} per s",
+                f"{budget_pace:.1f}",
+                f"{drained.seconds / budget_pace:.2f}",
+            ],
         ],
     )
     passed = drained.drained and ratio <= GOAL_RATIO and result.lost == 0 and result.duplicated == 0
@@ -350,8 +404,15 @@ def report(result: BurstResult) -> bool:
 def main() -> None:
     """Parse options and run the benchmark."""
     parser = argparse.ArgumentParser(prog="python -m bench.burst", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_PAYMENTS} payments over {QUICK_CHATS} chats instead of {FULL_PAYMENTS} over {FULL_CHATS}")
-    parser.add_argument("--database-url", help="a PostgreSQL server URL (a throwaway database is created on it); default: SQLite in a temp dir")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_PAYMENTS} payments over {QUICK_CHATS} chats instead of {FULL_PAYMENTS} over {FULL_CHATS}",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server URL (a throwaway database is created on it); default: SQLite in a temp dir",
+    )
     args = parser.parse_args()
     raise SystemExit(0 if report(asyncio.run(measure(args))) else 1)
 

@@ -19,8 +19,11 @@ THROWAWAY_PREFIX = "paylink_bench_"
 async def _admin_connection(base_url: str) -> asyncpg.Connection:
     url = make_url(base_url)
     return await asyncpg.connect(
-        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
-        password=url.password, database=url.database or "postgres",
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.database or "postgres",
     )
 
 
@@ -41,7 +44,11 @@ async def bench_database(database_url: str | None, folder: Path) -> AsyncIterato
     finally:
         await admin.close()
     try:
-        yield make_url(database_url).set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+        yield (
+            make_url(database_url)
+            .set(drivername="postgresql+asyncpg", database=name)
+            .render_as_string(hide_password=False)
+        )
     finally:
         admin = await _admin_connection(database_url)
         try:

@@ -100,7 +100,9 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length)
 
 
-async def _post_all_raw(host: str, port: int, path: str, requests: Sequence[PreparedRequest], concurrency: int) -> LoadResult:
+async def _post_all_raw(
+    host: str, port: int, path: str, requests: Sequence[PreparedRequest], concurrency: int
+) -> LoadResult:
     # Build every request before the clock starts: the client's own work must stay out of the figure.
     wire = [_wire_bytes(host, port, path, request) for request in requests]
     result = LoadResult()
@@ -127,7 +129,9 @@ async def _post_all_raw(host: str, port: int, path: str, requests: Sequence[Prep
     return result
 
 
-async def _post_all_httpx(host: str, port: int, path: str, requests: Sequence[PreparedRequest], concurrency: int) -> LoadResult:
+async def _post_all_httpx(
+    host: str, port: int, path: str, requests: Sequence[PreparedRequest], concurrency: int
+) -> LoadResult:
     result = LoadResult()
     work: Iterator[PreparedRequest] = iter(requests)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)

@@ -19,7 +19,7 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -92,11 +92,19 @@ async def seed_links(database_url: str, count: int) -> None:
         async with session_factory(engine)() as session, session.begin():
             session.add_all(
                 Link(
-                    merchant_link_id=merchant_link_id(index), chat_id=FIRST_CHAT_ID + index % CHATS,
-                    creator_user_id=FIRST_CHAT_ID + index % CHATS, creator_name="Bench", amount=LINK_AMOUNT,
-                    currency=LINK_CURRENCY, country="US", description=f"Order {index}", expires_seconds=86400,
-                    status=LinkStatus.ACTIVE, payermax_link_id=f"BENCHLINK{index:09d}",
-                    link_url=f"https://pay.example/{index}", card_message_id=index + 1,
+                    merchant_link_id=merchant_link_id(index),
+                    chat_id=FIRST_CHAT_ID + index % CHATS,
+                    creator_user_id=FIRST_CHAT_ID + index % CHATS,
+                    creator_name="Bench",
+                    amount=LINK_AMOUNT,
+                    currency=LINK_CURRENCY,
+                    country="US",
+                    description=f"Order {index}",
+                    expires_seconds=86400,
+                    status=LinkStatus.ACTIVE,
+                    payermax_link_id=f"BENCHLINK{index:09d}",
+                    link_url=f"https://pay.example/{index}",
+                    card_message_id=index + 1,
                 )
                 for index in range(count)
             )
@@ -108,18 +116,34 @@ def notification_body(index: int, now: datetime) -> bytes:
     """A PAYBYLINK notification reporting one successful card payment on link ``index`` (contract §5.1)."""
     stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     attempt = {
-        "outTradeNo": f"BENCHTRADE{index:010d}", "status": "SUCCESS", "completeAt": stamp,
+        "outTradeNo": f"BENCHTRADE{index:010d}",
+        "status": "SUCCESS",
+        "completeAt": stamp,
         "userInfo": {"userId": str(FIRST_CHAT_ID + index % CHATS), "userName": ""},
-        "paymentDetails": [{"paymentMethodType": "CARD", "cardInfo": {"cardOrg": "VISA", "cardNumber": "411111******1111"}}],
+        "paymentDetails": [
+            {"paymentMethodType": "CARD", "cardInfo": {"cardOrg": "VISA", "cardNumber": "411111******1111"}}
+        ],
     }
     document = {
-        "code": "APPLY_SUCCESS", "msg": "Success.", "keyVersion": "1", "appId": "bench-app", "merchantNo": "BENCH0000001",
-        "notifyTime": stamp, "notifyType": "PAYBYLINK",
+        "code": "APPLY_SUCCESS",
+        "msg": "Success.",
+        "keyVersion": "1",
+        "appId": "bench-app",
+        "merchantNo": "BENCH0000001",
+        "notifyTime": stamp,
+        "notifyType": "PAYBYLINK",
         "data": {
-            "linkId": f"BENCHLINK{index:09d}", "merchantLinkId": merchant_link_id(index),
-            "linkUrl": f"https://pay.example/{index}", "qrCodeUrl": f"https://pay.example/{index}.png", "linkStatus": "ACTIVE",
-            "totalAmount": str(LINK_AMOUNT), "country": "US", "currency": LINK_CURRENCY, "expiresAt": "2030-01-01T00:00:00Z",
-            "linkDescription": "", "payByLinkInfo": [attempt],
+            "linkId": f"BENCHLINK{index:09d}",
+            "merchantLinkId": merchant_link_id(index),
+            "linkUrl": f"https://pay.example/{index}",
+            "qrCodeUrl": f"https://pay.example/{index}.png",
+            "linkStatus": "ACTIVE",
+            "totalAmount": str(LINK_AMOUNT),
+            "country": "US",
+            "currency": LINK_CURRENCY,
+            "expiresAt": "2030-01-01T00:00:00Z",
+            "linkDescription": "",
+            "payByLinkInfo": [attempt],
         },
     }
     return json.dumps(document, separators=(",", ":")).encode()
@@ -127,7 +151,7 @@ def notification_body(index: int, now: datetime) -> bytes:
 
 def signed_requests(indexes: range, key: RSAPrivateKey) -> list[PreparedRequest]:
     """One notification per link, signed as PayerMax signs: SHA256withRSA over the raw body."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     requests = []
     for index in indexes:
         body = notification_body(index, now)
@@ -161,7 +185,10 @@ def server_errors(log_path: Path) -> list[str]:
             records[-1] += " " + line.strip()
     lines = [record for record in records if " ERROR " in record]
     # The head says what failed, the tail of the folded traceback says why.
-    return [line if len(line) <= 2 * ERROR_CHARS_SHOWN else f"{line[:ERROR_CHARS_SHOWN]} ... {line[-ERROR_CHARS_SHOWN:]}" for line in lines[:ERROR_LINES_SHOWN]]
+    return [
+        line if len(line) <= 2 * ERROR_CHARS_SHOWN else f"{line[:ERROR_CHARS_SHOWN]} ... {line[-ERROR_CHARS_SHOWN:]}"
+        for line in lines[:ERROR_LINES_SHOWN]
+    ]
 
 
 def print_profile(path: Path) -> None:
@@ -185,8 +212,12 @@ async def measure(args: argparse.Namespace, folder: Path, database_url: str) -> 
     nodelay = not args.app_socket
     baseline_spec = ServerSpec("baseline", str(log_path), nodelay=nodelay)
     notify_spec = ServerSpec(
-        "notify", str(log_path), nodelay=nodelay, database_url=database_url,
-        platform_public_key=signing.public_key_base64(key.public_key()), profile_path=str(profile_path) if args.profile else None,
+        "notify",
+        str(log_path),
+        nodelay=nodelay,
+        database_url=database_url,
+        platform_public_key=signing.public_key_base64(key.public_key()),
+        profile_path=str(profile_path) if args.profile else None,
     )
     other_client = "httpx" if args.client == "raw" else "raw"
     check_count = QUICK_CLIENT_CHECK if args.quick else FULL_CLIENT_CHECK
@@ -207,11 +238,20 @@ async def measure(args: argparse.Namespace, folder: Path, database_url: str) -> 
         print_profile(profile_path)
     for line in server_errors(log_path):
         print(f"server error: {line}")
-    return Measurement(baseline_before, warm, notify, baseline_after, other_client, client_check, payments, paid_messages)
+    return Measurement(
+        baseline_before, warm, notify, baseline_after, other_client, client_check, payments, paid_messages
+    )
 
 
 def _rate_row(name: str, result: LoadResult) -> list[object]:
-    return [name, result.ok, f"{result.rate:,.0f}", f"{result.latency_ms(0.5):.1f}", f"{result.latency_ms(0.99):.1f}", result.error_summary()]
+    return [
+        name,
+        result.ok,
+        f"{result.rate:,.0f}",
+        f"{result.latency_ms(0.5):.1f}",
+        f"{result.latency_ms(0.99):.1f}",
+        result.error_summary(),
+    ]
 
 
 def report(args: argparse.Namespace, result: Measurement) -> bool:
@@ -234,9 +274,18 @@ def report(args: argparse.Namespace, result: Measurement) -> bool:
         ("ratio notify / mean baseline", f"{result.ratio:.3f}", f">= {GOAL_RATIO}", result.ratio >= GOAL_RATIO),
         ("notify p99 latency", f"{p99:.1f} ms", f"<= {GOAL_P99_MS:.0f} ms", p99 <= GOAL_P99_MS),
         ("acknowledged", f"{result.notify.ok}/{count}", "all", result.notify.ok == count),
-        ("payments / Paid messages in db", f"{result.payments} / {result.paid_messages}", f"{expected} / {expected}", durable),
+        (
+            "payments / Paid messages in db",
+            f"{result.payments} / {result.paid_messages}",
+            f"{expected} / {expected}",
+            durable,
+        ),
     ]
-    print_table("Goals", ["figure", "value", "goal", "result"], [[name, value, goal, verdict(ok)] for name, value, goal, ok in checks])
+    print_table(
+        "Goals",
+        ["figure", "value", "goal", "result"],
+        [[name, value, goal, verdict(ok)] for name, value, goal, ok in checks],
+    )
     passed = all(ok for *_, ok in checks)
     print(f"overall: {verdict(passed)}")
     return passed
@@ -257,12 +306,22 @@ def main() -> None:
     """Parse options and run the benchmark."""
     parser = argparse.ArgumentParser(prog="python -m bench.notify", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_COUNT} notifications instead of {FULL_COUNT}")
-    parser.add_argument("--database-url", help="a PostgreSQL server URL (a throwaway database is created on it); default: SQLite in a temp dir")
-    parser.add_argument("--client", choices=CLIENTS, default="raw", help="load generator client (default: raw asyncio streams)")
-    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="keep-alive connections (default: %(default)s)")
-    parser.add_argument("--profile", action="store_true", help="run cProfile in the server process and print its hottest functions")
     parser.add_argument(
-        "--app-socket", action="store_true",
+        "--database-url",
+        help="a PostgreSQL server URL (a throwaway database is created on it); default: SQLite in a temp dir",
+    )
+    parser.add_argument(
+        "--client", choices=CLIENTS, default="raw", help="load generator client (default: raw asyncio streams)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, help="keep-alive connections (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="run cProfile in the server process and print its hottest functions"
+    )
+    parser.add_argument(
+        "--app-socket",
+        action="store_true",
         help="bind both servers' sockets as bot.app.bind_socket does (proto 0: no TCP_NODELAY on connections)",
     )
     args = parser.parse_args()

@@ -27,12 +27,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from bot.payermax.webhook import MerchantIdentity
-from bot.startup_gc import freeze_startup_objects
 from bot.logs import configure_logging
 from bot.payermax.signing import load_public_key
+from bot.payermax.webhook import MerchantIdentity
 from bot.services.notification_writer import NotificationWriter
 from bot.services.payments import PaymentService
+from bot.startup_gc import freeze_startup_objects
 from bot.web.app import build_web_app
 from bot.web.connections import ConnectionGuard, connection_cap, server_config
 from storage.db import create_engine, session_factory
@@ -97,7 +97,12 @@ def _build_app(spec: ServerSpec) -> tuple[ASGIApp, AsyncEngine | None, Notificat
     notifications = NotificationWriter(payments, engine)
     notifications.start()  # as PaylinkApp.run does: group commit in front of PaymentService
     app = build_web_app(
-        merchant=MerchantIdentity("bench-app", "BENCH0000001"),engine=engine, payments=payments, notifications=notifications, platform_public_key=load_public_key(spec.platform_public_key))
+        merchant=MerchantIdentity("bench-app", "BENCH0000001"),
+        engine=engine,
+        payments=payments,
+        notifications=notifications,
+        platform_public_key=load_public_key(spec.platform_public_key),
+    )
     return app, engine, notifications
 
 

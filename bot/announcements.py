@@ -93,8 +93,13 @@ async def send_card(delivery: Delivery) -> None:
     if link.card_message_id is not None or not link.link_url:
         return  # sent before a crash and recorded (or nothing to show): never post a second card
     sent = await sending.send_photo(
-        delivery.bot, delivery.message.chat_id, qr_png(link.link_url), await card_caption(delivery.sessions, link),
-        buttons=keyboards.card_keyboard(link), priority=Priority.ANNOUNCE, booked=True,
+        delivery.bot,
+        delivery.message.chat_id,
+        qr_png(link.link_url),
+        await card_caption(delivery.sessions, link),
+        buttons=keyboards.card_keyboard(link),
+        priority=Priority.ANNOUNCE,
+        booked=True,
     )
     async with delivery.sessions() as session, session.begin():
         current = await repo.get_link(session, link.id, for_update=True) if link.id is not None else None
@@ -105,8 +110,12 @@ async def send_card(delivery: Delivery) -> None:
         if changed_meanwhile:
             # Paid (or cancelled) while the card was on its way: its edit found no card, so queue one now.
             await repo.enqueue(
-                session, dedupe_key=f"card-late:{current.id}:{current.status}", kind=OutboxKind.CARD_UPDATE,
-                chat_id=current.chat_id, link_id=current.id, payload={},
+                session,
+                dedupe_key=f"card-late:{current.id}:{current.status}",
+                kind=OutboxKind.CARD_UPDATE,
+                chat_id=current.chat_id,
+                link_id=current.id,
+                payload={},
             )
 
 
@@ -118,8 +127,13 @@ async def update_card(delivery: Delivery) -> None:
     async with delivery.sessions() as session:
         covered = await repo.latest_pending_card_update(session, link.id)
     await sending.edit_caption(
-        delivery.bot, link.chat_id, link.card_message_id, await card_caption(delivery.sessions, link),
-        buttons=keyboards.card_keyboard(link), priority=PRIORITY, booked=True,
+        delivery.bot,
+        link.chat_id,
+        link.card_message_id,
+        await card_caption(delivery.sessions, link),
+        buttons=keyboards.card_keyboard(link),
+        priority=PRIORITY,
+        booked=True,
     )
     if covered is not None and delivery.message.id is not None:
         # The edit showed the state as of now, which includes every change queued before it was read.
@@ -137,8 +151,12 @@ async def send_paid(delivery: Delivery) -> None:
         raise Undeliverable(f"payment {payload['payment_id']} no longer exists")
     in_card_chat = delivery.message.chat_id == link.chat_id
     await sending.send_text(
-        delivery.bot, delivery.message.chat_id, texts.paid_message(link, payment),
-        reply_to=link.card_message_id if in_card_chat else None, priority=Priority.ANNOUNCE, booked=True,
+        delivery.bot,
+        delivery.message.chat_id,
+        texts.paid_message(link, payment),
+        reply_to=link.card_message_id if in_card_chat else None,
+        priority=Priority.ANNOUNCE,
+        booked=True,
     )
 
 
@@ -148,8 +166,11 @@ async def send_link_failed(delivery: Delivery) -> None:
     payload = delivery.payload
     failed: LinkFailedPayload = {"code": str(payload.get("code", "")), "msg": str(payload.get("msg", ""))}
     await sending.send_text(
-        delivery.bot, delivery.message.chat_id, texts.link_failed(link, failed["code"], failed["msg"]),
-        priority=Priority.ANNOUNCE, booked=True,
+        delivery.bot,
+        delivery.message.chat_id,
+        texts.link_failed(link, failed["code"], failed["msg"]),
+        priority=Priority.ANNOUNCE,
+        booked=True,
     )
 
 
@@ -162,7 +183,9 @@ async def send_alert(delivery: Delivery) -> None:
             link_id, str(payload.get("expected", "")), str(payload.get("reported", "")), str(payload.get("trade", ""))
         )
     else:
-        text = texts.undeliverable_alert(int(payload.get("chat_id", 0)), payload.get("link"), str(payload.get("error", "")))
+        text = texts.undeliverable_alert(
+            int(payload.get("chat_id", 0)), payload.get("link"), str(payload.get("error", ""))
+        )
     await sending.send_text(delivery.bot, delivery.message.chat_id, text, priority=Priority.ANNOUNCE, booked=True)
 
 

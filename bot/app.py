@@ -18,11 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, Defaults
-from starlette.applications import Starlette
 
 from bot.botapi.budget import LocalBudget, SendBudget
 from bot.botapi.pacing import BudgetRateLimiter
@@ -33,23 +33,23 @@ from bot.chat.menus import publish_commands
 from bot.config import ConfigError, Settings, live_problems
 from bot.database import open_engine, prepare_schema
 from bot.gateway_setup import connect_payermax
-from bot.startup_gc import freeze_startup_objects
 from bot.logs import configure_logging
 from bot.outbox import OutboxDispatcher
 from bot.services.access import AccessService
 from bot.services.audit import AuditLog
-from bot.services.notification_writer import NotificationWriter
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService
 from bot.services.drafts import DraftService
-from bot.services.links import LinkService
 from bot.services.link_access import LinkAccess
 from bot.services.link_actions import LinkActions
 from bot.services.link_queries import LinkQueries
+from bot.services.links import LinkService
 from bot.services.notices import RefusalNotices
+from bot.services.notification_writer import NotificationWriter
 from bot.services.payments import PaymentService
 from bot.services.reconcile import Reconciler
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
+from bot.startup_gc import freeze_startup_objects
 from bot.web import metrics
 from bot.web.app import build_web_app
 from bot.web.connections import deepen_listen_queue
@@ -96,14 +96,25 @@ class PaylinkApp:
         self.budget = send_budget(self.engine)
         self.application = self._telegram_application()
         self.dispatcher = OutboxDispatcher(
-            self.sessions, self.application.bot, budget=self.budget, skip_locked=not is_sqlite(self.engine),
-            owner_chat_ids=settings.admin_user_ids, lease=timedelta(seconds=settings.outbox_lease_seconds),
+            self.sessions,
+            self.application.bot,
+            budget=self.budget,
+            skip_locked=not is_sqlite(self.engine),
+            owner_chat_ids=settings.admin_user_ids,
+            lease=timedelta(seconds=settings.outbox_lease_seconds),
         )
-        self.payments = PaymentService(self.sessions, owner_chat_ids=settings.admin_user_ids, on_enqueued=self.dispatcher.wake)
+        self.payments = PaymentService(
+            self.sessions, owner_chat_ids=settings.admin_user_ids, on_enqueued=self.dispatcher.wake
+        )
         self.notifications = NotificationWriter(self.payments, self.engine)
         self.links = LinkService(
-            self.sessions, self.payermax.client, notify_url=settings.notify_url, contact_email=settings.contact_email,
-            logo_url=settings.payermax_logo_url, sandbox=settings.is_sandbox, on_enqueued=self.dispatcher.wake,
+            self.sessions,
+            self.payermax.client,
+            notify_url=settings.notify_url,
+            contact_email=settings.contact_email,
+            logo_url=settings.payermax_logo_url,
+            sandbox=settings.is_sandbox,
+            on_enqueued=self.dispatcher.wake,
             on_outcome=metrics.record_link_outcome,
         )
         self.reconciler = Reconciler(
@@ -132,13 +143,20 @@ class PaylinkApp:
         """What the handlers use."""
         settings = self.settings
         deployment = ChatDefaults(
-            currency=settings.default_currency, country=settings.default_country,
-            language=settings.default_language, expires_seconds=settings.link_expiry_seconds,
+            currency=settings.default_currency,
+            country=settings.default_country,
+            language=settings.default_language,
+            expires_seconds=settings.link_expiry_seconds,
         )
         access = AccessService(self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox)
         link_access, link_queries = LinkAccess(access), LinkQueries(self.sessions)
         link_actions = LinkActions(
-            self.sessions, self.payermax.client, self.reconciler, link_access, link_queries, on_enqueued=self.dispatcher.wake
+            self.sessions,
+            self.payermax.client,
+            self.reconciler,
+            link_access,
+            link_queries,
+            on_enqueued=self.dispatcher.wake,
         )
         return Services(
             links=self.links,
@@ -185,7 +203,10 @@ class PaylinkApp:
         freeze_startup_objects()
         # The writer outlives the web server on both ends: requests in flight at shutdown wait on it.
         self.notifications.start()
-        tasks = [asyncio.create_task(listener.server.serve(sockets=[listener.sock]), name=listener.name) for listener in listeners]
+        tasks = [
+            asyncio.create_task(listener.server.serve(sockets=[listener.sock]), name=listener.name)
+            for listener in listeners
+        ]
         sandbox = self.payermax.sandbox
         try:
             await _until_serving(listeners, tasks)
@@ -254,7 +275,11 @@ class PaylinkApp:
             for step in late:
                 step.cancel()
             if late:
-                log.warning("cut short %d step(s) still running after %.0f s (a slow PayerMax or Telegram)", len(late), STOP_GRACE_SECONDS)
+                log.warning(
+                    "cut short %d step(s) still running after %.0f s (a slow PayerMax or Telegram)",
+                    len(late),
+                    STOP_GRACE_SECONDS,
+                )
                 await asyncio.gather(*late, return_exceptions=True)
                 return  # handlers may still be running: PTB cannot shut down under them; the process exits anyway
         with contextlib.suppress(TelegramError, RuntimeError):

@@ -34,7 +34,9 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 MIN_METRICS_TOKEN_CHARS = 16
 # Values people paste from examples; refused outside the sandbox so nobody goes live with them.
-_PLACEHOLDER = re.compile(r"^(|changeme|change-me|replace-me|your[-_].*|xxx+|<.*>|\.\.\.|placeholder|todo)$", re.IGNORECASE)
+_PLACEHOLDER = re.compile(
+    r"^(|changeme|change-me|replace-me|your[-_].*|xxx+|<.*>|\.\.\.|placeholder|todo)$", re.IGNORECASE
+)
 
 
 class ConfigError(Exception):
@@ -147,7 +149,11 @@ class Settings(BaseSettings):
     def _fold_case(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
-        return value.strip().upper() if value.strip().upper() in {"DEBUG", "INFO", "WARNING", "ERROR"} else value.strip().lower()
+        return (
+            value.strip().upper()
+            if value.strip().upper() in {"DEBUG", "INFO", "WARNING", "ERROR"}
+            else value.strip().lower()
+        )
 
     @field_validator("default_currency")
     @classmethod
@@ -271,7 +277,10 @@ class Settings(BaseSettings):
     def key_variable(self, variable: str) -> str:
         """The variable a key is read from: ``variable`` itself, or its ``_FILE`` when only that one is set."""
         sources: dict[str, tuple[object, Path | None]] = {
-            "PAYERMAX_MERCHANT_PRIVATE_KEY": (self.payermax_merchant_private_key, self.payermax_merchant_private_key_file),
+            "PAYERMAX_MERCHANT_PRIVATE_KEY": (
+                self.payermax_merchant_private_key,
+                self.payermax_merchant_private_key_file,
+            ),
             "PAYERMAX_PLATFORM_PUBLIC_KEY": (self.payermax_platform_public_key, self.payermax_platform_public_key_file),
         }
         value, path = sources[variable]
@@ -315,7 +324,11 @@ def live_problems(settings: Settings) -> list[ConfigError]:
         ("PAYERMAX_MERCHANT_NO", settings.payermax_merchant_no),
     ):
         if is_placeholder(value):
-            problems.append(ConfigError(variable, f"required when PAYERMAX_ENV={settings.payermax_env} (found a placeholder or nothing)"))
+            problems.append(
+                ConfigError(
+                    variable, f"required when PAYERMAX_ENV={settings.payermax_env} (found a placeholder or nothing)"
+                )
+            )
     for variable, reader in (
         ("PAYERMAX_MERCHANT_PRIVATE_KEY", settings.merchant_private_key_text),
         ("PAYERMAX_PLATFORM_PUBLIC_KEY", settings.platform_public_key_text),
@@ -328,13 +341,19 @@ def live_problems(settings: Settings) -> list[ConfigError]:
         if is_placeholder(text) and settings.key_variable(variable) != variable:
             problems.append(ConfigError(f"{variable}_FILE", "the file holds a placeholder, not a key"))
         elif is_placeholder(text):
-            problems.append(ConfigError(variable, f"required when PAYERMAX_ENV={settings.payermax_env} (set it or {variable}_FILE)"))
+            problems.append(
+                ConfigError(variable, f"required when PAYERMAX_ENV={settings.payermax_env} (set it or {variable}_FILE)")
+            )
     if not settings.admin_user_ids:
         problems.append(ConfigError("ADMIN_USER_IDS", "required outside the sandbox: who may create links"))
     if not settings.payermax_contact_email or is_placeholder(settings.payermax_contact_email):
-        problems.append(ConfigError("PAYERMAX_CONTACT_EMAIL", "required outside the sandbox: PayerMax shows it on the payment page"))
+        problems.append(
+            ConfigError("PAYERMAX_CONTACT_EMAIL", "required outside the sandbox: PayerMax shows it on the payment page")
+        )
     if settings.public_base_url.startswith("http://127.") or "localhost" in settings.public_base_url:
-        problems.append(ConfigError("PUBLIC_BASE_URL", "must be reachable by PayerMax from the internet outside the sandbox"))
+        problems.append(
+            ConfigError("PUBLIC_BASE_URL", "must be reachable by PayerMax from the internet outside the sandbox")
+        )
     if settings.bot_mode == "webhook" and is_placeholder(
         settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
     ):

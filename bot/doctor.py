@@ -21,11 +21,16 @@ T = TypeVar("T")
 PROBE_LINK_ID = "PLDOCTORPROBE0"  # a merchantLinkId that never exists: any signed answer proves the keys
 PROBE_TIMEOUT = 30.0
 # Settings the PayerMax probe signs and verifies with: if one is already reported, the probe would only repeat it.
-PAYERMAX_PROBE_VARIABLES = frozenset({
-    "PAYERMAX_APP_ID", "PAYERMAX_MERCHANT_NO",
-    "PAYERMAX_MERCHANT_PRIVATE_KEY", "PAYERMAX_MERCHANT_PRIVATE_KEY_FILE",
-    "PAYERMAX_PLATFORM_PUBLIC_KEY", "PAYERMAX_PLATFORM_PUBLIC_KEY_FILE",
-})
+PAYERMAX_PROBE_VARIABLES = frozenset(
+    {
+        "PAYERMAX_APP_ID",
+        "PAYERMAX_MERCHANT_NO",
+        "PAYERMAX_MERCHANT_PRIVATE_KEY",
+        "PAYERMAX_MERCHANT_PRIVATE_KEY_FILE",
+        "PAYERMAX_PLATFORM_PUBLIC_KEY",
+        "PAYERMAX_PLATFORM_PUBLIC_KEY_FILE",
+    }
+)
 
 
 class Skipped(Exception):
@@ -36,7 +41,7 @@ async def _within(work: Awaitable[T], variable: str, what: str) -> T:
     """Await ``work``, turning a hang into a ConfigError naming ``variable``."""
     try:
         return await asyncio.wait_for(work, timeout=PROBE_TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise ConfigError(variable, f"no answer from {what} within {PROBE_TIMEOUT:.0f} s") from None
 
 
@@ -75,8 +80,12 @@ async def _payermax(settings: Settings) -> str:
     keys = configured_keys(settings)
     address = "PAYERMAX_BASE_URL" if settings.payermax_base_url else "PAYERMAX_ENV"
     client = PayerMaxClient(
-        base_url=settings.gateway_base_url, app_id=settings.payermax_app_id or "", merchant_no=settings.payermax_merchant_no or "",
-        merchant_private_key=keys.merchant_private_key, platform_public_key=keys.platform_public_key, timeout=settings.payermax_timeout,
+        base_url=settings.gateway_base_url,
+        app_id=settings.payermax_app_id or "",
+        merchant_no=settings.payermax_merchant_no or "",
+        merchant_private_key=keys.merchant_private_key,
+        platform_public_key=keys.platform_public_key,
+        timeout=settings.payermax_timeout,
     )
     async with client:
         try:
@@ -138,7 +147,9 @@ async def check() -> int:
         print(f"✔ settings read (PAYERMAX_ENV={settings.payermax_env}, BOT_MODE={settings.bot_mode})")
     failures = len(problems)
     checks: tuple[tuple[str, Check], ...] = (
-        ("database", _database), ("telegram", _telegram), ("payermax", _skip_payermax(problems) or _payermax),
+        ("database", _database),
+        ("telegram", _telegram),
+        ("payermax", _skip_payermax(problems) or _payermax),
     )
     for name, probe in checks:
         try:

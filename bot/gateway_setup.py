@@ -78,4 +78,6 @@ def connect_payermax(settings: Settings) -> PayerMaxSide:
         timeout=settings.payermax_timeout,
         on_call=metrics.record_payermax_call,
     )
-    return PayerMaxSide(client, keys.platform_public_key, MerchantIdentity(settings.app_id, settings.merchant_no), sandbox)
+    return PayerMaxSide(
+        client, keys.platform_public_key, MerchantIdentity(settings.app_id, settings.merchant_no), sandbox
+    )

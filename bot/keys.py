@@ -20,10 +20,14 @@ def write_key_pair(folder: Path, *, force: bool = False) -> tuple[Path, Path]:
     """Write a new 2048-bit pair: private key (PKCS#8, mode 0600) and the public key to upload."""
     private_path, public_path = folder / PRIVATE_FILE, folder / PUBLIC_FILE
     if not force and (private_path.exists() or public_path.exists()):
-        raise ConfigError("keys", f"{folder} already holds a key pair; use --force to replace it (the old one stops working)")
+        raise ConfigError(
+            "keys", f"{folder} already holds a key pair; use --force to replace it (the old one stops working)"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     key = signing.generate_private_key()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode("ascii")
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
     _write_private(private_path, pem)
     public_path.write_text(signing.public_key_base64(key.public_key()) + "\n")
     print(f"private key: {private_path} (keep it secret; set PAYERMAX_MERCHANT_PRIVATE_KEY_FILE={private_path})")

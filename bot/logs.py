@@ -24,7 +24,9 @@ class LineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         timestamp = self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z"
         parts = [timestamp, record.levelname, record.name, record.getMessage()]
-        parts += [f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS if getattr(record, name, None) is not None]
+        parts += [
+            f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS if getattr(record, name, None) is not None
+        ]
         if record.exc_info:
             parts.append("exc=" + self.formatException(record.exc_info).replace("\n", " | "))
         line = " ".join(str(part) for part in parts)

@@ -114,7 +114,9 @@ class OutboxDispatcher:
         if not claimed:
             return 0
         claimed.sort(key=lambda message: (ORDER.get(OutboxKind(message.kind), 0), message.id or 0))
-        bookings = await self._budget.book_many([(message.chat_id, PRIORITY) for message in claimed], HOLD_AHEAD_SECONDS)
+        bookings = await self._budget.book_many(
+            [(message.chat_id, PRIORITY) for message in claimed], HOLD_AHEAD_SECONDS
+        )
         deferred: list[tuple[OutboxMessage, Booking]] = []
         now = time.monotonic()
         for message, booking in zip(claimed, bookings, strict=True):
@@ -131,7 +133,9 @@ class OutboxDispatcher:
 
     async def _claim(self) -> list[OutboxMessage]:
         async with self._sessions() as session, session.begin():
-            rows = list(await repo.due_outbox(session, now=utcnow(), limit=self._batch_size, skip_locked=self._skip_locked))
+            rows = list(
+                await repo.due_outbox(session, now=utcnow(), limit=self._batch_size, skip_locked=self._skip_locked)
+            )
             await repo.postpone_outbox(session, [row.id for row in rows if row.id is not None], utcnow() + self._lease)
         if time.monotonic() >= self._backlog_due:
             # A COUNT per claim would be work on the hot path for a gauge scraped every few seconds.
@@ -149,7 +153,10 @@ class OutboxDispatcher:
             for message, booking in deferred:
                 if message.id is not None:
                     await repo.retry_outbox(
-                        session, message.id, delay=timedelta(seconds=max(0.0, booking.wait - 0.5)), error="paced",
+                        session,
+                        message.id,
+                        delay=timedelta(seconds=max(0.0, booking.wait - 0.5)),
+                        error="paced",
                         count_attempt=False,
                     )
 
@@ -209,12 +216,20 @@ class OutboxDispatcher:
         # A 429's pause was already shared with the whole budget by the rate limiter.
         delay = decision.wait if decision.wait is not None else _backoff(message.attempts, self._first_backoff)
         log.warning(
-            "outbox message %s (%s) to chat %s: %s; retrying in %.1fs", message.id, message.kind, message.chat_id,
-            decision.reason, delay,
+            "outbox message %s (%s) to chat %s: %s; retrying in %.1fs",
+            message.id,
+            message.kind,
+            message.chat_id,
+            decision.reason,
+            delay,
         )
         async with self._sessions() as session, session.begin():
             when = await repo.retry_outbox(
-                session, message.id, delay=timedelta(seconds=delay), error=decision.reason, count_attempt=decision.counts
+                session,
+                message.id,
+                delay=timedelta(seconds=delay),
+                error=decision.reason,
+                count_attempt=decision.counts,
             )
         if decision.network:
             self._backing_off[message.id] = when
@@ -231,7 +246,9 @@ class OutboxDispatcher:
         """Stop trying, and tell the owners unless the failed message was itself for them (or cosmetic)."""
         if message.id is None:
             return
-        log.error("outbox message %s (%s) to chat %s undeliverable: %s", message.id, message.kind, message.chat_id, error)
+        log.error(
+            "outbox message %s (%s) to chat %s undeliverable: %s", message.id, message.kind, message.chat_id, error
+        )
         async with self._sessions() as session, session.begin():
             await repo.finish_outbox(session, message.id, status=OutboxStatus.FAILED, error=error)
             if message.kind not in _QUIET_FAILURES:
@@ -239,10 +256,17 @@ class OutboxDispatcher:
                 for owner in self._owners:
                     if owner != message.chat_id:
                         await repo.enqueue(
-                            session, dedupe_key=f"undeliverable:{message.id}:{owner}", kind=OutboxKind.ALERT, chat_id=owner,
+                            session,
+                            dedupe_key=f"undeliverable:{message.id}:{owner}",
+                            kind=OutboxKind.ALERT,
+                            chat_id=owner,
                             link_id=message.link_id,
-                            payload={"alert": "undeliverable", "chat_id": message.chat_id, "error": error[:200],
-                                     "link": link.merchant_link_id if link else None},
+                            payload={
+                                "alert": "undeliverable",
+                                "chat_id": message.chat_id,
+                                "error": error[:200],
+                                "link": link.merchant_link_id if link else None,
+                            },
                         )
         metrics.OUTBOX_SENT.labels(kind=message.kind, result="undeliverable").inc()
         self.wake()

@@ -14,7 +14,17 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from storage.models import Link, LinkEvent, LinkEventKind, Member, OutboxKind, OutboxMessage, OutboxStatus, Payment, utcnow
+from storage.models import (
+    Link,
+    LinkEvent,
+    LinkEventKind,
+    Member,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Payment,
+    utcnow,
+)
 
 
 class OutboxEntry(TypedDict):
@@ -35,11 +45,20 @@ def _insert_skipping_conflicts(connection: Connection, model: type[Any]) -> Any:
 
 # What deciding about a payment reads of its link (bot.services.payments.LinkFacts).
 PAYMENT_LINK_COLUMNS = (
-    "id", "merchant_link_id", "chat_id", "creator_user_id", "amount", "currency", "status", "payermax_link_id",
+    "id",
+    "merchant_link_id",
+    "chat_id",
+    "creator_user_id",
+    "amount",
+    "currency",
+    "status",
+    "payermax_link_id",
 )
 
 
-def links_by_merchant_ids(connection: Connection, merchant_link_ids: Sequence[str], *, for_update: bool = False) -> dict[str, Row[Any]]:
+def links_by_merchant_ids(
+    connection: Connection, merchant_link_ids: Sequence[str], *, for_update: bool = False
+) -> dict[str, Row[Any]]:
     """Links by the ids we gave PayerMax, as plain rows of PAYMENT_LINK_COLUMNS; ``for_update`` locks them on PostgreSQL, in id order."""
     if not merchant_link_ids:
         return {}
@@ -96,7 +115,10 @@ def add_link_events(connection: Connection, events: Sequence[tuple[int, LinkEven
     if not events:
         return
     now = utcnow()
-    rows = [{"link_id": link_id, "kind": kind, "detail": detail, "actor_user_id": None, "created_at": now} for link_id, kind, detail in events]
+    rows = [
+        {"link_id": link_id, "kind": kind, "detail": detail, "actor_user_id": None, "created_at": now}
+        for link_id, kind, detail in events
+    ]
     connection.execute(insert(LinkEvent.__table__), rows)
 
 
@@ -107,9 +129,20 @@ def enqueue_many(connection: Connection, entries: Sequence[OutboxEntry]) -> None
     now = utcnow()
     # The defaults an OutboxMessage gets when repo.enqueue builds one.
     rows = [
-        {**entry, "payload": json.dumps(entry["payload"], default=str), "status": OutboxStatus.PENDING, "attempts": 0,
-         "next_attempt_at": now, "created_at": now}
+        {
+            **entry,
+            "payload": json.dumps(entry["payload"], default=str),
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
         for entry in entries
     ]
     table = OutboxMessage.__table__
-    connection.execute(_insert_skipping_conflicts(connection, OutboxMessage).on_conflict_do_nothing(index_elements=[table.c.dedupe_key]), rows)
+    connection.execute(
+        _insert_skipping_conflicts(connection, OutboxMessage).on_conflict_do_nothing(
+            index_elements=[table.c.dedupe_key]
+        ),
+        rows,
+    )

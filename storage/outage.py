@@ -14,10 +14,18 @@ import asyncpg
 from sqlalchemy import exc as sa
 
 # SQLite's primary result codes for "cannot use the file now" (not SQLITE_ERROR: a bad statement).
-_SQLITE_OUTAGE_CODES = frozenset({
-    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY,
-    sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
-})
+_SQLITE_OUTAGE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
 _ASYNCPG_OUTAGES = (
     asyncpg.PostgresConnectionError,  # class 08: connection lost or never made
     asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up, backend terminated

@@ -85,7 +85,9 @@ async def get_link(session: AsyncSession, link_id: int, *, for_update: bool = Fa
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def get_link_by_merchant_id(session: AsyncSession, merchant_link_id: str, *, for_update: bool = False) -> Link | None:
+async def get_link_by_merchant_id(
+    session: AsyncSession, merchant_link_id: str, *, for_update: bool = False
+) -> Link | None:
     """A link by the id we gave PayerMax."""
     statement = select(Link).where(Link.merchant_link_id == merchant_link_id)
     if for_update:
@@ -149,7 +151,9 @@ async def try_lease(session: AsyncSession, name: str, holder: str, *, until: dat
     return (await session.execute(statement)).first() is not None
 
 
-async def claim_update(session: AsyncSession, update_id: int, holder: str, *, take_over: Callable[[ProcessedUpdate], bool]) -> bool:
+async def claim_update(
+    session: AsyncSession, update_id: int, holder: str, *, take_over: Callable[[ProcessedUpdate], bool]
+) -> bool:
     """Take on a Telegram update; False if it is done or someone else holds it (``take_over`` decides)."""
     table = ProcessedUpdate.__table__
     inserted = await session.execute(
@@ -186,7 +190,12 @@ async def restart_draft(session: AsyncSession, chat_id: int, user_id: int, *, st
     """Start this person's draft in this chat afresh at ``step``, replacing any they had (one atomic statement)."""
     table = Draft.__table__
     fresh = {
-        "step": step, "amount": None, "currency": None, "description": None, "summary_message_id": None, "updated_at": now,
+        "step": step,
+        "amount": None,
+        "currency": None,
+        "description": None,
+        "summary_message_id": None,
+        "updated_at": now,
     }
     await session.execute(
         upsert(session, Draft)
@@ -201,14 +210,26 @@ async def delete_draft(session: AsyncSession, chat_id: int, user_id: int) -> boo
     return bool(result.rowcount)
 
 
-async def record_event(session: AsyncSession, *, notify_type: str, reference: str, outcome: str, detail: str, link_id: int | None = None) -> None:
+async def record_event(
+    session: AsyncSession, *, notify_type: str, reference: str, outcome: str, detail: str, link_id: int | None = None
+) -> None:
     """Keep a note of a notification that did not simply apply."""
-    session.add(NotificationEvent(link_id=link_id, notify_type=notify_type, reference=reference[:64], outcome=outcome, detail=detail))
+    session.add(
+        NotificationEvent(
+            link_id=link_id, notify_type=notify_type, reference=reference[:64], outcome=outcome, detail=detail
+        )
+    )
     await session.flush()
 
 
 async def enqueue(
-    session: AsyncSession, *, dedupe_key: str, kind: OutboxKind, chat_id: int, payload: dict[str, Any], link_id: int | None = None
+    session: AsyncSession,
+    *,
+    dedupe_key: str,
+    kind: OutboxKind,
+    chat_id: int,
+    payload: dict[str, Any],
+    link_id: int | None = None,
 ) -> bool:
     """Add an outbox message unless one with this dedupe key exists (atomically); tell whether it was added."""
     table = OutboxMessage.__table__
@@ -216,8 +237,15 @@ async def enqueue(
     statement = (
         upsert(session, OutboxMessage)
         .values(
-            dedupe_key=dedupe_key, kind=kind, chat_id=chat_id, link_id=link_id, payload=json.dumps(payload, default=str),
-            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now,
+            dedupe_key=dedupe_key,
+            kind=kind,
+            chat_id=chat_id,
+            link_id=link_id,
+            payload=json.dumps(payload, default=str),
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
         )
         .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
         .returning(table.c.id)
@@ -241,7 +269,9 @@ async def due_outbox(session: AsyncSession, *, now: datetime, limit: int, skip_l
 async def postpone_outbox(session: AsyncSession, message_ids: Sequence[int], until: datetime) -> None:
     """Push claimed messages into the future so no other worker takes them meanwhile (a lease)."""
     if message_ids:
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).values(next_attempt_at=until))
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).values(next_attempt_at=until)
+        )
 
 
 async def outbox_backlog(session: AsyncSession) -> int:
@@ -250,7 +280,9 @@ async def outbox_backlog(session: AsyncSession) -> int:
     return int((await session.execute(statement)).scalar_one())
 
 
-async def finish_outbox(session: AsyncSession, message_id: int, *, status: OutboxStatus, error: str | None = None) -> None:
+async def finish_outbox(
+    session: AsyncSession, message_id: int, *, status: OutboxStatus, error: str | None = None
+) -> None:
     """Mark a message sent or given up."""
     values: dict[str, Any] = {"status": status, "last_error": error[:512] if error else None}
     if status == OutboxStatus.SENT:
@@ -276,7 +308,11 @@ async def bring_forward(session: AsyncSession, waiting: dict[int, datetime]) -> 
     for message_id, when in waiting.items():
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.next_attempt_at == when, OutboxMessage.status == OutboxStatus.PENDING)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.next_attempt_at == when,
+                OutboxMessage.status == OutboxStatus.PENDING,
+            )
             .values(next_attempt_at=now)
         )
 
@@ -296,11 +332,26 @@ async def link_events(session: AsyncSession, link_id: int) -> Sequence[LinkEvent
 
 
 async def audit(
-    session: AsyncSession, *, actor_user_id: int, action: AuditAction, subject: str = "", detail: str = "", actor_name: str = "",
+    session: AsyncSession,
+    *,
+    actor_user_id: int,
+    action: AuditAction,
+    subject: str = "",
+    detail: str = "",
+    actor_name: str = "",
     chat_id: int | None = None,
 ) -> None:
     """Record who did what."""
-    session.add(AuditEvent(actor_user_id=actor_user_id, actor_name=actor_name[:128], chat_id=chat_id, action=action, subject=subject[:128], detail=detail))
+    session.add(
+        AuditEvent(
+            actor_user_id=actor_user_id,
+            actor_name=actor_name[:128],
+            chat_id=chat_id,
+            action=action,
+            subject=subject[:128],
+            detail=detail,
+        )
+    )
     await session.flush()
 
 
@@ -333,9 +384,13 @@ async def list_links(
     return (await session.execute(statement)).scalars().all()
 
 
-async def count_links(session: AsyncSession, *, chat_id: int | None, creator_user_id: int | None, statuses: Sequence[str] | None) -> int:
+async def count_links(
+    session: AsyncSession, *, chat_id: int | None, creator_user_id: int | None, statuses: Sequence[str] | None
+) -> int:
     """How many links in scope have one of these statuses (None: any)."""
-    statement = _links_in_scope(select(func.count()).select_from(Link), chat_id=chat_id, creator_user_id=creator_user_id)
+    statement = _links_in_scope(
+        select(func.count()).select_from(Link), chat_id=chat_id, creator_user_id=creator_user_id
+    )
     if statuses is not None:
         statement = statement.where(Link.status.in_(list(statuses)))
     return int((await session.execute(statement)).scalar_one())
@@ -375,7 +430,9 @@ async def find_links(
         Link.id.in_(paid_by_order),
     ]
     if words:
-        matches.append(and_(*(func.lower(Link.description).like(_like_escaped(word.lower()), escape="\\") for word in words)))
+        matches.append(
+            and_(*(func.lower(Link.description).like(_like_escaped(word.lower()), escape="\\") for word in words))
+        )
     statement = _links_in_scope(select(Link).where(or_(*matches)), chat_id=chat_id, creator_user_id=creator_user_id)
     statement = statement.order_by(Link.created_at.desc(), Link.id.desc()).limit(limit)
     return (await session.execute(statement)).scalars().all()
@@ -383,14 +440,19 @@ async def find_links(
 
 async def link_by_reference(session: AsyncSession, reference: str) -> Link | None:
     """The one link this id names: our link id, PayerMax's link id, or the outTradeNo of its payment."""
-    statement = select(Link).where(
-        or_(
-            Link.merchant_link_id == reference,
-            Link.merchant_link_id == reference.upper(),
-            Link.payermax_link_id == reference,
-            Link.id.in_(select(Payment.link_id).where(Payment.out_trade_no == reference)),
+    statement = (
+        select(Link)
+        .where(
+            or_(
+                Link.merchant_link_id == reference,
+                Link.merchant_link_id == reference.upper(),
+                Link.payermax_link_id == reference,
+                Link.id.in_(select(Payment.link_id).where(Payment.out_trade_no == reference)),
+            )
         )
-    ).order_by(Link.id).limit(1)
+        .order_by(Link.id)
+        .limit(1)
+    )
     return (await session.execute(statement)).scalar_one_or_none()
 
 
@@ -405,7 +467,10 @@ async def latest_payments(session: AsyncSession, link_ids: Sequence[int]) -> dic
 async def latest_audit(session: AsyncSession, *, action: AuditAction, subject: str) -> AuditEvent | None:
     """The newest audit entry of this action on this subject."""
     statement = (
-        select(AuditEvent).where(AuditEvent.action == action, AuditEvent.subject == subject).order_by(AuditEvent.id.desc()).limit(1)
+        select(AuditEvent)
+        .where(AuditEvent.action == action, AuditEvent.subject == subject)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
     )
     return (await session.execute(statement)).scalar_one_or_none()
 
@@ -415,7 +480,9 @@ async def payments_of_trade(session: AsyncSession, out_trade_no: str) -> Sequenc
     return (await session.execute(select(Payment).where(Payment.out_trade_no == out_trade_no))).scalars().all()
 
 
-async def ensure_member(session: AsyncSession, user_id: int, *, role: str, name: str, added_by: int, now: datetime) -> Member | None:
+async def ensure_member(
+    session: AsyncSession, user_id: int, *, role: str, name: str, added_by: int, now: datetime
+) -> Member | None:
     """Lock this person's member row, creating it with these values on first sight; None if it already existed.
 
     The existing row (when there was one) is then read with ``get_member(..., for_update=True)``.

@@ -18,8 +18,11 @@ pytest_plugins = ["tests.integration.link_stack"]
 async def _admin_connection(base_url: str) -> asyncpg.Connection:
     url = make_url(base_url)
     return await asyncpg.connect(
-        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
-        password=url.password, database=url.database or "postgres",
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.database or "postgres",
     )
 
 

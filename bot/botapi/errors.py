@@ -70,6 +70,4 @@ def classify(error: BaseException) -> Decision:
             # on the message but a surprise, which rarely heals by itself.
             return Decision(Verdict.RETRY, f"unreadable answer: {error}", max_attempts=UNEXPECTED_ATTEMPTS)
         return Decision(Verdict.RETRY, f"telegram: {error}")
-    return Decision(
-        Verdict.RETRY, f"unexpected {type(error).__name__}: {error}", max_attempts=UNEXPECTED_ATTEMPTS
-    )
+    return Decision(Verdict.RETRY, f"unexpected {type(error).__name__}: {error}", max_attempts=UNEXPECTED_ATTEMPTS)

@@ -97,13 +97,22 @@ async def send_courtesy(bot: Bot, chat_id: int, text: Markup, *, reply_to: int |
 
 
 async def edit_text(
-    bot: Bot, chat_id: int, message_id: int, text: Markup, *, buttons: Keyboard = None,
-    priority: Priority = Priority.REPLY, booked: bool = False,
+    bot: Bot,
+    chat_id: int,
+    message_id: int,
+    text: Markup,
+    *,
+    buttons: Keyboard = None,
+    priority: Priority = Priority.REPLY,
+    booked: bool = False,
 ) -> None:
     """Replace a message's text and buttons; unchanged is fine."""
     try:
         await bot.edit_message_text(
-            fitted(text, MESSAGE_LIMIT), chat_id=chat_id, message_id=message_id, reply_markup=buttons,
+            fitted(text, MESSAGE_LIMIT),
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=buttons,
             rate_limit_args=SendArgs(priority, booked),
         )
     except BadRequest as exc:
@@ -112,13 +121,22 @@ async def edit_text(
 
 
 async def edit_caption(
-    bot: Bot, chat_id: int, message_id: int, caption: Markup, *, buttons: Keyboard = None,
-    priority: Priority = Priority.REPLY, booked: bool = False,
+    bot: Bot,
+    chat_id: int,
+    message_id: int,
+    caption: Markup,
+    *,
+    buttons: Keyboard = None,
+    priority: Priority = Priority.REPLY,
+    booked: bool = False,
 ) -> None:
     """Replace a photo's caption and buttons; unchanged is fine."""
     try:
         await bot.edit_message_caption(
-            chat_id=chat_id, message_id=message_id, caption=fitted(caption, CAPTION_LIMIT), reply_markup=buttons,
+            chat_id=chat_id,
+            message_id=message_id,
+            caption=fitted(caption, CAPTION_LIMIT),
+            reply_markup=buttons,
             rate_limit_args=SendArgs(priority, booked),
         )
     except BadRequest as exc:

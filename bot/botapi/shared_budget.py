@@ -120,9 +120,7 @@ async def _save_paces(session: AsyncSession, paces: dict[int, float], *, keep_la
         return
     table = SendChatPace.__table__
     insert = postgresql.insert(table)
-    next_at = (
-        text("GREATEST(send_chat_pace.next_at, excluded.next_at)") if keep_later else insert.excluded.next_at
-    )
+    next_at = text("GREATEST(send_chat_pace.next_at, excluded.next_at)") if keep_later else insert.excluded.next_at
     await session.execute(
         insert.on_conflict_do_update(index_elements=[table.c.chat_id], set_={"next_at": next_at}),
         [{"chat_id": chat, "next_at": moment} for chat, moment in paces.items()],

@@ -46,7 +46,9 @@ class Needs(Enum):
 
 
 def _check(access: LinkAccess, needs: Needs) -> Callable[[Link, int], Awaitable[Refusal | None]]:
-    return {Needs.VIEW: access.view_refusal, Needs.CANCEL: access.cancel_refusal, Needs.RESEND: access.resend_refusal}[needs]
+    return {Needs.VIEW: access.view_refusal, Needs.CANCEL: access.cancel_refusal, Needs.RESEND: access.resend_refusal}[
+        needs
+    ]
 
 
 CardAction = Callable[[Update, PaylinkContext, Link], Awaitable[None]]
@@ -116,7 +118,9 @@ async def ask_cancel(update: Update, context: PaylinkContext, link: Link) -> Non
     await sending.answer(query, texts.CANCEL_ASK)
     message = query.message
     if isinstance(message, Message):
-        await sending.edit_buttons(context.bot, message.chat.id, message.message_id, keyboards.cancel_confirm_keyboard(link))
+        await sending.edit_buttons(
+            context.bot, message.chat.id, message.message_id, keyboards.cancel_confirm_keyboard(link)
+        )
 
 
 async def confirm_cancel(update: Update, context: PaylinkContext, link: Link) -> None:
@@ -166,7 +170,10 @@ async def share_link(update: Update, context: PaylinkContext, link: Link) -> Non
         return
     await sending.answer(query_of(update), texts.SHARED)
     await sending.send_text(
-        context.bot, chat_of(update).id, texts.customer_message(link), buttons=keyboards.share_keyboard(link),
+        context.bot,
+        chat_of(update).id,
+        texts.customer_message(link),
+        buttons=keyboards.share_keyboard(link),
         reply_to=_pressed_message_id(update),
     )
 
@@ -177,8 +184,12 @@ async def send_qr(update: Update, context: PaylinkContext, link: Link) -> None:
         return
     await sending.answer(query_of(update), texts.QR_SENT)
     await sending.send_photo(
-        context.bot, chat_of(update).id, qr_png(link.link_url or ""), texts.customer_message(link),
-        buttons=keyboards.customer_keyboard(link), reply_to=_pressed_message_id(update),
+        context.bot,
+        chat_of(update).id,
+        qr_png(link.link_url or ""),
+        texts.customer_message(link),
+        buttons=keyboards.customer_keyboard(link),
+        reply_to=_pressed_message_id(update),
     )
 
 
@@ -218,7 +229,9 @@ async def share_inline(update: Update, context: PaylinkContext) -> None:
     results = [
         _article(link)
         for link in candidates
-        if link.status == LinkStatus.ACTIVE and link.link_url and await services.link_access.resend_refusal(link, user_id) is None
+        if link.status == LinkStatus.ACTIVE
+        and link.link_url
+        and await services.link_access.resend_refusal(link, user_id) is None
     ]
     # Personal and uncached: what a person may send depends on who they are, right now.
     await query.answer(results, cache_time=0, is_personal=True)

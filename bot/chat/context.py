@@ -19,10 +19,10 @@ from bot.services.actors import Actor
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaultsService
 from bot.services.drafts import DraftService
-from bot.services.links import LinkService
 from bot.services.link_access import LinkAccess
 from bot.services.link_actions import LinkActions
 from bot.services.link_queries import LinkQueries
+from bot.services.links import LinkService
 from bot.services.notices import RefusalNotices
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims

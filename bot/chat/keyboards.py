@@ -63,7 +63,12 @@ def card_keyboard(link: Link) -> InlineKeyboardMarkup | None:
 def cancel_confirm_keyboard(link: Link) -> InlineKeyboardMarkup:
     """The card's buttons while it asks "Cancel this link?"."""
     return InlineKeyboardMarkup(
-        [[_card_button("🛑 Yes, cancel it", CARD_CANCEL_CONFIRMED, link), _card_button("↩️ No, keep it", CARD_KEEP, link)]]
+        [
+            [
+                _card_button("🛑 Yes, cancel it", CARD_CANCEL_CONFIRMED, link),
+                _card_button("↩️ No, keep it", CARD_KEEP, link),
+            ]
+        ]
     )
 
 
@@ -74,7 +79,12 @@ def _card_button(text: str, action: str, link: Link) -> InlineKeyboardButton:
 def confirm_keyboard() -> InlineKeyboardMarkup:
     """Create / Cancel under the summary of a new link."""
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton("✅ Create link", callback_data=CREATE), InlineKeyboardButton("✖️ Cancel", callback_data=ABORT)]]
+        [
+            [
+                InlineKeyboardButton("✅ Create link", callback_data=CREATE),
+                InlineKeyboardButton("✖️ Cancel", callback_data=ABORT),
+            ]
+        ]
     )
 
 
@@ -96,7 +106,13 @@ def customer_keyboard(link: Link) -> InlineKeyboardMarkup | None:
 
 # /links buttons: "l:<status filter>:<page>" re-renders the list; each link opens its card.
 LIST_PREFIX = "l"
-LIST_FILTERS = (("all", "All"), ("active", "Active"), ("paid", "Paid"), ("expired", "Expired"), ("cancelled", "Cancelled"))
+LIST_FILTERS = (
+    ("all", "All"),
+    ("active", "Active"),
+    ("paid", "Paid"),
+    ("expired", "Expired"),
+    ("cancelled", "Cancelled"),
+)
 
 
 def list_data(status_filter: str, page: int) -> str:
@@ -110,7 +126,13 @@ def links_keyboard(links: Sequence[Link], *, status_filter: str, page: int, page
         InlineKeyboardButton(f"• {label}" if value == status_filter else label, callback_data=list_data(value, 0))
         for value, label in LIST_FILTERS
     ]
-    rows = [filters, *([InlineKeyboardButton(texts.link_button_label(link), callback_data=card_data(CARD_OPEN, link))] for link in links)]
+    rows = [
+        filters,
+        *(
+            [InlineKeyboardButton(texts.link_button_label(link), callback_data=card_data(CARD_OPEN, link))]
+            for link in links
+        ),
+    ]
     pager = []
     if page > 0:
         pager.append(InlineKeyboardButton("‹ Prev", callback_data=list_data(status_filter, page - 1)))
@@ -125,4 +147,9 @@ def open_keyboard(links: Sequence[Link]) -> InlineKeyboardMarkup | None:
     """One button per link that opens its card (for /find and /status answers)."""
     if not links:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.link_button_label(link), callback_data=card_data(CARD_OPEN, link))] for link in links])
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(texts.link_button_label(link), callback_data=card_data(CARD_OPEN, link))]
+            for link in links
+        ]
+    )

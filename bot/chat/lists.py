@@ -51,7 +51,12 @@ async def _links_view(
     totals = await services.link_queries.paid_totals_today(scope)
     in_group = chat_of(update).type != ChatType.PRIVATE
     text = texts.links_page(
-        listing, in_group=in_group, own_only=not scope.all_links, status_filter=status.value, totals=totals, viewer=sees_all
+        listing,
+        in_group=in_group,
+        own_only=not scope.all_links,
+        status_filter=status.value,
+        totals=totals,
+        viewer=sees_all,
     )
     markup = keyboards.links_keyboard(listing.links, status_filter=status.value, page=listing.page, pages=listing.pages)
     return text, markup
@@ -99,7 +104,9 @@ async def find_command(update: Update, context: PaylinkContext) -> None:
     if not found:
         await reply(update, context, texts.find_none(text, own_only=not scope.all_links))
         return
-    await reply(update, context, texts.found_links(text, found), buttons=keyboards.open_keyboard([item.link for item in found]))
+    await reply(
+        update, context, texts.found_links(text, found), buttons=keyboards.open_keyboard([item.link for item in found])
+    )
 
 
 async def status_command(update: Update, context: PaylinkContext) -> None:

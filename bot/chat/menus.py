@@ -41,7 +41,10 @@ PRIVATE_COMMANDS = (
 
 async def publish_commands(bot: Bot) -> None:
     """Set both command lists; a refusal only costs the menu, so it is logged, not raised."""
-    for scope, commands in ((BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS), (BotCommandScopeAllGroupChats(), GROUP_COMMANDS)):
+    for scope, commands in (
+        (BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
+        (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
+    ):
         try:
             await bot.set_my_commands(commands, scope=scope)
         except TelegramError as exc:

@@ -18,6 +18,10 @@ async def reply(
     message = update.effective_message
     quote = message is not None and chat.type != ChatType.PRIVATE
     return await sending.send_text(
-        context.bot, chat.id, text, buttons=buttons, reply_to=message.message_id if quote and message else None,
+        context.bot,
+        chat.id,
+        text,
+        buttons=buttons,
+        reply_to=message.message_id if quote and message else None,
         preview=preview,
     )

@@ -29,7 +29,24 @@ MENU = "menu"
 CURRENCY, COUNTRY, EXPIRY, LANGUAGE = "currency", "country", "expiry", "language"
 SETTING_NAMES = (CURRENCY, COUNTRY, EXPIRY, LANGUAGE)
 # Currencies offered as buttons; any other ISO code works as /settings currency XXX.
-QUICK_CURRENCIES = ("USD", "EUR", "GBP", "IDR", "PHP", "THB", "MYR", "SGD", "INR", "BRL", "MXN", "SAR", "AED", "TRY", "VND", "JPY")
+QUICK_CURRENCIES = (
+    "USD",
+    "EUR",
+    "GBP",
+    "IDR",
+    "PHP",
+    "THB",
+    "MYR",
+    "SGD",
+    "INR",
+    "BRL",
+    "MXN",
+    "SAR",
+    "AED",
+    "TRY",
+    "VND",
+    "JPY",
+)
 EXPIRY_PRESETS = (3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400)
 BUTTONS_PER_ROW = 4
 
@@ -56,7 +73,9 @@ def settings_keyboard(defaults: ChatDefaults) -> InlineKeyboardMarkup:
                 InlineKeyboardButton(f"Country: {defaults.country}", callback_data=_data(COUNTRY)),
             ],
             [
-                InlineKeyboardButton(f"Valid for: {texts.expiry_text(defaults.expires_seconds)}", callback_data=_data(EXPIRY)),
+                InlineKeyboardButton(
+                    f"Valid for: {texts.expiry_text(defaults.expires_seconds)}", callback_data=_data(EXPIRY)
+                ),
                 InlineKeyboardButton(f"Page: {language}", callback_data=_data(LANGUAGE)),
             ],
         ]
@@ -72,7 +91,10 @@ def picker(name: str) -> tuple[Markup, InlineKeyboardMarkup]:
         choices = [InlineKeyboardButton(texts.expiry_text(s), callback_data=_data(EXPIRY, s)) for s in EXPIRY_PRESETS]
         return texts.PICK_EXPIRY, InlineKeyboardMarkup([*_rows(choices, 3), _back()])
     if name == LANGUAGE:
-        choices = [InlineKeyboardButton(texts.LANGUAGE_NAMES[code], callback_data=_data(LANGUAGE, code)) for code in PAGE_LANGUAGES]
+        choices = [
+            InlineKeyboardButton(texts.LANGUAGE_NAMES[code], callback_data=_data(LANGUAGE, code))
+            for code in PAGE_LANGUAGES
+        ]
         return texts.PICK_LANGUAGE, InlineKeyboardMarkup([*_rows(choices, 3), _back()])
     return texts.ASK_COUNTRY, InlineKeyboardMarkup([_back()])
 
@@ -86,8 +108,11 @@ def _view(update: Update, defaults: ChatDefaults) -> Markup:
     chat = chat_of(update)
     place = chat.title if chat.type != ChatType.PRIVATE and chat.title else texts.THIS_PRIVATE_CHAT
     return texts.SETTINGS.format(
-        place=texts.clip(place, texts.NAME_UNITS), currency=defaults.currency, country=defaults.country,
-        expiry=texts.expiry_text(defaults.expires_seconds), language=texts.language_name(defaults.language),
+        place=texts.clip(place, texts.NAME_UNITS),
+        currency=defaults.currency,
+        country=defaults.country,
+        expiry=texts.expiry_text(defaults.expires_seconds),
+        language=texts.language_name(defaults.language),
     )
 
 
@@ -141,7 +166,9 @@ async def settings_command(update: Update, context: PaylinkContext) -> None:
         await reply(update, context, Markup("{problem}").format(problem=texts.setting_problem(exc)))
         return
     confirmation = Markup("{sentence}").format(sentence=_changed(name, defaults))
-    await reply(update, context, join([confirmation, Markup(""), _view(update, defaults)]), buttons=settings_keyboard(defaults))
+    await reply(
+        update, context, join([confirmation, Markup(""), _view(update, defaults)]), buttons=settings_keyboard(defaults)
+    )
 
 
 async def settings_button(update: Update, context: PaylinkContext) -> None:

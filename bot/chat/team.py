@@ -94,7 +94,9 @@ async def remove_command(update: Update, context: PaylinkContext) -> None:
         await reply(update, context, texts.team_problem(exc))
         return
     log.info("removed from the team", extra={"chat": chat_of(update).id, "user": target, "status": removed.role.value})
-    await reply(update, context, texts.REMOVED.format(name=texts.person(removed.name, removed.user_id), role=removed.role.value))
+    await reply(
+        update, context, texts.REMOVED.format(name=texts.person(removed.name, removed.user_id), role=removed.role.value)
+    )
 
 
 async def notifyme_command(update: Update, context: PaylinkContext) -> None:

@@ -65,7 +65,9 @@ ALREADY_REQUESTED = "This link is already being created; the card follows."
 NEED_DESCRIPTION = Markup(
     "Add what the payment is for after the amount, e.g. <code>/link 150000 IDR Winter shoes</code>."
 )
-DESCRIPTION_TOO_LONG = Markup("That description is {length} characters; PayerMax allows 256. Please send a shorter one.")
+DESCRIPTION_TOO_LONG = Markup(
+    "That description is {length} characters; PayerMax allows 256. Please send a shorter one."
+)
 DESCRIPTION_EMPTY = Markup("The description cannot be empty. What is the payment for?")
 UNKNOWN_COMMAND = Markup("I don't know that command.")
 PENDING = Markup(
@@ -354,8 +356,11 @@ def team_list(members: Sequence[TeamMember]) -> Markup:
         for member in members
     ]
     return fit_lines(
-        [TEAM_HEADER.format(count=len(members))], lines, limit=MESSAGE_LIMIT,
-        more=lambda count: TEAM_MORE.format(count=count), tail=[Markup(""), TEAM_FOOTER],
+        [TEAM_HEADER.format(count=len(members))],
+        lines,
+        limit=MESSAGE_LIMIT,
+        more=lambda count: TEAM_MORE.format(count=count),
+        tail=[Markup(""), TEAM_FOOTER],
     )
 
 
@@ -384,7 +389,12 @@ SETTINGS_USAGE = Markup(
     "For example <code>/settings currency EUR</code> or <code>/settings expiry 7d</code>."
 )
 SETTING_CHANGED = "{name} set to {value}."
-SETTING_NAMES = {"currency": "Currency", "country": "Country", "expiry": "Link validity", "language": "Payment page language"}
+SETTING_NAMES = {
+    "currency": "Currency",
+    "country": "Country",
+    "expiry": "Link validity",
+    "language": "Payment page language",
+}
 NOT_ORDERABLE = (
     "Note: {currency} is not on PayerMax's list of cashier currencies; "
     "PayerMax may refuse links in it unless your contract allows it."
@@ -399,8 +409,18 @@ SETTING_PROBLEMS: dict[SettingProblem, str] = {
     SettingProblem.UNKNOWN_LANGUAGE: "'{value}' is not a page language I can offer. Choose one of: {choices}.",
 }
 LANGUAGE_NAMES = {
-    "en": "English", "ar": "العربية", "es": "Español", "pt": "Português", "tr": "Türkçe", "zh": "中文",
-    "th": "ไทย", "id": "Bahasa Indonesia", "ms": "Bahasa Melayu", "vi": "Tiếng Việt", "ja": "日本語", "ko": "한국어",
+    "en": "English",
+    "ar": "العربية",
+    "es": "Español",
+    "pt": "Português",
+    "tr": "Türkçe",
+    "zh": "中文",
+    "th": "ไทย",
+    "id": "Bahasa Indonesia",
+    "ms": "Bahasa Melayu",
+    "vi": "Tiếng Việt",
+    "ja": "日本語",
+    "ko": "한국어",
 }
 
 
@@ -418,8 +438,12 @@ AUDIT_HEADER = Markup("<b>Audit log</b>, newest first")
 AUDIT_EMPTY = Markup("Nothing has been recorded yet.")
 AUDIT_MORE = Markup("… {count} older events not shown")
 AUDIT_ACTIONS = {
-    "create_link": "created link", "cancel_link": "cancelled link", "invite": "invited", "join": "joined as",
-    "remove": "removed", "settings": "changed",
+    "create_link": "created link",
+    "cancel_link": "cancelled link",
+    "invite": "invited",
+    "join": "joined as",
+    "remove": "removed",
+    "settings": "changed",
 }
 AUDIT_DETAIL_UNITS = 200
 
@@ -444,7 +468,9 @@ def audit_line(event: AuditEvent) -> Markup:
 def audit_log(events: Sequence[AuditEvent]) -> Markup:
     """The /audit answer: newest first, as many as fit; what is left out is the oldest."""
     return fit_lines(
-        [AUDIT_HEADER], [audit_line(event) for event in events], limit=MESSAGE_LIMIT,
+        [AUDIT_HEADER],
+        [audit_line(event) for event in events],
+        limit=MESSAGE_LIMIT,
         more=lambda count: AUDIT_MORE.format(count=count),
     )
 
@@ -452,12 +478,20 @@ def audit_log(events: Sequence[AuditEvent]) -> Markup:
 # --- managing links: card buttons, /links, /find, /status -------------------------------------
 
 STATUS_EMOJI = {
-    LinkStatus.CREATING: "🕓", LinkStatus.ACTIVE: "⏳", LinkStatus.PAID: "✅",
-    LinkStatus.EXPIRED: "⌛", LinkStatus.CANCELLED: "✖️", LinkStatus.FAILED: "❌",
+    LinkStatus.CREATING: "🕓",
+    LinkStatus.ACTIVE: "⏳",
+    LinkStatus.PAID: "✅",
+    LinkStatus.EXPIRED: "⌛",
+    LinkStatus.CANCELLED: "✖️",
+    LinkStatus.FAILED: "❌",
 }
 STATUS_WORDS = {
-    LinkStatus.CREATING: "being created", LinkStatus.ACTIVE: "waiting for payment", LinkStatus.PAID: "PAID",
-    LinkStatus.EXPIRED: "expired", LinkStatus.CANCELLED: "cancelled", LinkStatus.FAILED: "not created",
+    LinkStatus.CREATING: "being created",
+    LinkStatus.ACTIVE: "waiting for payment",
+    LinkStatus.PAID: "PAID",
+    LinkStatus.EXPIRED: "expired",
+    LinkStatus.CANCELLED: "cancelled",
+    LinkStatus.FAILED: "not created",
 }
 FILTER_NAMES = {"all": "All", "active": "Active", "paid": "Paid", "expired": "Expired", "cancelled": "Cancelled"}
 
@@ -535,7 +569,9 @@ def cancel_answer(result: CancelResult) -> str:
 
 def link_button_label(link: Link) -> str:
     """A link on a button (plain text): status, amount, the start of the description."""
-    return f"{STATUS_EMOJI[LinkStatus(link.status)]} {money_of(link)} · {clip(link.description, BUTTON_DESCRIPTION_UNITS)}"
+    return (
+        f"{STATUS_EMOJI[LinkStatus(link.status)]} {money_of(link)} · {clip(link.description, BUTTON_DESCRIPTION_UNITS)}"
+    )
 
 
 def _short_when(moment: datetime | None) -> str:
@@ -544,12 +580,13 @@ def _short_when(moment: datetime | None) -> str:
 
 def _link_line(link: Link) -> Markup:
     """One link in a list: status, amount, description, when it was made, its id."""
-    return Markup(
-        "{emoji} <b>{amount}</b> {description}\n    {state} · made {made} · <code>{link_id}</code>"
-    ).format(
-        emoji=STATUS_EMOJI[LinkStatus(link.status)], amount=money_of(link),
-        description=clip(link.description, LIST_DESCRIPTION_UNITS), state=status_text(link),
-        made=_short_when(link.created_at), link_id=link.merchant_link_id,
+    return Markup("{emoji} <b>{amount}</b> {description}\n    {state} · made {made} · <code>{link_id}</code>").format(
+        emoji=STATUS_EMOJI[LinkStatus(link.status)],
+        amount=money_of(link),
+        description=clip(link.description, LIST_DESCRIPTION_UNITS),
+        state=status_text(link),
+        made=_short_when(link.created_at),
+        link_id=link.merchant_link_id,
     )
 
 
@@ -557,7 +594,9 @@ def paid_totals(totals: dict[str, Decimal]) -> Markup:
     """Today's takings per currency, or that there are none."""
     if not totals:
         return NOTHING_PAID_TODAY
-    amounts = [Markup("<b>{amount}</b>").format(amount=format_money(Money(amount, code))) for code, amount in totals.items()]
+    amounts = [
+        Markup("<b>{amount}</b>").format(amount=format_money(Money(amount, code))) for code, amount in totals.items()
+    ]
     return PAID_TODAY.format(totals=join(amounts, " · "))
 
 
@@ -577,7 +616,10 @@ def links_page(
         lines += [Markup(""), LINKS_HINT]
     lines.append(
         LINKS_PAGE.format(
-            filter=FILTER_NAMES[status_filter], page=page.page + 1, pages=page.pages, total=page.total,
+            filter=FILTER_NAMES[status_filter],
+            page=page.page + 1,
+            pages=page.pages,
+            total=page.total,
             s="" if page.total == 1 else "s",
         )
     )
@@ -597,7 +639,9 @@ def found_links(text: str, found: Sequence[FoundLink]) -> Markup:
         lines = [
             Markup(""),
             Markup("{emoji} <b>{state}</b> · <b>{amount}</b> · {description}").format(
-                emoji=STATUS_EMOJI[LinkStatus(link.status)], state=status_text(link), amount=money_of(link),
+                emoji=STATUS_EMOJI[LinkStatus(link.status)],
+                state=status_text(link),
+                amount=money_of(link),
                 description=clip(link.description, 80),
             ),
         ]
@@ -610,14 +654,19 @@ def found_links(text: str, found: Sequence[FoundLink]) -> Markup:
             )
         lines.append(
             Markup("    link <code>{link_id}</code> · made by {name}, {when} · matched {matched}").format(
-                link_id=link.merchant_link_id, name=name_of(link.creator_name, link.creator_user_id),
-                when=when(link.created_at), matched=item.matched,
+                link_id=link.merchant_link_id,
+                name=name_of(link.creator_name, link.creator_user_id),
+                when=when(link.created_at),
+                matched=item.matched,
             )
         )
         items.append(join(lines))
     head = FIND_HEADER.format(count=len(found), s="" if len(found) == 1 else "s", text=clip(text, QUERY_UNITS))
     return fit_lines(
-        [head], items, limit=MESSAGE_LIMIT, more=lambda count: FIND_MORE.format(count=count),
+        [head],
+        items,
+        limit=MESSAGE_LIMIT,
+        more=lambda count: FIND_MORE.format(count=count),
         tail=[Markup(""), FIND_FOOTER],
     )
 
@@ -636,7 +685,9 @@ def _place(link: Link, chat: Chat | None) -> Markup:
 def timeline(view: Timeline) -> Markup:
     """The /status answer: the link, where and by whom it was made, its payments and every event."""
     link = view.link
-    status = Markup("Status: {emoji} <b>{state}</b>").format(emoji=STATUS_EMOJI[LinkStatus(link.status)], state=status_text(link))
+    status = Markup("Status: {emoji} <b>{state}</b>").format(
+        emoji=STATUS_EMOJI[LinkStatus(link.status)], state=status_text(link)
+    )
     if link.status == LinkStatus.PAID:
         status = Markup("{status} {when}").format(status=status, when=when(link.paid_at))
     ids = Markup("Link <code>{link_id}</code>").format(link_id=link.merchant_link_id)
@@ -647,7 +698,9 @@ def timeline(view: Timeline) -> Markup:
         ids,
         status,
         Markup("Made by {person} in {place}, {when}").format(
-            person=person(link.creator_name, link.creator_user_id), place=_place(link, view.chat), when=when(link.created_at)
+            person=person(link.creator_name, link.creator_user_id),
+            place=_place(link, view.chat),
+            when=when(link.created_at),
         ),
     ]
     if link.expires_at and link.status == LinkStatus.ACTIVE:
@@ -660,8 +713,11 @@ def timeline(view: Timeline) -> Markup:
         )
     payments = [
         Markup("• {amount} · {method} · order <code>{trade}</code> · {when} (first reported by {source})").format(
-            amount=format_money(Money(p.amount, p.currency)), method=payment_method(p), trade=p.out_trade_no,
-            when=when(p.completed_at), source=p.source,
+            amount=format_money(Money(p.amount, p.currency)),
+            method=payment_method(p),
+            trade=p.out_trade_no,
+            when=when(p.completed_at),
+            source=p.source,
         )
         for p in view.payments[:10]
     ]
@@ -670,9 +726,12 @@ def timeline(view: Timeline) -> Markup:
     head += [Markup(""), Markup("<b>Timeline</b> (UTC)")]
     events = [
         Markup("{when} · {kind}{detail}").format(
-            when=event.created_at.strftime("%d %b %H:%M:%S"), kind=event.kind,
+            when=event.created_at.strftime("%d %b %H:%M:%S"),
+            kind=event.kind,
             detail=": " + clip(event.detail, 160) if event.detail else "",
         )
         for event in view.events
     ]
-    return fit_lines(head, events, limit=MESSAGE_LIMIT, more=lambda count: TIMELINE_MORE.format(count=count), keep_first=5)
+    return fit_lines(
+        head, events, limit=MESSAGE_LIMIT, more=lambda count: TIMELINE_MORE.format(count=count), keep_first=5
+    )

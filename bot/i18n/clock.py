@@ -6,7 +6,7 @@ CLDR has no abbreviation for a zone in a language, the offset ("UTC+7") names it
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,7 +54,7 @@ def zone_label(local: datetime) -> str:
 
 
 def _local(moment: datetime) -> datetime:
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.astimezone(zone(current().timezone))
 
 
@@ -104,7 +104,7 @@ def today_starts(now: datetime) -> datetime:
     """Midnight of the reader's today, as an aware UTC moment (for "paid today" totals)."""
     local = now.astimezone(zone(current().timezone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight.astimezone(timezone.utc)
+    return midnight.astimezone(UTC)
 
 
 def current_zone_label(now: datetime) -> str:

@@ -33,7 +33,14 @@ def from_telegram(language_code: str | None) -> str | None:
     if base == "in":  # the old ISO code for Indonesian, still sent by some clients
         base = "id"
     return {
-        "en": "en", "id": "id", "ar": "ar", "pt": "pt_BR", "es": "es", "tr": "tr", "th": "th", "zh": "zh_Hans",
+        "en": "en",
+        "id": "id",
+        "ar": "ar",
+        "pt": "pt_BR",
+        "es": "es",
+        "tr": "tr",
+        "th": "th",
+        "zh": "zh_Hans",
     }.get(base)
 
 

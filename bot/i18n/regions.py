@@ -28,9 +28,18 @@ MARKETS: dict[str, tuple[str, ...]] = {
 
 # The zone most people live in, for countries with several (CLDR lists zones alphabetically-ish).
 MAIN_ZONES = {
-    "ID": "Asia/Jakarta", "BR": "America/Sao_Paulo", "MX": "America/Mexico_City", "US": "America/New_York",
-    "AU": "Australia/Sydney", "CA": "America/Toronto", "CL": "America/Santiago", "MY": "Asia/Kuala_Lumpur",
-    "EC": "America/Guayaquil", "ES": "Europe/Madrid", "PT": "Europe/Lisbon", "AR": "America/Argentina/Buenos_Aires",
+    "ID": "Asia/Jakarta",
+    "BR": "America/Sao_Paulo",
+    "MX": "America/Mexico_City",
+    "US": "America/New_York",
+    "AU": "Australia/Sydney",
+    "CA": "America/Toronto",
+    "CL": "America/Santiago",
+    "MY": "Asia/Kuala_Lumpur",
+    "EC": "America/Guayaquil",
+    "ES": "Europe/Madrid",
+    "PT": "Europe/Lisbon",
+    "AR": "America/Argentina/Buenos_Aires",
 }
 
 

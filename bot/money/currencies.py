@@ -16,9 +16,57 @@ PAYERMAX_TWO_DECIMAL = frozenset({"BHD", "KWD", "JOD", "OMR", "TND"})
 # Currencies the PayerMax cashier can take orders in ("Global" row, contract §6). The merchant's
 # contract decides what really works, so this is used for warnings and for reading lowercase codes.
 PAYERMAX_ORDERABLE = frozenset(
-    "INR PHP MYR THB VND SGD USD HKD TWD KRW JPY AED BHD EGP KWD SAR TRY MAD JOD OMR QAR AZN BRL "
-    "CLP COP MXN PEN UYU PYG ZAR CAD AUD GBP EUR CHF CZK DKK ILS IDR ISK MDL MMK NOK NZD PKR RON "
-    "BDT BOB DZD".split()
+    [
+        "INR",
+        "PHP",
+        "MYR",
+        "THB",
+        "VND",
+        "SGD",
+        "USD",
+        "HKD",
+        "TWD",
+        "KRW",
+        "JPY",
+        "AED",
+        "BHD",
+        "EGP",
+        "KWD",
+        "SAR",
+        "TRY",
+        "MAD",
+        "JOD",
+        "OMR",
+        "QAR",
+        "AZN",
+        "BRL",
+        "CLP",
+        "COP",
+        "MXN",
+        "PEN",
+        "UYU",
+        "PYG",
+        "ZAR",
+        "CAD",
+        "AUD",
+        "GBP",
+        "EUR",
+        "CHF",
+        "CZK",
+        "DKK",
+        "ILS",
+        "IDR",
+        "ISK",
+        "MDL",
+        "MMK",
+        "NOK",
+        "NZD",
+        "PKR",
+        "RON",
+        "BDT",
+        "BOB",
+        "DZD",
+    ]
 )
 
 # Nobody sells a link for a trillion of anything; more digits than this is a typo.

@@ -78,8 +78,7 @@ def english_sentence(error: AmountError) -> str:
             return f"{currency} amounts allow at most {error.decimals} {plural}, e.g. {example} {currency}."
         case AmountProblem.TOO_LARGE:
             return (
-                f"'{text}' is too large: an amount can have at most {error.max_digits} digits "
-                "before the decimal point."
+                f"'{text}' is too large: an amount can have at most {error.max_digits} digits before the decimal point."
             )
         case AmountProblem.UNKNOWN_CURRENCY:
             return f"'{currency}' is not a currency code. Use a 3-letter ISO code such as USD, EUR or IDR."

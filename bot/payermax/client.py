@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
@@ -342,7 +342,7 @@ class PayerMaxClient:
 
 def _request_time() -> str:
     """Now in UTC, RFC 3339 with milliseconds, as ``requestTime`` requires."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:

@@ -145,7 +145,7 @@ _REFUND_REFUSALS = {
     "PARAMS_INVALID": RefundRefusal.INVALID_REQUEST,
     "AMOUNT_INVALID": RefundRefusal.INVALID_REQUEST,
     "CURRENCY_INVALID": RefundRefusal.INVALID_REQUEST,
-    **{code: RefundRefusal.TEMPORARY for code in ApiError.RETRYABLE_CODES},
+    **dict.fromkeys(ApiError.RETRYABLE_CODES, RefundRefusal.TEMPORARY),
 }
 
 

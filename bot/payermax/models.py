@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -384,8 +384,8 @@ def parse_timestamp(value: str | None, *, field: str = "timestamp") -> datetime 
         raise DataFormatError(f"{field} is not an ISO-8601 timestamp: {_quote(value)}") from None
     if parsed.tzinfo is None:
         # PayerMax documents its times as UTC; a missing offset means UTC, not our local time.
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def normalise_status(value: str) -> str:

@@ -6,9 +6,8 @@ notification; its ``reason`` is safe to log (it never contains the ``sign`` valu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
@@ -56,8 +55,7 @@ def verify_notification(
         raise NotificationRejected(str(exc)) from None
     if notification.notify_type not in accept:
         raise NotificationRejected(
-            f"{notification.notify_type} notifications are not accepted here (this endpoint takes "
-            f"{', '.join(accept)})"
+            f"{notification.notify_type} notifications are not accepted here (this endpoint takes {', '.join(accept)})"
         )
     return notification
 

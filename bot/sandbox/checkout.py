@@ -8,9 +8,9 @@ because PayerMax only notifies successful link payments (contract §5.1).
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -102,9 +102,7 @@ class CheckoutDesk:
             link, attempt, self._urls, app_id=self._app_id, merchant_no=self._merchant_no, now=now
         )
         self._notifier.submit(
-            new_delivery(
-                delivery_id=attempt.out_trade_no, link_id=link.link_id, notify_url=link.notify_url, body=body
-            )
+            new_delivery(delivery_id=attempt.out_trade_no, link_id=link.link_id, notify_url=link.notify_url, body=body)
         )
         return attempt
 

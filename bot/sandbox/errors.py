@@ -1,8 +1,8 @@
 """Result codes the sandbox answers with, and the exceptions that carry them.
 
-    SandboxError
-     ├── GatewayError        an API call is refused; carries a PayerMax result code (contract §7)
-     └── CheckoutRefused     the customer cannot pay this link (unknown, paid, expired, cancelled)
+SandboxError
+ ├── GatewayError        an API call is refused; carries a PayerMax result code (contract §7)
+ └── CheckoutRefused     the customer cannot pay this link (unknown, paid, expired, cancelled)
 """
 
 from __future__ import annotations

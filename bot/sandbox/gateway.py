@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -73,7 +74,7 @@ _ApiHandler = Callable[[dict[str, Any], datetime], Awaitable[Response]]
 
 def _utc_now() -> datetime:
     """The current time, timezone-aware in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SandboxGateway:
@@ -345,9 +346,7 @@ class SandboxGateway:
 
     async def _settle_refunds_now(self, request: Request) -> Response:
         """POST /_refunds/settle: settle every pending refund now, for tests in another process."""
-        settled = [
-            {"outRefundNo": refund.out_refund_no, "status": refund.status} for refund in self.settle_refunds()
-        ]
+        settled = [{"outRefundNo": refund.out_refund_no, "status": refund.status} for refund in self.settle_refunds()]
         return JSONResponse({"settled": settled})
 
     async def _set_faults(self, request: Request) -> Response:

@@ -65,9 +65,7 @@ def _load_or_create_private_key(path: Path) -> RSAPrivateKey:
                 f"the sandbox key file {path} is corrupt ({exc}); delete it to make a new key pair"
             ) from exc
     key = generate_private_key()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     _write_private_file(path, pem)
     return key
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -140,9 +141,7 @@ class Notifier:
             try:
                 response = await self._client.post(delivery.notify_url, content=body, headers=headers)
             except httpx.HTTPError as exc:
-                logger.info(
-                    "SANDBOX notification %s to %s failed: %r", delivery.delivery_id, delivery.notify_url, exc
-                )
+                logger.info("SANDBOX notification %s to %s failed: %r", delivery.delivery_id, delivery.notify_url, exc)
                 continue
             if is_acknowledged(response):
                 acknowledged = True

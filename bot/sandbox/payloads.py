@@ -6,7 +6,7 @@ Serialize them with :func:`bot.payermax.jsontext.dumps`, which writes Decimal am
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -40,12 +40,12 @@ class SandboxUrls:
 
 def format_seconds(moment: datetime) -> str:
     """UTC ISO time without fraction, as in PayerMax's ``expiresAt``: ``2024-02-28T05:46:25Z``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def format_millis(moment: datetime) -> str:
     """UTC ISO time with milliseconds, as in PayerMax's event times: ``2025-06-26T12:11:36.142Z``."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def link_summary(link: PaymentLink, urls: SandboxUrls, now: datetime) -> dict[str, Any]:
@@ -117,9 +117,7 @@ def order_details(link: PaymentLink, attempt: PaymentAttempt) -> dict[str, Any]:
         details["confirmPayTime"] = paid_at
         details["completeTime"] = paid_at
         details["cashierCountry"] = link.country
-        details["paymentDetails"] = [
-            {**payment_detail(attempt), "payAmount": amount, "payCurrency": link.currency}
-        ]
+        details["paymentDetails"] = [{**payment_detail(attempt), "payAmount": amount, "payCurrency": link.currency}]
     else:
         details["resultCode"] = "ORDER_CLOSED"
         details["resultMsg"] = "SANDBOX: the customer declined the payment"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Callable
 
 from bot.sandbox.checkout import FULL_REFUND_ONLY_METHODS
 from bot.sandbox.errors import GatewayError, ResultCode
@@ -97,7 +97,11 @@ class RefundDesk:
         self._store.add_refund(refund)
         logger.info(
             "SANDBOX refund %s of %s %s on %s accepted (settles as %s)",
-            refund.out_refund_no, refund.amount, refund.currency, refund.out_trade_no, refund.settles_as,
+            refund.out_refund_no,
+            refund.amount,
+            refund.currency,
+            refund.out_trade_no,
+            refund.settles_as,
         )
         self._schedule(refund)
         return refund
@@ -157,9 +161,7 @@ class RefundDesk:
                 f"refund {pending.out_refund_no} of this order is still pending; one refund at a time",
             )
         paid = Decimal(link.total_amount)
-        taken = sum(
-            (refund.amount for refund in refunds if refund.status != RefundStatus.FAILED), start=Decimal(0)
-        )
+        taken = sum((refund.amount for refund in refunds if refund.status != RefundStatus.FAILED), start=Decimal(0))
         refundable = paid - taken
         if application.amount > refundable:
             raise GatewayError(

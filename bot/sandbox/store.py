@@ -13,11 +13,12 @@ import os
 import secrets
 import string
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bot.payermax.jsontext import dumps
 

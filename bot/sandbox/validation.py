@@ -85,8 +85,7 @@ def _check_request_time(value: Any, now: datetime) -> None:
     if abs(moment - now) > REQUEST_TIME_TOLERANCE:
         raise GatewayError(
             ResultCode.PARAMS_INVALID,
-            f"requestTime {value} is more than 2 minutes away from the gateway time {now.isoformat()}; "
-            "check the clock",
+            f"requestTime {value} is more than 2 minutes away from the gateway time {now.isoformat()}; check the clock",
         )
 
 
@@ -145,8 +144,7 @@ def _expires_seconds(data: dict[str, Any]) -> int:
     if not MIN_EXPIRES_SECONDS <= seconds <= MAX_EXPIRES_SECONDS:
         raise GatewayError(
             ResultCode.PARAMS_INVALID,
-            f"expiresTime must be between {MIN_EXPIRES_SECONDS} (1 hour) and "
-            f"{MAX_EXPIRES_SECONDS} (30 days) seconds",
+            f"expiresTime must be between {MIN_EXPIRES_SECONDS} (1 hour) and {MAX_EXPIRES_SECONDS} (30 days) seconds",
         )
     return seconds
 
@@ -166,8 +164,7 @@ def _check_amount(value: Any, currency: str) -> None:
     if not isinstance(value, str) or not _DECIMAL.fullmatch(value) or len(value) > MAX_AMOUNT_CHARS:
         raise GatewayError(
             ResultCode.AMOUNT_INVALID,
-            f"totalAmount must be a decimal string of at most {MAX_AMOUNT_CHARS} characters, "
-            'e.g. "40000" or "0.99"',
+            f'totalAmount must be a decimal string of at most {MAX_AMOUNT_CHARS} characters, e.g. "40000" or "0.99"',
         )
     if Decimal(value) <= 0:
         raise GatewayError(ResultCode.AMOUNT_INVALID, "totalAmount must be greater than zero")

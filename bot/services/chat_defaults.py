@@ -25,7 +25,10 @@ PAGE_LANGUAGES = ("en", "ar", "es", "pt", "tr", "zh", "th", "id", "ms", "vi", "j
 COUNTRIES = frozenset(
     code
     for code, currencies in get_global("territory_currencies").items()
-    if len(code) == 2 and code.isalpha() and code != "EU" and any(end is None and tender for _c, _s, end, tender in currencies)
+    if len(code) == 2
+    and code.isalpha()
+    and code != "EU"
+    and any(end is None and tender for _c, _s, end, tender in currencies)
 )
 
 # ChatDefaults field -> (chats table column, name in the audit log)
@@ -150,7 +153,12 @@ class ChatDefaultsService:
             if old != new:
                 shown = duration_text if name == "expires_seconds" else str
                 await repo.audit(
-                    session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=chat.id, action=AuditAction.SETTINGS,
-                    subject=subject, detail=f"{shown(old)} -> {shown(new)}",
+                    session,
+                    actor_user_id=actor.user_id,
+                    actor_name=actor.name,
+                    chat_id=chat.id,
+                    action=AuditAction.SETTINGS,
+                    subject=subject,
+                    detail=f"{shown(old)} -> {shown(new)}",
                 )
         return after

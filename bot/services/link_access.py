@@ -80,4 +80,3 @@ class LinkAccess:
         """What this person's role lets them do (nothing without a role)."""
         role = await self._access.role_of(user_id)
         return PERMISSIONS[role] if role is not None else frozenset()
-

@@ -115,7 +115,9 @@ class LinkActions:
             return None
         await self._reconciler.check(link)
         async with self._sessions() as session, session.begin():
-            await repo.add_link_event(session, link_id, LinkEventKind.REFRESHED, f"by {actor.name}", actor_user_id=actor.user_id)
+            await repo.add_link_event(
+                session, link_id, LinkEventKind.REFRESHED, f"by {actor.name}", actor_user_id=actor.user_id
+            )
             return await repo.get_link(session, link_id)
 
     async def _after_refused_expire(self, link: Link, exc: ApiError) -> CancelResult:
@@ -144,27 +146,38 @@ class LinkActions:
                 current.status = LinkStatus.CANCELLED
                 current.updated_at = utcnow()
                 current.next_check_at = None
-                await repo.add_link_event(session, current.id, LinkEventKind.CANCELLED, f"by {actor.name}", actor_user_id=actor.user_id)
+                await repo.add_link_event(
+                    session, current.id, LinkEventKind.CANCELLED, f"by {actor.name}", actor_user_id=actor.user_id
+                )
                 await repo.audit(
-                    session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=actor.chat_id,
-                    action=CANCEL_AUDIT_ACTION, subject=current.merchant_link_id,
+                    session,
+                    actor_user_id=actor.user_id,
+                    actor_name=actor.name,
+                    chat_id=actor.chat_id,
+                    action=CANCEL_AUDIT_ACTION,
+                    subject=current.merchant_link_id,
                     detail=f"{current.amount} {current.currency} {current.description}",
                 )
                 await repo.enqueue(
-                    session, dedupe_key=f"card-cancelled:{current.id}", kind=OutboxKind.CARD_UPDATE, chat_id=current.chat_id,
-                    link_id=current.id, payload={},
+                    session,
+                    dedupe_key=f"card-cancelled:{current.id}",
+                    kind=OutboxKind.CARD_UPDATE,
+                    chat_id=current.chat_id,
+                    link_id=current.id,
+                    payload={},
                 )
         if not changed:
             return await self._result_for_status(current)
         self._on_enqueued()
-        log.info("link cancelled", extra={"link": current.merchant_link_id, "chat": current.chat_id, "user": actor.user_id})
+        log.info(
+            "link cancelled", extra={"link": current.merchant_link_id, "chat": current.chat_id, "user": actor.user_id}
+        )
         return CancelResult(CancelOutcome.CANCELLED, current, cancelled_by=actor.name)
 
     async def _result_for_status(self, link: Link) -> CancelResult:
         """Why a link in this state cannot be cancelled."""
         outcome = _OUTCOME_OF_STATUS.get(LinkStatus(link.status), CancelOutcome.REFUSED)
-        cancelled_by = (await self._queries.card_facts(link)).cancelled_by if outcome == CancelOutcome.ALREADY_CANCELLED else None
+        cancelled_by = (
+            (await self._queries.card_facts(link)).cancelled_by if outcome == CancelOutcome.ALREADY_CANCELLED else None
+        )
         return CancelResult(outcome, link, cancelled_by=cancelled_by)
-
-
-

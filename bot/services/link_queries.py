@@ -7,7 +7,7 @@ the person see; the handlers check the scope before showing anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 
@@ -128,12 +128,14 @@ class LinkQueries:
             total = await repo.count_links(session, statuses=statuses, **where)
             pages = max(1, -(-total // page_size))  # ceiling division; an empty list is one empty page
             page = min(max(0, page), pages - 1)
-            links = list(await repo.list_links(session, statuses=statuses, offset=page * page_size, limit=page_size, **where))
+            links = list(
+                await repo.list_links(session, statuses=statuses, offset=page * page_size, limit=page_size, **where)
+            )
         return LinkPage(links, page, pages, total)
 
     async def paid_totals_today(self, scope: LinkScope) -> dict[str, Decimal]:
         """What links in scope took since midnight UTC, per currency (in currency code order)."""
-        midnight = datetime.combine(utcnow().date(), time.min, tzinfo=timezone.utc)
+        midnight = datetime.combine(utcnow().date(), time.min, tzinfo=UTC)
         async with self._sessions() as session:
             payments = await repo.payments_completed_since(
                 session, midnight, chat_id=scope.chat_id, creator_user_id=scope.creator_user_id
@@ -152,12 +154,18 @@ class LinkQueries:
         async with self._sessions() as session:
             links = list(
                 await repo.find_links(
-                    session, reference=reference, words=words, chat_id=scope.chat_id,
-                    creator_user_id=scope.creator_user_id, limit=MAX_FOUND,
+                    session,
+                    reference=reference,
+                    words=words,
+                    chat_id=scope.chat_id,
+                    creator_user_id=scope.creator_user_id,
+                    limit=MAX_FOUND,
                 )
             )
             payments = await repo.latest_payments(session, [link.id for link in links if link.id is not None])
-            orders = {payment.link_id for payment in await repo.payments_of_trade(session, reference)} if links else set()
+            orders = (
+                {payment.link_id for payment in await repo.payments_of_trade(session, reference)} if links else set()
+            )
         return [FoundLink(link, payments.get(link.id), _matched(link, reference, orders)) for link in links]
 
 

@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -177,7 +177,9 @@ class LinkService:
             if exc.code != "ORDER_NOT_EXIST":
                 raise LinkPending(link, exc) from exc
             if utcnow() - link.created_at > GIVE_UP_CREATING_AFTER:
-                return await self._mark_failed(link, "NOT_CREATED", "PayerMax could not be reached in time; nothing was created")
+                return await self._mark_failed(
+                    link, "NOT_CREATED", "PayerMax could not be reached in time; nothing was created"
+                )
             return await self.settle(link)
         except PayerMaxError as exc:
             raise LinkPending(link, exc) from exc
@@ -226,13 +228,24 @@ class LinkService:
                 await repo.upsert_chat(session, order.chat_id, order.chat_type, order.chat_title)
                 session.add(link)
                 await session.flush()
-                where = order.chat_title or ("private chat" if order.chat_type == "private" else f"chat {order.chat_id}")
+                where = order.chat_title or (
+                    "private chat" if order.chat_type == "private" else f"chat {order.chat_id}"
+                )
                 await repo.add_link_event(
-                    session, link.id, LinkEventKind.REQUESTED, f"{format_money(order.money)} by {order.user_name} in {where}", actor_user_id=order.user_id
+                    session,
+                    link.id,
+                    LinkEventKind.REQUESTED,
+                    f"{format_money(order.money)} by {order.user_name} in {where}",
+                    actor_user_id=order.user_id,
                 )
                 await repo.audit(
-                    session, actor_user_id=order.user_id, actor_name=order.user_name, chat_id=order.chat_id, action=AuditAction.CREATE_LINK,
-                    subject=link.merchant_link_id, detail=f"{format_money(order.money)} {order.description}",
+                    session,
+                    actor_user_id=order.user_id,
+                    actor_name=order.user_name,
+                    chat_id=order.chat_id,
+                    action=AuditAction.CREATE_LINK,
+                    subject=link.merchant_link_id,
+                    detail=f"{format_money(order.money)} {order.description}",
                 )
         except IntegrityError:
             # The same request raced us between the look-up and the insert: theirs wins.
@@ -274,18 +287,27 @@ class LinkService:
                 current.payermax_link_id = info.link_id
                 current.link_url = info.link_url
                 current.qr_code_url = info.qr_code_url
-                current.expires_at = info.expires_at.astimezone(timezone.utc) if info.expires_at else None
+                current.expires_at = info.expires_at.astimezone(UTC) if info.expires_at else None
                 current.failure_code = current.failure_message = None
                 current.updated_at = utcnow()
                 current.next_check_at = utcnow() + FIRST_CHECK_AFTER
-                await repo.add_link_event(session, current.id, LinkEventKind.CREATED, f"PayerMax link {info.link_id}, {current.status}")
+                await repo.add_link_event(
+                    session, current.id, LinkEventKind.CREATED, f"PayerMax link {info.link_id}, {current.status}"
+                )
                 await repo.enqueue(
-                    session, dedupe_key=f"card:{current.id}", kind=OutboxKind.CARD, chat_id=current.chat_id, link_id=current.id, payload={}
+                    session,
+                    dedupe_key=f"card:{current.id}",
+                    kind=OutboxKind.CARD,
+                    chat_id=current.chat_id,
+                    link_id=current.id,
+                    payload={},
                 )
         self._on_enqueued()
         if settled_now:
             self._on_outcome(self.CREATED)
-        log.info("link active", extra={"link": current.merchant_link_id, "chat": current.chat_id, "status": current.status})
+        log.info(
+            "link active", extra={"link": current.merchant_link_id, "chat": current.chat_id, "status": current.status}
+        )
         return current
 
     async def _mark_failed(self, link: Link, code: str, msg: str) -> Link:

@@ -88,7 +88,9 @@ class NotificationWriter:
         self.start()
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         await self.close()
 
     async def submit(self, notification: Notification) -> Outcome:
@@ -129,7 +131,9 @@ class NotificationWriter:
     async def _write(self, batch: list[_Waiting]) -> None:
         """Apply one batch in one transaction; on failure, apply its notifications one at a time."""
         try:
-            outcomes = await self._payments.apply_link_notifications([waiting.notification for waiting in batch], self._transactions)
+            outcomes = await self._payments.apply_link_notifications(
+                [waiting.notification for waiting in batch], self._transactions
+            )
         except Exception as error:
             if is_outage(error):
                 # One by one would fail the same way (on SQLite, after another busy timeout each): every

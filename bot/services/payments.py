@@ -90,7 +90,10 @@ def _paybylink_reports(notification: Notification) -> LinkReports:
     if info is None:
         raise ValueError(f"a {notification.notify_type} notification names no link")
     amount, currency = info.total_amount or Decimal(0), (info.currency or "").upper()
-    reports = [PaymentReport(attempt, amount, currency, PaymentSource.PAYBYLINK) for attempt in notification.successful_attempts()]
+    reports = [
+        PaymentReport(attempt, amount, currency, PaymentSource.PAYBYLINK)
+        for attempt in notification.successful_attempts()
+    ]
     return LinkReports(info.merchant_link_id, info.link_id, reports)
 
 
@@ -100,7 +103,10 @@ def _wrong_link(link: LinkFacts, notified: str | None) -> bool:
     if wrong:
         log.warning(
             "notification refused: it names PayerMax link %s, but %s is PayerMax link %s",
-            notified, link.merchant_link_id, link.payermax_link_id, extra={"link": link.merchant_link_id},
+            notified,
+            link.merchant_link_id,
+            link.payermax_link_id,
+            extra={"link": link.merchant_link_id},
         )
     return wrong
 
@@ -108,7 +114,9 @@ def _wrong_link(link: LinkFacts, notified: str | None) -> bool:
 def _unknown_link(merchant_link_id: str) -> Outcome:
     """Retry a link that looks like ours (it may not be stored yet); stop one made elsewhere."""
     ours = looks_like_ours(merchant_link_id)
-    log.warning("notification for unknown link", extra={"link": merchant_link_id, "status": "ours" if ours else "foreign"})
+    log.warning(
+        "notification for unknown link", extra={"link": merchant_link_id, "status": "ours" if ours else "foreign"}
+    )
     return Outcome.UNKNOWN if ours else Outcome.NOT_OURS
 
 
@@ -126,10 +134,18 @@ def _payment_values(link: LinkFacts, trade: str, report: PaymentReport) -> dict[
     """The columns of the payment this report records."""
     attempt = report.attempt
     return {
-        "link_id": link.id, "out_trade_no": trade, "trade_token": report.trade_token, "status": "SUCCESS",
-        "amount": report.amount, "currency": report.currency, "payment_method": attempt.payment_method,
-        "target_org": attempt.target_org, "card_org": attempt.card_org, "card_number": attempt.card_number,
-        "source": report.source, "completed_at": attempt.complete_at or utcnow(),
+        "link_id": link.id,
+        "out_trade_no": trade,
+        "trade_token": report.trade_token,
+        "status": "SUCCESS",
+        "amount": report.amount,
+        "currency": report.currency,
+        "payment_method": attempt.payment_method,
+        "target_org": attempt.target_org,
+        "card_org": attempt.card_org,
+        "card_number": attempt.card_number,
+        "source": report.source,
+        "completed_at": attempt.complete_at or utcnow(),
     }
 
 
@@ -154,23 +170,45 @@ def _wants_private_copy(link: LinkFacts) -> bool:
     return link.chat_id != link.creator_user_id  # a private chat's id is the user's
 
 
-def _announcements(link: LinkFacts, trade: str, payment_id: int, *, creator_notified_privately: bool) -> list[bulk.OutboxEntry]:
+def _announcements(
+    link: LinkFacts, trade: str, payment_id: int, *, creator_notified_privately: bool
+) -> list[bulk.OutboxEntry]:
     """The messages a new payment queues: "Paid", the card edit, and the creator's private copy if they asked."""
     messages: list[bulk.OutboxEntry] = [
-        {"dedupe_key": f"paid:{link.id}:{trade}", "kind": OutboxKind.PAID, "chat_id": link.chat_id, "link_id": link.id, "payload": {"payment_id": payment_id}},
-        {"dedupe_key": f"card-paid:{link.id}", "kind": OutboxKind.CARD_UPDATE, "chat_id": link.chat_id, "link_id": link.id, "payload": {}},
+        {
+            "dedupe_key": f"paid:{link.id}:{trade}",
+            "kind": OutboxKind.PAID,
+            "chat_id": link.chat_id,
+            "link_id": link.id,
+            "payload": {"payment_id": payment_id},
+        },
+        {
+            "dedupe_key": f"card-paid:{link.id}",
+            "kind": OutboxKind.CARD_UPDATE,
+            "chat_id": link.chat_id,
+            "link_id": link.id,
+            "payload": {},
+        },
     ]
     if creator_notified_privately and _wants_private_copy(link):
         # The agent asked to hear about their group links privately too.
         messages.append(
-            {"dedupe_key": f"paid-private:{link.id}:{trade}", "kind": OutboxKind.PAID, "chat_id": link.creator_user_id, "link_id": link.id,
-             "payload": {"payment_id": payment_id}}
+            {
+                "dedupe_key": f"paid-private:{link.id}:{trade}",
+                "kind": OutboxKind.PAID,
+                "chat_id": link.creator_user_id,
+                "link_id": link.id,
+                "payload": {"payment_id": payment_id},
+            }
         )
     return messages
 
 
 def _log_recorded(link: LinkFacts, trade: str) -> None:
-    log.info("payment recorded", extra={"link": link.merchant_link_id, "chat": link.chat_id, "trade": trade, "status": "PAID"})
+    log.info(
+        "payment recorded",
+        extra={"link": link.merchant_link_id, "chat": link.chat_id, "trade": trade, "status": "PAID"},
+    )
 
 
 def _overall(outcomes: Sequence[Outcome]) -> Outcome:
@@ -209,7 +247,9 @@ def _decide(index: int, link: LinkFacts, report: PaymentReport, recorded: set[tu
 
 def _record_batch(requests: Sequence[LinkReports], connection: Connection) -> list[Outcome | None]:
     """Decide and record PAYBYLINK reports in the caller's transaction; None marks a notification to apply on its own."""
-    links = bulk.links_by_merchant_ids(connection, sorted({request.merchant_link_id for request in requests}), for_update=True)
+    links = bulk.links_by_merchant_ids(
+        connection, sorted({request.merchant_link_id for request in requests}), for_update=True
+    )
     recorded = bulk.recorded_payments(connection, [link.id for link in links.values()])
     outcomes: list[Outcome | None] = []
     decisions: list[_Decision] = []
@@ -238,7 +278,11 @@ def _record_batch(requests: Sequence[LinkReports], connection: Connection) -> li
 def _record_decided(connection: Connection, decisions: Sequence[_Decision]) -> list[_Decision]:
     """Insert the new payments, then their timeline entries, link changes and messages; return the final decisions."""
     new_ids = bulk.insert_new_payments(connection, [decision.values for decision in decisions if decision.values])
-    creators = {decision.link.creator_user_id for decision in decisions if decision.values and _wants_private_copy(decision.link)}
+    creators = {
+        decision.link.creator_user_id
+        for decision in decisions
+        if decision.values and _wants_private_copy(decision.link)
+    }
     notified_privately = bulk.members_notified_privately(connection, sorted(creators))
     final: list[_Decision] = []
     events: list[tuple[int, LinkEventKind, str]] = []
@@ -257,7 +301,9 @@ def _record_decided(connection: Connection, decisions: Sequence[_Decision]) -> l
             changes = None if link.id in link_changes else _paid_changes(link, decision.values["completed_at"])
             if changes is not None:
                 link_changes[link.id] = changes
-            messages += _announcements(link, trade, payment_id, creator_notified_privately=link.creator_user_id in notified_privately)
+            messages += _announcements(
+                link, trade, payment_id, creator_notified_privately=link.creator_user_id in notified_privately
+            )
             _log_recorded(link, trade)
         final.append(decision)
     bulk.update_links(connection, link_changes)
@@ -285,7 +331,9 @@ class PaymentService:
         if notification.link is not None:
             request = _paybylink_reports(notification)
             return await self.apply_to_link(
-                request.merchant_link_id, request.reports, notify_type=NOTIFY_TYPE_PAYBYLINK,
+                request.merchant_link_id,
+                request.reports,
+                notify_type=NOTIFY_TYPE_PAYBYLINK,
                 payermax_link_id=request.payermax_link_id,
             )
         assert notification.order is not None
@@ -297,13 +345,24 @@ class PaymentService:
         if link is None:
             # A PAYMENT report names only the order; the PAYBYLINK report or the reconciler
             # teaches us which link it belongs to. Until then PayerMax keeps retrying.
-            log.info("payment notification for an order not linked yet", extra={"trade": order.out_trade_no, "status": order.status})
+            log.info(
+                "payment notification for an order not linked yet",
+                extra={"trade": order.out_trade_no, "status": order.status},
+            )
             return Outcome.UNKNOWN if attempts else Outcome.NOT_PAID
-        reports = [PaymentReport(a, order.total_amount, order.currency.upper(), PaymentSource.PAYMENT, order.trade_token) for a in attempts]
+        reports = [
+            PaymentReport(a, order.total_amount, order.currency.upper(), PaymentSource.PAYMENT, order.trade_token)
+            for a in attempts
+        ]
         return await self.apply_to_link(link.merchant_link_id, reports, notify_type="PAYMENT")
 
     async def apply_to_link(
-        self, merchant_link_id: str, reports: Sequence[PaymentReport], *, notify_type: str, payermax_link_id: str | None = None
+        self,
+        merchant_link_id: str,
+        reports: Sequence[PaymentReport],
+        *,
+        notify_type: str,
+        payermax_link_id: str | None = None,
     ) -> Outcome:
         """Record each successful report on the link, once, in one transaction with its announcement.
 
@@ -323,7 +382,9 @@ class PaymentService:
             self._on_enqueued()
         return _overall(outcomes)
 
-    async def apply_link_notifications(self, notifications: Sequence[Notification], transactions: BatchTransactions) -> list[Outcome]:
+    async def apply_link_notifications(
+        self, notifications: Sequence[Notification], transactions: BatchTransactions
+    ) -> list[Outcome]:
         """Apply many PAYBYLINK notifications in one transaction of a few set-based statements; one outcome each, in order.
 
         A notification whose amount or currency differ from its link's is then applied on its own,
@@ -362,14 +423,35 @@ class PaymentService:
         _log_recorded(link, trade)
         return Outcome.APPLIED
 
-    async def _record_mismatch(self, session: AsyncSession, link: Link, report: PaymentReport, trade: str, notify_type: str) -> None:
+    async def _record_mismatch(
+        self, session: AsyncSession, link: Link, report: PaymentReport, trade: str, notify_type: str
+    ) -> None:
         """Keep the evidence and tell the owners; the link is not touched."""
         detail = f"expected {link.amount} {link.currency}, reported {report.amount} {report.currency} (trade {trade})"
-        await repo.record_event(session, notify_type=notify_type, reference=link.merchant_link_id, outcome="mismatch", detail=detail, link_id=link.id)
+        await repo.record_event(
+            session,
+            notify_type=notify_type,
+            reference=link.merchant_link_id,
+            outcome="mismatch",
+            detail=detail,
+            link_id=link.id,
+        )
         await repo.add_link_event(session, link.id, LinkEventKind.MISMATCH, detail)
         for owner in self._owner_chat_ids:
             await repo.enqueue(
-                session, dedupe_key=f"mismatch:{link.id}:{trade}:{owner}", kind=OutboxKind.ALERT, chat_id=owner, link_id=link.id,
-                payload={"alert": "mismatch", "expected": f"{link.amount} {link.currency}", "reported": f"{report.amount} {report.currency}", "trade": trade},
+                session,
+                dedupe_key=f"mismatch:{link.id}:{trade}:{owner}",
+                kind=OutboxKind.ALERT,
+                chat_id=owner,
+                link_id=link.id,
+                payload={
+                    "alert": "mismatch",
+                    "expected": f"{link.amount} {link.currency}",
+                    "reported": f"{report.amount} {report.currency}",
+                    "trade": trade,
+                },
             )
-        log.error("payment amount mismatch", extra={"link": link.merchant_link_id, "chat": link.chat_id, "trade": trade, "status": "MISMATCH"})
+        log.error(
+            "payment amount mismatch",
+            extra={"link": link.merchant_link_id, "chat": link.chat_id, "trade": trade, "status": "MISMATCH"},
+        )

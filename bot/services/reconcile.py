@@ -88,7 +88,7 @@ class Reconciler:
             if checked < self._batch_size:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=self._idle)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     async def reconcile_once(self, stop: asyncio.Event | None = None) -> int:
@@ -128,7 +128,11 @@ class Reconciler:
         except LinkRefused as exc:
             async with self._sessions() as session, session.begin():
                 await repo.enqueue(
-                    session, dedupe_key=f"failed:{link.id}", kind=OutboxKind.LINK_FAILED, chat_id=link.chat_id, link_id=link.id,
+                    session,
+                    dedupe_key=f"failed:{link.id}",
+                    kind=OutboxKind.LINK_FAILED,
+                    chat_id=link.chat_id,
+                    link_id=link.id,
                     payload={"code": exc.code, "msg": exc.msg},
                 )
             self._on_enqueued()
@@ -159,10 +163,17 @@ class Reconciler:
         if order.status != STATUS_SUCCESS:
             return None
         settled = PaymentAttempt(
-            out_trade_no=order.out_trade_no, status=order.status, complete_at=order.complete_time,
-            payment_method=order.payment_method, target_org=order.target_org, card_org=order.card_org, card_number=order.card_number,
+            out_trade_no=order.out_trade_no,
+            status=order.status,
+            complete_at=order.complete_time,
+            payment_method=order.payment_method,
+            target_org=order.target_org,
+            card_org=order.card_org,
+            card_number=order.card_number,
         )
-        return PaymentReport(settled, order.total_amount, order.currency.upper(), PaymentSource.RECONCILE, order.trade_token)
+        return PaymentReport(
+            settled, order.total_amount, order.currency.upper(), PaymentSource.RECONCILE, order.trade_token
+        )
 
     async def _mark_expired(self, link: Link) -> None:
         """The link can no longer be paid: say so on its card."""
@@ -175,7 +186,12 @@ class Reconciler:
             current.next_check_at = None
             await repo.add_link_event(session, current.id, LinkEventKind.EXPIRED, "PayerMax reports the link expired")
             await repo.enqueue(
-                session, dedupe_key=f"card-expired:{link.id}", kind=OutboxKind.CARD_UPDATE, chat_id=link.chat_id, link_id=link.id, payload={}
+                session,
+                dedupe_key=f"card-expired:{link.id}",
+                kind=OutboxKind.CARD_UPDATE,
+                chat_id=link.chat_id,
+                link_id=link.id,
+                payload={},
             )
         log.info("link expired", extra={"link": link.merchant_link_id, "chat": link.chat_id, "status": "EXPIRED"})
         self._on_enqueued()

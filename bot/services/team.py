@@ -50,7 +50,11 @@ class TeamError(Exception):
     """A team change that cannot be made: the problem and the facts a sentence about it needs."""
 
     def __init__(
-        self, problem: TeamProblem, *, role: Role | None = None, grantors: frozenset[Role] = frozenset(),
+        self,
+        problem: TeamProblem,
+        *,
+        role: Role | None = None,
+        grantors: frozenset[Role] = frozenset(),
         user_id: int | None = None,
     ) -> None:
         super().__init__(problem.value)
@@ -113,8 +117,13 @@ class TeamService:
             session.add(row)
             # The code itself stays out of the log: whoever reads the log must not be able to use it.
             await repo.audit(
-                session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=actor.chat_id, action=AuditAction.INVITE,
-                subject=role.value, detail=f"single-use invite valid until {expires_at:%Y-%m-%d %H:%M} UTC",
+                session,
+                actor_user_id=actor.user_id,
+                actor_name=actor.name,
+                chat_id=actor.chat_id,
+                action=AuditAction.INVITE,
+                subject=role.value,
+                detail=f"single-use invite valid until {expires_at:%Y-%m-%d %H:%M} UTC",
             )
         return InviteCode(code, role, expires_at)
 
@@ -146,7 +155,14 @@ class TeamService:
                 member.role, member.added_by, member.added_at = role.value, invite.created_by, now
                 member.name = name[:128] or member.name
             detail = f"invited by {invite.created_by}" + (f"; was {previous.value}" if previous else "")
-            await repo.audit(session, actor_user_id=user_id, actor_name=name, action=AuditAction.JOIN, subject=role.value, detail=detail)
+            await repo.audit(
+                session,
+                actor_user_id=user_id,
+                actor_name=name,
+                action=AuditAction.JOIN,
+                subject=role.value,
+                detail=detail,
+            )
         return role
 
     async def _usable_invite(self, code: str) -> Invite:
@@ -195,8 +211,13 @@ class TeamService:
             removed = TeamMember(member.user_id, role, member.name, member.notify_private)
             await session.delete(member)
             await repo.audit(
-                session, actor_user_id=actor.user_id, actor_name=actor.name, chat_id=actor.chat_id, action=AuditAction.REMOVE,
-                subject=str(user_id), detail=f"{member.name or user_id} was {role.value}",
+                session,
+                actor_user_id=actor.user_id,
+                actor_name=actor.name,
+                chat_id=actor.chat_id,
+                action=AuditAction.REMOVE,
+                subject=str(user_id),
+                detail=f"{member.name or user_id} was {role.value}",
             )
         return removed
 

@@ -47,7 +47,9 @@ def _healthz(engine: AsyncEngine, database: DatabaseAvailability) -> Callable[[R
     return healthz
 
 
-def _telegram_webhook(secret: str, submit: Callable[[dict[str, Any]], Awaitable[None]]) -> Callable[[Request], Awaitable[Response]]:
+def _telegram_webhook(
+    secret: str, submit: Callable[[dict[str, Any]], Awaitable[None]]
+) -> Callable[[Request], Awaitable[Response]]:
     async def telegram_webhook(request: Request) -> Response:
         """Accept an update from Telegram if it carries our secret token."""
         offered = request.headers.get(TELEGRAM_SECRET_HEADER, "")

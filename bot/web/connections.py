@@ -220,8 +220,14 @@ GRACEFUL_SHUTDOWN_SECONDS = 2
 def server_config(app: ASGIApp, guard: ConnectionGuard) -> uvicorn.Config:
     """uvicorn settings for one listener of this process: h11 kept by ``guard``, logging left to the bot's own."""
     return uvicorn.Config(
-        app, http=guarded_protocol(guard), ws="none", timeout_keep_alive=KEEP_ALIVE_SECONDS, backlog=ACCEPT_BATCH,
-        log_config=None, access_log=False, lifespan="off",
+        app,
+        http=guarded_protocol(guard),
+        ws="none",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        backlog=ACCEPT_BATCH,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
         # At shutdown a request in flight gets this long; a slow client must not hold the process past SIGKILL.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )

@@ -23,12 +23,15 @@ NOTIFICATIONS = Counter(
 )
 OUTBOX_BACKLOG = Gauge("paylink_outbox_backlog", "Telegram messages waiting in the outbox")
 OUTBOX_DELIVERY = Histogram(
-    "paylink_outbox_delivery_seconds", "Time from queueing a message to Telegram accepting it",
+    "paylink_outbox_delivery_seconds",
+    "Time from queueing a message to Telegram accepting it",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
 OUTBOX_SENT = Counter("paylink_outbox_sent_total", "Outbox messages by final result", ["kind", "result"])
 PAYERMAX_CALLS = Histogram(
-    "paylink_payermax_call_seconds", "PayerMax API call latency, by API and outcome", ["api", "outcome"],
+    "paylink_payermax_call_seconds",
+    "PayerMax API call latency, by API and outcome",
+    ["api", "outcome"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20),
 )
 

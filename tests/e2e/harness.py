@@ -43,8 +43,14 @@ class BotProcess:
     """The whole application in a child process, configured only through the environment."""
 
     def __init__(
-        self, fake: FakeTelegram, *, database_url: str, data_dir: Path, admin_ids: str = "",
-        file_limit: int | None = None, **env: str,
+        self,
+        fake: FakeTelegram,
+        *,
+        database_url: str,
+        data_dir: Path,
+        admin_ids: str = "",
+        file_limit: int | None = None,
+        **env: str,
     ) -> None:
         self.file_limit = file_limit  # RLIMIT_NOFILE for the child, as a container or systemd would set it
         self.port = free_port()
@@ -52,7 +58,11 @@ class BotProcess:
         self.data_dir = data_dir
         self.log_path = data_dir / "bot.log"
         self.env = {
-            **{key: value for key, value in os.environ.items() if not key.startswith(("PAYERMAX_", "TELEGRAM_", "DATABASE_"))},
+            **{
+                key: value
+                for key, value in os.environ.items()
+                if not key.startswith(("PAYERMAX_", "TELEGRAM_", "DATABASE_"))
+            },
             "TELEGRAM_BOT_TOKEN": fake.token,
             "TELEGRAM_API_BASE_URL": fake.base_url,
             "HTTP_PORT": str(self.port),
@@ -72,7 +82,11 @@ class BotProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=self.data_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "bot", "run"],
+            cwd=self.data_dir,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             preexec_fn=self._limit_files if self.file_limit is not None else None,
         )
         log.close()
@@ -142,11 +156,20 @@ def paybylink_notification(
     """A PAYBYLINK notification body reporting one successful payment, as PayerMax shapes it."""
     return json.dumps(
         {
-            "code": "APPLY_SUCCESS", "msg": "Success.", "keyVersion": "1", "appId": "sandbox-app",
-            "merchantNo": "SANDBOX000001", "notifyTime": "2026-11-25T10:00:00.000Z", "notifyType": "PAYBYLINK",
+            "code": "APPLY_SUCCESS",
+            "msg": "Success.",
+            "keyVersion": "1",
+            "appId": "sandbox-app",
+            "merchantNo": "SANDBOX000001",
+            "notifyTime": "2026-11-25T10:00:00.000Z",
+            "notifyType": "PAYBYLINK",
             "data": {
-                "linkId": payermax_link_id or "SBXseeded", "merchantLinkId": merchant_link_id, "totalAmount": amount, "currency": currency,
-                "country": "US", "linkStatus": "ACTIVE",
+                "linkId": payermax_link_id or "SBXseeded",
+                "merchantLinkId": merchant_link_id,
+                "totalAmount": amount,
+                "currency": currency,
+                "country": "US",
+                "linkStatus": "ACTIVE",
                 "payByLinkInfo": [{"outTradeNo": trade, "status": "SUCCESS", "completeAt": "2026-11-25T10:00:00.000Z"}],
             },
         },
@@ -157,7 +180,10 @@ def paybylink_notification(
 def link_paid_notification(link: Link) -> bytes:
     """The notification PayerMax sends when this seeded link is paid in full (one trade per link)."""
     return paybylink_notification(
-        link.merchant_link_id, amount=f"{link.amount:.2f}", currency=link.currency, trade=f"T{link.merchant_link_id}",
+        link.merchant_link_id,
+        amount=f"{link.amount:.2f}",
+        currency=link.currency,
+        trade=f"T{link.merchant_link_id}",
         payermax_link_id=link.payermax_link_id,
     )
 
@@ -184,7 +210,9 @@ async def post_notifications(
         async with gate:
             try:
                 answer = await client.post(
-                    f"{bot.base_url}/payermax/notify", content=body, headers={"Content-Type": "application/json", "sign": sign}
+                    f"{bot.base_url}/payermax/notify",
+                    content=body,
+                    headers={"Content-Type": "application/json", "sign": sign},
                 )
             except httpx.TransportError:
                 return
@@ -200,10 +228,14 @@ async def post_notifications(
 
 def paid_announcements(fake: FakeTelegram, link: Link) -> list[SentMessage]:
     """The "Paid" messages the bot sent about this link."""
-    return [m for m in fake.sent(link.chat_id) if (m.text or "").startswith(PAID_PREFIX) and link.merchant_link_id in m.text]
+    return [
+        m for m in fake.sent(link.chat_id) if (m.text or "").startswith(PAID_PREFIX) and link.merchant_link_id in m.text
+    ]
 
 
-async def wait_until(condition: Callable[[], Awaitable[bool]], *, timeout: float, describe: Callable[[], Awaitable[str]]) -> None:
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], *, timeout: float, describe: Callable[[], Awaitable[str]]
+) -> None:
     """Poll ``condition`` until it holds, or fail with ``describe()`` once ``timeout`` seconds have passed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -229,14 +261,29 @@ class Database:
             return list((await session.execute(select(Payment).order_by(Payment.id))).scalars())
 
     async def add_active_links(
-        self, chat_ids: Sequence[int], *, amount: Decimal = Decimal("10.00"), currency: str = "USD", creator_user_id: int = 1
+        self,
+        chat_ids: Sequence[int],
+        *,
+        amount: Decimal = Decimal("10.00"),
+        currency: str = "USD",
+        creator_user_id: int = 1,
     ) -> list[Link]:
         """Seed one ACTIVE (sandbox) link per chat id, as if PayerMax had made them; the reconciler leaves them alone."""
         links = [
             Link(
-                merchant_link_id=new_merchant_link_id(), chat_id=chat_id, creator_user_id=creator_user_id, creator_name="Seeded",
-                amount=amount, currency=currency, country="US", description=f"Order for chat {chat_id}", expires_seconds=86400,
-                status=LinkStatus.ACTIVE, sandbox=True, link_url=f"http://127.0.0.1/pay/{index}", next_check_at=None,
+                merchant_link_id=new_merchant_link_id(),
+                chat_id=chat_id,
+                creator_user_id=creator_user_id,
+                creator_name="Seeded",
+                amount=amount,
+                currency=currency,
+                country="US",
+                description=f"Order for chat {chat_id}",
+                expires_seconds=86400,
+                status=LinkStatus.ACTIVE,
+                sandbox=True,
+                link_url=f"http://127.0.0.1/pay/{index}",
+                next_check_at=None,
             )
             for index, chat_id in enumerate(chat_ids)
         ]

@@ -21,8 +21,15 @@ from tests.fakes.telegram_markup import utf16_length
 WAIT = 20.0
 # Bot API methods that create or change a message a person sees.
 WRITES = frozenset(
-    {"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageCaption", "editMessageMedia",
-     "editMessageReplyMarkup"}
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageMedia",
+        "editMessageReplyMarkup",
+    }
 )
 
 

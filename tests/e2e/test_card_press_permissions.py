@@ -39,14 +39,21 @@ ACTIONS = ("r", "x", "xy", "n", "s", "q", "o")
 SUPPORT_MAY = ("r", "s", "q", "o")
 # What each press is refused for: the action the presser's role lacks for this link.
 NOT_ON_TEAM = {
-    "r": Action.VIEW_ALL_LINKS, "o": Action.VIEW_ALL_LINKS,
-    "x": Action.CANCEL_ANY_LINK, "xy": Action.CANCEL_ANY_LINK, "n": Action.CANCEL_ANY_LINK,
-    "s": Action.RESEND_LINK, "q": Action.RESEND_LINK,
+    "r": Action.VIEW_ALL_LINKS,
+    "o": Action.VIEW_ALL_LINKS,
+    "x": Action.CANCEL_ANY_LINK,
+    "xy": Action.CANCEL_ANY_LINK,
+    "n": Action.CANCEL_ANY_LINK,
+    "s": Action.RESEND_LINK,
+    "q": Action.RESEND_LINK,
 }
 ANOTHER_AGENT = {**NOT_ON_TEAM, "s": Action.VIEW_ALL_LINKS, "q": Action.VIEW_ALL_LINKS}
 SUPPORT_REFUSED = {"x": Action.CANCEL_ANY_LINK, "xy": Action.CANCEL_ANY_LINK, "n": Action.CANCEL_ANY_LINK}
 REFUSALS: dict[int, dict[str, Action]] = {
-    STRANGER: NOT_ON_TEAM, REMOVED: NOT_ON_TEAM, OTHER_AGENT: ANOTHER_AGENT, SUPPORT: SUPPORT_REFUSED,
+    STRANGER: NOT_ON_TEAM,
+    REMOVED: NOT_ON_TEAM,
+    OTHER_AGENT: ANOTHER_AGENT,
+    SUPPORT: SUPPORT_REFUSED,
 }
 # Bookkeeping of the bot itself, not of anything a person did: claims of updates, the send budget.
 MACHINERY = frozenset({"processed_updates", "leases", "refusal_notices", "send_slots", "send_chat_pace"})

@@ -89,7 +89,11 @@ async def test_link_paid_and_announced_once(database_url: str, tmp_path) -> None
             unsigned = await bot.post_notification(body, sign=None)
             assert unsigned.status_code == 401
             wrong_amount = paybylink_notification(
-                link2.merchant_link_id, amount="1.00", currency="USD", trade="CHEAP1", payermax_link_id=link2.payermax_link_id
+                link2.merchant_link_id,
+                amount="1.00",
+                currency="USD",
+                trade="CHEAP1",
+                payermax_link_id=link2.payermax_link_id,
             )
             mismatch = await bot.post_notification(wrong_amount, sign=bot.platform_sign(wrong_amount))
             assert mismatch.status_code == 409 and mismatch.json()["code"] != "SUCCESS"
@@ -124,16 +128,26 @@ async def _create_calls(bot: BotProcess) -> int:
 async def test_newlink_conversation_with_bad_amounts(database_url: str, tmp_path) -> None:
     """/newlink asks, explains each bad amount, summarises, and creates on the button."""
     async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(SELLER), DEFAULT_CURRENCY="USD")
+        bot = BotProcess(
+            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(SELLER), DEFAULT_CURRENCY="USD"
+        )
         db = Database(database_url)
         await bot.start()
         try:
             fake.send_text("/newlink", user_id=SELLER)
             await fake.wait_for_message(lambda m: "How much" in (m.text or ""), timeout=10)
-            for bad, reason in (("abc", "150000"), ("-5", "more than zero"), ("100.5 IDR", "IDR"), ("12.345 USD", "2 decimals"), ("10 XYZ", "XYZ")):
+            for bad, reason in (
+                ("abc", "150000"),
+                ("-5", "more than zero"),
+                ("100.5 IDR", "IDR"),
+                ("12.345 USD", "2 decimals"),
+                ("10 XYZ", "XYZ"),
+            ):
                 count = len(fake.sent(SELLER))
                 fake.send_text(bad, user_id=SELLER)
-                answer = await fake.wait_for_message(lambda m, c=count: len(fake.sent(SELLER)) > c and m is fake.sent(SELLER)[-1], timeout=10)
+                answer = await fake.wait_for_message(
+                    lambda m, c=count: len(fake.sent(SELLER)) > c and m is fake.sent(SELLER)[-1], timeout=10
+                )
                 assert reason in answer.text, (bad, answer.text)
             fake.send_text("12.50", user_id=SELLER)
             await fake.wait_for_message(lambda m: "What is it for" in (m.text or ""), timeout=10)

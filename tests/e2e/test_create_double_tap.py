@@ -37,8 +37,9 @@ async def _summary(people: People, seller: int, description: str) -> SentMessage
 async def _ends_as(people: People, summary: SentMessage, text: str) -> SentMessage:
     """Wait until the summary reads ``text`` and has no buttons left."""
     return await people.fake.wait_for_message(
-        lambda m: m.chat_id == summary.chat_id and m.message_id == summary.message_id and m.text == text
-        and not m.buttons,
+        lambda m: (
+            m.chat_id == summary.chat_id and m.message_id == summary.message_id and m.text == text and not m.buttons
+        ),
         timeout=20,
     )
 

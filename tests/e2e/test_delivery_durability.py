@@ -47,7 +47,9 @@ def _wrong_counts(fake: FakeTelegram, links: list[Link]) -> dict[str, int]:
     return {link_id: count for link_id, count in counts.items() if count != 1}
 
 
-async def _wait_until_drained(fake: FakeTelegram, db: Database, links: list[Link], timeout: float = DELIVERY_TIMEOUT) -> None:
+async def _wait_until_drained(
+    fake: FakeTelegram, db: Database, links: list[Link], timeout: float = DELIVERY_TIMEOUT
+) -> None:
     """Wait until every link is announced and the outbox is empty, so a late repeat would already show."""
 
     async def drained() -> bool:
@@ -111,9 +113,13 @@ async def test_sigkill_mid_burst_loses_and_repeats_nothing(database_url: str, tm
                 first.kill()
 
             killer = asyncio.create_task(kill_mid_burst())
-            acknowledged = await post_notifications([(first, link_paid_notification(link)) for link in links], on_acknowledged=note_answer)
+            acknowledged = await post_notifications(
+                [(first, link_paid_notification(link)) for link in links], on_acknowledged=note_answer
+            )
             await killer
-            assert KILL_AFTER_ANSWERS <= sum(acknowledged) < len(links), "the kill did not land in the middle of the burst"
+            assert KILL_AFTER_ANSWERS <= sum(acknowledged) < len(links), (
+                "the kill did not land in the middle of the burst"
+            )
             assert await first.stop() == -9
             fake.fail_for(0)
 
@@ -163,10 +169,7 @@ async def test_outage_then_flood_wait_loses_nothing_and_keeps_limits(database_ur
             flood_waits = [call for call in sends if call.status == HTTPStatus.TOO_MANY_REQUESTS]
             assert len(flood_waits) == 3
             for refused in flood_waits:
-                too_soon = [
-                    call for call in sends
-                    if refused.at + IN_FLIGHT_GRACE < call.at < refused.at + flood_wait
-                ]
+                too_soon = [call for call in sends if refused.at + IN_FLIGHT_GRACE < call.at < refused.at + flood_wait]
                 assert too_soon == [], f"sent during a {flood_wait}s flood wait"
         finally:
             await bot.stop()
@@ -189,7 +192,9 @@ async def test_blocked_chat_is_given_up_and_owners_told(database_url: str, tmp_p
             await _wait_until_drained(fake, db, others)
             assert _wrong_counts(fake, others) == {}
             await asyncio.sleep(1.5)  # a retry with backoff would come within this
-            attempts = [c for c in fake.calls if c.method == "sendMessage" and c.params.get("chat_id") == blocked.chat_id]
+            attempts = [
+                c for c in fake.calls if c.method == "sendMessage" and c.params.get("chat_id") == blocked.chat_id
+            ]
             assert [c.status for c in attempts] == [HTTPStatus.FORBIDDEN]
             assert len(fake.sent(OWNER)) == 1
         finally:

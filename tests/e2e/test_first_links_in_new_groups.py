@@ -44,7 +44,10 @@ async def test_four_first_links_at_once_in_three_new_groups(database_url: str, t
             for group in NEW_GROUPS:
                 for agent, name in AGENTS.items():
                     fake.send_text(
-                        f"/link 5 USD {_description(agent, group)}", user_id=agent, chat_id=group, chat_type="group",
+                        f"/link 5 USD {_description(agent, group)}",
+                        user_id=agent,
+                        chat_id=group,
+                        chat_type="group",
                         first_name=name,
                     )
             wanted = {(group, _description(agent, group)) for group in NEW_GROUPS for agent in AGENTS}

@@ -30,8 +30,13 @@ async def test_debug_logs_hold_no_secret_and_health_and_metrics_report(database_
     """A link made through the webhook and paid at the checkout leaves one-line logs without any secret."""
     async with FakeTelegram() as fake:
         bot = BotProcess(
-            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(SELLER),
-            BOT_MODE="webhook", TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET, LOG_LEVEL="DEBUG",
+            fake,
+            database_url=database_url,
+            data_dir=tmp_path / "data",
+            admin_ids=str(SELLER),
+            BOT_MODE="webhook",
+            TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            LOG_LEVEL="DEBUG",
         )
         db = Database(database_url)
         await bot.start()
@@ -47,17 +52,27 @@ async def test_debug_logs_hold_no_secret_and_health_and_metrics_report(database_
 
                 # Notifications the test signs itself: a forgery and a wrong amount, both refused.
                 body = paybylink_notification(
-                    link.merchant_link_id, amount="25.00", currency="USD", trade="FORGED1", payermax_link_id=link.payermax_link_id
+                    link.merchant_link_id,
+                    amount="25.00",
+                    currency="USD",
+                    trade="FORGED1",
+                    payermax_link_id=link.payermax_link_id,
                 )
                 forged_sign = signing.sign(body, signing.generate_private_key())
                 assert (await bot.post_notification(body, sign=forged_sign)).status_code == 401
                 wrong = paybylink_notification(
-                    link.merchant_link_id, amount="1.00", currency="USD", trade="CHEAP1", payermax_link_id=link.payermax_link_id
+                    link.merchant_link_id,
+                    amount="1.00",
+                    currency="USD",
+                    trade="CHEAP1",
+                    payermax_link_id=link.payermax_link_id,
                 )
                 wrong_sign = bot.platform_sign(wrong)
                 assert (await bot.post_notification(wrong, sign=wrong_sign)).status_code == 409
                 signs_sent += [forged_sign, wrong_sign]
-                await fake.wait_for_message(lambda m: m.chat_id == SELLER and "mismatch" in (m.text or "").lower(), timeout=20)
+                await fake.wait_for_message(
+                    lambda m: m.chat_id == SELLER and "mismatch" in (m.text or "").lower(), timeout=20
+                )
 
                 health = await client.get(f"{bot.base_url}/healthz")
                 assert health.status_code == 200 and health.json()["database"] == "ok"
@@ -70,7 +85,9 @@ async def test_debug_logs_hold_no_secret_and_health_and_metrics_report(database_
         assert re.search(r'^paylink_notifications_total\{result="applied"\} [1-9]', metrics, re.M)
         assert re.search(r'^paylink_notifications_total\{result="rejected"\} 1\.0$', metrics, re.M)
         assert re.search(r"^paylink_outbox_backlog \d", metrics, re.M)
-        assert re.search(r'^paylink_payermax_call_seconds_count\{api="createPaybylink",outcome="ok"\} 1\.0$', metrics, re.M)
+        assert re.search(
+            r'^paylink_payermax_call_seconds_count\{api="createPaybylink",outcome="ok"\} 1\.0$', metrics, re.M
+        )
 
         log = bot.log()
         key_dir = bot.data_dir / SANDBOX_DIR_NAME
@@ -84,7 +101,10 @@ async def test_debug_logs_hold_no_secret_and_health_and_metrics_report(database_
         }
         # A key logged as PEM would be split over lines: any 64-character line of it counts.
         for name in ("merchant private key", "platform private key"):
-            secrets |= {f"{name} line {index}": secrets[name][start:start + 64] for index, start in enumerate(range(0, len(secrets[name]) - 63, 64))}
+            secrets |= {
+                f"{name} line {index}": secrets[name][start : start + 64]
+                for index, start in enumerate(range(0, len(secrets[name]) - 63, 64))
+            }
         leaked = [name for name, value in secrets.items() if value in log]
         assert leaked == []
 
@@ -104,8 +124,12 @@ async def test_metrics_listener_and_token_keep_metrics_off_the_public_port(datab
     token = "metrics-bearer-7d1c0e55aa93f2b4"
     async with FakeTelegram() as fake:
         bot = BotProcess(
-            fake, database_url=database_url, data_dir=tmp_path / "data", LOG_LEVEL="DEBUG",
-            METRICS_PORT=str(metrics_port), METRICS_TOKEN=token,
+            fake,
+            database_url=database_url,
+            data_dir=tmp_path / "data",
+            LOG_LEVEL="DEBUG",
+            METRICS_PORT=str(metrics_port),
+            METRICS_TOKEN=token,
         )
         await bot.start()
         try:

@@ -76,17 +76,31 @@ async def _seed(db: Database, first: Link) -> None:
             description = _description(10 + number)
             session.add(
                 Link(
-                    merchant_link_id=new_merchant_link_id(), chat_id=GROUP, creator_user_id=AGENT,
-                    creator_name=AGENT_NAME, amount=Decimal(number + 1), currency="USD", country="US",
-                    description=description, expires_seconds=86400, status=LinkStatus.ACTIVE, sandbox=True,
-                    link_url=f"http://127.0.0.1:9/pay/{number}", expires_at=now + timedelta(days=1),
-                    created_at=now - timedelta(hours=1, minutes=number), next_check_at=None,
+                    merchant_link_id=new_merchant_link_id(),
+                    chat_id=GROUP,
+                    creator_user_id=AGENT,
+                    creator_name=AGENT_NAME,
+                    amount=Decimal(number + 1),
+                    currency="USD",
+                    country="US",
+                    description=description,
+                    expires_seconds=86400,
+                    status=LinkStatus.ACTIVE,
+                    sandbox=True,
+                    link_url=f"http://127.0.0.1:9/pay/{number}",
+                    expires_at=now + timedelta(days=1),
+                    created_at=now - timedelta(hours=1, minutes=number),
+                    next_check_at=None,
                 )
             )
             session.add(
                 AuditEvent(
-                    actor_user_id=AGENT, actor_name=AGENT_NAME, chat_id=GROUP, action="create_link",
-                    subject=new_merchant_link_id(), detail=f"${number + 1}.00 {description}",
+                    actor_user_id=AGENT,
+                    actor_name=AGENT_NAME,
+                    chat_id=GROUP,
+                    action="create_link",
+                    subject=new_merchant_link_id(),
+                    detail=f"${number + 1}.00 {description}",
                     created_at=now - timedelta(hours=1, minutes=number),
                 )
             )
@@ -94,8 +108,11 @@ async def _seed(db: Database, first: Link) -> None:
         for number in range(60):
             session.add(
                 LinkEvent(
-                    link_id=first.id, kind=LinkEventKind.REFRESHED, actor_user_id=AGENT,
-                    detail=f"asked by {AGENT_NAME}: {first.description}", created_at=now + timedelta(seconds=number),
+                    link_id=first.id,
+                    kind=LinkEventKind.REFRESHED,
+                    actor_user_id=AGENT,
+                    detail=f"asked by {AGENT_NAME}: {first.description}",
+                    created_at=now + timedelta(seconds=number),
                 )
             )
 

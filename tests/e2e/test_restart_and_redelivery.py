@@ -73,14 +73,19 @@ async def test_restart_while_payermax_is_answering(database_url: str, tmp_path: 
     data_dir = tmp_path / "data"
     async with FakeTelegram() as fake:
         bot = BotProcess(
-            fake, database_url=database_url, data_dir=data_dir, admin_ids=str(SELLER),
+            fake,
+            database_url=database_url,
+            data_dir=data_dir,
+            admin_ids=str(SELLER),
             PAYERMAX_TIMEOUT=str(BOT_PAYERMAX_TIMEOUT),
         )
         db = Database(database_url)
         await bot.start()
         try:
             async with httpx.AsyncClient(timeout=10) as client:
-                faults = await client.post(f"{bot.base_url}/sandbox/_faults", json={"create_delay": SLOW_CREATE_SECONDS})
+                faults = await client.post(
+                    f"{bot.base_url}/sandbox/_faults", json={"create_delay": SLOW_CREATE_SECONDS}
+                )
                 assert faults.status_code == 200
             fake.send_text(LINK_COMMAND, user_id=SELLER)
 
@@ -102,7 +107,9 @@ async def test_restart_while_payermax_is_answering(database_url: str, tmp_path: 
                 await session.execute(update(Link).values(next_check_at=a_moment_ago))
                 await session.execute(update(Lease).values(expires_at=a_moment_ago))
             await bot.start()
-            card = await fake.wait_for_message(lambda m: m.chat_id == SELLER and m.kind == "photo", timeout=CARD_TIMEOUT)
+            card = await fake.wait_for_message(
+                lambda m: m.chat_id == SELLER and m.kind == "photo", timeout=CARD_TIMEOUT
+            )
             assert "150,000" in card.text and "Winter shoes" in card.text
             await asyncio.sleep(SETTLE_SECONDS)
 
@@ -110,7 +117,10 @@ async def test_restart_while_payermax_is_answering(database_url: str, tmp_path: 
             [at_payermax] = _sandbox_links(data_dir)
             [link] = await db.links()
             assert link.status == LinkStatus.ACTIVE
-            assert (link.merchant_link_id, link.payermax_link_id) == (at_payermax["merchantLinkId"], at_payermax["linkId"])
+            assert (link.merchant_link_id, link.payermax_link_id) == (
+                at_payermax["merchantLinkId"],
+                at_payermax["linkId"],
+            )
             assert at_payermax["linkId"] in card.text
             # The restarted bot asked PayerMax about the link; it never created another.
             requests = await _sandbox_requests(bot)
@@ -125,15 +135,21 @@ async def test_update_delivered_twice_makes_one_link(database_url: str, tmp_path
     """Telegram sends the same /link update again (webhook answer late), during and after handling."""
     async with FakeTelegram() as fake:
         bot = BotProcess(
-            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(SELLER),
-            BOT_MODE="webhook", TELEGRAM_WEBHOOK_SECRET="e2e-redelivery-secret",
+            fake,
+            database_url=database_url,
+            data_dir=tmp_path / "data",
+            admin_ids=str(SELLER),
+            BOT_MODE="webhook",
+            TELEGRAM_WEBHOOK_SECRET="e2e-redelivery-secret",
         )
         db = Database(database_url)
         await bot.start()
         try:
             update_id = fake.send_text(LINK_COMMAND, user_id=SELLER)
             fake.redeliver(update_id)
-            card = await fake.wait_for_message(lambda m: m.chat_id == SELLER and m.kind == "photo", timeout=CARD_TIMEOUT)
+            card = await fake.wait_for_message(
+                lambda m: m.chat_id == SELLER and m.kind == "photo", timeout=CARD_TIMEOUT
+            )
             fake.redeliver(update_id)
             await _eventually(lambda: _webhook_drained(fake), "Telegram still has updates for the bot")
             await asyncio.sleep(SETTLE_SECONDS)

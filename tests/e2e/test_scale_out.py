@@ -16,7 +16,14 @@ import httpx
 import pytest
 
 from storage.models import OutboxStatus
-from tests.e2e.harness import BotProcess, Database, link_paid_notification, paid_announcements, post_notifications, wait_until
+from tests.e2e.harness import (
+    BotProcess,
+    Database,
+    link_paid_notification,
+    paid_announcements,
+    post_notifications,
+    wait_until,
+)
 from tests.fakes.telegram_api import FakeTelegram
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +34,6 @@ WEBHOOK_SECRET = "scale-out-webhook-secret-42"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 REPEAT_SETTLE_SECONDS = 1.5  # a second handling of a repeated update would reply within this
 MESSAGE_CALLS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageCaption"})
-
 
 
 class UserSide:
@@ -43,7 +49,11 @@ class UserSide:
     def text(self, text: str) -> dict[str, Any]:
         """An update for a message the person writes; a leading /word is a command."""
         message: dict[str, Any] = {
-            "message_id": next(self._message_ids), "from": self.user, "chat": self.chat, "date": int(time.time()), "text": text,
+            "message_id": next(self._message_ids),
+            "from": self.user,
+            "chat": self.chat,
+            "date": int(time.time()),
+            "text": text,
         }
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
@@ -70,7 +80,9 @@ async def test_two_processes_share_one_database(database_url: str, tmp_path) -> 
             for bot in (first, second):
                 await bot.start()
                 # Both register a webhook; the fake delivers its own updates (button presses) to the last.
-                await fake.wait_for_call("setWebhook", lambda call, bot=bot: call.params.get("url", "").startswith(bot.base_url), timeout=20)
+                await fake.wait_for_call(
+                    "setWebhook", lambda call, bot=bot: call.params.get("url", "").startswith(bot.base_url), timeout=20
+                )
 
             # The webhook refuses updates without the secret, and does nothing with them.
             seller = UserSide(SELLER)
@@ -110,7 +122,9 @@ async def test_two_processes_share_one_database(database_url: str, tmp_path) -> 
             # 300 payments, half told to each process, are each announced exactly once, and the two
             # processes together keep to one bot's limits (the fake answers 429 past them).
             links = await db.add_active_links([FIRST_CHAT + index % 100 for index in range(300)])
-            deliveries = [(first if index % 2 else second, link_paid_notification(link)) for index, link in enumerate(links)]
+            deliveries = [
+                (first if index % 2 else second, link_paid_notification(link)) for index, link in enumerate(links)
+            ]
             fake.enforce_limits = True
             fake.limit_edits = True
             calls_before = len(fake.calls)
@@ -125,7 +139,9 @@ async def test_two_processes_share_one_database(database_url: str, tmp_path) -> 
                 return f"{missing} links never announced, {await db.outbox_count_by(OutboxStatus.PENDING)} messages pending"
 
             await wait_until(drained, timeout=90, describe=describe)
-            repeated_announcements = {link.merchant_link_id: n for link in links if (n := len(paid_announcements(fake, link))) != 1}
+            repeated_announcements = {
+                link.merchant_link_id: n for link in links if (n := len(paid_announcements(fake, link))) != 1
+            }
             assert repeated_announcements == {}
             # The fake answers 429 like Telegram past 30 a second (a burst of 30) and one a second per chat.
             assert fake.limit_violations == 0

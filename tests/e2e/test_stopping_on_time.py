@@ -39,7 +39,9 @@ async def _query_calls(bot: BotProcess) -> int | None:
     return sum(1 for request in seen if request["api"] == "queryPaybylink")
 
 
-async def test_sigterm_with_slow_payermax_and_links_due_exits_within_ten_seconds(database_url: str, tmp_path: Path) -> None:
+async def test_sigterm_with_slow_payermax_and_links_due_exits_within_ten_seconds(
+    database_url: str, tmp_path: Path
+) -> None:
     """The reconciler is mid-call and a Refresh press is waiting on PayerMax: both are cut short, nothing else starts."""
     data_dir = tmp_path / "data"
     async with FakeTelegram() as fake:
@@ -60,7 +62,9 @@ async def test_sigterm_with_slow_payermax_and_links_due_exits_within_ten_seconds
             a_moment_ago = utcnow() - timedelta(seconds=1)
             await session.execute(update(Link).values(next_check_at=a_moment_ago))
             await session.execute(update(Lease).values(expires_at=a_moment_ago))
-        bot = BotProcess(fake, database_url=database_url, data_dir=data_dir, admin_ids=str(SELLER), SANDBOX_FAULTS=SLOW_PAYERMAX)
+        bot = BotProcess(
+            fake, database_url=database_url, data_dir=data_dir, admin_ids=str(SELLER), SANDBOX_FAULTS=SLOW_PAYERMAX
+        )
         await bot.start()
         try:
             card = next(m for m in fake.sent(SELLER) if m.kind == "photo")

@@ -80,8 +80,10 @@ async def _card_delay(fake: FakeTelegram, description: str, started: float) -> f
 
 async def _handled(db: Database, update_ids: list[int]) -> int:
     """How many of these updates the bot has finished handling."""
-    statement = select(func.count()).select_from(ProcessedUpdate).where(
-        col(ProcessedUpdate.update_id).in_(update_ids), col(ProcessedUpdate.done).is_(True)
+    statement = (
+        select(func.count())
+        .select_from(ProcessedUpdate)
+        .where(col(ProcessedUpdate.update_id).in_(update_ids), col(ProcessedUpdate.done).is_(True))
     )
     async with db.sessions() as session:
         return int((await session.execute(statement)).scalar_one())
@@ -128,7 +130,8 @@ async def test_stranger_flood_is_refused_once_each_and_news_comes_first(database
             await asyncio.sleep(REFUSALS_SETTLE)
 
             tries = Counter(
-                call.params.get("chat_id") for call in fake.calls
+                call.params.get("chat_id")
+                for call in fake.calls
                 if call.method in MESSAGE_SENDS and call.params.get("chat_id") in STRANGERS
             )
             told = [stranger for stranger in STRANGERS if fake.sent(stranger)]

@@ -18,8 +18,8 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
-from bot.payermax.client import PayerMaxClient
 from bot.chat import texts
+from bot.payermax.client import PayerMaxClient
 from bot.services.access import Action, refusal_of
 from bot.services.links import new_merchant_link_id
 from storage.models import AuditEvent, Link, LinkEvent, LinkStatus, Member, utcnow
@@ -85,7 +85,9 @@ def _press(fake: FakeTelegram, message: SentMessage, data: str, user_id: int) ->
 
 async def _answer(fake: FakeTelegram, query_id: str) -> dict:
     """What the bot answered to this button press."""
-    call = await fake.wait_for_call("answerCallbackQuery", lambda c: c.params.get("callback_query_id") == query_id, timeout=WAIT)
+    call = await fake.wait_for_call(
+        "answerCallbackQuery", lambda c: c.params.get("callback_query_id") == query_id, timeout=WAIT
+    )
     return call.params
 
 
@@ -97,7 +99,9 @@ async def _reply(fake: FakeTelegram, chat_id: int, after: int, contains: str) ->
 
 
 async def _card(fake: FakeTelegram, chat_id: int, description: str) -> SentMessage:
-    return await fake.wait_for_message(lambda m: m.chat_id == chat_id and m.kind == "photo" and description in (m.text or ""), timeout=WAIT)
+    return await fake.wait_for_message(
+        lambda m: m.chat_id == chat_id and m.kind == "photo" and description in (m.text or ""), timeout=WAIT
+    )
 
 
 async def _card_shows(fake: FakeTelegram, card: SentMessage, text: str) -> SentMessage:
@@ -111,7 +115,8 @@ async def _asking(fake: FakeTelegram, card: SentMessage, user_id: int) -> SentMe
     """Press Cancel link and wait until the card asks Yes / No."""
     await _answer(fake, _press(fake, card, _button(card, "x"), user_id))
     return await fake.wait_for_message(
-        lambda m: m.chat_id == card.chat_id and m.message_id == card.message_id and "c:xy:" in str(m.buttons), timeout=WAIT
+        lambda m: m.chat_id == card.chat_id and m.message_id == card.message_id and "c:xy:" in str(m.buttons),
+        timeout=WAIT,
     )
 
 
@@ -143,10 +148,21 @@ async def _seed_links(db: Database, user_id: int, descriptions: list[str]) -> No
         for age, description in zip(range(len(descriptions), 0, -1), descriptions):
             session.add(
                 Link(
-                    merchant_link_id=new_merchant_link_id(), chat_id=user_id, creator_user_id=user_id, creator_name=NAMES[user_id],
-                    amount=Decimal(1), currency="USD", country="US", description=description, expires_seconds=86400,
-                    status=LinkStatus.ACTIVE, sandbox=True, link_url=f"http://127.0.0.1:9/pay/{age}",
-                    expires_at=now + timedelta(days=1), created_at=now - timedelta(minutes=age), next_check_at=None,
+                    merchant_link_id=new_merchant_link_id(),
+                    chat_id=user_id,
+                    creator_user_id=user_id,
+                    creator_name=NAMES[user_id],
+                    amount=Decimal(1),
+                    currency="USD",
+                    country="US",
+                    description=description,
+                    expires_seconds=86400,
+                    status=LinkStatus.ACTIVE,
+                    sandbox=True,
+                    link_url=f"http://127.0.0.1:9/pay/{age}",
+                    expires_at=now + timedelta(days=1),
+                    created_at=now - timedelta(minutes=age),
+                    next_check_at=None,
                 )
             )
 
@@ -177,20 +193,31 @@ async def test_the_card_follows_the_link(database_url: str, tmp_path) -> None:
             count = len(fake.sent(OWNER))
             await _answer(fake, _press(fake, shoes, _button(shoes, "s"), OWNER))
             shared = await _reply(fake, OWNER, count, "Payment request")
-            assert "IDR\xa0150,000" in shared.text and "Winter shoes" in shared.text and url in shared.text and "Valid until" in shared.text
+            assert (
+                "IDR\xa0150,000" in shared.text
+                and "Winter shoes" in shared.text
+                and url in shared.text
+                and "Valid until" in shared.text
+            )
             assert {"text": "📤 Send to a customer", "switch_inline_query": link.merchant_link_id} in shared.buttons
             asked = fake.inline_query(link.merchant_link_id, user_id=OWNER)
-            inline = await fake.wait_for_call("answerInlineQuery", lambda c: c.params["inline_query_id"] == asked, timeout=WAIT)
+            inline = await fake.wait_for_call(
+                "answerInlineQuery", lambda c: c.params["inline_query_id"] == asked, timeout=WAIT
+            )
             [article] = inline.params["results"]
             assert article["type"] == "article" and url in article["input_message_content"]["message_text"]
             stranger = fake.inline_query(link.merchant_link_id, user_id=9999)
-            hidden = await fake.wait_for_call("answerInlineQuery", lambda c: c.params["inline_query_id"] == stranger, timeout=WAIT)
+            hidden = await fake.wait_for_call(
+                "answerInlineQuery", lambda c: c.params["inline_query_id"] == stranger, timeout=WAIT
+            )
             assert hidden.params["results"] == []
 
             # QR: the code again, for a customer standing at the counter.
             count = len(fake.sent(OWNER))
             await _answer(fake, _press(fake, shoes, _button(shoes, "q"), OWNER))
-            qr = await fake.wait_for_message(lambda m: m in fake.sent(OWNER)[count:] and m.kind == "photo", timeout=WAIT)
+            qr = await fake.wait_for_message(
+                lambda m: m in fake.sent(OWNER)[count:] and m.kind == "photo", timeout=WAIT
+            )
             assert _qr_payload(qr.photo) == url and "Payment request" in qr.text
 
             # Paid: the card edits itself to PAID with the method and the masked card; Cancel is gone.
@@ -226,8 +253,11 @@ async def test_the_card_follows_the_link(database_url: str, tmp_path) -> None:
             soap_link = await _link(db, "Soap")
             keys = bot.sandbox_keys()
             async with PayerMaxClient(
-                base_url=f"{bot.base_url}/sandbox", app_id="sandbox-app", merchant_no="SANDBOX000001",
-                merchant_private_key=keys.merchant_private_key, platform_public_key=keys.platform_public_key,
+                base_url=f"{bot.base_url}/sandbox",
+                app_id="sandbox-app",
+                merchant_no="SANDBOX000001",
+                merchant_private_key=keys.merchant_private_key,
+                platform_public_key=keys.platform_public_key,
             ) as payermax:
                 await payermax.expire_paybylink(soap_link.merchant_link_id)
             answer = await _answer(fake, _press(fake, soap, _button(soap, "r"), OWNER))
@@ -288,7 +318,15 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
             count = len(fake.sent(SUPPORT))
             _say(fake, f"/status {shoes_link.merchant_link_id}", SUPPORT)
             timeline = await _reply(fake, SUPPORT, count, "Timeline")
-            for expected in ("Made by Ann", str(AGENT_A), "Test group", "requested", "created", "paid", payment.out_trade_no):
+            for expected in (
+                "Made by Ann",
+                str(AGENT_A),
+                "Test group",
+                "requested",
+                "created",
+                "paid",
+                payment.out_trade_no,
+            ):
                 assert expected in timeline.text, expected
 
             # Support opens agent B's card from /find: may resend it, may not cancel it.
@@ -297,7 +335,9 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
             found = await _reply(fake, SUPPORT, count, "Found 1 link")
             count = len(fake.sent(SUPPORT))
             await _answer(fake, _press(fake, found, _button(found, "o"), SUPPORT))
-            opened = await fake.wait_for_message(lambda m: m in fake.sent(SUPPORT)[count:] and m.kind == "photo", timeout=WAIT)
+            opened = await fake.wait_for_message(
+                lambda m: m in fake.sent(SUPPORT)[count:] and m.kind == "photo", timeout=WAIT
+            )
             assert "Rain boots" in opened.text and "Waiting for payment" in opened.text
             no_cancel = await _answer(fake, _press(fake, opened, _button(opened, "x"), SUPPORT))
             assert no_cancel["text"] == _refusal(Action.CANCEL_ANY_LINK, SUPPORT)
@@ -307,7 +347,9 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
 
             # The owner cancels agent B's link from B's group; the timeline names who did it.
             asking = await _asking(fake, boots, OWNER)
-            assert (await _answer(fake, _press(fake, asking, _button(asking, "xy"), OWNER)))["text"].startswith("Cancelled.")
+            assert (await _answer(fake, _press(fake, asking, _button(asking, "xy"), OWNER)))["text"].startswith(
+                "Cancelled."
+            )
             await _card_shows(fake, boots, "Cancelled")
             count = len(fake.sent(SUPPORT))
             _say(fake, f"/status {boots_link.merchant_link_id}", SUPPORT)
@@ -320,7 +362,11 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
             count = len(fake.sent(GROUP_A))
             _say(fake, "/links", AGENT_B, GROUP_A)
             listing = await _reply(fake, GROUP_A, count, "Links in this chat")
-            assert "only the ones you made" in listing.text and "Socks" in listing.text and "Winter shoes" not in listing.text
+            assert (
+                "only the ones you made" in listing.text
+                and "Socks" in listing.text
+                and "Winter shoes" not in listing.text
+            )
             count = len(fake.sent(GROUP_A))
             _say(fake, "/links", OWNER, GROUP_A)
             listing = await _reply(fake, GROUP_A, count, "Links in this chat")
@@ -360,25 +406,35 @@ async def test_links_pages_and_filters(database_url: str, tmp_path) -> None:
             assert "Next ›" in labels and "‹ Prev" not in labels and "• All" in labels
 
             await _answer(fake, _press(fake, listing, "l:all:1", OWNER))
-            page_two = await fake.wait_for_message(lambda m: m.message_id == listing.message_id and "page 2 of 2" in (m.text or ""), timeout=WAIT)
+            page_two = await fake.wait_for_message(
+                lambda m: m.message_id == listing.message_id and "page 2 of 2" in (m.text or ""), timeout=WAIT
+            )
             assert re.findall(r"Item (\d)", page_two.text) == ["2", "1"]
             assert any(b.get("text") == "‹ Prev" for b in page_two.buttons)
 
             await _answer(fake, _press(fake, page_two, "l:paid:0", OWNER))
-            paid = await fake.wait_for_message(lambda m: m.message_id == listing.message_id and "Paid · page 1 of 1" in (m.text or ""), timeout=WAIT)
+            paid = await fake.wait_for_message(
+                lambda m: m.message_id == listing.message_id and "Paid · page 1 of 1" in (m.text or ""), timeout=WAIT
+            )
             assert re.findall(r"Item (\d)", paid.text) == ["6"]
             await _answer(fake, _press(fake, paid, "l:cancelled:0", OWNER))
-            cancelled = await fake.wait_for_message(lambda m: m.message_id == listing.message_id and "Cancelled · page" in (m.text or ""), timeout=WAIT)
+            cancelled = await fake.wait_for_message(
+                lambda m: m.message_id == listing.message_id and "Cancelled · page" in (m.text or ""), timeout=WAIT
+            )
             assert re.findall(r"Item (\d)", cancelled.text) == ["7"]
             await _answer(fake, _press(fake, cancelled, "l:active:0", OWNER))
-            active = await fake.wait_for_message(lambda m: m.message_id == listing.message_id and "Active · page" in (m.text or ""), timeout=WAIT)
+            active = await fake.wait_for_message(
+                lambda m: m.message_id == listing.message_id and "Active · page" in (m.text or ""), timeout=WAIT
+            )
             assert re.findall(r"Item (\d)", active.text) == ["5", "4", "3", "2", "1"] and "5 links" in active.text
 
             # A link's button opens its card as a new QR photo.
             count = len(fake.sent(OWNER))
             item3 = await _link(db, "Item 3")
             await _answer(fake, _press(fake, active, f"c:o:{item3.id}", OWNER))
-            opened = await fake.wait_for_message(lambda m: m in fake.sent(OWNER)[count:] and m.kind == "photo", timeout=WAIT)
+            opened = await fake.wait_for_message(
+                lambda m: m in fake.sent(OWNER)[count:] and m.kind == "photo", timeout=WAIT
+            )
             assert "Item 3" in opened.text and _qr_payload(opened.photo) == item3.link_url
         finally:
             exit_code = await bot.stop()

@@ -48,15 +48,26 @@ async def running_bot(database_url: str, data_dir: Path) -> AsyncIterator[tuple[
 
 
 async def say(
-    fake: FakeTelegram, text: str, *, user_id: int, in_group: bool = False, match: Callable[[SentMessage], bool] = lambda m: True
+    fake: FakeTelegram,
+    text: str,
+    *,
+    user_id: int,
+    in_group: bool = False,
+    match: Callable[[SentMessage], bool] = lambda m: True,
 ) -> SentMessage:
     """A person writes to the bot (privately or in the group); return the bot's next matching message there."""
     chat = GROUP if in_group else user_id
     before = len(fake.sent(chat))
     fake.send_text(
-        text, user_id=user_id, first_name=NAMES[user_id], chat_id=chat if in_group else None, chat_type="supergroup" if in_group else "private"
+        text,
+        user_id=user_id,
+        first_name=NAMES[user_id],
+        chat_id=chat if in_group else None,
+        chat_type="supergroup" if in_group else "private",
     )
-    return await fake.wait_for_message(lambda m: m.chat_id == chat and fake.sent(chat).index(m) >= before and match(m), WAIT)
+    return await fake.wait_for_message(
+        lambda m: m.chat_id == chat and fake.sent(chat).index(m) >= before and match(m), WAIT
+    )
 
 
 async def join(fake: FakeTelegram, role: str, user_id: int) -> SentMessage:
@@ -80,19 +91,28 @@ def _is_paid(message: SentMessage) -> bool:
 
 
 async def _edited_to(fake: FakeTelegram, message: SentMessage, phrase: str) -> SentMessage:
-    return await fake.wait_for_message(lambda m: m.chat_id == message.chat_id and m.message_id == message.message_id and phrase in (m.text or ""), WAIT)
+    return await fake.wait_for_message(
+        lambda m: m.chat_id == message.chat_id and m.message_id == message.message_id and phrase in (m.text or ""), WAIT
+    )
 
 
 async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: str, tmp_path) -> None:
     """An invite works once and not after expiry; support cannot create; a removed agent is refused at once."""
     async with running_bot(database_url, tmp_path / "data") as (fake, bot, db):
         # Telegram shows each kind of chat its own command menu.
-        private = await fake.wait_for_call("setMyCommands", lambda c: c.params.get("scope", {}).get("type") == "all_private_chats")
-        group = await fake.wait_for_call("setMyCommands", lambda c: c.params.get("scope", {}).get("type") == "all_group_chats")
+        private = await fake.wait_for_call(
+            "setMyCommands", lambda c: c.params.get("scope", {}).get("type") == "all_private_chats"
+        )
+        group = await fake.wait_for_call(
+            "setMyCommands", lambda c: c.params.get("scope", {}).get("type") == "all_group_chats"
+        )
         private_names = {command["command"] for command in private.params["commands"]}
         group_names = {command["command"] for command in group.params["commands"]}
         assert {"link", "newlink", "team", "invite", "remove", "settings", "audit", "help"} <= private_names
-        assert {"link", "newlink", "links", "find", "status", "help"} <= group_names and not {"invite", "audit"} & group_names
+        assert {"link", "newlink", "links", "find", "status", "help"} <= group_names and not {
+            "invite",
+            "audit",
+        } & group_names
 
         invite = await say(fake, "/invite agent", user_id=OWNER)
         code = _invite_code(fake, invite)
@@ -116,12 +136,21 @@ async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: s
         removed = await say(fake, f"/remove {AGENT}", user_id=OWNER)
         assert "Ali" in removed.text and "no longer agent" in removed.text
         refusal = await say(fake, "/link 10 USD Tea", user_id=AGENT, in_group=True)
-        assert "not allowed to create links" in refusal.text and "agent role" in refusal.text and "owner or admin" in refusal.text
+        assert (
+            "not allowed to create links" in refusal.text
+            and "agent role" in refusal.text
+            and "owner or admin" in refusal.text
+        )
         assert len(await db.links()) == 1
 
         # An invite nobody opened within its 24 hours does nothing.
         async with db.sessions() as session, session.begin():
-            stale = Invite(code_hash=code_hash("stale-code"), role="agent", created_by=OWNER, expires_at=utcnow() - timedelta(minutes=1))
+            stale = Invite(
+                code_hash=code_hash("stale-code"),
+                role="agent",
+                created_by=OWNER,
+                expires_at=utcnow() - timedelta(minutes=1),
+            )
             session.add(stale)
         expired = await say(fake, "/start stale-code", user_id=NEWCOMER)
         assert "expired" in expired.text

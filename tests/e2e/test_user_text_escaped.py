@@ -95,9 +95,7 @@ async def _description_everywhere(people: People, db: Database) -> Link:
     _shows(await people.reply(OWNER, count, "Payment request"), DESCRIPTION, "QR")
 
     asked = fake.inline_query(link.merchant_link_id, user_id=OWNER)
-    inline = await fake.wait_for_call(
-        "answerInlineQuery", lambda c: c.params["inline_query_id"] == asked, timeout=WAIT
-    )
+    inline = await fake.wait_for_call("answerInlineQuery", lambda c: c.params["inline_query_id"] == asked, timeout=WAIT)
     [article] = inline.params["results"]
     content = article["input_message_content"]
     _literal(*parse_text(content["message_text"], content.get("parse_mode")), DESCRIPTION, "inline result")

@@ -59,8 +59,16 @@ _COMMAND_AT_START = re.compile(r"/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]+)?")
 _BOT_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 _CHAT_ACTIONS = frozenset(
     {
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-        "upload_document", "choose_sticker", "find_location", "record_video_note",
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
         "upload_video_note",
     }
 )
@@ -258,9 +266,7 @@ class FakeTelegram:
         """Deliver an update once more with the same update_id (a webhook retry after a timeout)."""
         self._updates.redeliver(update_id)
 
-    def inline_query(
-        self, query: str, *, user_id: int, first_name: str = "Ann", language_code: str = "en"
-    ) -> str:
+    def inline_query(self, query: str, *, user_id: int, first_name: str = "Ann", language_code: str = "en") -> str:
         """A user types "@bot query" in a chat; returns the inline query id."""
         query_id = str(next(self._query_ids))
         self._open_inline_queries.add(query_id)
@@ -297,9 +303,7 @@ class FakeTelegram:
         """Parameters of every accepted answerInlineQuery, in order."""
         return self._accepted_params("answerInlineQuery")
 
-    async def wait_for_message(
-        self, predicate: Callable[[SentMessage], bool], timeout: float = 10.0
-    ) -> SentMessage:
+    async def wait_for_message(self, predicate: Callable[[SentMessage], bool], timeout: float = 10.0) -> SentMessage:
         """The first sent message (current state) matching predicate, waiting for it if needed."""
         return await self._wait_until(
             lambda: next((m for m in self._messages.sent if predicate(m)), None),
@@ -314,11 +318,7 @@ class FakeTelegram:
 
         def find() -> Call | None:
             return next(
-                (
-                    c
-                    for c in self.calls
-                    if c.method == method and (predicate is None or predicate(c))
-                ),
+                (c for c in self.calls if c.method == method and (predicate is None or predicate(c))),
                 None,
             )
 
@@ -453,9 +453,7 @@ class FakeTelegram:
     def _close_query(open_queries: set[str], query_id: Any) -> None:
         # A query can be answered once; Telegram refuses unknown and repeated answers alike.
         if query_id not in open_queries:
-            raise bad_request(
-                "query is too old and response timeout expired or query ID is invalid"
-            )
+            raise bad_request("query is too old and response timeout expired or query ID is invalid")
         open_queries.discard(query_id)
 
     @staticmethod

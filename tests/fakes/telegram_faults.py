@@ -45,9 +45,7 @@ class FaultInjector:
     GROUP_CHAT_PER_SECOND, GROUP_CHAT_BURST = 20 / 60, 20
 
     MESSAGE_SENDS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
-    MESSAGE_EDITS = frozenset(
-        {"editMessageText", "editMessageCaption", "editMessageMedia", "editMessageReplyMarkup"}
-    )
+    MESSAGE_EDITS = frozenset({"editMessageText", "editMessageCaption", "editMessageMedia", "editMessageReplyMarkup"})
     CHAT_ACTIONS = frozenset({"sendChatAction"})
 
     def __init__(self) -> None:

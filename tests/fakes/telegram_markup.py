@@ -60,9 +60,7 @@ class _PlainText:
     def close_entity(self, entity_type: str, start: int, **extra: Any) -> None:
         # Telegram silently drops entities that cover no text.
         if self.position > start:
-            self.entities.append(
-                {"type": entity_type, "offset": start, "length": self.position - start, **extra}
-            )
+            self.entities.append({"type": entity_type, "offset": start, "length": self.position - start, **extra})
 
     def result(self) -> tuple[str, list[Entity]]:
         return "".join(self.chars), self.entities
@@ -136,16 +134,12 @@ def _parse_html(text: str) -> tuple[str, list[Entity]]:
         if char == "<":
             tag = _HTML_TAG.match(text, index)
             if tag is None:
-                raise _cant_parse(
-                    f"Unexpected end of name token at byte offset {_byte_offset(text, index)}"
-                )
+                raise _cant_parse(f"Unexpected end of name token at byte offset {_byte_offset(text, index)}")
             closing, name = tag.group(1) == "/", tag.group(2).lower()
             if closing:
                 _close_html_tag(open_tags, name, plain, _byte_offset(text, index))
             else:
-                open_tags.append(
-                    _html_open_tag(name, tag.group(3), plain.position, _byte_offset(text, index))
-                )
+                open_tags.append(_html_open_tag(name, tag.group(3), plain.position, _byte_offset(text, index)))
             index = tag.end()
         elif char == "&" and (reference := _HTML_ENTITY_REFERENCE.match(text, index)):
             plain.append(html.unescape(reference.group(0)))
@@ -154,21 +148,14 @@ def _parse_html(text: str) -> tuple[str, list[Entity]]:
             plain.append(char)
             index += 1
     if open_tags:
-        raise _cant_parse(
-            f'Can\'t find end tag corresponding to start tag "{open_tags[-1].name}"'
-        )
+        raise _cant_parse(f'Can\'t find end tag corresponding to start tag "{open_tags[-1].name}"')
     return plain.result()
 
 
-def _close_html_tag(
-    open_tags: list[_OpenTag], name: str, plain: _PlainText, byte_offset: int
-) -> None:
+def _close_html_tag(open_tags: list[_OpenTag], name: str, plain: _PlainText, byte_offset: int) -> None:
     if not open_tags or open_tags[-1].name != name:
         expected = f'"</{open_tags[-1].name}>"' if open_tags else "no end tag"
-        raise _cant_parse(
-            f"Unmatched end tag at byte offset {byte_offset}, "
-            f'expected {expected}, found "</{name}>"'
-        )
+        raise _cant_parse(f'Unmatched end tag at byte offset {byte_offset}, expected {expected}, found "</{name}>"')
     tag = open_tags.pop()
     parent = open_tags[-1] if open_tags else None
     # <pre><code class="language-x"> is one pre entity with a language, not two entities.
@@ -275,9 +262,7 @@ class _MarkdownV2Parser:
         self.index += len(top.marker)
 
     def _open(self, marker: str, entity_type: str) -> _OpenMarker:
-        opened = _OpenMarker(
-            marker, entity_type, self.plain.position, _byte_offset(self.text, self.index)
-        )
+        opened = _OpenMarker(marker, entity_type, self.plain.position, _byte_offset(self.text, self.index))
         self.open_markers.append(opened)
         self.index += len(marker)
         return opened
@@ -323,16 +308,12 @@ def _markdown_url(text: str, index: int, marker: _OpenMarker) -> tuple[str, int]
 
 
 def _reserved(char: str) -> MarkupError:
-    return _cant_parse(
-        f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-    )
+    return _cant_parse(f"Character '{char}' is reserved and must be escaped with the preceding '\\'")
 
 
 def _unclosed(marker: _OpenMarker) -> MarkupError:
     entity_name = marker.entity_type.replace("_", " ").title().replace(" ", "")
-    return _cant_parse(
-        f"Can't find end of {entity_name} entity at byte offset {marker.byte_offset}"
-    )
+    return _cant_parse(f"Can't find end of {entity_name} entity at byte offset {marker.byte_offset}")
 
 
 # --- legacy Markdown --------------------------------------------------------------------------

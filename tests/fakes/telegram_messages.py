@@ -21,9 +21,16 @@ from tests.fakes.telegram_protocol import ApiRequest, JSONDict, Upload, bad_requ
 
 _BUTTON_ACTIONS = frozenset(
     {
-        "url", "callback_data", "web_app", "login_url", "switch_inline_query",
-        "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
-        "callback_game", "pay",
+        "url",
+        "callback_data",
+        "web_app",
+        "login_url",
+        "switch_inline_query",
+        "switch_inline_query_current_chat",
+        "switch_inline_query_chosen_chat",
+        "copy_text",
+        "callback_game",
+        "pay",
     }
 )
 
@@ -165,9 +172,7 @@ class MessageStore:
     def _send_media(self, request: ApiRequest, kind: str) -> JSONDict:
         params = request.params
         chat_id = self._chat_id(params)
-        caption, entities = self._formatted(
-            params, "caption", "caption_entities", self.MAX_CAPTION_LENGTH, False
-        )
+        caption, entities = self._formatted(params, "caption", "caption_entities", self.MAX_CAPTION_LENGTH, False)
         stored = self._resolve_file(params.get(kind), request.uploads, kind, kind)
         return self._create_message(params, chat_id, kind, caption, entities, stored)
 
@@ -230,9 +235,7 @@ class MessageStore:
         sent = self._message_to_edit(params)
         if sent.kind == "text":
             raise bad_request("there is no caption in the message to edit")
-        caption, entities = self._formatted(
-            params, "caption", "caption_entities", self.MAX_CAPTION_LENGTH, False
-        )
+        caption, entities = self._formatted(params, "caption", "caption_entities", self.MAX_CAPTION_LENGTH, False)
         edited = self._apply_edit(
             sent,
             "editMessageCaption",
@@ -255,9 +258,7 @@ class MessageStore:
             raise bad_request("can't parse InputMedia: media type photo or document expected")
         kind = media["type"]
         stored = self._resolve_file(media.get("media"), request.uploads, "media", kind)
-        caption, entities = self._formatted(
-            media, "caption", "caption_entities", self.MAX_CAPTION_LENGTH, False
-        )
+        caption, entities = self._formatted(media, "caption", "caption_entities", self.MAX_CAPTION_LENGTH, False)
         edited = self._apply_edit(
             sent,
             "editMessageMedia",
@@ -297,9 +298,7 @@ class MessageStore:
             raise bad_request("message to edit not found")
         return sent
 
-    def _apply_edit(
-        self, sent: SentMessage, method: str, params: JSONDict, **changes: Any
-    ) -> JSONDict:
+    def _apply_edit(self, sent: SentMessage, method: str, params: JSONDict, **changes: Any) -> JSONDict:
         if all(getattr(sent, name) == value for name, value in changes.items()):
             raise bad_request(self.NOT_MODIFIED)
         self._take_edit_slot(sent.chat_id)
@@ -471,8 +470,7 @@ class MessageStore:
             for button in row:
                 if len(_BUTTON_ACTIONS.intersection(button)) != 1:
                     raise bad_request(
-                        "can't parse inline keyboard button: "
-                        "Text buttons are unallowed in the inline keyboard"
+                        "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
                     )
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(data.encode()) <= self.MAX_CALLBACK_DATA_BYTES:
@@ -488,9 +486,7 @@ class MessageStore:
         if message_id is None:
             return None
         if self.message_json_by_key(reply.get("chat_id", chat_id), message_id) is None:
-            allowed = reply.get(
-                "allow_sending_without_reply", params.get("allow_sending_without_reply", False)
-            )
+            allowed = reply.get("allow_sending_without_reply", params.get("allow_sending_without_reply", False))
             if allowed:
                 return None
             raise bad_request("message to be replied not found")
@@ -498,9 +494,7 @@ class MessageStore:
 
     # --- files ----------------------------------------------------------------------------------
 
-    def _resolve_file(
-        self, reference: Any, uploads: dict[str, Upload], part_name: str, kind: str
-    ) -> _StoredFile:
+    def _resolve_file(self, reference: Any, uploads: dict[str, Upload], part_name: str, kind: str) -> _StoredFile:
         """The file a call refers to: an uploaded part (plain or attach://) or a known file_id.
 
         Fetching by HTTP URL is not supported: an unknown string is refused as Telegram refuses

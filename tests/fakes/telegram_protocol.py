@@ -21,11 +21,30 @@ JSONDict = dict[str, Any]
 # Parameters whose form value is a plain string even when it looks like JSON ("123", "true").
 _STRING_PARAMS = frozenset(
     {
-        "action", "animation", "audio", "business_connection_id", "callback_query_id",
-        "caption", "description", "document", "inline_message_id", "inline_query_id",
-        "ip_address", "language_code", "message_effect_id", "next_offset", "parse_mode",
-        "photo", "query", "secret_token", "short_description", "text", "thumbnail", "url",
-        "video", "voice",
+        "action",
+        "animation",
+        "audio",
+        "business_connection_id",
+        "callback_query_id",
+        "caption",
+        "description",
+        "document",
+        "inline_message_id",
+        "inline_query_id",
+        "ip_address",
+        "language_code",
+        "message_effect_id",
+        "next_offset",
+        "parse_mode",
+        "photo",
+        "query",
+        "secret_token",
+        "short_description",
+        "text",
+        "thumbnail",
+        "url",
+        "video",
+        "voice",
     }
 )
 
@@ -71,9 +90,7 @@ def bad_request(reason: str) -> ApiError:
 
 def flood_wait(seconds: int) -> ApiError:
     """A 429 answer; PTB raises telegram.error.RetryAfter(seconds)."""
-    return ApiError(
-        HTTPStatus.TOO_MANY_REQUESTS, f"Too Many Requests: retry after {seconds}", seconds
-    )
+    return ApiError(HTTPStatus.TOO_MANY_REQUESTS, f"Too Many Requests: retry after {seconds}", seconds)
 
 
 def status_error(status: int) -> ApiError:
@@ -110,9 +127,7 @@ def decode_form_value(name: str, raw: str) -> Any:
 
 async def read_request(request: Request) -> ApiRequest:
     """Decode query string and body (form, multipart or JSON) into an ApiRequest."""
-    params: JSONDict = {
-        name: decode_form_value(name, value) for name, value in request.query_params.items()
-    }
+    params: JSONDict = {name: decode_form_value(name, value) for name, value in request.query_params.items()}
     uploads: dict[str, Upload] = {}
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):

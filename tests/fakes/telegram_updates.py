@@ -81,9 +81,7 @@ class UpdateQueue:
         """Start the webhook delivery worker."""
         self._closing = False
         self._http = httpx.AsyncClient(timeout=self.WEBHOOK_TIMEOUT_SECONDS)
-        self._delivery = asyncio.create_task(
-            self._deliver_to_webhook(self._http), name="fake-telegram-webhook"
-        )
+        self._delivery = asyncio.create_task(self._deliver_to_webhook(self._http), name="fake-telegram-webhook")
 
     async def stop(self) -> None:
         """End long polls in progress at once and stop delivering to the webhook."""
@@ -152,8 +150,7 @@ class UpdateQueue:
             if generation != self._poll_generation:
                 raise ApiError(
                     HTTPStatus.CONFLICT,
-                    "Conflict: terminated by other getUpdates request; "
-                    "make sure that only one bot instance is running",
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
                 )
         return self._pending[:limit]
 
@@ -215,9 +212,7 @@ class UpdateQueue:
             else:
                 await asyncio.sleep(self.WEBHOOK_RETRY_SECONDS)
 
-    async def _post_update(
-        self, http: httpx.AsyncClient, webhook: _Webhook, update: JSONDict
-    ) -> bool:
+    async def _post_update(self, http: httpx.AsyncClient, webhook: _Webhook, update: JSONDict) -> bool:
         headers = {self.SECRET_HEADER: webhook.secret_token} if webhook.secret_token else {}
         try:
             response = await http.post(webhook.url, json=update, headers=headers)
@@ -225,8 +220,6 @@ class UpdateQueue:
             webhook.delivery_failed(f"Connection failed: {type(exc).__name__}")
             return False
         if not response.is_success:
-            webhook.delivery_failed(
-                f"Wrong response from the webhook: {response.status_code} {response.reason_phrase}"
-            )
+            webhook.delivery_failed(f"Wrong response from the webhook: {response.status_code} {response.reason_phrase}")
             return False
         return True

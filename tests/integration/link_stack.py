@@ -82,8 +82,15 @@ class LinkStack:
     """Database, sandbox gateway, PayerMax client and services, wired as the bot wires them."""
 
     def __init__(
-        self, *, engine: AsyncEngine, keys: SandboxKeys, server: LoopbackServer, slot: _Slot,
-        state_path: Path, mailbox: LostNotifications, notify_url: str,
+        self,
+        *,
+        engine: AsyncEngine,
+        keys: SandboxKeys,
+        server: LoopbackServer,
+        slot: _Slot,
+        state_path: Path,
+        mailbox: LostNotifications,
+        notify_url: str,
     ) -> None:
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
         self.keys = keys
@@ -114,16 +121,24 @@ class LinkStack:
     def new_client(self, base_url: str) -> PayerMaxClient:
         """The real PayerMax client with the sandbox's keys and a short timeout."""
         return PayerMaxClient(
-            base_url=base_url, app_id=APP_ID, merchant_no=MERCHANT_NO,
-            merchant_private_key=self.keys.merchant_private_key, platform_public_key=self.keys.platform_public_key,
+            base_url=base_url,
+            app_id=APP_ID,
+            merchant_no=MERCHANT_NO,
+            merchant_private_key=self.keys.merchant_private_key,
+            platform_public_key=self.keys.platform_public_key,
             timeout=CLIENT_TIMEOUT,
         )
 
     def link_service(self, client: PayerMaxClient) -> LinkService:
         """A LinkService talking through ``client``, with fast retries."""
         return LinkService(
-            self.sessions, client, notify_url=self.notify_url, contact_email="shop@example.com", logo_url=None,
-            sandbox=True, retry_delays=RETRY_DELAYS,
+            self.sessions,
+            client,
+            notify_url=self.notify_url,
+            contact_email="shop@example.com",
+            logo_url=None,
+            sandbox=True,
+            retry_delays=RETRY_DELAYS,
         )
 
     def reconciler(self) -> Reconciler:
@@ -175,9 +190,17 @@ class LinkStack:
 def order(request_key: str | None = None, *, amount: str = "150000") -> LinkOrder:
     """A seller's order as the chat handlers build it."""
     return LinkOrder(
-        chat_id=SELLER_CHAT, chat_type="private", chat_title=None, user_id=SELLER, user_name="Ann Seller",
-        money=Money(Decimal(amount), "IDR"), description="Winter shoes", country="ID", language="en",
-        expires_seconds=3600, request_key=request_key,
+        chat_id=SELLER_CHAT,
+        chat_type="private",
+        chat_title=None,
+        user_id=SELLER,
+        user_name="Ann Seller",
+        money=Money(Decimal(amount), "IDR"),
+        description="Winter shoes",
+        country="ID",
+        language="en",
+        expires_seconds=3600,
+        request_key=request_key,
     )
 
 
@@ -189,12 +212,19 @@ async def link_stack(database_url: str, keys: SandboxKeys, tmp_path: Path) -> As
     mailbox = LostNotifications()
     slot = _Slot()
     # One server plays both PayerMax (under /sandbox) and the merchant's lost notify endpoint.
-    app = Starlette(routes=[Route(LostNotifications.PATH, mailbox.notify, methods=["POST"]), Mount("/sandbox", app=slot)])
+    app = Starlette(
+        routes=[Route(LostNotifications.PATH, mailbox.notify, methods=["POST"]), Mount("/sandbox", app=slot)]
+    )
     try:
         async with LoopbackServer(app) as server:
             stack = LinkStack(
-                engine=engine, keys=keys, server=server, slot=slot, state_path=tmp_path / "sandbox" / "state.json",
-                mailbox=mailbox, notify_url=server.url + LostNotifications.PATH,
+                engine=engine,
+                keys=keys,
+                server=server,
+                slot=slot,
+                state_path=tmp_path / "sandbox" / "state.json",
+                mailbox=mailbox,
+                notify_url=server.url + LostNotifications.PATH,
             )
             await stack.use_gateway(stack.gateway)
             try:

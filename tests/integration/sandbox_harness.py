@@ -10,7 +10,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ class Harness:
         envelope = {
             "version": version,
             "keyVersion": "1",
-            "requestTime": request_time or datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "requestTime": request_time or datetime.now(UTC).isoformat(timespec="milliseconds"),
             "appId": APP_ID,
             "merchantNo": MERCHANT_NO,
             "data": data,
@@ -170,7 +170,7 @@ def link_data(merchant_link_id: str, notify_url: str, **overrides: Any) -> dict[
 
 def parse_expires_at(text: str) -> datetime:
     """Read PayerMax's ``expiresAt`` (UTC, no fraction, Z suffix)."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = WAIT_SECONDS) -> None:
@@ -192,9 +192,7 @@ async def serve_receiver() -> AsyncIterator[tuple[NotificationReceiver, str]]:
 
 
 @asynccontextmanager
-async def serve_harness(
-    keys: SandboxKeys, notify_url: str, state_path: Path, **options: Any
-) -> AsyncIterator[Harness]:
+async def serve_harness(keys: SandboxKeys, notify_url: str, state_path: Path, **options: Any) -> AsyncIterator[Harness]:
     """A started sandbox gateway (with ``options``) served on loopback under ``/sandbox``."""
     slot = _Slot()
     async with LoopbackServer(Starlette(routes=[Mount("/sandbox", app=slot)])) as server:

@@ -82,9 +82,17 @@ async def replicas(database_url: str) -> AsyncIterator[Replicas]:
 def _order(group: int, member: int) -> LinkOrder:
     """A member's /link in a group, as the chat handlers build it."""
     return LinkOrder(
-        chat_id=group, chat_type="group", chat_title=f"Shop {-group}", user_id=member, user_name=f"Member {member}",
-        money=Money(Decimal("5"), "USD"), description=f"Order {member}", country="US", language="en",
-        expires_seconds=3600, request_key=f"msg:{group}:{member}",
+        chat_id=group,
+        chat_type="group",
+        chat_title=f"Shop {-group}",
+        user_id=member,
+        user_name=f"Member {member}",
+        money=Money(Decimal("5"), "USD"),
+        description=f"Order {member}",
+        country="US",
+        language="en",
+        expires_seconds=3600,
+        request_key=f"msg:{group}:{member}",
     )
 
 
@@ -126,8 +134,10 @@ async def test_first_settings_of_a_new_chat_at_once(replicas: Replicas) -> None:
     chat = ChatRef(NEW_GROUPS[0], "group", "New shop")
     admin = Actor(OWNER, "Olga", chat_id=chat.id)
     changes = await asyncio.gather(
-        first.set_currency(admin, chat, "idr"), second.set_country(admin, chat, "id"),
-        second.set_language(admin, chat, "es"), first.set_expiry(admin, chat, 7200),
+        first.set_currency(admin, chat, "idr"),
+        second.set_country(admin, chat, "id"),
+        second.set_language(admin, chat, "es"),
+        first.set_expiry(admin, chat, 7200),
         return_exceptions=True,
     )
     assert [error for error in changes if isinstance(error, BaseException)] == []

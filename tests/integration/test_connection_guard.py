@@ -19,8 +19,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from bot.payermax.webhook import MerchantIdentity
 from bot.payermax.signing import generate_private_key
+from bot.payermax.webhook import MerchantIdentity
 from bot.services.payments import PaymentService
 from bot.web.app import build_web_app
 from bot.web.connections import ConnectionGuard, server_config
@@ -126,7 +126,11 @@ async def test_notification_body_that_never_completes_is_closed_quietly_at_its_d
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'paylink.db'}")
     payments = PaymentService(session_factory(engine), owner_chat_ids=[])
     app = build_web_app(
-        merchant=MerchantIdentity("sandbox-app", "SANDBOX000001"),engine=engine, payments=payments, platform_public_key=generate_private_key().public_key())
+        merchant=MerchantIdentity("sandbox-app", "SANDBOX000001"),
+        engine=engine,
+        payments=payments,
+        platform_public_key=generate_private_key().public_key(),
+    )
     head = b"POST /payermax/notify HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n"
     head += b"Content-Length: 100\r\n\r\n"
     try:

@@ -75,7 +75,9 @@ async def test_a_new_database_is_owner_only_down_to_its_wal_files(tmp_path: Path
             companions = [Path(f"{database}-wal"), Path(f"{database}-shm")]
             assert all(path.exists() for path in companions)  # WAL mode, connection open
             assert {path.name: mode(path) for path in [database, *companions]} == {
-                "paylink.db": 0o600, "paylink.db-wal": 0o600, "paylink.db-shm": 0o600,
+                "paylink.db": 0o600,
+                "paylink.db-wal": 0o600,
+                "paylink.db-shm": 0o600,
             }
         assert mode(database.parent) == 0o700
     finally:

@@ -42,12 +42,18 @@ async def test_db_upgrade_accepts_the_url_forms_providers_print(database_url: st
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        (f"postgres://shop:{PASSWORD}@127.0.0.1:{{port}}/paylink",
-         "DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{port}/paylink as shop: connection refused"),
-        (f"mysql://shop:{PASSWORD}@db.example.com/paylink",
-         "DATABASE_URL: the 'mysql' driver is not supported; use postgres://"),
-        (f"postgresql+psycopg2://shop:{PASSWORD}@db.example.com/paylink",
-         "DATABASE_URL: the 'postgresql+psycopg2' driver is not supported"),
+        (
+            f"postgres://shop:{PASSWORD}@127.0.0.1:{{port}}/paylink",
+            "DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{port}/paylink as shop: connection refused",
+        ),
+        (
+            f"mysql://shop:{PASSWORD}@db.example.com/paylink",
+            "DATABASE_URL: the 'mysql' driver is not supported; use postgres://",
+        ),
+        (
+            f"postgresql+psycopg2://shop:{PASSWORD}@db.example.com/paylink",
+            "DATABASE_URL: the 'postgresql+psycopg2' driver is not supported",
+        ),
         ("sqlite://", "DATABASE_URL: a SQLite database needs a file"),
         ("not a url", "DATABASE_URL: is not a database URL"),
     ],

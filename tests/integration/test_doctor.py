@@ -14,7 +14,14 @@ from tests.fakes.telegram_api import FakeTelegram
 
 async def _doctor(env: dict[str, str], cwd: Path) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "doctor", cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        sys.executable,
+        "-m",
+        "bot",
+        "doctor",
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     return process.returncode, output.decode()
@@ -36,12 +43,23 @@ async def test_doctor_passes_on_a_working_sandbox(tmp_path: Path) -> None:
 
 async def test_doctor_lists_every_problem_of_a_live_configuration(tmp_path: Path) -> None:
     async with FakeTelegram() as fake:
-        env = {**_base_env(fake, tmp_path), "PAYERMAX_ENV": "uat", "PAYERMAX_APP_ID": "changeme", "TELEGRAM_BOT_TOKEN": "999:wrong-token"}
+        env = {
+            **_base_env(fake, tmp_path),
+            "PAYERMAX_ENV": "uat",
+            "PAYERMAX_APP_ID": "changeme",
+            "TELEGRAM_BOT_TOKEN": "999:wrong-token",
+        }
         code, output = await _doctor(env, tmp_path)
     assert code == 1
     failures = [line for line in output.splitlines() if line.startswith("✖")]
     named = " ".join(failures)
-    for variable in ("PAYERMAX_APP_ID", "PAYERMAX_MERCHANT_NO", "PAYERMAX_MERCHANT_PRIVATE_KEY", "ADMIN_USER_IDS", "TELEGRAM_BOT_TOKEN"):
+    for variable in (
+        "PAYERMAX_APP_ID",
+        "PAYERMAX_MERCHANT_NO",
+        "PAYERMAX_MERCHANT_PRIVATE_KEY",
+        "ADMIN_USER_IDS",
+        "TELEGRAM_BOT_TOKEN",
+    ):
         assert variable in named, output
     assert "Traceback" not in output
 
@@ -50,10 +68,16 @@ def _live_env(fake: FakeTelegram, tmp_path: Path, **variables: str) -> dict[str,
     """A UAT configuration that is complete except for what ``variables`` change."""
     private_path, public_path = write_key_pair(tmp_path / "keys", force=True)
     return {
-        **_base_env(fake, tmp_path), "PAYERMAX_ENV": "uat", "PAYERMAX_APP_ID": "app-42", "PAYERMAX_MERCHANT_NO": "P010",
-        "PAYERMAX_MERCHANT_PRIVATE_KEY_FILE": str(private_path), "PAYERMAX_PLATFORM_PUBLIC_KEY_FILE": str(public_path),
-        "ADMIN_USER_IDS": "42", "PAYERMAX_CONTACT_EMAIL": "shop@example.com",
-        "PUBLIC_BASE_URL": "https://pay.example.com", **variables,
+        **_base_env(fake, tmp_path),
+        "PAYERMAX_ENV": "uat",
+        "PAYERMAX_APP_ID": "app-42",
+        "PAYERMAX_MERCHANT_NO": "P010",
+        "PAYERMAX_MERCHANT_PRIVATE_KEY_FILE": str(private_path),
+        "PAYERMAX_PLATFORM_PUBLIC_KEY_FILE": str(public_path),
+        "ADMIN_USER_IDS": "42",
+        "PAYERMAX_CONTACT_EMAIL": "shop@example.com",
+        "PUBLIC_BASE_URL": "https://pay.example.com",
+        **variables,
     }
 
 
@@ -66,10 +90,17 @@ async def test_doctor_reports_each_settings_problem_once_and_skips_the_payermax_
     assert "settings read" not in output
     failures = [line for line in output.splitlines() if line.startswith("✖")]
     variables = [line.split()[1].rstrip(":") for line in failures]
-    assert sorted(variables) == sorted({
-        "PAYERMAX_APP_ID", "PAYERMAX_MERCHANT_NO", "PAYERMAX_MERCHANT_PRIVATE_KEY", "PAYERMAX_PLATFORM_PUBLIC_KEY",
-        "ADMIN_USER_IDS", "PAYERMAX_CONTACT_EMAIL", "PUBLIC_BASE_URL",
-    }), output
+    assert sorted(variables) == sorted(
+        {
+            "PAYERMAX_APP_ID",
+            "PAYERMAX_MERCHANT_NO",
+            "PAYERMAX_MERCHANT_PRIVATE_KEY",
+            "PAYERMAX_PLATFORM_PUBLIC_KEY",
+            "ADMIN_USER_IDS",
+            "PAYERMAX_CONTACT_EMAIL",
+            "PUBLIC_BASE_URL",
+        }
+    ), output
     [skipped] = [line for line in output.splitlines() if "skipped" in line]
     assert skipped.startswith("– PayerMax probe skipped") and not skipped.startswith("✖")
     assert output.strip().endswith("7 problem(s) found")

@@ -85,9 +85,7 @@ async def test_a_wrong_token_is_rejected(fake: FakeTelegram) -> None:
             pass
 
 
-async def test_an_edit_changes_the_message_and_is_recorded(
-    fake: FakeTelegram, bot: Bot
-) -> None:
+async def test_an_edit_changes_the_message_and_is_recorded(fake: FakeTelegram, bot: Bot) -> None:
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Status", callback_data="st:1")]])
     message = await bot.send_message(USER_ID, "Link created", reply_markup=keyboard)
     assert message.message_id == 1 and message.from_user.id == 123456
@@ -111,12 +109,8 @@ async def test_edits_that_telegram_refuses_are_refused(fake: FakeTelegram, bot: 
     assert fake.sent(USER_ID)[0].edits == []
 
 
-async def test_html_is_stored_as_the_user_sees_it_and_bad_html_is_refused(
-    fake: FakeTelegram, bot: Bot
-) -> None:
-    message = await bot.send_message(
-        USER_ID, "<b>Paid</b> 150 &lt; 200", parse_mode=ParseMode.HTML
-    )
+async def test_html_is_stored_as_the_user_sees_it_and_bad_html_is_refused(fake: FakeTelegram, bot: Bot) -> None:
+    message = await bot.send_message(USER_ID, "<b>Paid</b> 150 &lt; 200", parse_mode=ParseMode.HTML)
     assert message.text == fake.sent()[0].text == "Paid 150 < 200"
     assert message.entities[0].type == "bold"
 
@@ -125,9 +119,7 @@ async def test_html_is_stored_as_the_user_sees_it_and_bad_html_is_refused(
     assert len(fake.sent()) == 1
 
 
-async def test_markdown_v2_needs_reserved_characters_escaped(
-    fake: FakeTelegram, bot: Bot
-) -> None:
+async def test_markdown_v2_needs_reserved_characters_escaped(fake: FakeTelegram, bot: Bot) -> None:
     with pytest.raises(BadRequest, match="character '.' is reserved"):
         await bot.send_message(USER_ID, "*Paid* 150.00 USD", parse_mode=ParseMode.MARKDOWN_V2)
     await bot.send_message(USER_ID, "*Paid* 150\\.00 USD", parse_mode=ParseMode.MARKDOWN_V2)
@@ -144,9 +136,7 @@ async def test_a_document_upload_keeps_its_bytes_and_name(fake: FakeTelegram, bo
     assert (fake.sent()[0].document, fake.sent()[0].kind) == (receipt, "document")
 
 
-async def test_a_photo_upload_keeps_its_bytes_and_can_be_sent_again(
-    fake: FakeTelegram, bot: Bot
-) -> None:
+async def test_a_photo_upload_keeps_its_bytes_and_can_be_sent_again(fake: FakeTelegram, bot: Bot) -> None:
     image = png_bytes()
     first = await bot.send_photo(USER_ID, image, caption="Scan to pay")
     assert (first.photo[-1].width, first.photo[-1].height) == (120, 80)
@@ -159,15 +149,11 @@ async def test_a_photo_upload_keeps_its_bytes_and_can_be_sent_again(
         await bot.send_photo(USER_ID, b"not an image")
 
 
-async def test_a_photo_can_be_replaced_with_edit_message_media(
-    fake: FakeTelegram, bot: Bot
-) -> None:
+async def test_a_photo_can_be_replaced_with_edit_message_media(fake: FakeTelegram, bot: Bot) -> None:
     await bot.send_photo(USER_ID, png_bytes(), caption="Pending")
     new_image = png_bytes(64, 64)
 
-    await bot.edit_message_media(
-        InputMediaPhoto(new_image, caption="PAID"), chat_id=USER_ID, message_id=1
-    )
+    await bot.edit_message_media(InputMediaPhoto(new_image, caption="PAID"), chat_id=USER_ID, message_id=1)
 
     card = fake.sent(USER_ID)[0]
     assert (card.photo, card.text) == (new_image, "PAID")
@@ -183,9 +169,7 @@ async def test_a_command_reaches_the_bot_and_its_reply_is_recorded(fake: FakeTel
 
     assert reply.text == "Hi Budi" and reply.reply_to_message_id == 1
     # The poller confirmed the update, so it is not delivered again.
-    confirm = await fake.wait_for_call(
-        "getUpdates", lambda c: c.params.get("offset", 0) > update_id
-    )
+    confirm = await fake.wait_for_call("getUpdates", lambda c: c.params.get("offset", 0) > update_id)
     assert confirm.status == 200
 
 
@@ -197,23 +181,17 @@ async def test_a_pressed_button_reaches_the_callback_handler(fake: FakeTelegram)
     async with polling_app(fake, CallbackQueryHandler(show_status)):
         async with Bot(fake.token, base_url=fake.base_url) as bot:
             status_button = InlineKeyboardButton("Status", callback_data="st:1")
-            await bot.send_message(
-                GROUP_ID, "Link card", reply_markup=InlineKeyboardMarkup([[status_button]])
-            )
+            await bot.send_message(GROUP_ID, "Link card", reply_markup=InlineKeyboardMarkup([[status_button]]))
         card = fake.sent(GROUP_ID)[0]
         query_id = fake.press_button(card, card.buttons[0]["callback_data"], user_id=USER_ID)
         await fake.wait_for_message(lambda m: m.text == "Status of st:1")
 
-    assert fake.callback_answers == [
-        {"callback_query_id": query_id, "text": "Still waiting for payment"}
-    ]
+    assert fake.callback_answers == [{"callback_query_id": query_id, "text": "Still waiting for payment"}]
     with pytest.raises(ValueError, match="never offered"):
         fake.press_button(card, "cancel:1", user_id=USER_ID)
 
 
-async def test_updates_are_confirmed_by_offset_and_long_polled(
-    fake: FakeTelegram, bot: Bot
-) -> None:
+async def test_updates_are_confirmed_by_offset_and_long_polled(fake: FakeTelegram, bot: Bot) -> None:
     first = fake.send_text("/help", user_id=USER_ID)
     fake.send_text("hello", user_id=USER_ID)
 
@@ -222,17 +200,13 @@ async def test_updates_are_confirmed_by_offset_and_long_polled(
     assert updates[0].message.entities[0].type == "bot_command"
     assert await bot.get_updates(offset=first + 2) == ()
 
-    asyncio.get_running_loop().call_later(
-        0.1, lambda: fake.send_text("late", user_id=USER_ID)
-    )
+    asyncio.get_running_loop().call_later(0.1, lambda: fake.send_text("late", user_id=USER_ID))
     started = time.monotonic()
     [late] = await bot.get_updates(offset=first + 2, timeout=5)
     assert late.message.text == "late" and time.monotonic() - started < 1
 
 
-async def test_fail_next_gives_the_bot_network_errors_and_sends_nothing(
-    fake: FakeTelegram, bot: Bot
-) -> None:
+async def test_fail_next_gives_the_bot_network_errors_and_sends_nothing(fake: FakeTelegram, bot: Bot) -> None:
     fake.fail_next(2)
 
     for _ in range(2):
@@ -291,7 +265,9 @@ async def test_a_garbled_chat_gets_answers_the_client_cannot_read(fake: FakeTele
     assert isinstance(unreadable.value.__cause__, ValueError)  # the JSON decoder's error, chained by PTB
     assert [m.chat_id for m in fake.sent()] == [USER_ID + 2]
     assert [(c.status, c.garbled) for c in fake.calls if c.method == "sendMessage"] == [
-        (200, True), (200, True), (200, False)
+        (200, True),
+        (200, True),
+        (200, False),
     ]
 
 
@@ -312,16 +288,12 @@ async def test_enforced_limits_answer_429_to_a_burst_into_one_chat(
     assert len(fake.sent()) == FaultInjector.PRIVATE_CHAT_BURST + 1
 
 
-async def test_webhook_delivery_posts_updates_with_the_secret_and_retries(
-    fake: FakeTelegram, bot: Bot
-) -> None:
+async def test_webhook_delivery_posts_updates_with_the_secret_and_retries(fake: FakeTelegram, bot: Bot) -> None:
     deliveries: list[tuple[str | None, dict]] = []
     delivered_twice = asyncio.Event()
 
     async def receive(request: Request) -> Response:
-        deliveries.append(
-            (request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json())
-        )
+        deliveries.append((request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json()))
         if len(deliveries) == 2:
             delivered_twice.set()
         # The first delivery fails, as a bot still starting up would; Telegram retries.

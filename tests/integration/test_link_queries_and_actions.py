@@ -22,17 +22,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.chat import texts
 from bot.money import Money
 from bot.payermax.client import PayerMaxClient
 from bot.sandbox.gateway import SandboxGateway
 from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
-from bot.chat import texts
 from bot.services.access import AccessService, Action, Role
-from bot.services.links import LinkOrder, LinkService
 from bot.services.actors import Actor
 from bot.services.link_access import LinkAccess, LinkScope
 from bot.services.link_actions import CancelOutcome, LinkActions
 from bot.services.link_queries import LinkQueries, StatusFilter
+from bot.services.links import LinkOrder, LinkService
 from bot.services.payments import PaymentService
 from bot.services.reconcile import Reconciler
 from storage.db import create_engine, session_factory, upgrade
@@ -81,9 +81,16 @@ class World:
     async def make_link(self, user_id: int, chat_id: int, amount: str, currency: str, description: str) -> Link:
         """A link made by this person in this chat, ACTIVE at the sandbox."""
         order = LinkOrder(
-            chat_id=chat_id, chat_type="private" if chat_id > 0 else "supergroup", chat_title=None if chat_id > 0 else "Shop team",
-            user_id=user_id, user_name=NAMES[user_id], money=Money(Decimal(amount), currency), description=description,
-            country="ID", language="en", expires_seconds=86400,
+            chat_id=chat_id,
+            chat_type="private" if chat_id > 0 else "supergroup",
+            chat_title=None if chat_id > 0 else "Shop team",
+            user_id=user_id,
+            user_name=NAMES[user_id],
+            money=Money(Decimal(amount), currency),
+            description=description,
+            country="ID",
+            language="en",
+            expires_seconds=86400,
         )
         link = (await self.links.create(order)).link
         assert link.status == LinkStatus.ACTIVE
@@ -130,16 +137,27 @@ async def world(database_url: str, keys: SandboxKeys, tmp_path) -> AsyncIterator
     slot = _Slot()
     app = Starlette(routes=[Route("/payermax/notify", _acknowledge, methods=["POST"]), Mount("/sandbox", app=slot)])
     async with LoopbackServer(app) as server:
-        gateway = SandboxGateway(keys=keys, public_base_url=server.url, state_path=tmp_path / "sandbox.json", notify_schedule=(0,))
+        gateway = SandboxGateway(
+            keys=keys, public_base_url=server.url, state_path=tmp_path / "sandbox.json", notify_schedule=(0,)
+        )
         slot.app = gateway.app
         await gateway.start()
         client = PayerMaxClient(
-            base_url=f"{server.url}/sandbox", app_id="sandbox-app", merchant_no="SANDBOX000001",
-            merchant_private_key=keys.merchant_private_key, platform_public_key=keys.platform_public_key, timeout=5,
+            base_url=f"{server.url}/sandbox",
+            app_id="sandbox-app",
+            merchant_no="SANDBOX000001",
+            merchant_private_key=keys.merchant_private_key,
+            platform_public_key=keys.platform_public_key,
+            timeout=5,
         )
         links = LinkService(
-            sessions, client, notify_url=f"{server.url}/payermax/notify", contact_email="shop@example.com", logo_url=None,
-            sandbox=True, retry_delays=(0.05,),
+            sessions,
+            client,
+            notify_url=f"{server.url}/payermax/notify",
+            contact_email="shop@example.com",
+            logo_url=None,
+            sandbox=True,
+            retry_delays=(0.05,),
         )
         payments = PaymentService(sessions, owner_chat_ids=[OWNER])
         reconciler = Reconciler(sessions, client, links, payments, calls_per_second=1000)
@@ -259,8 +277,13 @@ async def test_lists_pages_filters_and_todays_totals(world: World) -> None:
     async with world.sessions() as session, session.begin():
         session.add(
             Payment(
-                link_id=elsewhere.id, out_trade_no="TYESTERDAY", status="SUCCESS", amount=Decimal("7"), currency="USD",
-                source="PAYMENT", completed_at=utcnow() - timedelta(days=1, minutes=1),
+                link_id=elsewhere.id,
+                out_trade_no="TYESTERDAY",
+                status="SUCCESS",
+                amount=Decimal("7"),
+                currency="USD",
+                source="PAYMENT",
+                completed_at=utcnow() - timedelta(days=1, minutes=1),
             )
         )
     group = LinkScope(OWNER, all_links=True, chat_id=SHOP_GROUP)
@@ -270,7 +293,13 @@ async def test_lists_pages_filters_and_todays_totals(world: World) -> None:
     beyond = await world.queries.list_links(group, StatusFilter.ALL, 9, 3)
 
     assert (first.total, first.pages) == (5, 2)
-    assert [link.id for link in first.links + second.links] == [dollars.id, made[3].id, made[2].id, made[1].id, made[0].id]
+    assert [link.id for link in first.links + second.links] == [
+        dollars.id,
+        made[3].id,
+        made[2].id,
+        made[1].id,
+        made[0].id,
+    ]
     assert beyond.page == 1  # a page past the end shows the last page
     paid = await world.queries.list_links(group, StatusFilter.PAID, 0, 10)
     assert {link.id for link in paid.links} == {made[0].id, made[2].id, dollars.id}
@@ -283,7 +312,9 @@ async def test_lists_pages_filters_and_todays_totals(world: World) -> None:
     agent_everywhere = LinkScope(AGENT, all_links=False)
     assert await world.queries.paid_totals_today(agent_everywhere) == {"IDR": Decimal("4000")}
     agent_links = await world.queries.list_links(agent_everywhere, StatusFilter.ALL, 0, 10)
-    assert dollars.id not in {link.id for link in agent_links.links} and elsewhere.id in {link.id for link in agent_links.links}
+    assert dollars.id not in {link.id for link in agent_links.links} and elsewhere.id in {
+        link.id for link in agent_links.links
+    }
 
 
 async def test_find_by_ids_order_and_description_words(world: World) -> None:

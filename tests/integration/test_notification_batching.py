@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.payermax.webhook import MerchantIdentity
 from bot.payermax.models import Notification, parse_notification
-from bot.services.notification_writer import NotificationWriter
+from bot.payermax.webhook import MerchantIdentity
 from bot.services.links import new_merchant_link_id
+from bot.services.notification_writer import NotificationWriter
 from bot.services.payments import Outcome, PaymentService
 from bot.web.app import build_web_app
 from storage.db import BatchTransactions, create_engine, is_sqlite, session_factory, upgrade
@@ -64,12 +64,21 @@ async def writer(database_url: str, platform_key: RSAPrivateKey) -> AsyncIterato
         payments = PaymentService(sessions, owner_chat_ids=[OWNER], on_enqueued=lambda: wakeups.append("wake"))
         async with NotificationWriter(payments, engine) as notifications:
             app = build_web_app(
-                merchant=MerchantIdentity("app-under-test", "M000000000001"),engine=engine, payments=payments, notifications=notifications, platform_public_key=platform_key.public_key())
+                merchant=MerchantIdentity("app-under-test", "M000000000001"),
+                engine=engine,
+                payments=payments,
+                notifications=notifications,
+                platform_public_key=platform_key.public_key(),
+            )
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-                state = Writer(Endpoint(client, sessions, platform_key), engine, payments, notifications, wakeups=wakeups)
+                state = Writer(
+                    Endpoint(client, sessions, platform_key), engine, payments, notifications, wakeups=wakeups
+                )
                 batched = payments.apply_link_notifications
 
-                async def counting(notifications: Sequence[Notification], transactions: BatchTransactions) -> list[Outcome]:
+                async def counting(
+                    notifications: Sequence[Notification], transactions: BatchTransactions
+                ) -> list[Outcome]:
                     state.batches.append(len(notifications))
                     return await batched(notifications, transactions)
 
@@ -126,7 +135,9 @@ async def seed_scenario(endpoint: Endpoint, payments: PaymentService) -> Scenari
         paybylink("shop-order-77"),
         recorded,
         paybylink(links["pending"].merchant_link_id, attempts=[success_attempt(status="PENDING")]),
-        paybylink(links["twice"].merchant_link_id, attempts=[success_attempt(trade="T-1"), success_attempt(trade="T-2")]),
+        paybylink(
+            links["twice"].merchant_link_id, attempts=[success_attempt(trade="T-1"), success_attempt(trade="T-2")]
+        ),
     ]
     return Scenario(links, documents)
 
@@ -163,7 +174,17 @@ async def written(endpoint: Endpoint, links: dict[str, Link]) -> dict[str, Any]:
         return {
             "links": statuses,
             "payments": sorted(
-                (role[p.link_id], p.out_trade_no, p.amount, p.currency, p.source, p.payment_method, p.card_number, p.completed_at) for p in payments
+                (
+                    role[p.link_id],
+                    p.out_trade_no,
+                    p.amount,
+                    p.currency,
+                    p.source,
+                    p.payment_method,
+                    p.card_number,
+                    p.completed_at,
+                )
+                for p in payments
             ),
             "outbox": sorted((key(m), m.kind, m.chat_id, payload(m), m.status) for m in await rows(OutboxMessage)),
             "events": sorted((role[e.link_id], e.outcome, e.detail) for e in await rows(NotificationEvent)),
@@ -181,24 +202,45 @@ async def test_a_mixed_batch_answers_each_notification_as_applying_them_one_by_o
     responses = await asyncio.gather(*(writer.endpoint.post(document) for document in batched.documents))
 
     assert writer.batches == [len(EXPECTED)], "the notifications were not written in one transaction"
-    assert [(case, response.status_code) for (case, _, _), response in zip(EXPECTED, responses)] == [(case, status) for case, status, _ in EXPECTED]
-    assert [(case, outcome) for (case, _, _), outcome in zip(EXPECTED, sequential)] == [(case, outcome) for case, _, outcome in EXPECTED]
+    assert [(case, response.status_code) for (case, _, _), response in zip(EXPECTED, responses)] == [
+        (case, status) for case, status, _ in EXPECTED
+    ]
+    assert [(case, outcome) for (case, _, _), outcome in zip(EXPECTED, sequential)] == [
+        (case, outcome) for case, _, outcome in EXPECTED
+    ]
     # Once for the batch's payments, once for the mismatch (applied on its own) - not once per notification.
     assert writer.wakeups == ["wake", "wake"]
     result = await written(writer.endpoint, batched.links)
     assert result == await written(writer.endpoint, one_by_one.links)
     assert {name: status for name, (status, _) in result["links"].items()} == {
-        "paid": LinkStatus.PAID, "mismatched": LinkStatus.ACTIVE, "recorded": LinkStatus.PAID, "pending": LinkStatus.ACTIVE, "twice": LinkStatus.PAID,
+        "paid": LinkStatus.PAID,
+        "mismatched": LinkStatus.ACTIVE,
+        "recorded": LinkStatus.PAID,
+        "pending": LinkStatus.ACTIVE,
+        "twice": LinkStatus.PAID,
     }
-    assert [(name, trade) for name, trade, *_ in result["payments"]] == [("paid", TRADE), ("recorded", TRADE), ("twice", "T-1"), ("twice", "T-2")]
-    assert [(key, chat) for key, _, chat, _, _ in result["outbox"]] == sorted([
-        ("card-paid:paid", batched.links["paid"].chat_id), ("card-paid:recorded", batched.links["recorded"].chat_id),
-        ("card-paid:twice", batched.links["twice"].chat_id), (f"mismatch:mismatched:{TRADE}:{OWNER}", OWNER),
-        (f"paid-private:paid:{TRADE}", SELLER), (f"paid-private:recorded:{TRADE}", SELLER),
-        ("paid-private:twice:T-1", SELLER), ("paid-private:twice:T-2", SELLER),
-        (f"paid:paid:{TRADE}", batched.links["paid"].chat_id), (f"paid:recorded:{TRADE}", batched.links["recorded"].chat_id),
-        ("paid:twice:T-1", batched.links["twice"].chat_id), ("paid:twice:T-2", batched.links["twice"].chat_id),
-    ])
+    assert [(name, trade) for name, trade, *_ in result["payments"]] == [
+        ("paid", TRADE),
+        ("recorded", TRADE),
+        ("twice", "T-1"),
+        ("twice", "T-2"),
+    ]
+    assert [(key, chat) for key, _, chat, _, _ in result["outbox"]] == sorted(
+        [
+            ("card-paid:paid", batched.links["paid"].chat_id),
+            ("card-paid:recorded", batched.links["recorded"].chat_id),
+            ("card-paid:twice", batched.links["twice"].chat_id),
+            (f"mismatch:mismatched:{TRADE}:{OWNER}", OWNER),
+            (f"paid-private:paid:{TRADE}", SELLER),
+            (f"paid-private:recorded:{TRADE}", SELLER),
+            ("paid-private:twice:T-1", SELLER),
+            ("paid-private:twice:T-2", SELLER),
+            (f"paid:paid:{TRADE}", batched.links["paid"].chat_id),
+            (f"paid:recorded:{TRADE}", batched.links["recorded"].chat_id),
+            ("paid:twice:T-1", batched.links["twice"].chat_id),
+            ("paid:twice:T-2", batched.links["twice"].chat_id),
+        ]
+    )
     assert [(name, outcome) for name, outcome, _ in result["events"]] == [("mismatched", "mismatch")]
 
 
@@ -209,15 +251,21 @@ async def refuse_messages_for(engine: AsyncEngine, chat_id: int) -> None:
     """Make the database itself reject outbox rows for one chat, as a broken row would."""
     async with engine.begin() as connection:
         if is_sqlite(engine):
-            await connection.execute(text(
-                f"CREATE TRIGGER refuse_chat BEFORE INSERT ON outbox WHEN NEW.chat_id = {chat_id} BEGIN SELECT RAISE(ABORT, 'refused'); END"
-            ))
+            await connection.execute(
+                text(
+                    f"CREATE TRIGGER refuse_chat BEFORE INSERT ON outbox WHEN NEW.chat_id = {chat_id} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
         else:
-            await connection.execute(text(
-                f"CREATE FUNCTION refuse_chat() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.chat_id = {chat_id} THEN "
-                "RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
-            ))
-            await connection.execute(text("CREATE TRIGGER refuse_chat BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_chat()"))
+            await connection.execute(
+                text(
+                    f"CREATE FUNCTION refuse_chat() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.chat_id = {chat_id} THEN "
+                    "RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+                )
+            )
+            await connection.execute(
+                text("CREATE TRIGGER refuse_chat BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_chat()")
+            )
 
 
 async def test_a_notification_that_cannot_be_written_fails_alone(writer: Writer) -> None:
@@ -229,7 +277,8 @@ async def test_a_notification_that_cannot_be_written_fails_alone(writer: Writer)
     order = [good[0], poisoned, good[1], good[2]]
 
     results = await asyncio.gather(
-        *(writer.notifications.submit(notification(paybylink(link.merchant_link_id))) for link in order), return_exceptions=True
+        *(writer.notifications.submit(notification(paybylink(link.merchant_link_id))) for link in order),
+        return_exceptions=True,
     )
 
     assert writer.batches == [len(order)]
@@ -237,7 +286,9 @@ async def test_a_notification_that_cannot_be_written_fails_alone(writer: Writer)
     assert isinstance(results[1], Exception), "the unwritable notification must not be acknowledged"
     stored = {link.id: (await writer.endpoint.link(link.id)).status for link in order}
     assert stored == {**{link.id: LinkStatus.PAID for link in good}, poisoned.id: LinkStatus.ACTIVE}
-    assert sorted(payment.link_id for payment in await writer.endpoint.rows(Payment)) == sorted(link.id for link in good)
+    assert sorted(payment.link_id for payment in await writer.endpoint.rows(Payment)) == sorted(
+        link.id for link in good
+    )
 
 
 # --- shutting down ----------------------------------------------------------------------------
@@ -245,7 +296,10 @@ async def test_a_notification_that_cannot_be_written_fails_alone(writer: Writer)
 
 async def test_closing_writes_and_answers_every_waiting_notification(writer: Writer) -> None:
     links = [await writer.endpoint.seed_link() for _ in range(5)]
-    waiting = [asyncio.create_task(writer.notifications.submit(notification(paybylink(link.merchant_link_id)))) for link in links]
+    waiting = [
+        asyncio.create_task(writer.notifications.submit(notification(paybylink(link.merchant_link_id))))
+        for link in links
+    ]
     await asyncio.sleep(0)  # every request has queued its notification; the writer has not taken any yet
 
     await writer.notifications.close()

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,10 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
-from bot.payermax.webhook import MerchantIdentity
 from bot.payermax.signing import generate_private_key, sign
-from bot.services.notification_writer import NotificationWriter
+from bot.payermax.webhook import MerchantIdentity
 from bot.services.links import new_merchant_link_id
+from bot.services.notification_writer import NotificationWriter
 from bot.services.payments import PaymentService
 from bot.web.app import build_web_app
 from bot.web.notify import MAX_BODY_BYTES
@@ -72,7 +72,11 @@ def success_attempt(trade: str = TRADE, status: str = "SUCCESS", **extra: Any) -
         "status": status,
         "completeAt": COMPLETED_AT,
         "paymentDetails": [
-            {"paymentMethodType": "CARD", "targetOrg": "BCA", "cardInfo": {"cardOrg": "VISA", "cardNumber": "411111******1111"}}
+            {
+                "paymentMethodType": "CARD",
+                "targetOrg": "BCA",
+                "cardInfo": {"cardOrg": "VISA", "cardNumber": "411111******1111"},
+            }
         ],
         **extra,
     }
@@ -126,7 +130,9 @@ def payment(trade: str, *, status: str = "SUCCESS", amount: Any = 150000, curren
             "country": "ID",
             "status": status,
             "completeTime": COMPLETED_AT,
-            "paymentDetails": [{"paymentMethodType": "CARD", "cardInfo": {"cardOrg": "VISA", "cardNumber": "411111******1111"}}],
+            "paymentDetails": [
+                {"paymentMethodType": "CARD", "cardInfo": {"cardOrg": "VISA", "cardNumber": "411111******1111"}}
+            ],
         },
     }
 
@@ -148,7 +154,9 @@ class Endpoint:
         body = encode(document)
         return await self.post_raw(body, {"content-type": "application/json", "sign": sign(body, self.platform_key)})
 
-    async def seed_link(self, *, status: LinkStatus = LinkStatus.ACTIVE, amount: Decimal = PRICE, currency: str = CURRENCY) -> Link:
+    async def seed_link(
+        self, *, status: LinkStatus = LinkStatus.ACTIVE, amount: Decimal = PRICE, currency: str = CURRENCY
+    ) -> Link:
         """Store a link as if the bot had created it with PayerMax."""
         merchant_link_id = new_merchant_link_id()
         link = Link(
@@ -202,7 +210,12 @@ async def endpoint(database_url: str, platform_key: RSAPrivateKey) -> AsyncItera
         payments = PaymentService(sessions, owner_chat_ids=[OWNER])
         async with NotificationWriter(payments, engine) as notifications:
             app = build_web_app(
-        merchant=MerchantIdentity("app-under-test", "M000000000001"),engine=engine, payments=payments, notifications=notifications, platform_public_key=platform_key.public_key())
+                merchant=MerchantIdentity("app-under-test", "M000000000001"),
+                engine=engine,
+                payments=payments,
+                notifications=notifications,
+                platform_public_key=platform_key.public_key(),
+            )
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
                 yield Endpoint(client, sessions, platform_key)
     finally:
@@ -242,11 +255,16 @@ async def test_paid_link_is_recorded_and_announced(endpoint: Endpoint) -> None:
     assert_acknowledged(response)
     stored = await endpoint.link(link.id)
     assert stored.status == LinkStatus.PAID
-    assert stored.paid_at == datetime(2024, 5, 13, 10, 28, 3, 606000, tzinfo=timezone.utc)
+    assert stored.paid_at == datetime(2024, 5, 13, 10, 28, 3, 606000, tzinfo=UTC)
     [paid] = await endpoint.rows(Payment)
     assert (paid.link_id, paid.out_trade_no, paid.status, paid.source) == (link.id, TRADE, "SUCCESS", "PAYBYLINK")
     assert (paid.amount, paid.currency) == (PRICE, CURRENCY)
-    assert (paid.payment_method, paid.target_org, paid.card_org, paid.card_number) == ("CARD", "BCA", "VISA", "411111******1111")
+    assert (paid.payment_method, paid.target_org, paid.card_org, paid.card_number) == (
+        "CARD",
+        "BCA",
+        "VISA",
+        "411111******1111",
+    )
     assert outbox_summary(await endpoint.rows(OutboxMessage)) == paid_messages_for(link)
     assert await endpoint.rows(NotificationEvent) == []
 
@@ -325,7 +343,9 @@ async def test_closed_attempt_is_not_a_payment(endpoint: Endpoint, attempt_statu
 # --- lenient about presentation --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("reported_amount", ["150000", 150000, "150000.00"], ids=["string", "number", "string-with-decimals"])
+@pytest.mark.parametrize(
+    "reported_amount", ["150000", 150000, "150000.00"], ids=["string", "number", "string-with-decimals"]
+)
 async def test_amount_spelling_and_lowercase_link_status_still_match(endpoint: Endpoint, reported_amount: Any) -> None:
     link = await endpoint.seed_link()
 
@@ -340,7 +360,9 @@ async def test_amount_spelling_and_lowercase_link_status_still_match(endpoint: E
 
 async def test_unknown_extra_fields_are_ignored(endpoint: Endpoint) -> None:
     link = await endpoint.seed_link()
-    document = paybylink(link.merchant_link_id, attempts=[success_attempt(riskLevel="LOW", fees={"merFee": {"amount": "10"}})])
+    document = paybylink(
+        link.merchant_link_id, attempts=[success_attempt(riskLevel="LOW", fees={"merFee": {"amount": "10"}})]
+    )
     document["traceId"] = "abc-123"
     document["data"]["newFieldFrom2030"] = {"nested": [1, 2, 3]}
 
@@ -411,14 +433,18 @@ def _unsigned(valid: bytes, key: RSAPrivateKey, stranger: RSAPrivateKey) -> tupl
     return valid, {"content-type": "application/json"}
 
 
-def _signed_after_reserialising(valid: bytes, key: RSAPrivateKey, stranger: RSAPrivateKey) -> tuple[bytes, dict[str, str]]:
+def _signed_after_reserialising(
+    valid: bytes, key: RSAPrivateKey, stranger: RSAPrivateKey
+) -> tuple[bytes, dict[str, str]]:
     # The same JSON, but json.dumps' default separators add spaces: the signature covers other bytes.
     reserialised = json.dumps(json.loads(valid)).encode()
     assert reserialised != valid
     return valid, {"content-type": "application/json", "sign": sign(reserialised, key)}
 
 
-def _with_document(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes, RSAPrivateKey, RSAPrivateKey], tuple[bytes, dict[str, str]]]:
+def _with_document(
+    change: Callable[[dict[str, Any]], Any],
+) -> Callable[[bytes, RSAPrivateKey, RSAPrivateKey], tuple[bytes, dict[str, str]]]:
     def build(valid: bytes, key: RSAPrivateKey, stranger: RSAPrivateKey) -> tuple[bytes, dict[str, str]]:
         return _signed(encode(change(json.loads(valid))), key)
 
@@ -511,7 +537,11 @@ async def test_bad_delivery_is_refused_and_changes_nothing(
     ids=["merchant", "app", "payermax-link"],
 )
 async def test_a_notification_not_for_us_is_logged_once_naming_what_differed(
-    endpoint: Endpoint, caplog: pytest.LogCaptureFixture, change: Callable[[dict[str, Any]], Any], status: int, named: str
+    endpoint: Endpoint,
+    caplog: pytest.LogCaptureFixture,
+    change: Callable[[dict[str, Any]], Any],
+    status: int,
+    named: str,
 ) -> None:
     """Contract §12: refused, never SUCCESS, nothing changed, and one WARNING line says what was not ours."""
     link = await endpoint.seed_link()
@@ -566,7 +596,9 @@ async def test_oversized_body_with_declared_length_is_refused_unread(endpoint: E
     body = CountingBody(MAX_BODY_BYTES + 1)
     declared = len(CountingBody.CHUNK) * body.chunks_total
 
-    response = await endpoint.post_raw(body, {"content-type": "application/json", "content-length": str(declared), "sign": "AAAA"})
+    response = await endpoint.post_raw(
+        body, {"content-type": "application/json", "content-length": str(declared), "sign": "AAAA"}
+    )
 
     assert_refused(response, 413)
     assert body.chunks_read == 0

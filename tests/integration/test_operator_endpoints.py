@@ -14,8 +14,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from bot.payermax.webhook import MerchantIdentity
 from bot.payermax.signing import generate_private_key
+from bot.payermax.webhook import MerchantIdentity
 from bot.sandbox.gateway import SandboxGateway
 from bot.sandbox.keys import load_or_create_sandbox_keys
 from bot.services.payments import PaymentService
@@ -39,9 +39,12 @@ async def build(tmp_path: Path) -> AsyncIterator[Build]:
 
     def make(**metrics: Any) -> Starlette:
         return build_web_app(
-        merchant=MerchantIdentity("sandbox-app", "SANDBOX000001"),
-            engine=engine, payments=PaymentService(session_factory(engine), owner_chat_ids=[]),
-            platform_public_key=generate_private_key().public_key(), sandbox_app=gateway.app, **metrics,
+            merchant=MerchantIdentity("sandbox-app", "SANDBOX000001"),
+            engine=engine,
+            payments=PaymentService(session_factory(engine), owner_chat_ids=[]),
+            platform_public_key=generate_private_key().public_key(),
+            sandbox_app=gateway.app,
+            **metrics,
         )
 
     try:

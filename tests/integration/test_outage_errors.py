@@ -16,7 +16,6 @@ from bot.web.availability import describe
 from storage.db import create_engine
 from storage.outage import is_outage
 
-
 TERMINATE = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1"
 
 
@@ -44,8 +43,9 @@ def test_sqlite_file_locked_by_another_process_is_an_outage(tmp_path: Path) -> N
     assert describe(error) == "OperationalError: database is locked"  # the driver's words, no SQL, no parameters
 
 
-@pytest.mark.parametrize("statement", ["INSERT INTO no_such_table VALUES (:card)",
-                                       "INSERT INTO payments VALUES (:card, :card)"])
+@pytest.mark.parametrize(
+    "statement", ["INSERT INTO no_such_table VALUES (:card)", "INSERT INTO payments VALUES (:card, :card)"]
+)
 def test_sqlite_statement_it_refuses_is_not_an_outage(tmp_path: Path, statement: str) -> None:
     assert not is_outage(sqlite_error(tmp_path / "db.sqlite", statement))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import update
@@ -68,7 +68,7 @@ async def test_link_past_its_expiry_becomes_expired_and_its_card_says_so(stack: 
     # Time passes at PayerMax: the sandbox reloads its state with the link's expiry in the past.
     state = json.loads(stack.state_path.read_text(encoding="utf-8"))
     [saved] = state["links"]
-    saved["expiresAt"] = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    saved["expiresAt"] = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     stack.state_path.write_text(json.dumps(state), encoding="utf-8")
     await stack.use_gateway(stack.new_gateway())
 
@@ -95,9 +95,20 @@ async def test_creating_row_left_by_a_crashed_handler_is_finished(stack: LinkSta
     created_at = utcnow() - timedelta(minutes=5)
     orphan = await stack.add(
         Link(
-            merchant_link_id=new_merchant_link_id(), request_key="msg:4", chat_id=SELLER_CHAT, creator_user_id=SELLER,
-            creator_name="Ann Seller", amount=Decimal("150000"), currency="IDR", country="ID", description="Winter shoes",
-            expires_seconds=3600, status=LinkStatus.CREATING, sandbox=True, created_at=created_at, updated_at=created_at,
+            merchant_link_id=new_merchant_link_id(),
+            request_key="msg:4",
+            chat_id=SELLER_CHAT,
+            creator_user_id=SELLER,
+            creator_name="Ann Seller",
+            amount=Decimal("150000"),
+            currency="IDR",
+            country="ID",
+            description="Winter shoes",
+            expires_seconds=3600,
+            status=LinkStatus.CREATING,
+            sandbox=True,
+            created_at=created_at,
+            updated_at=created_at,
             next_check_at=created_at + CREATING_GRACE,
         )
     )
@@ -130,7 +141,7 @@ async def test_only_the_lease_holder_runs_a_round(stack: LinkStack) -> None:
 
 # --- the schedule --------------------------------------------------------------------------
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _link(age: timedelta, expires_in: timedelta | None = None) -> Link:

@@ -7,7 +7,7 @@ import json
 import os
 import stat
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,7 @@ async def test_created_link_is_paid_on_the_checkout_page_and_notified(
     assert link["qrCodeUrl"] == f"{harness.server.url}/sandbox/qr/{link['linkId']}.png"
     assert link["linkStatus"] == "ACTIVE"
     expires_at = parse_expires_at(link["expiresAt"])
-    assert abs(expires_at - (datetime.now(timezone.utc) + timedelta(days=1))) < timedelta(minutes=1)
+    assert abs(expires_at - (datetime.now(UTC) + timedelta(days=1))) < timedelta(minutes=1)
 
     queried = await harness.query("tg-1-1")
     assert queried["code"] == "APPLY_SUCCESS"
@@ -230,7 +230,7 @@ async def test_expires_time_defaults_to_one_day(harness: Harness) -> None:
     del data["expiresTime"]
     answer = await harness.call("createPaybylink", data)
     expires_at = parse_expires_at(answer["data"]["expiresAt"])
-    assert abs(expires_at - (datetime.now(timezone.utc) + timedelta(seconds=86400))) < timedelta(minutes=1)
+    assert abs(expires_at - (datetime.now(UTC) + timedelta(seconds=86400))) < timedelta(minutes=1)
 
 
 async def test_request_signed_with_another_key_is_refused(harness: Harness) -> None:
@@ -249,7 +249,7 @@ async def test_body_changed_after_signing_is_refused(harness: Harness) -> None:
         "keyVersion": "1",
         "appId": APP_ID,
         "merchantNo": MERCHANT_NO,
-        "requestTime": datetime.now(timezone.utc).isoformat(),
+        "requestTime": datetime.now(UTC).isoformat(),
         "data": data,
     }
     signed = json.dumps(envelope).encode()
@@ -271,7 +271,8 @@ async def test_malformed_json_and_unknown_api(harness: Harness) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b'{"version":' + b"9" * 5000 + b"}", b'{"version":' + b"[" * 20_000 + b"]" * 20_000 + b"}"],
+    "body",
+    [b'{"version":' + b"9" * 5000 + b"}", b'{"version":' + b"[" * 20_000 + b"]" * 20_000 + b"}"],
     ids=["5000-digit-integer", "20000-levels-deep"],
 )
 async def test_hostile_json_is_params_invalid(harness: Harness, body: bytes) -> None:
@@ -281,7 +282,7 @@ async def test_hostile_json_is_params_invalid(harness: Harness, body: bytes) -> 
 
 @pytest.mark.parametrize("skew", [timedelta(minutes=-3), timedelta(minutes=3)])
 async def test_request_time_off_by_more_than_two_minutes_is_refused(harness: Harness, skew: timedelta) -> None:
-    stale = (datetime.now(timezone.utc) + skew).isoformat(timespec="milliseconds")
+    stale = (datetime.now(UTC) + skew).isoformat(timespec="milliseconds")
     data = link_data("tg-stale", harness.notify_url)
     answer = await harness.call("createPaybylink", data, request_time=stale)
     assert answer["code"] == "PARAMS_INVALID" and "2 minutes" in answer["msg"]
@@ -317,9 +318,7 @@ async def test_unknown_link_and_order_are_reported(harness: Harness) -> None:
 # --- expiry --------------------------------------------------------------------------------
 
 
-async def test_expired_link_cannot_be_paid(
-    harness: Harness, receiver: tuple[NotificationReceiver, str]
-) -> None:
+async def test_expired_link_cannot_be_paid(harness: Harness, receiver: tuple[NotificationReceiver, str]) -> None:
     recorder, _ = receiver
     link = (await harness.create("tg-expire"))["data"]
     expired = await harness.call("expirePaybylink", {"merchantLinkId": "tg-expire"})
@@ -343,7 +342,7 @@ async def test_paid_link_cannot_be_expired(harness: Harness) -> None:
 
 
 async def test_link_expires_by_itself_when_its_time_is_up(harness: Harness) -> None:
-    now = [datetime.now(timezone.utc)]
+    now = [datetime.now(UTC)]
     await harness.use_gateway(harness.new_gateway(clock=lambda: now[0]))
     link = (await harness.create("tg-timeout", expiresTime="3600"))["data"]
     now[0] += timedelta(seconds=3601)
@@ -462,9 +461,7 @@ async def test_slow_create_still_creates_the_link(harness: Harness) -> None:
     assert (await harness.query("tg-slow"))["code"] == "APPLY_SUCCESS"
 
 
-async def test_faults_can_be_set_over_http(
-    harness: Harness, receiver: tuple[NotificationReceiver, str]
-) -> None:
+async def test_faults_can_be_set_over_http(harness: Harness, receiver: tuple[NotificationReceiver, str]) -> None:
     recorder, _ = receiver
     faults_url = f"{harness.server.url}/sandbox/_faults"
     changed = await harness.http.post(faults_url, json={"notify_duplicates": 2, "create_status": 502})

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -58,9 +58,7 @@ async def harness(
     keys: SandboxKeys, receiver: tuple[NotificationReceiver, str], tmp_path: Path
 ) -> AsyncIterator[Harness]:
     # Refunds stay pending until a test settles them, so every step can be looked at.
-    async with serve_harness(
-        keys, receiver[1], tmp_path / "sandbox-state.json", refund_settle_seconds=None
-    ) as served:
+    async with serve_harness(keys, receiver[1], tmp_path / "sandbox-state.json", refund_settle_seconds=None) as served:
         yield served
 
 
@@ -114,10 +112,16 @@ async def test_refund_is_pending_then_settles_and_the_merchant_gets_a_signed_not
     assert accepted.status == "REFUND_PENDING" and not accepted.is_final
     assert accepted.refund_trade_no.startswith("RSBX")
     assert (accepted.out_trade_no, accepted.refund_amount, accepted.refund_currency) == (
-        out_trade_no, Decimal("50000"), "IDR")
+        out_trade_no,
+        Decimal("50000"),
+        "IDR",
+    )
     pending = await payermax.refund_query("rf-1")
     assert (pending.status, pending.refund_trade_no, pending.finish_time) == (
-        "REFUND_PENDING", accepted.refund_trade_no, None)
+        "REFUND_PENDING",
+        accepted.refund_trade_no,
+        None,
+    )
     await asyncio.sleep(0.1)
     assert refund_notifications(recorder) == []  # nothing is announced before it settles
 
@@ -125,7 +129,7 @@ async def test_refund_is_pending_then_settles_and_the_merchant_gets_a_signed_not
     assert settled.out_refund_no == "rf-1"
     done = await payermax.refund_query("rf-1")
     assert done.status == "REFUND_SUCCESS" and done.is_final
-    assert done.finish_time is not None and abs(done.finish_time - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert done.finish_time is not None and abs(done.finish_time - datetime.now(UTC)) < timedelta(minutes=1)
 
     await wait_until(lambda: len(recorder.deliveries) == 2)
     headers, body = recorder.deliveries[1]
@@ -135,8 +139,13 @@ async def test_refund_is_pending_then_settles_and_the_merchant_gets_a_signed_not
     assert notification.notify_type == NOTIFY_TYPE_REFUND
     assert (notification.app_id, notification.merchant_no) == (APP_ID, MERCHANT_NO)
     assert notification.refund == RefundInfo(
-        out_refund_no="rf-1", refund_trade_no=accepted.refund_trade_no, out_trade_no=out_trade_no,
-        refund_amount=Decimal("50000"), refund_currency="IDR", status="REFUND_SUCCESS", finish_time=done.finish_time,
+        out_refund_no="rf-1",
+        refund_trade_no=accepted.refund_trade_no,
+        out_trade_no=out_trade_no,
+        refund_amount=Decimal("50000"),
+        refund_currency="IDR",
+        status="REFUND_SUCCESS",
+        finish_time=done.finish_time,
     )
     assert b'"refundAmount":50000,' in body  # a JSON number, as contract §11.4 says
     assert json.loads(body)["code"] == "APPLY_SUCCESS"
@@ -195,14 +204,14 @@ async def test_refunds_are_possible_for_180_days_after_payment(
     gateway = harness.new_gateway(
         state_path=tmp_path / "clock.json",
         refund_settle_seconds=None,
-        clock=lambda: datetime.now(timezone.utc) + offset[0],
+        clock=lambda: datetime.now(UTC) + offset[0],
     )
     await harness.use_gateway(gateway)
     orders = {}
     for name, age in (("old", timedelta(days=180, minutes=1)), ("edge", timedelta(days=180) - timedelta(minutes=1))):
         offset[0] = -age  # the customer pays this long ago on the gateway's clock
-        then = (datetime.now(timezone.utc) + offset[0]).isoformat(timespec="milliseconds")
-        link = (await harness.call("createPaybylink", link_data(f"tg-{name}", harness.notify_url), request_time=then))
+        then = (datetime.now(UTC) + offset[0]).isoformat(timespec="milliseconds")
+        link = await harness.call("createPaybylink", link_data(f"tg-{name}", harness.notify_url), request_time=then)
         orders[name] = await gateway.pay(link["data"]["linkId"])
     offset[0] = timedelta(0)  # today: the client's requestTime and the gateway agree again
 
@@ -409,16 +418,15 @@ async def test_slow_refund_times_out_but_is_applied(harness: Harness) -> None:
         assert (await payermax.refund_query("rf-slow")).status == "REFUND_PENDING"
 
 
-async def test_refund_faults_and_settling_are_controlled_over_http(
-    harness: Harness, payermax: PayerMaxClient
-) -> None:
+async def test_refund_faults_and_settling_are_controlled_over_http(harness: Harness, payermax: PayerMaxClient) -> None:
     out_trade_no = await paid_order(harness, "tg-http")
     faults_url = f"{harness.server.url}/sandbox/_faults"
     changed = await harness.http.post(faults_url, json={"refund_fail_next": 1, "insufficient_balance": True})
     assert changed.status_code == 200
     assert changed.json()["refund_fail_next"] == 1 and changed.json()["insufficient_balance"] is True
     assert (await refusal(payermax, refund_of(harness, out_trade_no, "rf-http", "150000"))).code == (
-        "REFUND_INSUFFICIENT_BALANCE")
+        "REFUND_INSUFFICIENT_BALANCE"
+    )
     await harness.http.post(faults_url, json={"insufficient_balance": False})
     await payermax.refund(refund_of(harness, out_trade_no, "rf-http", "150000"))
 
@@ -431,9 +439,16 @@ async def test_refund_faults_and_settling_are_controlled_over_http(
         refused = await harness.http.post(faults_url, json=bad)
         assert refused.status_code == 400 and next(iter(bad)) in refused.json()["error"]
     seen = (await harness.http.get(f"{harness.server.url}/sandbox/_requests")).json()["requests"]
-    assert {"api": "refund", "data": {
-        "outRefundNo": "rf-http", "refundAmount": 150000, "refundCurrency": "IDR", "outTradeNo": out_trade_no,
-        "refundNotifyUrl": harness.notify_url}} in seen
+    assert {
+        "api": "refund",
+        "data": {
+            "outRefundNo": "rf-http",
+            "refundAmount": 150000,
+            "refundCurrency": "IDR",
+            "outTradeNo": out_trade_no,
+            "refundNotifyUrl": harness.notify_url,
+        },
+    } in seen
 
 
 # --- request validation --------------------------------------------------------------------
@@ -462,7 +477,10 @@ async def test_invalid_refund_is_refused_and_applies_nothing(
 ) -> None:
     out_trade_no = await paid_order(harness, "tg-invalid")
     data: dict[str, Any] = {
-        "outRefundNo": "rf-invalid", "refundAmount": 150000, "refundCurrency": "IDR", "outTradeNo": out_trade_no,
+        "outRefundNo": "rf-invalid",
+        "refundAmount": 150000,
+        "refundCurrency": "IDR",
+        "outTradeNo": out_trade_no,
         "refundNotifyUrl": harness.notify_url,
     }
     data.update(overrides)
@@ -533,9 +551,7 @@ async def test_a_pending_refund_settles_after_a_restart_by_itself(
     await wait_until(lambda: len(refund_notifications(recorder)) == 1)
 
 
-async def test_a_version_1_state_file_is_still_read(
-    harness: Harness, payermax: PayerMaxClient, tmp_path: Path
-) -> None:
+async def test_a_version_1_state_file_is_still_read(harness: Harness, payermax: PayerMaxClient, tmp_path: Path) -> None:
     state_path = tmp_path / "v1.json"
     await harness.use_gateway(harness.new_gateway(state_path=state_path, refund_settle_seconds=None))
     out_trade_no = await paid_order(harness, "tg-v1")
@@ -564,4 +580,5 @@ async def test_refund_signed_with_another_key_is_refused_and_applies_nothing(har
     response = await harness.post_signed("refund", data, version="1.5", key=generate_private_key())
     assert response.json()["code"] == "SIGN_VERIFY_FAILED"
     assert (await harness.call("refundQuery", {"outRefundNo": "rf-forged"}, version="1.5"))["code"] == (
-        "ORDER_NOT_EXIST")
+        "ORDER_NOT_EXIST"
+    )

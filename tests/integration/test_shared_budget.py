@@ -45,9 +45,7 @@ async def test_two_replicas_booking_at_once_never_exceed_the_bot_wide_rate(budge
         assert wait is not None
         return time.monotonic() - started + wait
 
-    moments = await asyncio.gather(
-        *(book(first if n % 2 else second, 1000 + n % 100) for n in range(400))
-    )
+    moments = await asyncio.gather(*(book(first if n % 2 else second, 1000 + n % 100) for n in range(400)))
     # Moments are on each caller's clock, measured after the booking returned: allow a little jitter.
     assert _max_in_window(list(moments), 1.0) <= Limits().per_second + 2
     assert max(moments) >= 400 / Limits().per_second - 1  # the slots really are spread out, not all at once

@@ -24,7 +24,7 @@ from bot.payermax.models import PaymentAttempt
 from bot.services.access import AccessService, Action, Role
 from bot.services.actors import Actor
 from bot.services.audit import AuditLog
-from bot.services.chat_defaults import ChatDefaults, ChatRef, ChatDefaultsService, SettingError
+from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService, ChatRef, SettingError
 from bot.services.links import new_merchant_link_id
 from bot.services.payments import Outcome, PaymentReport, PaymentService
 from bot.services.team import TeamError, TeamService
@@ -195,7 +195,12 @@ async def test_members_lists_owners_first_then_by_role(world: World) -> None:
     await world.join(Role.AGENT, AGENT, "Ali")
     await world.join(Role.ADMIN, ADMIN, "Ada")
     members = await world.team.members()
-    assert [(m.user_id, m.role) for m in members] == [(OWNER, Role.OWNER), (ADMIN, Role.ADMIN), (AGENT, Role.AGENT), (SUPPORT, Role.SUPPORT)]
+    assert [(m.user_id, m.role) for m in members] == [
+        (OWNER, Role.OWNER),
+        (ADMIN, Role.ADMIN),
+        (AGENT, Role.AGENT),
+        (SUPPORT, Role.SUPPORT),
+    ]
 
 
 async def test_notify_private_is_for_members(world: World) -> None:
@@ -235,7 +240,9 @@ async def test_settings_are_validated_stored_and_audited(world: World) -> None:
     assert await chats.defaults_for(GROUP) == ChatDefaults("EUR", "ID", "es", 3 * 86400)
     assert await chats.defaults_for(OWNER) == DEPLOYMENT  # other chats keep the deployment's
 
-    changes = [(e.subject, e.detail, e.actor_user_id, e.chat_id) for e in await world.audit.recent() if e.action == "settings"]
+    changes = [
+        (e.subject, e.detail, e.actor_user_id, e.chat_id) for e in await world.audit.recent() if e.action == "settings"
+    ]
     assert changes == [
         ("expiry", "1d -> 3d", ADMIN, GROUP),
         ("language", "en -> es", ADMIN, GROUP),
@@ -246,9 +253,17 @@ async def test_settings_are_validated_stored_and_audited(world: World) -> None:
 
 async def _link(world: World, *, chat_id: int, creator: int) -> Link:
     link = Link(
-        merchant_link_id=new_merchant_link_id(), chat_id=chat_id, creator_user_id=creator, creator_name="Ali",
-        amount=Decimal("10.00"), currency="USD", country="US", description="Tea", expires_seconds=3600,
-        status=LinkStatus.ACTIVE, card_message_id=7,
+        merchant_link_id=new_merchant_link_id(),
+        chat_id=chat_id,
+        creator_user_id=creator,
+        creator_name="Ali",
+        amount=Decimal("10.00"),
+        currency="USD",
+        country="US",
+        description="Tea",
+        expires_seconds=3600,
+        status=LinkStatus.ACTIVE,
+        card_message_id=7,
     )
     async with world.sessions() as session, session.begin():
         session.add(link)
@@ -257,12 +272,18 @@ async def _link(world: World, *, chat_id: int, creator: int) -> Link:
 
 async def _pay(payments: PaymentService, link: Link, trade: str) -> Outcome:
     attempt = PaymentAttempt(trade, "SUCCESS", utcnow(), "CARD", None, "VISA", "411111******1111")
-    return await payments.apply_to_link(link.merchant_link_id, [PaymentReport(attempt, link.amount, link.currency, "PAYBYLINK")], notify_type="PAYBYLINK")
+    return await payments.apply_to_link(
+        link.merchant_link_id,
+        [PaymentReport(attempt, link.amount, link.currency, "PAYBYLINK")],
+        notify_type="PAYBYLINK",
+    )
 
 
 async def _paid_chats(world: World, link: Link) -> list[int]:
     async with world.sessions() as session:
-        rows = await session.execute(select(OutboxMessage.chat_id).where(OutboxMessage.link_id == link.id, OutboxMessage.kind == "paid"))
+        rows = await session.execute(
+            select(OutboxMessage.chat_id).where(OutboxMessage.link_id == link.id, OutboxMessage.kind == "paid")
+        )
         return sorted(rows.scalars())
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.payermax.webhook import MerchantIdentity
 from bot.payermax.signing import generate_private_key
+from bot.payermax.webhook import MerchantIdentity
 from bot.services.payments import PaymentService
 from bot.web.app import TELEGRAM_SECRET_HEADER, build_web_app
 from storage.db import create_engine, session_factory
@@ -30,8 +30,11 @@ async def webhook(tmp_path: Path) -> AsyncIterator[Webhook]:
 
     app = build_web_app(
         merchant=MerchantIdentity("sandbox-app", "SANDBOX000001"),
-        engine=engine, payments=PaymentService(session_factory(engine), owner_chat_ids=[]),
-        platform_public_key=generate_private_key().public_key(), telegram_secret=SECRET, submit_update=submit,
+        engine=engine,
+        payments=PaymentService(session_factory(engine), owner_chat_ids=[]),
+        platform_public_key=generate_private_key().public_key(),
+        telegram_secret=SECRET,
+        submit_update=submit,
     )
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:

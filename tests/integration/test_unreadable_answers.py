@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -56,15 +56,30 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 async def _paid_queued(sessions: async_sessionmaker[AsyncSession]) -> Link:
     """An ACTIVE link in the seller's chat and a payment on it, so a "Paid" waits in the outbox."""
     link = Link(
-        merchant_link_id="PLUNREADABLE01", chat_id=SELLER_CHAT, creator_user_id=SELLER_CHAT, creator_name="Ann",
-        amount=Decimal("10.00"), currency="USD", country="US", description="Lamp", expires_seconds=86400,
-        status=LinkStatus.ACTIVE, sandbox=True, link_url="https://pay.example/lamp", next_check_at=None,
+        merchant_link_id="PLUNREADABLE01",
+        chat_id=SELLER_CHAT,
+        creator_user_id=SELLER_CHAT,
+        creator_name="Ann",
+        amount=Decimal("10.00"),
+        currency="USD",
+        country="US",
+        description="Lamp",
+        expires_seconds=86400,
+        status=LinkStatus.ACTIVE,
+        sandbox=True,
+        link_url="https://pay.example/lamp",
+        next_check_at=None,
     )
     async with sessions() as session, session.begin():
         session.add(link)
     attempt = PaymentAttempt(
-        out_trade_no="TRADEUNREADABLE1", status="SUCCESS", complete_at=datetime.now(timezone.utc),
-        payment_method="CARD", target_org=None, card_org="VISA", card_number="411111******1111",
+        out_trade_no="TRADEUNREADABLE1",
+        status="SUCCESS",
+        complete_at=datetime.now(UTC),
+        payment_method="CARD",
+        target_org=None,
+        card_org="VISA",
+        card_number="411111******1111",
     )
     report = PaymentReport(attempt=attempt, amount=link.amount, currency=link.currency, source="PAYBYLINK")
     payments = PaymentService(sessions, owner_chat_ids=(OWNER,))
@@ -90,13 +105,20 @@ async def test_an_unreadable_answer_is_tried_a_few_times_then_given_up_with_one_
         fake.garble_chat(SELLER_CHAT, body, content_type)
         budget = LocalBudget()
         bot = ExtBot(
-            fake.token, base_url=fake.base_url, defaults=Defaults(parse_mode=ParseMode.HTML),
+            fake.token,
+            base_url=fake.base_url,
+            defaults=Defaults(parse_mode=ParseMode.HTML),
             rate_limiter=BudgetRateLimiter(budget),
         )
         await bot.initialize()
         dispatcher = OutboxDispatcher(
-            sessions, bot, budget=budget, skip_locked=not is_sqlite(database_url), owner_chat_ids=(OWNER,),
-            idle_poll_seconds=0.05, first_backoff_seconds=FIRST_BACKOFF,
+            sessions,
+            bot,
+            budget=budget,
+            skip_locked=not is_sqlite(database_url),
+            owner_chat_ids=(OWNER,),
+            idle_poll_seconds=0.05,
+            first_backoff_seconds=FIRST_BACKOFF,
         )
         stop = asyncio.Event()
         running = asyncio.create_task(dispatcher.run(stop))

@@ -22,7 +22,18 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
     for name in list(os.environ):
         if name.startswith(
-            ("TELEGRAM_", "PAYERMAX_", "DATABASE_", "ADMIN_", "DEFAULT_", "LINK_", "BOT_", "PUBLIC_", "HTTP_", "METRICS_")
+            (
+                "TELEGRAM_",
+                "PAYERMAX_",
+                "DATABASE_",
+                "ADMIN_",
+                "DEFAULT_",
+                "LINK_",
+                "BOT_",
+                "PUBLIC_",
+                "HTTP_",
+                "METRICS_",
+            )
         ):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
@@ -58,7 +69,9 @@ def test_token_alone_gives_a_working_sandbox(monkeypatch: pytest.MonkeyPatch) ->
         ("METRICS_PORT", "8080", "differ from HTTP_PORT"),
     ],
 )
-def test_each_mistake_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str | None, phrase: str) -> None:
+def test_each_mistake_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str | None, phrase: str
+) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     if value is None:
         monkeypatch.delenv(variable)
@@ -95,18 +108,32 @@ def test_placeholders_are_refused_outside_the_sandbox(monkeypatch: pytest.Monkey
     monkeypatch.setenv("PAYERMAX_MERCHANT_NO", "P01000000000000")
     monkeypatch.setenv("PAYERMAX_MERCHANT_PRIVATE_KEY", "<your-private-key>")
     problems = {problem.variable for problem in live_problems(load_settings())}
-    assert {"PAYERMAX_APP_ID", "PAYERMAX_MERCHANT_PRIVATE_KEY", "PAYERMAX_PLATFORM_PUBLIC_KEY", "ADMIN_USER_IDS",
-            "PAYERMAX_CONTACT_EMAIL", "PUBLIC_BASE_URL"} <= problems
+    assert {
+        "PAYERMAX_APP_ID",
+        "PAYERMAX_MERCHANT_PRIVATE_KEY",
+        "PAYERMAX_PLATFORM_PUBLIC_KEY",
+        "ADMIN_USER_IDS",
+        "PAYERMAX_CONTACT_EMAIL",
+        "PUBLIC_BASE_URL",
+    } <= problems
     assert "PAYERMAX_MERCHANT_NO" not in problems
 
 
-def test_real_keys_from_files_pass(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_real_keys_from_files_pass(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     private_path, public_path = write_key_pair(tmp_path / "keys")
     assert private_path.stat().st_mode & 0o777 == 0o600
     for name, value in {
-        "TELEGRAM_BOT_TOKEN": TOKEN, "PAYERMAX_ENV": "production", "PAYERMAX_APP_ID": "app-42", "PAYERMAX_MERCHANT_NO": "P010",
-        "PAYERMAX_MERCHANT_PRIVATE_KEY_FILE": str(private_path), "PAYERMAX_PLATFORM_PUBLIC_KEY_FILE": str(public_path),
-        "ADMIN_USER_IDS": "42", "PAYERMAX_CONTACT_EMAIL": "shop@example.com", "PUBLIC_BASE_URL": "https://pay.example.com",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "PAYERMAX_ENV": "production",
+        "PAYERMAX_APP_ID": "app-42",
+        "PAYERMAX_MERCHANT_NO": "P010",
+        "PAYERMAX_MERCHANT_PRIVATE_KEY_FILE": str(private_path),
+        "PAYERMAX_PLATFORM_PUBLIC_KEY_FILE": str(public_path),
+        "ADMIN_USER_IDS": "42",
+        "PAYERMAX_CONTACT_EMAIL": "shop@example.com",
+        "PUBLIC_BASE_URL": "https://pay.example.com",
     }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
@@ -130,15 +157,24 @@ def test_keys_refuse_to_overwrite_a_registered_pair(tmp_path: Path) -> None:
         write_key_pair(tmp_path)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("1h", 3600), ("24h", 86400), ("7d", 604800), ("90m", 5400), ("3600", 3600)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("1h", 3600), ("24h", 86400), ("7d", 604800), ("90m", 5400), ("3600", 3600)]
+)
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text).total_seconds() == seconds
 
 
 def test_cli_reports_a_config_error_in_one_line_without_traceback(tmp_path: Path) -> None:
     env = {**cli_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "LINK_EXPIRY": "5m"}
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "configuration error: LINK_EXPIRY: must be between 1h and 30d (PayerMax's limits)"
     assert "Traceback" not in result.stderr
@@ -146,12 +182,26 @@ def test_cli_reports_a_config_error_in_one_line_without_traceback(tmp_path: Path
 
 def test_cli_refuses_an_unreadable_private_key_outside_sandbox(tmp_path: Path) -> None:
     env = {
-        **cli_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "PAYERMAX_ENV": "uat", "PAYERMAX_APP_ID": "app",
-        "PAYERMAX_MERCHANT_NO": "P01", "PAYERMAX_MERCHANT_PRIVATE_KEY": "bm90IGEga2V5", "PAYERMAX_PLATFORM_PUBLIC_KEY": "bm90IGEga2V5",
-        "ADMIN_USER_IDS": "1", "PAYERMAX_CONTACT_EMAIL": "a@b.co", "PUBLIC_BASE_URL": "https://pay.example.com",
+        **cli_env(),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "PAYERMAX_ENV": "uat",
+        "PAYERMAX_APP_ID": "app",
+        "PAYERMAX_MERCHANT_NO": "P01",
+        "PAYERMAX_MERCHANT_PRIVATE_KEY": "bm90IGEga2V5",
+        "PAYERMAX_PLATFORM_PUBLIC_KEY": "bm90IGEga2V5",
+        "ADMIN_USER_IDS": "1",
+        "PAYERMAX_CONTACT_EMAIL": "a@b.co",
+        "PUBLIC_BASE_URL": "https://pay.example.com",
     }
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("configuration error: PAYERMAX_MERCHANT_PRIVATE_KEY:")
     assert "bm90IGEga2V5" not in result.stderr and "Traceback" not in result.stderr
@@ -167,14 +217,26 @@ def test_cli_says_in_one_line_when_telegram_cannot_be_reached(tmp_path: Path) ->
         probe.bind(("127.0.0.1", 0))
         http_port = probe.getsockname()[1]
     env = {
-        **cli_env(), "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{closed}/bot",
-        "HTTP_PORT": str(http_port), "DATA_DIR": str(tmp_path / "data"),
+        **cli_env(),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{closed}/bot",
+        "HTTP_PORT": str(http_port),
+        "DATA_DIR": str(tmp_path / "data"),
     }
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
     assert result.returncode == 2, result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"configuration error: TELEGRAM_API_BASE_URL: cannot reach the Telegram Bot API at http://127.0.0.1:{closed}/bot")
+    assert last.startswith(
+        f"configuration error: TELEGRAM_API_BASE_URL: cannot reach the Telegram Bot API at http://127.0.0.1:{closed}/bot"
+    )
     assert "Traceback" not in result.stderr and TOKEN not in result.stderr
 
 
@@ -208,8 +270,10 @@ def test_keys_force_leaves_the_new_private_key_owner_only(tmp_path: Path) -> Non
         ("postgres://shop:pw@db.example.com:5432/paylink", "postgresql+asyncpg://shop:pw@db.example.com:5432/paylink"),
         ("postgresql://shop@db.example.com/paylink", "postgresql+asyncpg://shop@db.example.com/paylink"),
         ("postgresql+asyncpg://shop@db.example.com/paylink", "postgresql+asyncpg://shop@db.example.com/paylink"),
-        ("postgres://shop@db.example.com/paylink?sslmode=require",
-         "postgresql+asyncpg://shop@db.example.com/paylink?ssl=require"),
+        (
+            "postgres://shop@db.example.com/paylink?sslmode=require",
+            "postgresql+asyncpg://shop@db.example.com/paylink?ssl=require",
+        ),
         ("sqlite:///data/shop.db", "sqlite+aiosqlite:///data/shop.db"),
     ],
 )
@@ -227,6 +291,8 @@ def test_database_url_parameters_asyncpg_cannot_take_are_named(monkeypatch: pyte
         load_settings()
     assert caught.value.variable == "DATABASE_URL" and "channel_binding" in caught.value.problem
     assert "hunter2pw" not in str(caught.value)
+
+
 def test_cli_says_in_one_line_when_the_metrics_port_is_taken(tmp_path: Path) -> None:
     import socket
 
@@ -237,8 +303,11 @@ def test_cli_says_in_one_line_when_the_metrics_port_is_taken(tmp_path: Path) -> 
         http_port, metrics_port = probe.getsockname()[1], taken.getsockname()[1]
         probe.close()
         env = {
-            "PATH": "/usr/bin:/bin", "TELEGRAM_BOT_TOKEN": TOKEN, "HTTP_PORT": str(http_port),
-            "METRICS_PORT": str(metrics_port), "DATA_DIR": str(tmp_path / "data"),
+            "PATH": "/usr/bin:/bin",
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "HTTP_PORT": str(http_port),
+            "METRICS_PORT": str(metrics_port),
+            "DATA_DIR": str(tmp_path / "data"),
             "PYTHONPATH": str(Path(__file__).resolve().parents[2]),  # this checkout's bot, not an installed one
         }
         command = [sys.executable, "-m", "bot", "run"]

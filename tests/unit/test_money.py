@@ -54,9 +54,7 @@ from bot.money import (
         ("999,999,999,999", "IDR", "999999999999", "IDR"),
     ],
 )
-def test_parse_amount_reads_common_ways_of_writing_amounts(
-    text: str, default: str, amount: str, currency: str
-) -> None:
+def test_parse_amount_reads_common_ways_of_writing_amounts(text: str, default: str, amount: str, currency: str) -> None:
     money = parse_amount(text, default)
     assert money == Money(Decimal(amount), currency)
     assert money.for_payermax() == amount
@@ -225,9 +223,7 @@ def test_money_refuses_floats_and_non_finite_amounts(bad_amount: object) -> None
         ("150,000 IDR", "150000", "IDR", ""),
     ],
 )
-def test_parse_amount_prefix_splits_amount_from_description(
-    text: str, amount: str, currency: str, rest: str
-) -> None:
+def test_parse_amount_prefix_splits_amount_from_description(text: str, amount: str, currency: str, rest: str) -> None:
     assert parse_amount_prefix(text, "IDR") == (Money(Decimal(amount), currency), rest)
 
 

@@ -30,21 +30,56 @@ def _ar(text: str) -> str:
 
 # One row per locale, in the order of MONEYS.
 EXPECTED = {
-    "en": (f"IDR{NBSP}150,000", "R$89.90", f"TRY{NBSP}150.00", f"SAR{NBSP}300.00", f"THB{NBSP}150.00", "$12.50",
-           "CN¥99.00"),
+    "en": (
+        f"IDR{NBSP}150,000",
+        "R$89.90",
+        f"TRY{NBSP}150.00",
+        f"SAR{NBSP}300.00",
+        f"THB{NBSP}150.00",
+        "$12.50",
+        "CN¥99.00",
+    ),
     # CLDR's currency spacing puts a no-break space after the letters of "Rp", never after "$" or "฿".
     "id": (f"Rp{NBSP}150.000", "R$89,90", f"TRY{NBSP}150,00", f"SAR{NBSP}300,00", "฿150,00", "US$12,50", "CN¥99,00"),
-    "ar": (_ar(f"150,000{NBSP}IDR"), _ar(f"89.90{NBSP}R$"), _ar(f"150.00{NBSP}TRY"), _ar(f"300.00{NBSP}ر.س.{RLM}"),
-           _ar(f"150.00{NBSP}฿"), _ar(f"12.50{NBSP}US$"), _ar(f"99.00{NBSP}CN¥")),
-    "pt_BR": (f"IDR{NBSP}150.000", f"R${NBSP}89,90", f"TRY{NBSP}150,00", f"SAR{NBSP}300,00", f"฿{NBSP}150,00",
-              f"US${NBSP}12,50", f"CN¥{NBSP}99,00"),
+    "ar": (
+        _ar(f"150,000{NBSP}IDR"),
+        _ar(f"89.90{NBSP}R$"),
+        _ar(f"150.00{NBSP}TRY"),
+        _ar(f"300.00{NBSP}ر.س.{RLM}"),
+        _ar(f"150.00{NBSP}฿"),
+        _ar(f"12.50{NBSP}US$"),
+        _ar(f"99.00{NBSP}CN¥"),
+    ),
+    "pt_BR": (
+        f"IDR{NBSP}150.000",
+        f"R${NBSP}89,90",
+        f"TRY{NBSP}150,00",
+        f"SAR{NBSP}300,00",
+        f"฿{NBSP}150,00",
+        f"US${NBSP}12,50",
+        f"CN¥{NBSP}99,00",
+    ),
     # Latin-American Spanish (es_419) names every currency by its code.
-    "es": (f"IDR{NBSP}150,000", f"BRL{NBSP}89.90", f"TRY{NBSP}150.00", f"SAR{NBSP}300.00", f"THB{NBSP}150.00",
-           f"USD{NBSP}12.50", f"CNY{NBSP}99.00"),
+    "es": (
+        f"IDR{NBSP}150,000",
+        f"BRL{NBSP}89.90",
+        f"TRY{NBSP}150.00",
+        f"SAR{NBSP}300.00",
+        f"THB{NBSP}150.00",
+        f"USD{NBSP}12.50",
+        f"CNY{NBSP}99.00",
+    ),
     "tr": (f"IDR{NBSP}150.000", "R$89,90", "₺150,00", f"SAR{NBSP}300,00", "฿150,00", "$12,50", "CN¥99,00"),
     "th": (f"IDR{NBSP}150,000", "R$89.90", f"TRY{NBSP}150.00", f"SAR{NBSP}300.00", "฿150.00", "US$12.50", "CN¥99.00"),
-    "zh_Hans": (f"IDR{NBSP}150,000", "R$89.90", f"TRY{NBSP}150.00", f"SAR{NBSP}300.00", f"THB{NBSP}150.00",
-                "US$12.50", "¥99.00"),
+    "zh_Hans": (
+        f"IDR{NBSP}150,000",
+        "R$89.90",
+        f"TRY{NBSP}150.00",
+        f"SAR{NBSP}300.00",
+        f"THB{NBSP}150.00",
+        "US$12.50",
+        "¥99.00",
+    ),
 }
 
 

@@ -298,7 +298,11 @@ def test_settle_checks_the_chosen_currency_decimals() -> None:
         settle(yen_or_yuan, Decimal("12.5"), "JPY")
     error = caught.value
     assert (error.problem, error.text, error.currency, error.decimals, error.example) == (
-        AmountProblem.TOO_PRECISE, "¥12.50", "JPY", 0, "12",
+        AmountProblem.TOO_PRECISE,
+        "¥12.50",
+        "JPY",
+        0,
+        "12",
     )
 
 

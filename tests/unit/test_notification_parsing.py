@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -105,7 +105,8 @@ def refund_body(**data_overrides: Any) -> dict[str, Any]:
 def minimal_payment(amount_json: bytes) -> bytes:
     """A PAYMENT body with only the required fields and ``amount_json`` written verbatim as totalAmount."""
     return (
-        b'{"notifyType":"PAYMENT","data":{"outTradeNo":"T1","totalAmount":' + amount_json
+        b'{"notifyType":"PAYMENT","data":{"outTradeNo":"T1","totalAmount":'
+        + amount_json
         + b',"currency":"USD","status":"SUCCESS"}}'
     )
 
@@ -121,14 +122,19 @@ def test_paybylink_notification_is_parsed_into_link_and_successful_attempts():
     assert notification.notify_type == "PAYBYLINK"
     assert notification.order is None
     assert (notification.app_id, notification.merchant_no) == ("app-test-1", "P01000000000000")
-    assert notification.notify_time == datetime(2024, 2, 27, 5, 50, 0, 500000, tzinfo=timezone.utc)
+    assert notification.notify_time == datetime(2024, 2, 27, 5, 50, 0, 500000, tzinfo=UTC)
     link = notification.link
     assert (link.merchant_link_id, link.link_id, link.link_status) == ("tg-42-7", "BYLqPQaQlD", "EXPIRED")
     assert (link.total_amount, link.currency, link.link_description) == (Decimal("150000"), "IDR", "chat -100123")
     (paid,) = notification.successful_attempts()
     assert (paid.out_trade_no, paid.status, paid.payment_method, paid.card_org, paid.card_number) == (
-        "T1", "SUCCESS", "CARD", "VISA", "411111******1111")
-    assert paid.complete_at == datetime(2024, 2, 27, 5, 45, 36, 960000, tzinfo=timezone.utc)
+        "T1",
+        "SUCCESS",
+        "CARD",
+        "VISA",
+        "411111******1111",
+    )
+    assert paid.complete_at == datetime(2024, 2, 27, 5, 45, 36, 960000, tzinfo=UTC)
 
 
 def test_payment_notification_is_parsed_into_order_and_one_successful_attempt():
@@ -138,10 +144,15 @@ def test_payment_notification_is_parsed_into_order_and_one_successful_attempt():
     assert notification.link is None
     order = notification.order
     assert (order.out_trade_no, order.trade_token, order.total_amount, order.currency, order.status) == (
-        "T1", "T2024062702289232000001", Decimal("150000"), "IDR", "SUCCESS")
+        "T1",
+        "T2024062702289232000001",
+        Decimal("150000"),
+        "IDR",
+        "SUCCESS",
+    )
     (paid,) = notification.successful_attempts()
     assert (paid.out_trade_no, paid.payment_method, paid.target_org) == ("T1", "WALLET", "DANA")
-    assert paid.complete_at == datetime(2023, 10, 20, 3, 28, 23, 92000, tzinfo=timezone.utc)
+    assert paid.complete_at == datetime(2023, 10, 20, 3, 28, 23, 92000, tzinfo=UTC)
 
 
 def test_failed_payment_has_no_successful_attempts():
@@ -196,9 +207,16 @@ def test_unknown_fields_are_ignored():
 
 
 def test_missing_optional_fields_are_tolerated():
-    body = {"notifyType": "PAYBYLINK",
-            "data": {"linkId": "L1", "merchantLinkId": "tg-1-1", "linkStatus": "ACTIVE", "totalAmount": "5",
-                     "currency": "usd"}}
+    body = {
+        "notifyType": "PAYBYLINK",
+        "data": {
+            "linkId": "L1",
+            "merchantLinkId": "tg-1-1",
+            "linkStatus": "ACTIVE",
+            "totalAmount": "5",
+            "currency": "usd",
+        },
+    }
     notification = parse_notification(encode(body))
     assert notification.link.currency == "USD"
     assert notification.link.attempts == ()
@@ -209,10 +227,10 @@ def test_missing_optional_fields_are_tolerated():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2024-02-28T05:46:25Z", datetime(2024, 2, 28, 5, 46, 25, tzinfo=timezone.utc)),
-        ("2024-02-28T05:46:25.123Z", datetime(2024, 2, 28, 5, 46, 25, 123000, tzinfo=timezone.utc)),
-        ("2022-11-01T10:00:00.000+08:00", datetime(2022, 11, 1, 2, 0, tzinfo=timezone.utc)),
-        ("2022-11-01T10:00:00+08:00", datetime(2022, 11, 1, 2, 0, tzinfo=timezone.utc)),
+        ("2024-02-28T05:46:25Z", datetime(2024, 2, 28, 5, 46, 25, tzinfo=UTC)),
+        ("2024-02-28T05:46:25.123Z", datetime(2024, 2, 28, 5, 46, 25, 123000, tzinfo=UTC)),
+        ("2022-11-01T10:00:00.000+08:00", datetime(2022, 11, 1, 2, 0, tzinfo=UTC)),
+        ("2022-11-01T10:00:00+08:00", datetime(2022, 11, 1, 2, 0, tzinfo=UTC)),
         (None, None),
         ("", None),
     ],
@@ -235,7 +253,7 @@ def local_time_jakarta(monkeypatch):
 
 
 def test_timestamp_without_offset_means_utc_not_local_time(local_time_jakarta):
-    assert parse_timestamp("2024-02-28T05:46:25") == datetime(2024, 2, 28, 5, 46, 25, tzinfo=timezone.utc)
+    assert parse_timestamp("2024-02-28T05:46:25") == datetime(2024, 2, 28, 5, 46, 25, tzinfo=UTC)
 
 
 def test_garbage_timestamp_raises_clear_value_error():
@@ -307,7 +325,8 @@ def test_payment_with_bad_essentials_is_refused_with_reason(overrides, message):
 HOSTILE_BODIES = {
     "5000-digit-integer": (minimal_payment(b"9" * 5000), "number too long"),
     "20000-levels-deep": (
-        b'{"notifyType":"PAYMENT","extra":' + b"[" * 20_000 + b"]" * 20_000 + b',"data":{}}', "nested too deeply"
+        b'{"notifyType":"PAYMENT","extra":' + b"[" * 20_000 + b"]" * 20_000 + b',"data":{}}',
+        "nested too deeply",
     ),
 }
 
@@ -337,7 +356,7 @@ def test_refund_notification_is_parsed_into_a_refund():
     assert ids == ("rf-42-7-1", "R2025070100000001", "T1")
     assert (refund.refund_amount, refund.refund_currency, refund.status) == (Decimal("50000"), "IDR", "REFUND_SUCCESS")
     assert refund.is_final
-    assert refund.finish_time == datetime(2025, 7, 1, 8, 0, 1, 250000, tzinfo=timezone.utc)
+    assert refund.finish_time == datetime(2025, 7, 1, 8, 0, 1, 250000, tzinfo=UTC)
     assert notification.successful_attempts() == ()  # a refund is never read as a payment
 
 

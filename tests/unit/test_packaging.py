@@ -19,12 +19,26 @@ from docker.utils import tar
 from tests.cli import ROOT
 
 SECRETS_AND_STATE = [
-    ".git/config", ".venv/bin/python", "data/paylink.db", "data/sandbox/merchant_private.pem",
-    "keys/merchant_private_key.pem", "keys/merchant_public_key.txt", "tests/artifacts/bot.log", ".env",
-    "stray_private_key.pem", "bot/__pycache__/app.cpython-311.pyc", ".pytest_cache/v/cache/nodeids",
+    ".git/config",
+    ".venv/bin/python",
+    "data/paylink.db",
+    "data/sandbox/merchant_private.pem",
+    "keys/merchant_private_key.pem",
+    "keys/merchant_public_key.txt",
+    "tests/artifacts/bot.log",
+    ".env",
+    "stray_private_key.pem",
+    "bot/__pycache__/app.cpython-311.pyc",
+    ".pytest_cache/v/cache/nodeids",
 ]
 SOURCE = [
-    "Dockerfile", "pyproject.toml", "requirements.lock", "README.md", ".env.example", "bot/app.py", "storage/db.py",
+    "Dockerfile",
+    "pyproject.toml",
+    "requirements.lock",
+    "README.md",
+    ".env.example",
+    "bot/app.py",
+    "storage/db.py",
     "tests/unit/test_qr.py",
 ]
 
@@ -39,7 +53,11 @@ def test_git_ignores_merchant_keys_and_local_data(tmp_path: Path) -> None:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs a git checkout")
     paths = [
-        "keys/merchant_private_key.pem", "keys/merchant_public_key.txt", "data/paylink.db", "backup/old.pem", ".env",
+        "keys/merchant_private_key.pem",
+        "keys/merchant_public_key.txt",
+        "data/paylink.db",
+        "backup/old.pem",
+        ".env",
     ]
     result = subprocess.run(
         ["git", "check-ignore", "--no-index", *paths], cwd=ROOT, capture_output=True, text=True, check=False
@@ -74,7 +92,7 @@ def test_dockerfile_installs_dependencies_in_a_layer_before_the_code(tmp_path: P
         i for i, (word, args) in enumerate(instructions) if word == "COPY" and args.split()[0] in {"bot", "storage"}
     )
     assert installs and installs[0] < first_code
-    assert [args for word, args in instructions[:installs[0]] if word in {"COPY", "ADD"}] == ["requirements.lock ./"]
+    assert [args for word, args in instructions[: installs[0]] if word in {"COPY", "ADD"}] == ["requirements.lock ./"]
     # The dependency layer installs exactly the locked versions, hashes checked.
     assert instructions[installs[0]][1] == "pip install --require-hashes -r requirements.lock"
     locked = (ROOT / "requirements.lock").read_text()

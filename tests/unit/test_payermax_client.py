@@ -8,7 +8,7 @@ import logging
 import re
 import socket
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,8 +34,12 @@ BASE_URL = "http://payermax.test/sandbox/"  # trailing slash on purpose: the cli
 APP_ID = "app-test-1"
 MERCHANT_NO = "P01000000000000"
 EXPECTED_VERSIONS = {
-    "createPaybylink": "1.1", "queryPaybylink": "1.1", "expirePaybylink": "1.1", "orderQuery": "1.4",
-    "refund": "1.5", "refundQuery": "1.5",
+    "createPaybylink": "1.1",
+    "queryPaybylink": "1.1",
+    "expirePaybylink": "1.1",
+    "orderQuery": "1.4",
+    "refund": "1.5",
+    "refundQuery": "1.5",
 }
 REQUEST_TIME_FORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)")
 
@@ -118,7 +122,7 @@ class FakePayerMax:
         assert envelope["appId"] == APP_ID and envelope["merchantNo"] == MERCHANT_NO
         assert REQUEST_TIME_FORMAT.fullmatch(envelope["requestTime"]), envelope["requestTime"]
         sent_at = datetime.fromisoformat(envelope["requestTime"])
-        assert abs(datetime.now(timezone.utc) - sent_at) < timedelta(minutes=2)
+        assert abs(datetime.now(UTC) - sent_at) < timedelta(minutes=2)
         self.requests.append({"api": api_name, **envelope})
         self.raw_bodies.append(body)
         return self.answer(api_name, envelope["data"])
@@ -255,15 +259,21 @@ async def test_create_sends_signed_request_and_returns_typed_link(client, fake, 
     assert link.merchant_link_id == "tg-42-7"
     assert link.link_url == "http://uat.payermax.link/uat/#/BYLqPQaQlD"
     assert link.link_status == "ACTIVE"
-    assert link.expires_at == datetime(2024, 2, 28, 5, 46, 25, tzinfo=timezone.utc)
+    assert link.expires_at == datetime(2024, 2, 28, 5, 46, 25, tzinfo=UTC)
     (sent,) = fake.requests
     data = sent["data"]
     assert data["merchantLinkId"] == "tg-42-7"
     assert data["totalAmount"] == "150000"
-    assert data["goodsDetails"] == [{
-        "goodsName": "Sepatu musim dingin ❄", "goodsDescription": "Sepatu musim dingin ❄", "quantity": "1",
-        "price": "150000", "goodsCurrency": "IDR", "showUrl": "",
-    }]
+    assert data["goodsDetails"] == [
+        {
+            "goodsName": "Sepatu musim dingin ❄",
+            "goodsDescription": "Sepatu musim dingin ❄",
+            "quantity": "1",
+            "price": "150000",
+            "goodsCurrency": "IDR",
+            "showUrl": "",
+        }
+    ]
     assert data["expiresTime"] == "86400" and data["linkType"] == "ONETIME"
     assert data["notifyUrl"] == "https://bot.example/payermax/notify"
     # Sent as UTF-8, not \u escapes, and the signature (checked by the fake) covers those exact bytes.
@@ -328,7 +338,7 @@ async def test_query_returns_attempts_with_normalised_statuses(client):
     assert link.total_amount == Decimal("150000") and link.currency == "IDR"
     paid, closed = link.attempts
     assert (paid.out_trade_no, paid.status, paid.payment_method, paid.target_org) == ("T1", "SUCCESS", "WALLET", "DANA")
-    assert paid.complete_at == datetime(2024, 2, 27, 5, 45, 36, 960000, tzinfo=timezone.utc)
+    assert paid.complete_at == datetime(2024, 2, 27, 5, 45, 36, 960000, tzinfo=UTC)
     assert closed.status == "CLOSED"
 
 
@@ -344,7 +354,11 @@ async def test_order_query_keeps_amount_exact(client, fake):
     assert order.total_amount == Decimal("150000.50")
     assert str(order.total_amount) == "150000.50"  # a float on the way would have dropped the trailing zero
     assert (order.status, order.payment_method, order.card_org, order.card_number) == (
-        "SUCCESS", "CARD", "VISA", "411111******1111")
+        "SUCCESS",
+        "CARD",
+        "VISA",
+        "411111******1111",
+    )
 
 
 async def test_error_code_becomes_api_error_with_code_and_msg(client, fake, calls):
@@ -377,7 +391,8 @@ async def test_error_answer_with_invalid_signature_is_rejected(client, fake, str
 
 async def test_success_signed_by_another_key_is_rejected(client, fake, stranger_key, calls):
     fake.answer = lambda api, data: answer_json(
-        {"code": "APPLY_SUCCESS", "msg": "Success.", "data": success_data(api, data)}, stranger_key)
+        {"code": "APPLY_SUCCESS", "msg": "Success.", "data": success_data(api, data)}, stranger_key
+    )
     with pytest.raises(SignatureError, match="does not verify"):
         await client.create_paybylink(make_request())
     assert calls[-1][2] == "SignatureError"
@@ -395,7 +410,8 @@ async def test_success_changed_after_signing_is_rejected(client, fake, platform_
 
 async def test_success_without_signature_is_rejected(client, fake):
     fake.answer = lambda api, data: answer_json(
-        {"code": "APPLY_SUCCESS", "msg": "Success.", "data": success_data(api, data)})
+        {"code": "APPLY_SUCCESS", "msg": "Success.", "data": success_data(api, data)}
+    )
     with pytest.raises(SignatureError, match="no sign header"):
         await client.create_paybylink(make_request())
 
@@ -466,7 +482,8 @@ async def test_missing_required_answer_field_is_protocol_error(client, fake, pla
 
 async def test_answer_about_another_link_is_protocol_error(client, fake, platform_key):
     fake.answer = lambda api, data: answer_json(
-        {"code": "APPLY_SUCCESS", "data": success_data(api, {"merchantLinkId": "someone-else"})}, platform_key)
+        {"code": "APPLY_SUCCESS", "data": success_data(api, {"merchantLinkId": "someone-else"})}, platform_key
+    )
     with pytest.raises(ProtocolError, match="merchantLinkId"):
         await client.query_paybylink("tg-42-7")
 
@@ -492,8 +509,12 @@ async def test_failing_metrics_hook_does_not_fail_the_call(fake, merchant_key, p
         raise RuntimeError("metrics backend down")
 
     async with PayerMaxClient(
-        base_url=BASE_URL, app_id=APP_ID, merchant_no=MERCHANT_NO, merchant_private_key=merchant_key,
-        platform_public_key=platform_key.public_key(), transport=httpx.MockTransport(fake.handle),
+        base_url=BASE_URL,
+        app_id=APP_ID,
+        merchant_no=MERCHANT_NO,
+        merchant_private_key=merchant_key,
+        platform_public_key=platform_key.public_key(),
+        transport=httpx.MockTransport(fake.handle),
         on_call=broken_hook,
     ) as payermax:
         link = await payermax.query_paybylink("tg-42-7")
@@ -508,11 +529,18 @@ async def test_refund_sends_the_application_and_returns_the_pending_refund(clien
 
     (sent,) = fake.requests
     assert sent["data"] == {
-        "outRefundNo": "rf-42-7-1", "refundAmount": 50000, "refundCurrency": "IDR", "outTradeNo": "T1",
-        "comments": "Wrong size ❄", "refundNotifyUrl": "https://bot.example/payermax/refund-notify",
+        "outRefundNo": "rf-42-7-1",
+        "refundAmount": 50000,
+        "refundCurrency": "IDR",
+        "outTradeNo": "T1",
+        "comments": "Wrong size ❄",
+        "refundNotifyUrl": "https://bot.example/payermax/refund-notify",
     }
     assert (refund.out_refund_no, refund.refund_trade_no, refund.status) == (
-        "rf-42-7-1", "R2025070100000001", "REFUND_PENDING")
+        "rf-42-7-1",
+        "R2025070100000001",
+        "REFUND_PENDING",
+    )
     assert not refund.is_final and refund.finish_time is None
     # The answer leaves out order, amount and currency: they are the ones asked for.
     assert (refund.out_trade_no, refund.refund_amount, refund.refund_currency) == ("T1", Decimal("50000"), "IDR")
@@ -568,7 +596,8 @@ def test_refund_payermax_would_reject_is_refused_early(overrides, problem):
 
 async def test_refund_answer_about_another_refund_is_protocol_error(client, fake, platform_key):
     fake.answer = lambda api, data: answer_json(
-        {"code": "APPLY_SUCCESS", "data": success_data(api, {**data, "outRefundNo": "rf-other"})}, platform_key)
+        {"code": "APPLY_SUCCESS", "data": success_data(api, {**data, "outRefundNo": "rf-other"})}, platform_key
+    )
     with pytest.raises(ProtocolError, match="outRefundNo 'rf-other' does not match"):
         await client.refund(make_refund())
     with pytest.raises(ProtocolError, match="outRefundNo 'rf-other' does not match"):
@@ -587,7 +616,8 @@ async def test_refund_answer_about_another_refund_is_protocol_error(client, fake
 )
 async def test_refund_answer_contradicting_the_request_is_protocol_error(client, fake, platform_key, extra, problem):
     fake.answer = lambda api, data: answer_json(
-        {"code": "APPLY_SUCCESS", "data": {**success_data(api, data), **extra}}, platform_key)
+        {"code": "APPLY_SUCCESS", "data": {**success_data(api, data), **extra}}, platform_key
+    )
     with pytest.raises(ProtocolError, match=problem):
         await client.refund(make_refund())
 
@@ -595,7 +625,8 @@ async def test_refund_answer_contradicting_the_request_is_protocol_error(client,
 async def test_refund_answer_repeating_the_request_in_other_forms_is_accepted(client, fake, platform_key):
     extra = {"outTradeNo": "T1", "refundAmount": "50000.0", "refundCurrency": "idr", "status": "refund_pending"}
     fake.answer = lambda api, data: answer_json(
-        {"code": "APPLY_SUCCESS", "data": {**success_data(api, data), **extra}}, platform_key)
+        {"code": "APPLY_SUCCESS", "data": {**success_data(api, data), **extra}}, platform_key
+    )
     refund = await client.refund(make_refund())
     assert (refund.refund_amount, refund.refund_currency, refund.status) == (Decimal("50000"), "IDR", "REFUND_PENDING")
 
@@ -604,9 +635,13 @@ async def test_refund_query_returns_the_settled_refund(client, fake):
     refund = await client.refund_query("rf-42-7-1")
     assert fake.requests[0]["data"] == {"outRefundNo": "rf-42-7-1"}
     assert (refund.out_trade_no, refund.refund_amount, refund.refund_currency, refund.status) == (
-        "T1", Decimal("50000"), "IDR", "REFUND_SUCCESS")
+        "T1",
+        Decimal("50000"),
+        "IDR",
+        "REFUND_SUCCESS",
+    )
     assert refund.is_final
-    assert refund.finish_time == datetime(2025, 7, 1, 8, 0, 1, 250000, tzinfo=timezone.utc)
+    assert refund.finish_time == datetime(2025, 7, 1, 8, 0, 1, 250000, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -637,7 +672,8 @@ async def test_refund_query_refuses_an_impossible_out_refund_no_before_sending(c
 
 async def test_refund_refusal_is_api_error_the_bot_can_classify(client, fake, platform_key, calls):
     fake.answer = lambda api, data: answer_json(
-        {"code": "REFUND_INSUFFICIENT_BALANCE", "msg": "balance is not enough"}, platform_key)
+        {"code": "REFUND_INSUFFICIENT_BALANCE", "msg": "balance is not enough"}, platform_key
+    )
     with pytest.raises(ApiError) as caught:
         await client.refund(make_refund())
     error = caught.value
@@ -679,7 +715,8 @@ async def test_refund_timeout_has_unknown_outcome(client, fake):
 
 async def test_refund_answer_with_a_forged_signature_is_rejected(client, fake, stranger_key):
     fake.answer = lambda api, data: answer_json(
-        {"code": "APPLY_SUCCESS", "msg": "Success.", "data": success_data(api, data)}, stranger_key)
+        {"code": "APPLY_SUCCESS", "msg": "Success.", "data": success_data(api, data)}, stranger_key
+    )
     with pytest.raises(SignatureError):
         await client.refund(make_refund())
 
@@ -695,8 +732,12 @@ async def _serve(behaviour: Callable[[asyncio.StreamReader, asyncio.StreamWriter
 def _client_for(port: int, merchant_key, platform_key, timeout: float = 5.0) -> PayerMaxClient:
     """A client talking real HTTP to a loopback port."""
     return PayerMaxClient(
-        base_url=f"http://127.0.0.1:{port}", app_id=APP_ID, merchant_no=MERCHANT_NO,
-        merchant_private_key=merchant_key, platform_public_key=platform_key.public_key(), timeout=timeout,
+        base_url=f"http://127.0.0.1:{port}",
+        app_id=APP_ID,
+        merchant_no=MERCHANT_NO,
+        merchant_private_key=merchant_key,
+        platform_public_key=platform_key.public_key(),
+        timeout=timeout,
     )
 
 

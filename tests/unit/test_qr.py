@@ -41,9 +41,7 @@ def test_qr_png_with_quiet_zone_of_one_module_still_scans() -> None:
     assert result.text == "https://example.test/l/1"
 
 
-@pytest.mark.parametrize(
-    ("url", "kwargs"), [("", {}), (LINK, {"box_size": 0}), (LINK, {"border": -1})]
-)
+@pytest.mark.parametrize(("url", "kwargs"), [("", {}), (LINK, {"box_size": 0}), (LINK, {"border": -1})])
 def test_qr_png_rejects_unusable_arguments(url: str, kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         qr_png(url, **kwargs)

@@ -48,7 +48,10 @@ def test_a_request_telegram_refuses_fails_at_once() -> None:
 def test_network_trouble_is_retried_long_and_marked_as_network(error: Exception) -> None:
     decision = classify(error)
     assert (decision.verdict, decision.network, decision.max_attempts, decision.wait) == (
-        Verdict.RETRY, True, MAX_ATTEMPTS, None
+        Verdict.RETRY,
+        True,
+        MAX_ATTEMPTS,
+        None,
     )
     assert decision.counts
 
@@ -67,6 +70,9 @@ def test_another_telegram_error_is_retried_long() -> None:
 def test_a_surprise_gets_a_few_attempts(error: Exception) -> None:
     decision = classify(error)
     assert (decision.verdict, decision.network, decision.max_attempts, decision.wait) == (
-        Verdict.RETRY, False, UNEXPECTED_ATTEMPTS, None
+        Verdict.RETRY,
+        False,
+        UNEXPECTED_ATTEMPTS,
+        None,
     )
     assert decision.counts and UNEXPECTED_ATTEMPTS < MAX_ATTEMPTS

@@ -80,9 +80,11 @@ def test_missing_or_broken_signature_does_not_verify(signature):
 
 
 def test_public_key_loads_as_pem_and_bare_base64():
-    pem = "-----BEGIN PUBLIC KEY-----\n" + "\n".join(
-        VECTOR_PUBLIC_KEY[i : i + 64] for i in range(0, len(VECTOR_PUBLIC_KEY), 64)
-    ) + "\n-----END PUBLIC KEY-----\n"
+    pem = (
+        "-----BEGIN PUBLIC KEY-----\n"
+        + "\n".join(VECTOR_PUBLIC_KEY[i : i + 64] for i in range(0, len(VECTOR_PUBLIC_KEY), 64))
+        + "\n-----END PUBLIC KEY-----\n"
+    )
     for text in (pem, VECTOR_PUBLIC_KEY, f"  {VECTOR_PUBLIC_KEY}\n"):
         assert verify(VECTOR_BODY, VECTOR_SIGN, load_public_key(text))
 
@@ -148,7 +150,12 @@ def test_openssl_verifies_our_signature(tmp_path: Path, throwaway_key):
         )
     )
     result = _openssl(
-        "dgst", "-sha256", "-verify", str(tmp_path / "pub.pem"), "-signature", str(tmp_path / "sig.bin"),
+        "dgst",
+        "-sha256",
+        "-verify",
+        str(tmp_path / "pub.pem"),
+        "-signature",
+        str(tmp_path / "sig.bin"),
         str(tmp_path / "body"),
     )
     assert result.returncode == 0, result.stderr

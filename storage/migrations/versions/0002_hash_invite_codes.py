@@ -15,13 +15,11 @@ from __future__ import annotations
 import hashlib
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
-import sqlmodel
-
-
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
@@ -32,7 +30,9 @@ def upgrade() -> None:
     with op.batch_alter_table("invites") as batch_op:
         # No existing_type: Alembic's batch rename trips over SQLAlchemy 2.1's String when given one.
         batch_op.alter_column(
-            "code", new_column_name="code_hash", existing_nullable=False,
+            "code",
+            new_column_name="code_hash",
+            existing_nullable=False,
             type_=sqlmodel.sql.sqltypes.AutoString(length=64),
         )
     connection = op.get_bind()
@@ -47,6 +47,8 @@ def downgrade() -> None:
     op.execute(sa.delete(_invites))
     with op.batch_alter_table("invites") as batch_op:
         batch_op.alter_column(
-            "code_hash", new_column_name="code", existing_nullable=False,
+            "code_hash",
+            new_column_name="code",
+            existing_nullable=False,
             type_=sqlmodel.sql.sqltypes.AutoString(length=32),
         )
