@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import InlineKeyboardMarkup
 
 from bot.botapi import sending
 from bot.botapi.budget import Priority
 from bot.botapi.errors import Undeliverable
+from bot.botapi.markup import Markup
 from bot.chat import keyboards, texts
 from bot.chat.card_view import card_caption
 from bot.qr import qr_png
@@ -34,6 +36,7 @@ ORDER: Mapping[OutboxKind, int] = {
     OutboxKind.ALERT: 0,
     OutboxKind.LINK_FAILED: 0,
     OutboxKind.CARD_UPDATE: 1,
+    OutboxKind.NOTICE: 2,
 }
 
 
@@ -48,6 +51,13 @@ class LinkFailedPayload(TypedDict):
 
     code: str
     msg: str
+
+
+class NoticePayload(TypedDict):
+    """A "notice": its text (HTML) and inline keyboard (Bot API JSON), written when it was queued."""
+
+    text: str
+    buttons: dict[str, Any] | None
 
 
 class AlertPayload(TypedDict, total=False):
@@ -189,6 +199,21 @@ async def send_alert(delivery: Delivery) -> None:
     await sending.send_text(delivery.bot, delivery.message.chat_id, text, priority=Priority.ANNOUNCE, booked=True)
 
 
+async def send_notice(delivery: Delivery) -> None:
+    """Send a message as it was written when queued (it follows the chat's card, never overtakes it)."""
+    payload = delivery.payload
+    notice: NoticePayload = {"text": str(payload.get("text", "")), "buttons": payload.get("buttons")}
+    buttons = InlineKeyboardMarkup.de_json(notice["buttons"], None) if notice["buttons"] else None
+    await sending.send_text(
+        delivery.bot,
+        delivery.message.chat_id,
+        Markup(notice["text"]),
+        buttons=buttons,
+        priority=Priority.ANNOUNCE,
+        booked=True,
+    )
+
+
 Renderer = Callable[[Delivery], Awaitable[None]]
 
 RENDERERS: Mapping[OutboxKind, Renderer] = {
@@ -197,4 +222,5 @@ RENDERERS: Mapping[OutboxKind, Renderer] = {
     OutboxKind.PAID: send_paid,
     OutboxKind.LINK_FAILED: send_link_failed,
     OutboxKind.ALERT: send_alert,
+    OutboxKind.NOTICE: send_notice,
 }

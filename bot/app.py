@@ -46,6 +46,8 @@ from bot.services.links import LinkService
 from bot.services.notices import RefusalNotices
 from bot.services.notification_writer import NotificationWriter
 from bot.services.payments import PaymentService
+from bot.services.people import PeopleService
+from bot.services.readers import Readers
 from bot.services.reconcile import Reconciler
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
@@ -82,6 +84,18 @@ def send_budget(engine: AsyncEngine) -> SendBudget:
     return SharedBudget(session_factory(engine))
 
 
+def deployment_defaults(settings: Settings) -> ChatDefaults:
+    """What a chat gets before anyone chooses: the DEFAULT_* settings."""
+    return ChatDefaults(
+        currency=settings.default_currency,
+        country=settings.default_country,
+        language=settings.default_language,
+        customer_language=settings.default_language,
+        timezone=settings.default_timezone,
+        expires_seconds=settings.link_expiry_seconds,
+    )
+
+
 class PaylinkApp:
     """Every long-lived part of the bot, built from Settings."""
 
@@ -94,6 +108,11 @@ class PaylinkApp:
         self.sessions = session_factory(self.engine)
         self.payermax = connect_payermax(settings)
         self.budget = send_budget(self.engine)
+        self.chat_defaults = ChatDefaultsService(
+            self.sessions, deployment_defaults(settings), on_enqueued=lambda: self.dispatcher.wake()
+        )
+        self.people = PeopleService(self.sessions, default_language=settings.default_language)
+        self.readers = Readers(self.people, self.chat_defaults)
         self.application = self._telegram_application()
         self.dispatcher = OutboxDispatcher(
             self.sessions,
@@ -102,6 +121,7 @@ class PaylinkApp:
             skip_locked=not is_sqlite(self.engine),
             owner_chat_ids=settings.admin_user_ids,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
+            readers=self.readers,
         )
         self.payments = PaymentService(
             self.sessions, owner_chat_ids=settings.admin_user_ids, on_enqueued=self.dispatcher.wake
@@ -142,12 +162,6 @@ class PaylinkApp:
     def _chat_services(self) -> Services:
         """What the handlers use."""
         settings = self.settings
-        deployment = ChatDefaults(
-            currency=settings.default_currency,
-            country=settings.default_country,
-            language=settings.default_language,
-            expires_seconds=settings.link_expiry_seconds,
-        )
         access = AccessService(self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox)
         link_access, link_queries = LinkAccess(access), LinkQueries(self.sessions)
         link_actions = LinkActions(
@@ -160,7 +174,7 @@ class PaylinkApp:
         )
         return Services(
             links=self.links,
-            chat_defaults=ChatDefaultsService(self.sessions, deployment),
+            chat_defaults=self.chat_defaults,
             drafts=DraftService(self.sessions),
             update_claims=UpdateClaims(self.sessions, sole_receiver=settings.bot_mode == "polling"),
             access=access,
@@ -170,6 +184,8 @@ class PaylinkApp:
             link_queries=link_queries,
             link_actions=link_actions,
             notices=RefusalNotices(self.sessions),
+            people=self.people,
+            readers=self.readers,
         )
 
     def _web_app(self) -> Starlette:

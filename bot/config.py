@@ -95,9 +95,12 @@ class Settings(BaseSettings):
     payermax_logo_url: str = ""
     payermax_timeout: float = Field(default=15.0, gt=0)
 
-    default_currency: str = "USD"
-    default_country: str = "US"
+    # No built-in currency: a chat without its own uses DEFAULT_CURRENCY if set, else the bot asks.
+    default_currency: str | None = None
+    # None: a link's country follows its currency (IDR -> ID) unless the chat chose one.
+    default_country: str | None = None
     default_language: str = "en"
+    default_timezone: str = "UTC"
     link_expiry: str = "24h"
     admin_user_ids: Annotated[list[int], NoDecode] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -157,18 +160,41 @@ class Settings(BaseSettings):
 
     @field_validator("default_currency")
     @classmethod
-    def _known_currency(cls, value: str) -> str:
+    def _known_currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             return normalise_currency(value)
-        except AmountError as exc:
-            raise ValueError(str(exc)) from exc
+        except AmountError:
+            raise ValueError(f"'{value.strip()}' is not a currency code; use 3 letters such as IDR or USD") from None
 
     @field_validator("default_country")
     @classmethod
-    def _country_code(cls, value: str) -> str:
+    def _country_code(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not re.fullmatch(r"[A-Za-z]{2}", value.strip()):
             raise ValueError("must be a 2-letter ISO country code such as US or ID")
         return value.strip().upper()
+
+    @field_validator("default_language")
+    @classmethod
+    def _spoken_language(cls, value: str) -> str:
+        from bot.i18n.locales import SUPPORTED, from_telegram
+
+        language = value.strip() if value.strip() in SUPPORTED else from_telegram(value)
+        if language is None:
+            raise ValueError(f"'{value.strip()}' is not a language the bot speaks; use one of {', '.join(SUPPORTED)}")
+        return language
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from bot.i18n.clock import is_zone
+
+        if not is_zone(value.strip()):
+            raise ValueError(f"'{value.strip()}' is not a time zone; use an IANA name such as Asia/Jakarta or UTC")
+        return value.strip()
 
     @field_validator("link_expiry")
     @classmethod

@@ -25,6 +25,8 @@ from bot.announcements import ORDER, PRIORITY, RENDERERS, Delivery
 from bot.botapi import sending
 from bot.botapi.budget import Booking, SendBudget
 from bot.botapi.errors import UNEXPECTED_ATTEMPTS, Decision, Verdict, classify
+from bot.i18n.reader import Reader, reading_as
+from bot.services.readers import Readers
 from bot.web import metrics
 from storage import repo
 from storage.models import OutboxKind, OutboxMessage, OutboxStatus, utcnow
@@ -56,6 +58,7 @@ class OutboxDispatcher:
         batch_size: int = 60,
         idle_poll_seconds: float = 1.0,
         lease: timedelta = LEASE,
+        readers: Readers | None = None,
         first_backoff_seconds: float = FIRST_BACKOFF_SECONDS,
     ) -> None:
         self._sessions = sessions
@@ -66,6 +69,7 @@ class OutboxDispatcher:
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
         self._lease = lease
+        self._readers = readers  # who reads each chat: its language and zone (English in UTC without it)
         self._first_backoff = first_backoff_seconds
         self._wake = asyncio.Event()
         self._booked_until = 0.0  # the latest send slot booked so far (monotonic clock)
@@ -175,7 +179,9 @@ class OutboxDispatcher:
         """Render and send one message, and record what happened (never raises but for cancellation)."""
         try:
             kind = OutboxKind(message.kind)
-            await RENDERERS[kind](Delivery(message, self._bot, self._sessions))
+            reader = await self._readers.chat(message.chat_id) if self._readers is not None else Reader()
+            with reading_as(reader):
+                await RENDERERS[kind](Delivery(message, self._bot, self._sessions))
         except asyncio.CancelledError:
             raise
         except Exception as exc:

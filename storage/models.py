@@ -138,11 +138,13 @@ class Role(StrEnum):
 
 
 class DraftStep(StrEnum):
-    """Where a /newlink conversation stands."""
+    """Where a /newlink conversation (or a question before a link) stands."""
 
     AMOUNT = "AMOUNT"
     DESCRIPTION = "DESCRIPTION"
     CONFIRM = "CONFIRM"
+    CHOOSE_CURRENCY = "CHOOSE_CURRENCY"  # the amount had no currency, or one that could be several
+    CHOOSE_AMOUNT = "CHOOSE_AMOUNT"  # the number could be read two ways ("1.500")
 
 
 class OutboxKind(StrEnum):
@@ -153,6 +155,7 @@ class OutboxKind(StrEnum):
     PAID = "paid"  # "Paid" in the link's chat (or the creator's private copy)
     LINK_FAILED = "link_failed"  # a link PayerMax refused after all
     ALERT = "alert"  # a warning for an owner
+    NOTICE = "notice"  # a message written when queued (the first-run offer): after what the chat already awaits
 
 
 class OutboxStatus(StrEnum):
@@ -173,9 +176,28 @@ class Chat(SQLModel, table=True):
     title: str | None = Field(default=None, max_length=256)
     default_currency: str | None = Field(default=None, max_length=3)
     default_country: str | None = Field(default=None, max_length=2)
-    language: str | None = Field(default=None, max_length=8)
+    # The bot's language for messages to the whole chat (cards, "Paid"); a private chat follows its person.
+    language: str | None = Field(default=None, max_length=16)
+    # The customer's side: the message a customer is sent and PayerMax's payment page.
+    customer_language: str | None = Field(default=None, max_length=16)
+    timezone: str | None = Field(default=None, max_length=64)  # IANA name
     link_expiry_seconds: int | None = None
+    # When an owner or admin was offered to set the chat up (currency, country, zone, language).
+    setup_offered_at: datetime | None = _time_column()
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Person(SQLModel, table=True):
+    """Someone the bot has talked to: how to name them and which language to answer in."""
+
+    __tablename__ = "people"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    name: str = Field(default="", max_length=128)
+    username: str | None = Field(default=None, max_length=64, index=True)  # without the @, lower case
+    telegram_language: str | None = Field(default=None, max_length=16)  # as Telegram last said
+    language: str | None = Field(default=None, max_length=16)  # chosen with /language (overrides Telegram's)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Link(SQLModel, table=True):
@@ -301,6 +323,10 @@ class Draft(SQLModel, table=True):
     currency: str | None = Field(default=None, max_length=3)
     description: str | None = Field(default=None, max_length=256)
     summary_message_id: int | None = _telegram_id(nullable=True)
+    # A question the bot asked before making a link (which currency? which amount?): the message that
+    # asked for it (its request key makes one link however often it is answered) and the choices offered.
+    request_key: str | None = Field(default=None, max_length=128)
+    choices: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -27,6 +27,7 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
     Payment,
+    Person,
     ProcessedUpdate,
     RefusalNotice,
     utcnow,
@@ -186,15 +187,27 @@ async def get_draft(session: AsyncSession, chat_id: int, user_id: int) -> Draft 
     return await session.get(Draft, (chat_id, user_id))
 
 
-async def restart_draft(session: AsyncSession, chat_id: int, user_id: int, *, step: str, now: datetime) -> None:
+async def restart_draft(
+    session: AsyncSession,
+    chat_id: int,
+    user_id: int,
+    *,
+    step: str,
+    now: datetime,
+    request_key: str | None = None,
+    choices: str | None = None,
+    description: str | None = None,
+) -> None:
     """Start this person's draft in this chat afresh at ``step``, replacing any they had (one atomic statement)."""
     table = Draft.__table__
     fresh = {
         "step": step,
         "amount": None,
         "currency": None,
-        "description": None,
+        "description": description,
         "summary_message_id": None,
+        "request_key": request_key,
+        "choices": choices,
         "updated_at": now,
     }
     await session.execute(
@@ -521,4 +534,70 @@ async def coalesce_card_updates(session: AsyncSession, link_id: int, *, up_to: i
             OutboxMessage.id != sent,
         )
         .values(status=OutboxStatus.SENT, sent_at=utcnow(), last_error=f"coalesced into {sent}")
+    )
+
+
+async def claim_setup_offer(
+    session: AsyncSession, chat_id: int, chat_type: str, title: str | None, *, now: datetime, language: str | None
+) -> bool:
+    """Mark a chat as offered its set-up (first sight remembers it, and its language if it has none); False if it was."""
+    await upsert_chat(session, chat_id, chat_type, title)
+    table = Chat.__table__
+    claimed = await session.execute(
+        update(table)
+        .where(table.c.id == chat_id, table.c.setup_offered_at.is_(None))
+        .values(setup_offered_at=now, language=func.coalesce(table.c.language, language))
+        .returning(table.c.id)
+    )
+    return claimed.first() is not None
+
+
+async def remember_chat_language(
+    session: AsyncSession, chat_id: int, chat_type: str, title: str | None, language: str
+) -> None:
+    """Remember a chat, and give it this language if it has none yet (the first person's, or whoever added the bot)."""
+    await upsert_chat(session, chat_id, chat_type, title)
+    table = Chat.__table__
+    await session.execute(
+        update(table).where(table.c.id == chat_id, table.c.language.is_(None)).values(language=language)
+    )
+
+
+async def upsert_person(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    name: str,
+    username: str | None,
+    telegram_language: str | None,
+    now: datetime,
+) -> None:
+    """Remember how to name a person and the language Telegram says they use."""
+    table = Person.__table__
+    values = {"name": name[:128], "username": username, "telegram_language": telegram_language, "updated_at": now}
+    await session.execute(
+        upsert(session, Person)
+        .values(user_id=user_id, **values)
+        .on_conflict_do_update(index_elements=[table.c.user_id], set_=values)
+    )
+
+
+async def get_person(session: AsyncSession, user_id: int) -> Person | None:
+    """What the bot knows of a person."""
+    return await session.get(Person, user_id)
+
+
+async def person_by_username(session: AsyncSession, username: str) -> Person | None:
+    """The person the bot last saw with this @username."""
+    statement = select(Person).where(Person.username == username.lower().lstrip("@")).order_by(Person.updated_at.desc())
+    return (await session.execute(statement.limit(1))).scalar_one_or_none()
+
+
+async def set_person_language(session: AsyncSession, user_id: int, language: str, *, now: datetime) -> None:
+    """Remember the language a person chose with /language."""
+    table = Person.__table__
+    await session.execute(
+        upsert(session, Person)
+        .values(user_id=user_id, name="", language=language, updated_at=now)
+        .on_conflict_do_update(index_elements=[table.c.user_id], set_={"language": language, "updated_at": now})
     )

@@ -20,4 +20,4 @@ async def audit_command(update: Update, context: PaylinkContext) -> None:
     args = context.args or []
     limit = int(args[0]) if args and args[0].isdigit() else AUDIT_DEFAULT_EVENTS
     events = await context.services.audit.recent(limit)
-    await reply(update, context, texts.audit_log(events) if events else texts.AUDIT_EMPTY)
+    await reply(update, context, texts.audit_log(events) if events else texts.audit_empty())

@@ -19,11 +19,12 @@ from enum import Enum
 from telegram import InlineQueryResultArticle, InputTextMessageContent, Message, Update
 
 from bot.botapi import sending
-from bot.botapi.markup import INLINE_TITLE_LIMIT, MESSAGE_LIMIT, clip
+from bot.botapi.markup import INLINE_TITLE_LIMIT, MESSAGE_LIMIT, Markup, clip
 from bot.chat import keyboards, texts
 from bot.chat.card_view import render_caption
 from bot.chat.context import PaylinkContext, actor, chat_of, query_of, sender
 from bot.chat.guards import refuse
+from bot.i18n.reader import reading_as
 from bot.qr import qr_png
 from bot.services.access import Refusal
 from bot.services.link_access import LinkAccess
@@ -68,12 +69,12 @@ async def card_pressed(update: Update, context: PaylinkContext) -> None:
     match = re.match(CARD_PATTERN, query.data or "")
     button = BUTTONS.get(match.group(1)) if match else None
     if match is None or button is None:
-        await sending.answer(query, texts.LINK_GONE, alert=True)
+        await sending.answer(query, texts.link_gone(), alert=True)
         return
     services = context.services
     link = await services.link_queries.get(int(match.group(2)))
     if link is None:
-        await sending.answer(query, texts.LINK_GONE, alert=True)
+        await sending.answer(query, texts.link_gone(), alert=True)
         return
     refused = await _check(services.link_access, button.needs)(link, sender(update).id)
     if refused is not None:
@@ -104,7 +105,7 @@ async def send_card(context: PaylinkContext, chat_id: int, link: Link) -> None:
 async def refresh_card(update: Update, context: PaylinkContext, link: Link) -> None:
     """Ask PayerMax about the link now and show the answer on the card."""
     current = await context.services.link_actions.refresh(_row_id(link), actor(update)) or link
-    await sending.answer(query_of(update), texts.REFRESHED.format(state=texts.status_text(current)))
+    await sending.answer(query_of(update), texts.refreshed(current))
     await show_card(update, context, current)
 
 
@@ -115,7 +116,7 @@ async def ask_cancel(update: Update, context: PaylinkContext, link: Link) -> Non
     if obstacle is not None:
         await _tell_cancel_result(update, context, obstacle)
         return
-    await sending.answer(query, texts.CANCEL_ASK)
+    await sending.answer(query, texts.cancel_ask())
     message = query.message
     if isinstance(message, Message):
         await sending.edit_buttons(
@@ -131,7 +132,7 @@ async def confirm_cancel(update: Update, context: PaylinkContext, link: Link) ->
 
 async def keep_link(update: Update, context: PaylinkContext, link: Link) -> None:
     """Answer No to "Cancel this link?": give the card its buttons back."""
-    await sending.answer(query_of(update), texts.CANCEL_KEPT)
+    await sending.answer(query_of(update), texts.cancel_kept())
     await show_card(update, context, link)
 
 
@@ -149,7 +150,7 @@ async def _payable(update: Update, context: PaylinkContext, link: Link) -> bool:
     """Whether a customer can still pay the link; if not, the press is answered and the card refreshed."""
     if link.status == LinkStatus.ACTIVE and link.link_url:
         return True
-    await sending.answer(query_of(update), texts.NOT_PAYABLE.format(state=texts.status_text(link)), alert=True)
+    await sending.answer(query_of(update), texts.not_payable(link), alert=True)
     await show_card(update, context, link)
     return False
 
@@ -164,15 +165,21 @@ def _pressed_message_id(update: Update) -> int | None:
     return message.message_id if isinstance(message, Message) else None
 
 
+async def customer_message(context: PaylinkContext, link: Link) -> Markup:
+    """The customer's message for a link, in the language its chat's customers read."""
+    with reading_as(await context.services.readers.customers_of(link.chat_id)):
+        return texts.customer_message(link)
+
+
 async def share_link(update: Update, context: PaylinkContext, link: Link) -> None:
     """Post the clean customer message, ready to forward or to send on through inline mode."""
     if not await _payable(update, context, link):
         return
-    await sending.answer(query_of(update), texts.SHARED)
+    await sending.answer(query_of(update), texts.shared())
     await sending.send_text(
         context.bot,
         chat_of(update).id,
-        texts.customer_message(link),
+        await customer_message(context, link),
         buttons=keyboards.share_keyboard(link),
         reply_to=_pressed_message_id(update),
     )
@@ -182,12 +189,12 @@ async def send_qr(update: Update, context: PaylinkContext, link: Link) -> None:
     """Send the QR code again, captioned with the customer message."""
     if not await _payable(update, context, link):
         return
-    await sending.answer(query_of(update), texts.QR_SENT)
+    await sending.answer(query_of(update), texts.qr_sent())
     await sending.send_photo(
         context.bot,
         chat_of(update).id,
         qr_png(link.link_url or ""),
-        texts.customer_message(link),
+        await customer_message(context, link),
         buttons=keyboards.customer_keyboard(link),
         reply_to=_pressed_message_id(update),
     )
@@ -227,7 +234,7 @@ async def share_inline(update: Update, context: PaylinkContext) -> None:
         else:
             candidates = (await services.link_queries.list_links(scope, StatusFilter.ACTIVE, 0, INLINE_RESULTS)).links
     results = [
-        _article(link)
+        await _article(context, link)
         for link in candidates
         if link.status == LinkStatus.ACTIVE
         and link.link_url
@@ -237,12 +244,13 @@ async def share_inline(update: Update, context: PaylinkContext) -> None:
     await query.answer(results, cache_time=0, is_personal=True)
 
 
-def _article(link: Link) -> InlineQueryResultArticle:
-    """One inline result: the customer message for this link."""
-    return InlineQueryResultArticle(
-        id=link.merchant_link_id,
-        title=clip(f"{texts.money_of(link)} · {link.description}", INLINE_TITLE_LIMIT),
-        description=f"Payment link, valid until {texts.when(link.expires_at)}",
-        input_message_content=InputTextMessageContent(sending.fitted(texts.customer_message(link), MESSAGE_LIMIT)),
-        reply_markup=keyboards.customer_keyboard(link),
-    )
+async def _article(context: PaylinkContext, link: Link) -> InlineQueryResultArticle:
+    """One inline result: the customer message for this link, in its customers' language."""
+    with reading_as(await context.services.readers.customers_of(link.chat_id)):
+        return InlineQueryResultArticle(
+            id=link.merchant_link_id,
+            title=clip(texts.inline_title(link), INLINE_TITLE_LIMIT),
+            description=texts.inline_description(link),
+            input_message_content=InputTextMessageContent(sending.fitted(texts.customer_message(link), MESSAGE_LIMIT)),
+            reply_markup=keyboards.customer_keyboard(link),
+        )

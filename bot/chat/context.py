@@ -24,6 +24,8 @@ from bot.services.link_actions import LinkActions
 from bot.services.link_queries import LinkQueries
 from bot.services.links import LinkService
 from bot.services.notices import RefusalNotices
+from bot.services.people import PeopleService
+from bot.services.readers import Readers
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
 
@@ -43,6 +45,8 @@ class Services:
     link_queries: LinkQueries
     link_actions: LinkActions
     notices: RefusalNotices
+    people: PeopleService
+    readers: Readers
 
 
 class BotData:

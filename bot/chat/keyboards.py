@@ -13,6 +13,9 @@ from storage.models import Link, LinkStatus
 
 CREATE = "create"
 ABORT = "abort"
+# A question asked before a link: "q:a:<index>" an amount, "q:c:<code>" a currency, "q:w:<code>" the word
+# was part of the description (the amount is in <code>), "q:x" drop it.
+QUESTION_PREFIX = "q"
 
 # Link card buttons: callback data "c:<action>:<link row id>".
 CARD_PREFIX = "c"
@@ -51,12 +54,19 @@ def card_keyboard(link: Link) -> InlineKeyboardMarkup | None:
         return None
     rows: list[list[InlineKeyboardButton]] = []
     if status == LinkStatus.ACTIVE and is_public_url(link.link_url):
-        rows.append([InlineKeyboardButton("Open payment page", url=link.link_url)])
+        rows.append([InlineKeyboardButton(texts.open_page_button(), url=link.link_url)])
     if status == LinkStatus.ACTIVE:
-        rows.append([_card_button("🔄 Refresh", CARD_REFRESH, link), _card_button("✖️ Cancel link", CARD_CANCEL, link)])
-        rows.append([_card_button("📤 Share", CARD_SHARE, link), _card_button("🔳 QR", CARD_QR, link)])
+        rows.append(
+            [
+                _card_button(texts.refresh_button(), CARD_REFRESH, link),
+                _card_button(texts.cancel_link_button(), CARD_CANCEL, link),
+            ]
+        )
+        rows.append(
+            [_card_button(texts.share_button(), CARD_SHARE, link), _card_button(texts.qr_button(), CARD_QR, link)]
+        )
     else:
-        rows.append([_card_button("🔄 Refresh", CARD_REFRESH, link)])
+        rows.append([_card_button(texts.refresh_button(), CARD_REFRESH, link)])
     return InlineKeyboardMarkup(rows)
 
 
@@ -81,8 +91,8 @@ def confirm_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("✅ Create link", callback_data=CREATE),
-                InlineKeyboardButton("✖️ Cancel", callback_data=ABORT),
+                InlineKeyboardButton(texts.create_button(), callback_data=CREATE),
+                InlineKeyboardButton(texts.cancel_button(), callback_data=ABORT),
             ]
         ]
     )
@@ -90,10 +100,12 @@ def confirm_keyboard() -> InlineKeyboardMarkup:
 
 def share_keyboard(link: Link) -> InlineKeyboardMarkup:
     """Under the customer message: send it on through inline mode, and open the page when its URL is public."""
-    rows = [[InlineKeyboardButton(texts.SHARE_BUTTON, switch_inline_query=link.merchant_link_id)]]
+    rows: list[Sequence[InlineKeyboardButton]] = [
+        [InlineKeyboardButton(texts.send_to_customer_button(), switch_inline_query=link.merchant_link_id)]
+    ]
     customer = customer_keyboard(link)
     if customer is not None:
-        rows = list(customer.inline_keyboard) + rows
+        rows = [*customer.inline_keyboard, *rows]
     return InlineKeyboardMarkup(rows)
 
 
@@ -101,18 +113,12 @@ def customer_keyboard(link: Link) -> InlineKeyboardMarkup | None:
     """What the customer's copy carries: a button to the payment page, when Telegram accepts its URL."""
     if not is_public_url(link.link_url):
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton("💳 Pay now", url=link.link_url)]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.pay_now_button(), url=link.link_url)]])
 
 
 # /links buttons: "l:<status filter>:<page>" re-renders the list; each link opens its card.
 LIST_PREFIX = "l"
-LIST_FILTERS = (
-    ("all", "All"),
-    ("active", "Active"),
-    ("paid", "Paid"),
-    ("expired", "Expired"),
-    ("cancelled", "Cancelled"),
-)
+LIST_FILTERS = ("all", "active", "paid", "expired", "cancelled")
 
 
 def list_data(status_filter: str, page: int) -> str:
@@ -123,8 +129,11 @@ def list_data(status_filter: str, page: int) -> str:
 def links_keyboard(links: Sequence[Link], *, status_filter: str, page: int, pages: int) -> InlineKeyboardMarkup:
     """Filters on top, one button per link (opens its card), then the pager."""
     filters = [
-        InlineKeyboardButton(f"• {label}" if value == status_filter else label, callback_data=list_data(value, 0))
-        for value, label in LIST_FILTERS
+        InlineKeyboardButton(
+            f"• {texts.filter_name(value)}" if value == status_filter else texts.filter_name(value),
+            callback_data=list_data(value, 0),
+        )
+        for value in LIST_FILTERS
     ]
     rows = [
         filters,
@@ -135,9 +144,9 @@ def links_keyboard(links: Sequence[Link], *, status_filter: str, page: int, page
     ]
     pager = []
     if page > 0:
-        pager.append(InlineKeyboardButton("‹ Prev", callback_data=list_data(status_filter, page - 1)))
+        pager.append(InlineKeyboardButton(texts.previous_button(), callback_data=list_data(status_filter, page - 1)))
     if page < pages - 1:
-        pager.append(InlineKeyboardButton("Next ›", callback_data=list_data(status_filter, page + 1)))
+        pager.append(InlineKeyboardButton(texts.next_button(), callback_data=list_data(status_filter, page + 1)))
     if pager:
         rows.append(pager)
     return InlineKeyboardMarkup(rows)
@@ -153,3 +162,13 @@ def open_keyboard(links: Sequence[Link]) -> InlineKeyboardMarkup | None:
             for link in links
         ]
     )
+
+
+def question_data(kind: str, value: object = "") -> str:
+    """Callback data of a question's button."""
+    return f"{QUESTION_PREFIX}:{kind}:{value}"
+
+
+def question_cancel_button() -> InlineKeyboardButton:
+    """The button that drops a question."""
+    return InlineKeyboardButton(texts.question_cancel_button(), callback_data=question_data("x"))

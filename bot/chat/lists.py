@@ -14,14 +14,16 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 
 from bot.botapi import sending
-from bot.botapi.markup import Markup, clip
+from bot.botapi.markup import Markup
 from bot.chat import keyboards, texts
 from bot.chat.context import PaylinkContext, arguments, chat_of, query_of, sender
 from bot.chat.guards import refuse, refuse_unless
 from bot.chat.reply import reply
+from bot.i18n.clock import today_starts
 from bot.services.access import Action
 from bot.services.link_access import LinkScope
 from bot.services.link_queries import StatusFilter
+from storage.models import utcnow
 
 PAGE_SIZE = 5  # fits a phone screen with one button per link
 LIST_PATTERN = rf"^{keyboards.LIST_PREFIX}:({'|'.join(f.value for f in StatusFilter)}):(\d+)$"
@@ -48,7 +50,8 @@ async def _links_view(
     scope, sees_all = here
     services = context.services
     listing = await services.link_queries.list_links(scope, status, page, PAGE_SIZE)
-    totals = await services.link_queries.paid_totals_today(scope)
+    now = utcnow()
+    totals = await services.link_queries.paid_totals_since(scope, today_starts(now))
     in_group = chat_of(update).type != ChatType.PRIVATE
     text = texts.links_page(
         listing,
@@ -57,6 +60,7 @@ async def _links_view(
         status_filter=status.value,
         totals=totals,
         viewer=sees_all,
+        now=now,
     )
     markup = keyboards.links_keyboard(listing.links, status_filter=status.value, page=listing.page, pages=listing.pages)
     return text, markup
@@ -93,7 +97,7 @@ async def find_command(update: Update, context: PaylinkContext) -> None:
     """Find links by our link id, PayerMax's link id, an order's outTradeNo, or words of the description."""
     text = arguments(update)
     if not text:
-        await reply(update, context, texts.FIND_USAGE)
+        await reply(update, context, texts.find_usage())
         return
     services = context.services
     scope = await services.link_access.scope_for(sender(update).id)
@@ -113,7 +117,7 @@ async def status_command(update: Update, context: PaylinkContext) -> None:
     """Show one link's timeline: who made it, where and when, payments, notifications, status changes."""
     reference = arguments(update)
     if not reference:
-        await reply(update, context, texts.STATUS_USAGE)
+        await reply(update, context, texts.status_usage())
         return
     services = context.services
     user_id = sender(update).id
@@ -122,7 +126,7 @@ async def status_command(update: Update, context: PaylinkContext) -> None:
         return
     link = await services.link_queries.lookup(reference)
     if link is None or link.id is None:
-        await reply(update, context, texts.STATUS_NONE.format(text=clip(reference, texts.QUERY_UNITS)))
+        await reply(update, context, texts.status_none(reference))
         return
     refused = await services.link_access.view_refusal(link, user_id)
     if refused is not None:

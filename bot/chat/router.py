@@ -20,12 +20,16 @@ from telegram.ext import (
 )
 
 from bot.botapi import sending
-from bot.chat import audit, cards, creation, keyboards, lists, settings_menu, team, texts, welcome
+from bot.chat import audit, cards, creation, keyboards, language, lists, reading, settings_menu, team, texts, welcome
 from bot.chat.context import PaylinkApplication, PaylinkContext
 
 log = logging.getLogger("paylink.chat")
 
-CLAIM_GROUP = -1
+CLAIM_GROUP = -2
+READER_GROUP = -1  # after the claim: a repeated update stops before anything is written for it
+SETUP_GROUP = 1
+# Commands that are themselves the set-up: no offer after them.
+NOT_BEFORE_SETUP = filters.Regex(r"^/(settings|language)(@\w+)?(\s|$)")
 HANDLED_GROUP = 1000  # runs after every other handler group
 
 
@@ -46,7 +50,7 @@ async def on_error(update: object, context: PaylinkContext) -> None:
     log.error("handler failed: %s", context.error, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None and update.effective_message is not None:
         try:
-            await sending.send_text(context.bot, update.effective_chat.id, texts.INTERNAL_ERROR)
+            await sending.send_text(context.bot, update.effective_chat.id, texts.internal_error())
         except Exception:  # the reply is a courtesy; the failure is already logged
             log.warning("could not tell the user about the failure")
 
@@ -66,12 +70,14 @@ COMMANDS = {
     "invite": team.invite_command,
     "remove": team.remove_command,
     "notifyme": team.notifyme_command,
+    "language": language.language_command,
 }
 
 
 def register(application: PaylinkApplication) -> None:
     """Register every handler of the bot."""
     application.add_handler(TypeHandler(Update, drop_repeated_update), group=CLAIM_GROUP)
+    application.add_handler(TypeHandler(Update, reading.meet_the_reader), group=READER_GROUP)
     application.add_handler(TypeHandler(Update, remember_update), group=HANDLED_GROUP)
     for command, callback in COMMANDS.items():
         application.add_handler(CommandHandler(command, callback))
@@ -79,8 +85,18 @@ def register(application: PaylinkApplication) -> None:
     application.add_handler(CallbackQueryHandler(creation.abort_create, pattern=f"^{keyboards.ABORT}$"))
     application.add_handler(CallbackQueryHandler(cards.card_pressed, pattern=f"^{keyboards.CARD_PREFIX}:"))
     application.add_handler(CallbackQueryHandler(lists.links_page, pattern=lists.LIST_PATTERN))
-    application.add_handler(CallbackQueryHandler(settings_menu.settings_button, pattern=f"^{settings_menu.PREFIX}:"))
+    application.add_handler(
+        CallbackQueryHandler(
+            settings_menu.settings_button, pattern=f"^({settings_menu.PREFIX}|{settings_menu.SETUP_PREFIX}):"
+        )
+    )
+    application.add_handler(CallbackQueryHandler(language.language_button, pattern=f"^{language.PREFIX}:"))
+    application.add_handler(CallbackQueryHandler(creation.question_answered, pattern=f"^{keyboards.QUESTION_PREFIX}:"))
     application.add_handler(InlineQueryHandler(cards.share_inline))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, creation.draft_step))
     application.add_handler(MessageHandler(filters.COMMAND, welcome.unknown_command))
+    # After the command's own answer: a new chat's owner or admin is offered its set-up once.
+    application.add_handler(
+        MessageHandler(filters.COMMAND & ~NOT_BEFORE_SETUP, settings_menu.offer_setup), group=SETUP_GROUP
+    )
     application.add_error_handler(on_error)

@@ -1,145 +1,171 @@
-"""/settings: a chat's defaults for new links, with buttons or as text.
+"""/settings: a chat's defaults for new links, its languages and its time zone; and the first-run offer.
 
-Button data is ``set:<name>`` to open a picker and ``set:<name>:<value>`` to choose; every press
+Button data is ``set:<name>`` to open a picker and ``set:<name>:<value>`` to choose (``setup:`` for
+the same buttons under the first-run offer, which then shows itself again, with Done). Every press
 is checked against the presser's role, since anyone in a group can press a button.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 
 from bot.botapi import sending
-from bot.botapi.markup import Markup, join
+from bot.botapi.markup import Markup
 from bot.chat import texts
 from bot.chat.context import PaylinkContext, actor, chat_of, query_of
 from bot.chat.guards import refuse_unless
 from bot.chat.reply import reply
 from bot.config import parse_duration
+from bot.i18n.locales import NATIVE_NAMES, SUPPORTED
+from bot.i18n.reader import current
+from bot.i18n.regions import likely_currencies, likely_zones, markets
 from bot.money import is_orderable
 from bot.services.access import Action
-from bot.services.chat_defaults import PAGE_LANGUAGES, ChatDefaults, ChatRef, SettingError, SettingProblem
+from bot.services.chat_defaults import ChatDefaults, ChatRef, SettingError, SettingProblem, suggested
+from storage.models import utcnow
 
 log = logging.getLogger("paylink.chat.settings")
 
 PREFIX = "set"
-MENU = "menu"
-CURRENCY, COUNTRY, EXPIRY, LANGUAGE = "currency", "country", "expiry", "language"
-SETTING_NAMES = (CURRENCY, COUNTRY, EXPIRY, LANGUAGE)
-# Currencies offered as buttons; any other ISO code works as /settings currency XXX.
-QUICK_CURRENCIES = (
-    "USD",
-    "EUR",
-    "GBP",
-    "IDR",
-    "PHP",
-    "THB",
-    "MYR",
-    "SGD",
-    "INR",
-    "BRL",
-    "MXN",
-    "SAR",
-    "AED",
-    "TRY",
-    "VND",
-    "JPY",
-)
+SETUP_PREFIX = "setup"  # the same buttons under the first-run offer
+MENU, DONE = "menu", "done"
+CURRENCY, COUNTRY, ZONE, EXPIRY, LANGUAGE, CUSTOMER = "currency", "country", "zone", "expiry", "language", "customer"
+SETTING_NAMES = (CURRENCY, COUNTRY, ZONE, EXPIRY, LANGUAGE, CUSTOMER)
+# Typed names people may use for them: /settings zone, /settings timezone, /settings customers ...
+_ALIASES = {"timezone": ZONE, "tz": ZONE, "customers": CUSTOMER, "page": CUSTOMER, "lang": LANGUAGE}
+# Currencies always offered after the likely ones; any other ISO code works as /settings currency XXX.
+QUICK_CURRENCIES = ("USD", "EUR", "IDR", "BRL", "MXN", "TRY", "THB", "SAR", "AED", "PHP", "MYR", "SGD")
 EXPIRY_PRESETS = (3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400)
 BUTTONS_PER_ROW = 4
+ZONES_OFFERED = 8
 
 
-def _data(*parts: str | int) -> str:
-    return ":".join([PREFIX, *map(str, parts)])
+def _data(prefix: str, *parts: str | int) -> str:
+    return ":".join([prefix, *map(str, parts)])
 
 
 def _rows(buttons: list[InlineKeyboardButton], per_row: int = BUTTONS_PER_ROW) -> list[list[InlineKeyboardButton]]:
     return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
 
 
-def _back() -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton("« Back", callback_data=_data(MENU))]
-
-
-def settings_keyboard(defaults: ChatDefaults) -> InlineKeyboardMarkup:
-    """One button per setting, showing its current value."""
-    language = texts.LANGUAGE_NAMES.get(defaults.language, defaults.language)
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(f"Currency: {defaults.currency}", callback_data=_data(CURRENCY)),
-                InlineKeyboardButton(f"Country: {defaults.country}", callback_data=_data(COUNTRY)),
-            ],
-            [
-                InlineKeyboardButton(
-                    f"Valid for: {texts.expiry_text(defaults.expires_seconds)}", callback_data=_data(EXPIRY)
-                ),
-                InlineKeyboardButton(f"Page: {language}", callback_data=_data(LANGUAGE)),
-            ],
-        ]
-    )
-
-
-def picker(name: str) -> tuple[Markup, InlineKeyboardMarkup]:
-    """The prompt and buttons for choosing one setting."""
-    if name == CURRENCY:
-        choices = [InlineKeyboardButton(code, callback_data=_data(CURRENCY, code)) for code in QUICK_CURRENCIES]
-        return texts.PICK_CURRENCY, InlineKeyboardMarkup([*_rows(choices), _back()])
-    if name == EXPIRY:
-        choices = [InlineKeyboardButton(texts.expiry_text(s), callback_data=_data(EXPIRY, s)) for s in EXPIRY_PRESETS]
-        return texts.PICK_EXPIRY, InlineKeyboardMarkup([*_rows(choices, 3), _back()])
-    if name == LANGUAGE:
-        choices = [
-            InlineKeyboardButton(texts.LANGUAGE_NAMES[code], callback_data=_data(LANGUAGE, code))
-            for code in PAGE_LANGUAGES
-        ]
-        return texts.PICK_LANGUAGE, InlineKeyboardMarkup([*_rows(choices, 3), _back()])
-    return texts.ASK_COUNTRY, InlineKeyboardMarkup([_back()])
-
-
-def _chat_ref(update: Update) -> ChatRef:
+def chat_ref(update: Update) -> ChatRef:
+    """The update's chat, as the settings service stores it."""
     chat = chat_of(update)
     return ChatRef(chat.id, chat.type, chat.title if chat.type != ChatType.PRIVATE else None)
 
 
+def _in_group(update: Update) -> bool:
+    return chat_of(update).type != ChatType.PRIVATE
+
+
+def settings_keyboard(defaults: ChatDefaults, *, group: bool, prefix: str = PREFIX) -> InlineKeyboardMarkup:
+    """One button per setting, showing its value now (and Done under the first-run offer)."""
+    buttons = [
+        InlineKeyboardButton(
+            texts.setting_button(CURRENCY, defaults.currency or "—"), callback_data=_data(prefix, CURRENCY)
+        ),
+        InlineKeyboardButton(
+            texts.setting_button(COUNTRY, defaults.country or "—"), callback_data=_data(prefix, COUNTRY)
+        ),
+        InlineKeyboardButton(texts.setting_button(ZONE, defaults.timezone), callback_data=_data(prefix, ZONE)),
+        InlineKeyboardButton(
+            texts.setting_button(EXPIRY, texts.expiry_text(defaults.expires_seconds)),
+            callback_data=_data(prefix, EXPIRY),
+        ),
+    ]
+    if group:
+        buttons.append(
+            InlineKeyboardButton(
+                texts.setting_button(LANGUAGE, NATIVE_NAMES.get(defaults.language, defaults.language)),
+                callback_data=_data(prefix, LANGUAGE),
+            )
+        )
+    buttons.append(
+        InlineKeyboardButton(
+            texts.setting_button(CUSTOMER, NATIVE_NAMES.get(defaults.customer_language, defaults.customer_language)),
+            callback_data=_data(prefix, CUSTOMER),
+        )
+    )
+    rows = _rows(buttons, 2)
+    if prefix == SETUP_PREFIX:
+        # Done keeps what the offer shows, suggestions included: they travel in the button (<= 64 bytes).
+        kept = _data(prefix, DONE, defaults.currency or "", defaults.country or "", defaults.timezone)
+        rows.append([InlineKeyboardButton(texts.done_button(), callback_data=kept)])
+    return InlineKeyboardMarkup(rows)
+
+
+def picker(name: str, defaults: ChatDefaults, prefix: str = PREFIX) -> tuple[Markup, InlineKeyboardMarkup]:
+    """The prompt and buttons for choosing one setting: the likely choices first."""
+    back = [InlineKeyboardButton(texts.back_button(), callback_data=_data(prefix, MENU))]
+    language = current().locale
+    if name == CURRENCY:
+        codes = list(dict.fromkeys([*likely_currencies(language, defaults.country), *QUICK_CURRENCIES]))[:16]
+        choices = [InlineKeyboardButton(code, callback_data=_data(prefix, CURRENCY, code)) for code in codes]
+        return texts.pick_currency(), InlineKeyboardMarkup([*_rows(choices), back])
+    if name == EXPIRY:
+        choices = [
+            InlineKeyboardButton(texts.expiry_text(s), callback_data=_data(prefix, EXPIRY, s)) for s in EXPIRY_PRESETS
+        ]
+        return texts.pick_expiry(), InlineKeyboardMarkup([*_rows(choices, 3), back])
+    if name in (LANGUAGE, CUSTOMER):
+        choices = [
+            InlineKeyboardButton(NATIVE_NAMES[code], callback_data=_data(prefix, name, code)) for code in SUPPORTED
+        ]
+        prompt = texts.pick_language() if name == LANGUAGE else texts.pick_customer_language()
+        return prompt, InlineKeyboardMarkup([*_rows(choices, 2), back])
+    if name == ZONE:
+        zones = likely_zones(defaults.country, language)[:ZONES_OFFERED]
+        now = utcnow()
+        choices = [
+            InlineKeyboardButton(texts.zone_name(zone, now), callback_data=_data(prefix, ZONE, zone)) for zone in zones
+        ]
+        return texts.pick_zone(defaults.country), InlineKeyboardMarkup([*_rows(choices, 2), back])
+    countries = list(dict.fromkeys(markets(language)))[:8]
+    choices = [InlineKeyboardButton(code, callback_data=_data(prefix, COUNTRY, code)) for code in countries]
+    return texts.ask_country(), InlineKeyboardMarkup([*_rows(choices), back])
+
+
 def _view(update: Update, defaults: ChatDefaults) -> Markup:
     chat = chat_of(update)
-    place = chat.title if chat.type != ChatType.PRIVATE and chat.title else texts.THIS_PRIVATE_CHAT
-    return texts.SETTINGS.format(
-        place=texts.clip(place, texts.NAME_UNITS),
-        currency=defaults.currency,
-        country=defaults.country,
-        expiry=texts.expiry_text(defaults.expires_seconds),
-        language=texts.language_name(defaults.language),
-    )
+    place = chat.title if chat.type != ChatType.PRIVATE else None
+    return texts.settings_view(place, defaults, group=_in_group(update), now=utcnow())
 
 
 def _changed(name: str, defaults: ChatDefaults) -> str:
     """Confirmation of a change (plain text: it is also a button's pop-up)."""
     value = {
-        CURRENCY: defaults.currency,
-        COUNTRY: defaults.country,
+        CURRENCY: defaults.currency or "—",
+        COUNTRY: texts.country_name(defaults.country),
+        ZONE: texts.zone_name(defaults.timezone, utcnow()),
         EXPIRY: texts.expiry_text(defaults.expires_seconds),
         LANGUAGE: texts.language_name(defaults.language),
+        CUSTOMER: texts.language_name(defaults.customer_language),
     }[name]
-    sentence = texts.SETTING_CHANGED.format(name=texts.SETTING_NAMES[name], value=value)
-    if name == CURRENCY and not is_orderable(defaults.currency):
-        sentence += "\n" + texts.NOT_ORDERABLE.format(currency=defaults.currency)
+    sentence = texts.setting_changed(name, value)
+    if name == CURRENCY and defaults.currency and not is_orderable(defaults.currency):
+        sentence += "\n" + texts.not_orderable(defaults.currency)
     return sentence
 
 
 async def _apply(update: Update, context: PaylinkContext, name: str, value: str) -> ChatDefaults:
     """Change one setting of the update's chat; SettingError says why not."""
     chats = context.services.chat_defaults
-    who, chat = actor(update), _chat_ref(update)
+    who, chat = actor(update), chat_ref(update)
     if name == CURRENCY:
         return await chats.set_currency(who, chat, value)
     if name == COUNTRY:
         return await chats.set_country(who, chat, value)
+    if name == ZONE:
+        return await chats.set_timezone(who, chat, value)
     if name == LANGUAGE:
         return await chats.set_language(who, chat, value)
+    if name == CUSTOMER:
+        return await chats.set_customer_language(who, chat, value)
     try:
         seconds = int(parse_duration(value).total_seconds())
     except ValueError:
@@ -152,13 +178,14 @@ async def settings_command(update: Update, context: PaylinkContext) -> None:
     if await refuse_unless(update, context, Action.CHANGE_SETTINGS):
         return
     args = context.args or []
+    group = _in_group(update)
     if not args:
         defaults = await context.services.chat_defaults.defaults_for(chat_of(update).id)
-        await reply(update, context, _view(update, defaults), buttons=settings_keyboard(defaults))
+        await reply(update, context, _view(update, defaults), buttons=settings_keyboard(defaults, group=group))
         return
-    name = args[0].lower()
-    if name not in SETTING_NAMES or len(args) != 2:
-        await reply(update, context, texts.SETTINGS_USAGE)
+    name = _ALIASES.get(args[0].lower(), args[0].lower())
+    if name not in SETTING_NAMES or len(args) != 2 or (name == LANGUAGE and not group):
+        await reply(update, context, texts.settings_usage())
         return
     try:
         defaults = await _apply(update, context, name, args[1])
@@ -167,25 +194,40 @@ async def settings_command(update: Update, context: PaylinkContext) -> None:
         return
     confirmation = Markup("{sentence}").format(sentence=_changed(name, defaults))
     await reply(
-        update, context, join([confirmation, Markup(""), _view(update, defaults)]), buttons=settings_keyboard(defaults)
+        update,
+        context,
+        Markup("\n\n").join([confirmation, _view(update, defaults)]),
+        buttons=settings_keyboard(defaults, group=group),
     )
 
 
 async def settings_button(update: Update, context: PaylinkContext) -> None:
-    """Open a picker, choose a value, or go back to the overview."""
+    """Open a picker, choose a value, go back, or close the first-run offer."""
     query = query_of(update)
     if await refuse_unless(update, context, Action.CHANGE_SETTINGS):
         return
-    _prefix, name, *value = (query.data or "").split(":", 2)
+    prefix, name, *value = (query.data or "").split(":", 2)
     chats = context.services.chat_defaults
+    group = _in_group(update)
+    defaults = await chats.defaults_for(chat_of(update).id)
+    if name == DONE:
+        await sending.answer(query)
+        currency, country, zone = ([*value[0].split(":"), "", "", ""] if value else ["", "", ""])[:3]
+        kept = replace(defaults, currency=currency or None, country=country or None, timezone=zone or defaults.timezone)
+        try:
+            await chats.keep_suggestions(actor(update), chat_ref(update), kept)
+        except SettingError as exc:  # a crafted button: keep nothing, say why
+            await sending.answer(query, texts.setting_problem(exc), alert=True)
+            return
+        await _show(update, context, texts.setup_done(), None)
+        return
     if name == MENU or name not in SETTING_NAMES:
         await sending.answer(query)
-        defaults = await chats.defaults_for(chat_of(update).id)
-        await _show(update, context, _view(update, defaults), settings_keyboard(defaults))
+        await _show_overview(update, context, defaults, prefix, group)
         return
     if not value:
         await sending.answer(query)
-        await _show(update, context, *picker(name))
+        await _show(update, context, *picker(name, defaults, prefix))
         return
     try:
         defaults = await _apply(update, context, name, value[0])
@@ -194,11 +236,48 @@ async def settings_button(update: Update, context: PaylinkContext) -> None:
         return
     log.info("setting changed: %s", name, extra={"chat": chat_of(update).id, "user": actor(update).user_id})
     await sending.answer(query, _changed(name, defaults))
-    await _show(update, context, _view(update, defaults), settings_keyboard(defaults))
+    await _show_overview(update, context, defaults, prefix, group)
 
 
-async def _show(update: Update, context: PaylinkContext, text: Markup, markup: InlineKeyboardMarkup) -> None:
+async def _show_overview(
+    update: Update, context: PaylinkContext, defaults: ChatDefaults, prefix: str, group: bool
+) -> None:
+    if prefix == SETUP_PREFIX:
+        defaults = suggested(defaults, current().locale)
+        text = texts.setup_offer(defaults, group=group, now=utcnow())
+    else:
+        text = _view(update, defaults)
+    await _show(update, context, text, settings_keyboard(defaults, group=group, prefix=prefix))
+
+
+async def _show(update: Update, context: PaylinkContext, text: Markup, markup: InlineKeyboardMarkup | None) -> None:
     """Turn the pressed settings message into ``text``."""
     message = query_of(update).message
     if isinstance(message, Message):
         await sending.edit_text(context.bot, message.chat.id, message.message_id, text, buttons=markup)
+
+
+async def offer_setup(update: Update, context: PaylinkContext) -> None:
+    """Once per chat, to the first owner or admin who uses it: the chat's set-up in a few taps (skippable).
+
+    Sent after the command's own answer, never instead of it: a /link with everything it needs is
+    made at once, and this follows.
+    """
+    chat = chat_of(update)
+    services = context.services
+    defaults = await services.chat_defaults.defaults_for(chat.id)
+    if defaults.setup_offered:
+        return
+    user = update.effective_user
+    if user is None or not await services.access.may(user.id, Action.CHANGE_SETTINGS):
+        return
+    group = _in_group(update)
+    language = current().locale
+
+    def write(defaults: ChatDefaults) -> tuple[str, dict[str, Any] | None]:
+        proposed = suggested(defaults, language)
+        text = texts.setup_offer(proposed, group=group, now=utcnow())
+        return str(text), settings_keyboard(proposed, group=group, prefix=SETUP_PREFIX).to_dict()
+
+    # Once per chat, whichever replica or command gets here first.
+    await services.chat_defaults.offer_setup(chat_ref(update), language=language, write=write)

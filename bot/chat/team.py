@@ -14,17 +14,12 @@ from bot.chat import texts
 from bot.chat.context import PaylinkContext, actor, chat_of, message_of, sender
 from bot.chat.guards import refuse_unless
 from bot.chat.reply import reply
-from bot.services.access import PERMISSIONS, Action, Role
+from bot.services.access import Action, Role
 from bot.services.team import TeamError
 
 log = logging.getLogger("paylink.chat.team")
 
 INVITABLE = (Role.ADMIN, Role.AGENT, Role.SUPPORT)
-
-
-def abilities(role: Role) -> str:
-    """What a role may do, in words: 'create links, manage your own links, resend links'."""
-    return ", ".join(texts.ACTION_WORDS[action] for action in Action if action in PERMISSIONS[role])
 
 
 async def team_command(update: Update, context: PaylinkContext) -> None:
@@ -40,7 +35,7 @@ async def invite_command(update: Update, context: PaylinkContext) -> None:
         return
     wanted = context.args[0].lower() if context.args else ""
     if wanted not in {role.value for role in INVITABLE}:
-        await reply(update, context, texts.INVITE_USAGE.format(**texts.ROLE_DUTIES))
+        await reply(update, context, texts.invite_usage())
         return
     try:
         invite = await context.services.team.invite(actor(update), Role(wanted))
@@ -49,7 +44,7 @@ async def invite_command(update: Update, context: PaylinkContext) -> None:
         return
     url = f"https://t.me/{context.bot.username}?start={invite.code}"
     log.info("invite made", extra={"chat": chat_of(update).id, "user": sender(update).id, "status": invite.role.value})
-    made = texts.INVITE_MADE.format(role=invite.role.value, url=url, until=texts.when(invite.expires_at))
+    made = texts.invite_made(invite.role, url, invite.expires_at)
     await reply(update, context, made, preview=False)
 
 
@@ -64,10 +59,10 @@ async def accept_invite(update: Update, context: PaylinkContext) -> None:
         await reply(update, context, texts.team_problem(exc))
         return
     if role == Role.OWNER:
-        await reply(update, context, texts.ALREADY_OWNER)
+        await reply(update, context, texts.already_owner())
         return
     log.info("joined the team", extra={"user": user.id, "status": role.value})
-    await reply(update, context, texts.JOINED.format(role=role.value, abilities=abilities(role)))
+    await reply(update, context, texts.joined(role))
 
 
 def _removal_target(update: Update, context: PaylinkContext) -> int | None:
@@ -86,7 +81,7 @@ async def remove_command(update: Update, context: PaylinkContext) -> None:
         return
     target = _removal_target(update, context)
     if target is None:
-        await reply(update, context, texts.REMOVE_USAGE)
+        await reply(update, context, texts.remove_usage())
         return
     try:
         removed = await context.services.team.remove(actor(update), target)
@@ -94,9 +89,7 @@ async def remove_command(update: Update, context: PaylinkContext) -> None:
         await reply(update, context, texts.team_problem(exc))
         return
     log.info("removed from the team", extra={"chat": chat_of(update).id, "user": target, "status": removed.role.value})
-    await reply(
-        update, context, texts.REMOVED.format(name=texts.person(removed.name, removed.user_id), role=removed.role.value)
-    )
+    await reply(update, context, texts.removed(removed.name, removed.user_id, removed.role))
 
 
 async def notifyme_command(update: Update, context: PaylinkContext) -> None:
@@ -106,11 +99,11 @@ async def notifyme_command(update: Update, context: PaylinkContext) -> None:
     try:
         if not choice:
             state = await team.notify_private(user_id)
-            await reply(update, context, texts.NOTIFY_STATE.format(state="on" if state else "off"))
+            await reply(update, context, texts.notify_state(state))
         elif choice in {"on", "off"}:
             await team.set_notify_private(user_id, choice == "on")
-            await reply(update, context, texts.NOTIFY_ON if choice == "on" else texts.NOTIFY_OFF)
+            await reply(update, context, texts.notify_on() if choice == "on" else texts.notify_off())
         else:
-            await reply(update, context, texts.NOTIFY_USAGE)
+            await reply(update, context, texts.notify_usage())
     except TeamError as exc:
         await reply(update, context, texts.team_problem(exc))

@@ -22,10 +22,10 @@ async def start(update: Update, context: PaylinkContext) -> None:
 async def help_command(update: Update, context: PaylinkContext) -> None:
     """Show what the bot can do."""
     defaults = await context.services.chat_defaults.defaults_for(chat_of(update).id)
-    await reply(update, context, texts.HELP.format(currency=defaults.currency))
+    await reply(update, context, texts.help_text(defaults.currency))
 
 
 async def unknown_command(update: Update, context: PaylinkContext) -> None:
     """Answer a command we do not know with the help."""
     defaults = await context.services.chat_defaults.defaults_for(chat_of(update).id)
-    await reply(update, context, join([texts.UNKNOWN_COMMAND, texts.HELP.format(currency=defaults.currency)], "\n\n"))
+    await reply(update, context, join([texts.unknown_command(), texts.help_text(defaults.currency)], "\n\n"))

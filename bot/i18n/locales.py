@@ -44,6 +44,11 @@ def from_telegram(language_code: str | None) -> str | None:
     }.get(base)
 
 
+def telegram_code(code: str) -> str:
+    """The two-letter ISO 639-1 code Telegram's setMyCommands takes for this language ("pt_BR" -> "pt")."""
+    return code.split("_", 1)[0]
+
+
 def supported(code: str | None) -> str | None:
     """``code`` if the bot speaks it (as stored, e.g. "pt_BR"), else None."""
     return code if code in SUPPORTED else None

@@ -1,26 +1,29 @@
-"""Per-chat defaults for new links: the chat's own settings over the deployment's.
+"""Per-chat defaults for new links and the chat's languages and clock: the chat's own choices over the deployment's.
 
-Changing one is validated here (PayerMax's bounds, real currency and country codes) and audited
-with the old and the new value in the same transaction.
+Changing one is validated here (PayerMax's bounds, real currency, country and zone codes, the
+languages the bot speaks) and audited with the old and the new value in the same transaction.
+A private chat's bot language is its person's (see ``people``); a group has its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from babel.core import get_global
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import MAX_LINK_EXPIRY, MIN_LINK_EXPIRY
+from bot.i18n.clock import is_zone
+from bot.i18n.locales import SUPPORTED, from_telegram
+from bot.i18n.regions import currency_of, markets, zones_of
 from bot.money import AmountError, normalise_currency
 from bot.services.actors import Actor
 from storage import repo
-from storage.models import AuditAction, Chat
+from storage.models import AuditAction, Chat, OutboxKind, utcnow
 
-# Cashier page languages PayerMax's examples and tables show; the link page's own list is
-# undocumented (contract section 6), so "en" stays the default and the cashier lets payers switch.
-PAGE_LANGUAGES = ("en", "ar", "es", "pt", "tr", "zh", "th", "id", "ms", "vi", "ja", "ko")
 # Territories with a currency in use today, per Babel's CLDR data; "EU" is a union, not a country.
 COUNTRIES = frozenset(
     code
@@ -36,6 +39,8 @@ _STORED_AS = {
     "currency": ("default_currency", "currency"),
     "country": ("default_country", "country"),
     "language": ("language", "language"),
+    "customer_language": ("customer_language", "customer language"),
+    "timezone": ("timezone", "time zone"),
     "expires_seconds": ("link_expiry_seconds", "expiry"),
 }
 
@@ -48,6 +53,7 @@ class SettingProblem(StrEnum):
     EXPIRY_OUT_OF_RANGE = "expiry_out_of_range"
     NOT_A_DURATION = "not_a_duration"
     UNKNOWN_LANGUAGE = "unknown_language"
+    UNKNOWN_ZONE = "unknown_zone"
 
 
 class SettingError(ValueError):
@@ -79,37 +85,98 @@ def duration_text(seconds: int) -> str:
 
 @dataclass(frozen=True)
 class ChatDefaults:
-    """What a new link in a chat gets unless the person says otherwise."""
+    """What a new link in a chat gets unless the person says otherwise, and how the chat reads."""
 
-    currency: str
-    country: str
-    language: str
+    currency: str | None  # None: nobody chose one and the deployment has none: the bot asks
+    country: str | None  # None: a link's country follows its currency (see link_country)
+    language: str  # the bot's language for the whole chat (a group's cards, "Paid")
+    customer_language: str  # the customer's message and PayerMax's payment page
+    timezone: str  # IANA name
     expires_seconds: int
+    setup_offered: bool = False
+    customer_language_chosen: bool = False  # False: customers read the chat's (or its person's) language
+    timezone_chosen: bool = False  # False: the deployment's DEFAULT_TIMEZONE
+
+
+FALLBACK_COUNTRY = "US"  # PayerMax needs a country; only a currency with no country of its own (EUR) comes here
+
+
+def link_country(defaults: ChatDefaults, currency: str) -> str:
+    """The country a link is made for: the chat's, else the currency's own (ISO 4217 codes start with it), else US."""
+    if defaults.country:
+        return defaults.country
+    issuer = currency[:2]
+    return issuer if issuer in COUNTRIES else FALLBACK_COUNTRY
+
+
+def suggested(defaults: ChatDefaults, language: str) -> ChatDefaults:
+    """What the first-run offer proposes: for a language sold in one country only, that country's
+    currency, country and main time zone wherever the chat has none yet. Nothing is stored until
+    the person keeps it; for languages of many countries (English, Arabic, Spanish) nothing is guessed."""
+    countries = markets(language)
+    if len(countries) != 1:
+        return defaults
+    country = defaults.country or countries[0]
+    currency = defaults.currency or currency_of(country)
+    zones = zones_of(country)
+    zone = defaults.timezone if defaults.timezone_chosen or not zones else zones[0]
+    return replace(defaults, country=country, currency=currency, timezone=zone)
 
 
 class ChatDefaultsService:
     """Reads and changes a chat's defaults."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], deployment: ChatDefaults) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        deployment: ChatDefaults,
+        *,
+        on_enqueued: Callable[[], None] = lambda: None,
+    ) -> None:
         self._sessions = sessions
         self._deployment = deployment
+        self._on_enqueued = on_enqueued  # wakes the outbox when the first-run offer is queued
+        self._languages_known: set[int] = set()  # groups whose language is stored: no write needed again
+
+    @property
+    def deployment(self) -> ChatDefaults:
+        """The deployment's own defaults (DEFAULT_* settings)."""
+        return self._deployment
 
     async def defaults_for(self, chat_id: int) -> ChatDefaults:
         """The chat's settings where it has them, the deployment's otherwise."""
         async with self._sessions() as session:
             chat = await repo.get_chat(session, chat_id)
-        return self._merge(chat)
+        return self.merge(chat)
 
-    def _merge(self, chat: Chat | None) -> ChatDefaults:
-        if chat is None:
-            return self._deployment
+    def merge(self, chat: Chat | None) -> ChatDefaults:
+        """A chat's row over the deployment's defaults."""
         base = self._deployment
+        if chat is None:
+            return base
+        language = chat.language or base.language
         return ChatDefaults(
             currency=chat.default_currency or base.currency,
             country=chat.default_country or base.country,
-            language=chat.language or base.language,
+            language=language,
+            customer_language=chat.customer_language or language,
+            timezone=chat.timezone or base.timezone,
             expires_seconds=chat.link_expiry_seconds or base.expires_seconds,
+            setup_offered=chat.setup_offered_at is not None,
+            customer_language_chosen=chat.customer_language is not None,
+            timezone_chosen=chat.timezone is not None,
         )
+
+    async def keep_suggestions(self, actor: Actor, chat: ChatRef, kept: ChatDefaults) -> ChatDefaults:
+        """Store what the first-run offer proposed, for each of currency, country and zone still unset."""
+        now = await self.defaults_for(chat.id)
+        if kept.currency and not now.currency:
+            now = await self.set_currency(actor, chat, kept.currency)
+        if kept.country and not now.country:
+            now = await self.set_country(actor, chat, kept.country)
+        if kept.timezone and not now.timezone_chosen and kept.timezone != now.timezone:
+            now = await self.set_timezone(actor, chat, kept.timezone)
+        return now
 
     async def set_currency(self, actor: Actor, chat: ChatRef, code: str) -> ChatDefaults:
         """Make ``code`` the chat's currency for amounts typed without one."""
@@ -133,11 +200,50 @@ class ChatDefaultsService:
         return await self._change(actor, chat, "expires_seconds", int(seconds))
 
     async def set_language(self, actor: Actor, chat: ChatRef, code: str) -> ChatDefaults:
-        """Make ``code`` the language of the payment page for new links."""
-        language = code.strip().lower()
-        if language not in PAGE_LANGUAGES:
-            raise SettingError(SettingProblem.UNKNOWN_LANGUAGE, code.strip(), PAGE_LANGUAGES)
-        return await self._change(actor, chat, "language", language)
+        """Make ``code`` the bot's language for the whole chat."""
+        return await self._change(actor, chat, "language", _language(code))
+
+    async def set_customer_language(self, actor: Actor, chat: ChatRef, code: str) -> ChatDefaults:
+        """Make ``code`` the language of the customer's message and of PayerMax's payment page."""
+        return await self._change(actor, chat, "customer_language", _language(code))
+
+    async def set_timezone(self, actor: Actor, chat: ChatRef, name: str) -> ChatDefaults:
+        """Make ``name`` (IANA, e.g. Asia/Jakarta) the chat's time zone."""
+        zone = name.strip()
+        if not is_zone(zone):
+            raise SettingError(SettingProblem.UNKNOWN_ZONE, zone)
+        return await self._change(actor, chat, "timezone", zone)
+
+    async def offer_setup(
+        self, chat: ChatRef, *, language: str | None, write: Callable[[ChatDefaults], tuple[str, dict[str, Any] | None]]
+    ) -> bool:
+        """Queue the chat's first-run offer, once ever (atomic); False if it was offered before.
+
+        ``write`` turns the chat's defaults into the offer's text and buttons. The offer goes through
+        the outbox, so it follows the card of a link the same command made instead of overtaking it.
+        """
+        async with self._sessions() as session, session.begin():
+            now = utcnow()
+            if not await repo.claim_setup_offer(session, chat.id, chat.type, chat.title, now=now, language=language):
+                return False
+            text, buttons = write(self.merge(await session.get(Chat, chat.id, populate_existing=True)))
+            await repo.enqueue(
+                session,
+                dedupe_key=f"setup:{chat.id}",
+                kind=OutboxKind.NOTICE,
+                chat_id=chat.id,
+                payload={"text": text, "buttons": buttons},
+            )
+        self._on_enqueued()
+        return True
+
+    async def remember_language(self, chat_id: int, chat_type: str, title: str | None, language: str) -> None:
+        """Give a group the first language it meets, unless it has one (only the first sight writes)."""
+        if chat_id in self._languages_known:
+            return
+        async with self._sessions() as session, session.begin():
+            await repo.remember_chat_language(session, chat_id, chat_type, title, language)
+        self._languages_known.add(chat_id)
 
     async def _change(self, actor: Actor, chat: ChatRef, name: str, value: str | int) -> ChatDefaults:
         """Store one setting and audit old -> new, in one transaction."""
@@ -146,12 +252,17 @@ class ChatDefaultsService:
             await repo.upsert_chat(session, chat.id, chat.type, chat.title)
             row = await session.get(Chat, chat.id, with_for_update=True, populate_existing=True)
             assert row is not None
-            before = self._merge(row)
+            before = self.merge(row)
             setattr(row, column, value)
-            after = replace(before, **{name: value})
+            after = self.merge(row)
             old, new = getattr(before, name), getattr(after, name)
             if old != new:
-                shown = duration_text if name == "expires_seconds" else str
+
+                def shown(value: str | int | None) -> str:
+                    if value is None:
+                        return "—"
+                    return duration_text(int(value)) if name == "expires_seconds" else str(value)
+
                 await repo.audit(
                     session,
                     actor_user_id=actor.user_id,
@@ -161,4 +272,13 @@ class ChatDefaultsService:
                     subject=subject,
                     detail=f"{shown(old)} -> {shown(new)}",
                 )
-        return after
+        return replace(after)
+
+
+def _language(code: str) -> str:
+    """A language the bot speaks, as stored ("pt_BR"); accepts "pt-br", "pt", "zh"..."""
+    cleaned = code.strip()
+    language = cleaned if cleaned in SUPPORTED else from_telegram(cleaned)
+    if language is None:
+        raise SettingError(SettingProblem.UNKNOWN_LANGUAGE, cleaned, SUPPORTED)
+    return language

@@ -1,9 +1,12 @@
-"""The /newlink conversation's state, kept in the database so any replica can continue it."""
+"""The /newlink conversation's state, and questions asked before a link, kept in the database so any replica
+can continue them."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +27,8 @@ class DraftView:
     money: Money | None
     description: str | None
     summary_message_id: int | None
+    request_key: str | None = None  # the message that asked for the link, when a question is pending
+    question: dict[str, Any] | None = None  # what was asked and offered (see bot.chat.questions)
 
 
 class DraftService:
@@ -46,11 +51,43 @@ class DraftService:
         if draft is None or utcnow() - draft.updated_at > DRAFT_LIFETIME:
             return None
         money = Money(draft.amount, draft.currency) if draft.amount is not None and draft.currency else None
-        return DraftView(Step(draft.step), money, draft.description, draft.summary_message_id)
+        question = json.loads(draft.choices) if draft.choices else None
+        return DraftView(
+            Step(draft.step), money, draft.description, draft.summary_message_id, draft.request_key, question
+        )
+
+    async def ask(
+        self,
+        chat_id: int,
+        user_id: int,
+        step: Step,
+        question: dict[str, Any],
+        *,
+        request_key: str | None,
+        description: str | None,
+    ) -> None:
+        """Remember a question asked before a link is made (replacing any draft of this person here)."""
+        async with self._sessions() as session, session.begin():
+            await repo.restart_draft(
+                session,
+                chat_id,
+                user_id,
+                step=step,
+                now=utcnow(),
+                request_key=request_key,
+                choices=json.dumps(question, default=str),
+                description=description,
+            )
+
+    async def set_question(self, chat_id: int, user_id: int, step: Step, question: dict[str, Any]) -> None:
+        """Move a pending question on to its next step (an amount was chosen; now which currency)."""
+        await self._update(chat_id, user_id, step=step, choices=json.dumps(question, default=str))
 
     async def set_amount(self, chat_id: int, user_id: int, money: Money) -> None:
         """Record the amount and move on to the description."""
-        await self._update(chat_id, user_id, step=Step.DESCRIPTION, amount=money.amount, currency=money.currency)
+        await self._update(
+            chat_id, user_id, step=Step.DESCRIPTION, amount=money.amount, currency=money.currency, choices=None
+        )
 
     async def set_description(self, chat_id: int, user_id: int, description: str) -> None:
         """Record the description and move on to confirmation."""

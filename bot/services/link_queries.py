@@ -7,7 +7,7 @@ the person see; the handlers check the scope before showing anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.link_access import LinkScope
 from storage import repo
-from storage.models import AuditAction, Chat, Link, LinkEvent, LinkStatus, Payment, utcnow
+from storage.models import AuditAction, Chat, Link, LinkEvent, LinkStatus, Payment
 
 CANCEL_AUDIT_ACTION = AuditAction.CANCEL_LINK
 MAX_FOUND = 10  # what one Telegram message can show with details
@@ -133,12 +133,11 @@ class LinkQueries:
             )
         return LinkPage(links, page, pages, total)
 
-    async def paid_totals_today(self, scope: LinkScope) -> dict[str, Decimal]:
-        """What links in scope took since midnight UTC, per currency (in currency code order)."""
-        midnight = datetime.combine(utcnow().date(), time.min, tzinfo=UTC)
+    async def paid_totals_since(self, scope: LinkScope, since: datetime) -> dict[str, Decimal]:
+        """What links in scope took since ``since`` (the reader's midnight), per currency, in currency code order."""
         async with self._sessions() as session:
             payments = await repo.payments_completed_since(
-                session, midnight, chat_id=scope.chat_id, creator_user_id=scope.creator_user_id
+                session, since, chat_id=scope.chat_id, creator_user_id=scope.creator_user_id
             )
         totals: dict[str, Decimal] = {}
         for payment in payments:
@@ -166,7 +165,10 @@ class LinkQueries:
             orders = (
                 {payment.link_id for payment in await repo.payments_of_trade(session, reference)} if links else set()
             )
-        return [FoundLink(link, payments.get(link.id), _matched(link, reference, orders)) for link in links]
+        return [
+            FoundLink(link, payments.get(link.id) if link.id is not None else None, _matched(link, reference, orders))
+            for link in links
+        ]
 
 
 def _matched(link: Link, reference: str, order_link_ids: set[int]) -> str:

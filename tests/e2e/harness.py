@@ -311,3 +311,9 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def is_setup_offer(message: SentMessage) -> bool:
+    """The first-run "Set up this chat?" offer (it follows a new chat's first command, so a reply check skips it)."""
+    rows = (message.reply_markup or {}).get("inline_keyboard") or []
+    return any(str(button.get("callback_data", "")).startswith("setup:") for row in rows for button in row)

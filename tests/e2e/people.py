@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import select
 
 from storage.models import Member, OutboxMessage, OutboxStatus, ProcessedUpdate
-from tests.e2e.harness import BotProcess, Database, wait_until
+from tests.e2e.harness import BotProcess, Database, is_setup_offer, wait_until
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 from tests.fakes.telegram_markup import utf16_length
 
@@ -52,7 +52,12 @@ class People:
     async def reply(self, chat_id: int, after: int, contains: str = "") -> SentMessage:
         """The first message the bot sent to this chat after the first ``after`` ones, containing this text."""
         return await self.fake.wait_for_message(
-            lambda m: m.chat_id == chat_id and m in self.fake.sent(chat_id)[after:] and contains in (m.text or ""),
+            lambda m: (
+                m.chat_id == chat_id
+                and m in self.fake.sent(chat_id)[after:]
+                and contains in (m.text or "")
+                and not is_setup_offer(m)
+            ),
             timeout=WAIT,
         )
 

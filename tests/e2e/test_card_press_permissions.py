@@ -148,7 +148,7 @@ async def test_crafted_presses_on_other_peoples_links_are_refused(database_url: 
                 lambda m: m.message_id == agent_card.message_id and m.chat_id == GROUP and "c:xy:" in str(m.buttons)
             )
             answer = await people.answer(people.press(asking, f"c:n:{agent_link.id}", AGENT))
-            assert answer.get("text") == texts.CANCEL_KEPT
+            assert answer.get("text") == texts.cancel_kept()
             await fake.wait_for_message(
                 lambda m: m.message_id == agent_card.message_id and m.chat_id == GROUP and "c:s:" in str(m.buttons)
             )

@@ -16,7 +16,7 @@ from PIL import Image
 
 from bot.payermax import signing
 from storage.models import LinkStatus
-from tests.e2e.harness import BotProcess, Database, paybylink_notification
+from tests.e2e.harness import BotProcess, Database, is_setup_offer, paybylink_notification
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.e2e
@@ -108,7 +108,7 @@ async def test_link_paid_and_announced_once(database_url: str, tmp_path) -> None
             creates_before = await _create_calls(bot)
             fake.send_text("/link 5 USD Free money", user_id=STRANGER)
             refusal = await fake.wait_for_message(lambda m: m.chat_id == STRANGER, timeout=10)
-            assert "not allowed" in refusal.text and str(STRANGER) in refusal.text
+            assert "needs one of these roles" in refusal.text and str(STRANGER) in refusal.text
             await asyncio.sleep(0.5)
             assert await _create_calls(bot) == creates_before
             assert len(await db.links()) == 2
@@ -136,6 +136,10 @@ async def test_newlink_conversation_with_bad_amounts(database_url: str, tmp_path
         try:
             fake.send_text("/newlink", user_id=SELLER)
             await fake.wait_for_message(lambda m: "How much" in (m.text or ""), timeout=10)
+            # The owner's first command in a new chat is answered first, then the set-up is offered once.
+            offer = await fake.wait_for_message(is_setup_offer, timeout=10)
+            assert "Currency: USD" in (offer.text or "")
+            assert fake.sent(SELLER).index(offer) > 0
             for bad, reason in (
                 ("abc", "150000"),
                 ("-5", "more than zero"),
@@ -146,7 +150,7 @@ async def test_newlink_conversation_with_bad_amounts(database_url: str, tmp_path
                 count = len(fake.sent(SELLER))
                 fake.send_text(bad, user_id=SELLER)
                 answer = await fake.wait_for_message(
-                    lambda m, c=count: len(fake.sent(SELLER)) > c and m is fake.sent(SELLER)[-1], timeout=10
+                    lambda m, c=count: m in fake.sent(SELLER)[c:] and not is_setup_offer(m), timeout=10
                 )
                 assert reason in answer.text, (bad, answer.text)
             fake.send_text("12.50", user_id=SELLER)

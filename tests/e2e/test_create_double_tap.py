@@ -49,9 +49,9 @@ async def _double_tap_create(people: People, seller: int) -> None:
     summary = await _summary(people, seller, description)
     first, second = people.press(summary, "create", seller), people.press(summary, "create", seller)
     answers = [await people.answer(first), await people.answer(second)]
-    created = texts.SUMMARY_CREATED.format(amount="$12.50", description=description)
+    created = texts.summary_created("$12.50", description)
     await _ends_as(people, summary, visible_text(created))
-    assert {answer.get("text") for answer in answers} <= {texts.CREATING, texts.ALREADY_REQUESTED}, answers
+    assert {answer.get("text") for answer in answers} <= {texts.creating(), texts.already_requested()}, answers
 
 
 async def _double_tap_cancel(people: People, seller: int) -> None:
@@ -59,7 +59,7 @@ async def _double_tap_cancel(people: People, seller: int) -> None:
     summary = await _summary(people, seller, description)
     people.press(summary, "abort", seller)
     people.press(summary, "abort", seller)
-    cancelled = texts.SUMMARY_CANCELLED.format(amount="$12.50", description=description)
+    cancelled = texts.summary_cancelled("$12.50", description)
     await _ends_as(people, summary, visible_text(cancelled))
 
 
@@ -67,7 +67,9 @@ async def test_double_tap_on_create_makes_one_link(database_url: str, tmp_path) 
     """Three sellers double-tap Create at once: three links, three cards, three summaries saying "created"."""
     async with FakeTelegram() as fake:
         admins = ",".join(map(str, SELLERS))
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=admins)
+        bot = BotProcess(
+            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=admins, DEFAULT_CURRENCY="USD"
+        )
         db = Database(database_url)
         await bot.start()
         people = People(fake, db, NAMES)
@@ -79,7 +81,7 @@ async def test_double_tap_on_create_makes_one_link(database_url: str, tmp_path) 
                 assert [link.description for link in mine] == [f"Order of {NAMES[seller]}"]
                 cards = [m for m in fake.sent(seller) if m.kind == "photo"]
                 assert len(cards) == 1 and mine[0].merchant_link_id in (cards[0].text or "")
-            assert not [m.text for m in fake.sent() if m.text == visible_text(texts.INTERNAL_ERROR)]
+            assert not [m.text for m in fake.sent() if m.text == visible_text(texts.internal_error())]
             assert await payermax_calls(bot, "createPaybylink") == len(SELLERS)
 
             # Cancel instead (tapped twice as well): nothing made, and the summary says so.
@@ -87,7 +89,7 @@ async def test_double_tap_on_create_makes_one_link(database_url: str, tmp_path) 
             await people.settled()
             assert len(await db.links()) == len(SELLERS)
             assert await payermax_calls(bot, "createPaybylink") == len(SELLERS)
-            assert not [m.text for m in fake.sent() if m.text == visible_text(texts.INTERNAL_ERROR)]
+            assert not [m.text for m in fake.sent() if m.text == visible_text(texts.internal_error())]
         finally:
             exit_code = await bot.stop()
             await db.close()

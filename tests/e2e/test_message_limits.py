@@ -120,7 +120,9 @@ async def _seed(db: Database, first: Link) -> None:
 async def test_astral_names_and_descriptions_fit_every_message(database_url: str, tmp_path) -> None:
     """/audit, /status, /find, /links, /team, cards (active, paid, cancelled), Share and QR arrive, within limits."""
     async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
+        bot = BotProcess(
+            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER), DEFAULT_CURRENCY="USD"
+        )
         db = Database(database_url)
         await bot.start()
         people = People(fake, db, NAMES)
@@ -149,7 +151,7 @@ async def test_astral_names_and_descriptions_fit_every_message(database_url: str
                 timeout=20,
             )
             _within(paid, CAPTION)
-            assert "Method: CARD" in (paid.text or "") and "******" in (paid.text or "")
+            assert "Paid with CARD" in (paid.text or "") and "******" in (paid.text or "")
             assert paid_link.merchant_link_id in (paid.text or "")
 
             # Look-ups by the owner and by support; from /find each opens the card and shares it.
@@ -178,7 +180,7 @@ async def test_astral_names_and_descriptions_fit_every_message(database_url: str
                 count = len(fake.sent(who))
                 await people.answer(people.press(found, f"c:o:{paid_link.id}", who))
                 paid_copy = _within(await people.reply(who, count, "PAID"), CAPTION)
-                assert paid_copy.kind == "photo" and "Method: CARD" in (paid_copy.text or "")
+                assert paid_copy.kind == "photo" and "Paid with CARD" in (paid_copy.text or "")
                 assert paid_link.merchant_link_id in (paid_copy.text or "")
 
             # Owner-only lists: the team and the audit log.

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import update
 
 from storage.models import Lease, Link, LinkStatus, utcnow
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import BotProcess, Database, is_setup_offer
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.e2e
@@ -154,8 +154,12 @@ async def test_update_delivered_twice_makes_one_link(database_url: str, tmp_path
             await _eventually(lambda: _webhook_drained(fake), "Telegram still has updates for the bot")
             await asyncio.sleep(SETTLE_SECONDS)
 
-            # One card, and no second answer of any kind.
-            assert [m.message_id for m in fake.sent(SELLER)] == [card.message_id]
+            # One card (then the new chat's set-up offer, once), and no second answer of any kind.
+            await fake.wait_for_message(lambda m: m.chat_id == SELLER and is_setup_offer(m), timeout=CARD_TIMEOUT)
+            await asyncio.sleep(SETTLE_SECONDS)
+            answers = [m for m in fake.sent(SELLER) if not is_setup_offer(m)]
+            assert [m.message_id for m in answers] == [card.message_id]
+            assert len([m for m in fake.sent(SELLER) if is_setup_offer(m)]) == 1
             [link] = await db.links()
             assert link.status == LinkStatus.ACTIVE
             assert (await _sandbox_requests(bot)).count("createPaybylink") == 1

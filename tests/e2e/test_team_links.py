@@ -224,7 +224,7 @@ async def test_the_card_follows_the_link(database_url: str, tmp_path) -> None:
             cancel_data = _button(shoes, "x")
             await _pay(url)
             paid = await _card_shows(fake, shoes, "PAID")
-            assert "Method: CARD" in paid.text and "******" in paid.text and "Pay here" not in paid.text
+            assert "Paid with CARD" in paid.text and "******" in paid.text and "Pay here" not in paid.text
             assert [data.rsplit(":", 1)[0] for data in _callback_data(paid)] == ["c:r"]
             # Cancel pressed on the old card: refused with the reason, nothing asked of PayerMax.
             answer = await _answer(fake, _press(fake, shoes, cancel_data, OWNER))
@@ -239,7 +239,7 @@ async def test_the_card_follows_the_link(database_url: str, tmp_path) -> None:
             yes = _button(asking, "xy")
             first, second = _press(fake, asking, yes, OWNER), _press(fake, asking, yes, OWNER)
             answers = sorted([(await _answer(fake, first))["text"], (await _answer(fake, second))["text"]])
-            assert answers[0].startswith("Cancelled.") and "already cancelled by Olga" in answers[1]
+            assert answers[0].startswith("Cancelled.") and "Olga already cancelled this link" in answers[1]
             cancelled = await _card_shows(fake, tea, "Cancelled")
             assert "by Olga" in cancelled.text and "Pay here" not in cancelled.text
             tea_link = await _link(db, "Tea")
@@ -291,7 +291,9 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
             assert hidden["text"] == _refusal(Action.VIEW_ALL_LINKS, AGENT_B)
             count = len(fake.sent(AGENT_B))
             _say(fake, f"/status {shoes_link.merchant_link_id}", AGENT_B)
-            assert (await _reply(fake, AGENT_B, count, "not allowed")).text == _refusal(Action.VIEW_ALL_LINKS, AGENT_B)
+            assert (await _reply(fake, AGENT_B, count, "needs one of these roles")).text == _refusal(
+                Action.VIEW_ALL_LINKS, AGENT_B
+            )
             count = len(fake.sent(AGENT_B))
             _say(fake, "/find winter", AGENT_B)
             assert "only the links you made" in (await _reply(fake, AGENT_B, count, "Nothing found")).text
@@ -300,7 +302,7 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
             # Support may not create links, and is told who can change that.
             count = len(fake.sent(SUPPORT))
             _say(fake, "/link 5 USD Free money", SUPPORT)
-            no_create = await _reply(fake, SUPPORT, count, "not allowed")
+            no_create = await _reply(fake, SUPPORT, count, "needs one of these roles")
             assert no_create.text == _refusal(Action.CREATE_LINK, SUPPORT)
 
             # The customer pays agent A's link; support answers "did order X get paid?".
@@ -311,9 +313,9 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
                 count = len(fake.sent(SUPPORT))
                 _say(fake, f"/find {question}", SUPPORT)
                 found = await _reply(fake, SUPPORT, count, "Found 1 link")
-                assert "PAID" in found.text and "CARD" in found.text and payment.out_trade_no in found.text
+                assert "✅ paid" in found.text and "CARD" in found.text and payment.out_trade_no in found.text
                 assert shoes_link.merchant_link_id in found.text and "made by Ann" in found.text
-            assert "matched order" in found.text
+            assert "found by order number" in found.text
 
             count = len(fake.sent(SUPPORT))
             _say(fake, f"/status {shoes_link.merchant_link_id}", SUPPORT)
@@ -322,8 +324,8 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
                 "Made by Ann",
                 str(AGENT_A),
                 "Test group",
-                "requested",
-                "created",
+                "asked for",
+                "made by PayerMax",
                 "paid",
                 payment.out_trade_no,
             ):
@@ -362,11 +364,7 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
             count = len(fake.sent(GROUP_A))
             _say(fake, "/links", AGENT_B, GROUP_A)
             listing = await _reply(fake, GROUP_A, count, "Links in this chat")
-            assert (
-                "only the ones you made" in listing.text
-                and "Socks" in listing.text
-                and "Winter shoes" not in listing.text
-            )
+            assert "(only yours)" in listing.text and "Socks" in listing.text and "Winter shoes" not in listing.text
             count = len(fake.sent(GROUP_A))
             _say(fake, "/links", OWNER, GROUP_A)
             listing = await _reply(fake, GROUP_A, count, "Links in this chat")
@@ -403,14 +401,14 @@ async def test_links_pages_and_filters(database_url: str, tmp_path) -> None:
             shown = re.findall(r"Item (\d)", listing.text)
             assert shown == ["7", "6", "5", "4", "3"]
             labels = [button["text"] for button in listing.buttons]
-            assert "Next ›" in labels and "‹ Prev" not in labels and "• All" in labels
+            assert "Older ›" in labels and "‹ Newer" not in labels and "• All" in labels
 
             await _answer(fake, _press(fake, listing, "l:all:1", OWNER))
             page_two = await fake.wait_for_message(
                 lambda m: m.message_id == listing.message_id and "page 2 of 2" in (m.text or ""), timeout=WAIT
             )
             assert re.findall(r"Item (\d)", page_two.text) == ["2", "1"]
-            assert any(b.get("text") == "‹ Prev" for b in page_two.buttons)
+            assert any(b.get("text") == "‹ Newer" for b in page_two.buttons)
 
             await _answer(fake, _press(fake, page_two, "l:paid:0", OWNER))
             paid = await fake.wait_for_message(
@@ -424,7 +422,7 @@ async def test_links_pages_and_filters(database_url: str, tmp_path) -> None:
             assert re.findall(r"Item (\d)", cancelled.text) == ["7"]
             await _answer(fake, _press(fake, cancelled, "l:active:0", OWNER))
             active = await fake.wait_for_message(
-                lambda m: m.message_id == listing.message_id and "Active · page" in (m.text or ""), timeout=WAIT
+                lambda m: m.message_id == listing.message_id and "Waiting · page" in (m.text or ""), timeout=WAIT
             )
             assert re.findall(r"Item (\d)", active.text) == ["5", "4", "3", "2", "1"] and "5 links" in active.text
 

@@ -17,7 +17,7 @@ import pytest
 
 from bot.services.team import code_hash
 from storage.models import Invite, utcnow
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import BotProcess, Database, is_setup_offer
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.e2e
@@ -66,7 +66,7 @@ async def say(
         chat_type="supergroup" if in_group else "private",
     )
     return await fake.wait_for_message(
-        lambda m: m.chat_id == chat and fake.sent(chat).index(m) >= before and match(m), WAIT
+        lambda m: m.chat_id == chat and fake.sent(chat).index(m) >= before and match(m) and not is_setup_offer(m), WAIT
     )
 
 
@@ -117,17 +117,17 @@ async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: s
         invite = await say(fake, "/invite agent", user_id=OWNER)
         code = _invite_code(fake, invite)
         welcome = await say(fake, f"/start {code}", user_id=AGENT)
-        assert "You are now agent" in welcome.text and "create links" in welcome.text
+        assert "You are an agent here now" in welcome.text and "make payment links" in welcome.text
         reused = await say(fake, f"/start {code}", user_id=NEWCOMER)
         assert "already been used" in reused.text
 
         card = await say(fake, "/link 10 USD Tea", user_id=AGENT, in_group=True, match=_is_card)
         assert "Tea" in card.text
 
-        assert "You are now support" in (await join(fake, "support", SUPPORT)).text
+        assert "You are on support here now" in (await join(fake, "support", SUPPORT)).text
         refusal = await say(fake, "/link 5 USD Cake", user_id=SUPPORT, in_group=True)
-        assert "not allowed to create links" in refusal.text
-        assert "owner, admin or agent role" in refusal.text and "owner or admin" in refusal.text
+        assert "making payment links needs one of these roles" in refusal.text
+        assert "agent, admin, or owner" in refusal.text and "Ask an owner or an admin to /invite you" in refusal.text
 
         team = await say(fake, "/team", user_id=OWNER)
         for line in ("owner · 1001", "agent · Ali (4004)", "support · Sue (5005)"):
@@ -137,9 +137,9 @@ async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: s
         assert "Ali" in removed.text and "no longer agent" in removed.text
         refusal = await say(fake, "/link 10 USD Tea", user_id=AGENT, in_group=True)
         assert (
-            "not allowed to create links" in refusal.text
-            and "agent role" in refusal.text
-            and "owner or admin" in refusal.text
+            "making payment links needs one of these roles" in refusal.text
+            and "agent, admin, or owner" in refusal.text
+            and "Ask an owner or an admin" in refusal.text
         )
         assert len(await db.links()) == 1
 
@@ -155,31 +155,31 @@ async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: s
         expired = await say(fake, "/start stale-code", user_id=NEWCOMER)
         assert "expired" in expired.text
         still_out = await say(fake, "/link 1 USD Gum", user_id=NEWCOMER)
-        assert "not allowed" in still_out.text
+        assert "needs one of these roles" in still_out.text
 
 
 async def test_settings_shape_the_next_link_and_audit_is_for_owners(database_url: str, tmp_path) -> None:
     """/settings buttons change the group's currency and expiry for the next link; /audit shows it all to owners only."""
     async with running_bot(database_url, tmp_path / "data") as (fake, bot, db):
-        assert "You are now admin" in (await join(fake, "admin", ADMIN)).text
+        assert "You are an admin here now" in (await join(fake, "admin", ADMIN)).text
 
         panel = await say(fake, "/settings", user_id=OWNER, in_group=True)
-        assert "Currency when an amount has none: USD" in panel.text and "valid for: 1 day" in panel.text
+        assert "Currency: not chosen" in panel.text and "Links stay payable for 1 day" in panel.text
         fake.press_button(panel, "set:currency", user_id=OWNER)
         await _edited_to(fake, panel, "Which currency")
         fake.press_button(panel, "set:currency:EUR", user_id=OWNER)
-        await _edited_to(fake, panel, "Currency when an amount has none: EUR")
+        await _edited_to(fake, panel, "Currency: EUR · Euro")
         fake.press_button(panel, "set:expiry", user_id=OWNER)
         await _edited_to(fake, panel, "How long")
         fake.press_button(panel, "set:expiry:259200", user_id=OWNER)
-        await _edited_to(fake, panel, "valid for: 3 days")
+        await _edited_to(fake, panel, "Links stay payable for 3 days")
 
         # A group member without the role cannot press the buttons either.
         answers = len(fake.callback_answers)
         fake.press_button(panel, "set:currency:GBP", user_id=NEWCOMER)
         await fake.wait_for_call("answerCallbackQuery", lambda c: len(fake.callback_answers) > answers)
         refused = fake.callback_answers[-1]
-        assert refused.get("show_alert") and "change chat settings" in refused["text"]
+        assert refused.get("show_alert") and "changing the chat's settings needs" in refused["text"]
 
         card = await say(fake, "/link 10 Test", user_id=ADMIN, in_group=True, match=_is_card)
         assert "€10.00" in card.text
@@ -187,17 +187,17 @@ async def test_settings_shape_the_next_link_and_audit_is_for_owners(database_url
         assert (link.currency, link.expires_seconds) == ("EUR", 3 * 86400)
 
         refusal = await say(fake, "/audit", user_id=ADMIN)
-        assert "not allowed to read the audit log" in refusal.text and "owner role" in refusal.text
+        assert "only the bot's owners can read the audit log" in refusal.text
         audit = await say(fake, "/audit", user_id=OWNER)
         for entry in (
-            f"Ada ({ADMIN}) in chat {GROUP}: created link {link.merchant_link_id}",
+            f"Ada ({ADMIN}) in chat {GROUP}: made link {link.merchant_link_id}",
             "changed expiry: 1d -> 3d",
-            "changed currency: USD -> EUR",
+            "changed currency: — -> EUR",
             "Ada (3003): joined as admin",
             "Olga (1001): invited admin",
         ):
             assert entry in audit.text, audit.text
-        assert audit.text.index("created link") < audit.text.index("joined as admin")  # newest first
+        assert audit.text.index("made link") < audit.text.index("joined as admin")  # newest first
 
 
 async def test_paid_also_reaches_the_agent_privately_when_asked(database_url: str, tmp_path) -> None:

@@ -465,10 +465,13 @@ class FakeTelegram:
         commands = request.params.get("commands")
         if not isinstance(commands, list):
             raise bad_request("can't parse commands JSON object")
+        language = request.params.get("language_code")
+        if language and not re.fullmatch(r"[a-z]{2}", str(language)):
+            raise bad_request("LANG_CODE_INVALID")
         for command in commands:
             if not _BOT_COMMAND.fullmatch(str(command.get("command", ""))):
                 raise bad_request("BOT_COMMAND_INVALID")
-            if not command.get("description"):
+            if not 1 <= len(str(command.get("description") or "")) <= 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
         self._commands[self._commands_key(request.params)] = commands
         return True

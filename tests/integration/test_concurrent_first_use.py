@@ -35,7 +35,9 @@ OWNER = 1001
 NEWCOMER = 7007
 NEW_GROUPS = (-100_600_000_001, -100_600_000_002, -100_600_000_003)
 MEMBERS = (2001, 2002, 2003, 2004)
-DEPLOYMENT = ChatDefaults(currency="USD", country="US", language="en", expires_seconds=86400)
+DEPLOYMENT = ChatDefaults(
+    currency="USD", country="US", language="en", customer_language="en", timezone="UTC", expires_seconds=86400
+)
 RACERS = 8  # replicas (or handlers) asking at the same moment
 
 
@@ -142,7 +144,9 @@ async def test_first_settings_of_a_new_chat_at_once(replicas: Replicas) -> None:
     )
     assert [error for error in changes if isinstance(error, BaseException)] == []
 
-    expected = ChatDefaults(currency="IDR", country="ID", language="es", expires_seconds=7200)
+    expected = ChatDefaults(
+        currency="IDR", country="ID", language="es", customer_language="es", timezone="UTC", expires_seconds=7200
+    )
     assert await first.defaults_for(chat.id) == expected
     assert await replicas.count(Chat, id=chat.id) == 1
     assert await replicas.count(AuditEvent, action="settings") == 4

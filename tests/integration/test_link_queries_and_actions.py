@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.chat import texts
+from bot.i18n.clock import today_starts
 from bot.money import Money
 from bot.payermax.client import PayerMaxClient
 from bot.sandbox.gateway import SandboxGateway
@@ -308,9 +309,12 @@ async def test_lists_pages_filters_and_todays_totals(world: World) -> None:
     active = await world.queries.list_links(group, StatusFilter.ACTIVE, 0, 10)
     assert [link.id for link in active.links] == [made[3].id]
 
-    assert await world.queries.paid_totals_today(group) == {"IDR": Decimal("4000"), "USD": Decimal("12.35")}
+    assert await world.queries.paid_totals_since(group, today_starts(utcnow())) == {
+        "IDR": Decimal("4000"),
+        "USD": Decimal("12.35"),
+    }
     agent_everywhere = LinkScope(AGENT, all_links=False)
-    assert await world.queries.paid_totals_today(agent_everywhere) == {"IDR": Decimal("4000")}
+    assert await world.queries.paid_totals_since(agent_everywhere, today_starts(utcnow())) == {"IDR": Decimal("4000")}
     agent_links = await world.queries.list_links(agent_everywhere, StatusFilter.ALL, 0, 10)
     assert dollars.id not in {link.id for link in agent_links.links} and elsewhere.id in {
         link.id for link in agent_links.links

@@ -37,7 +37,9 @@ AGENT = 4004
 SUPPORT = 5005
 STRANGER = 6006
 GROUP = -100_777_000_123
-DEPLOYMENT = ChatDefaults(currency="USD", country="US", language="en", expires_seconds=86400)
+DEPLOYMENT = ChatDefaults(
+    currency="USD", country="US", language="en", customer_language="en", timezone="UTC", expires_seconds=86400
+)
 
 
 @contextmanager
@@ -142,7 +144,7 @@ async def test_only_grantors_may_invite(world: World) -> None:
     await world.join(Role.AGENT, AGENT, "Ali", by=ADMIN)
     with team_refusal("Only an owner can invite an admin"):
         await world.team.invite(Actor(ADMIN), Role.ADMIN)
-    with team_refusal("Only an owner or an admin can invite a support"):
+    with team_refusal("Only an owner or an admin can invite someone to support"):
         await world.team.invite(Actor(AGENT), Role.SUPPORT)
     with team_refusal("ADMIN_USER_IDS"):
         await world.team.invite(Actor(OWNER), Role.OWNER)
@@ -180,7 +182,7 @@ async def test_removal_is_immediate_and_bounded_by_role(world: World) -> None:
     refused = await world.access.check(AGENT, Action.CREATE_LINK)
     assert refused is not None
     refusal = texts.refusal(refused, AGENT)
-    assert "needs the owner, admin or agent role" in refusal and "owner or admin" in refusal
+    assert "needs one of these roles: agent, admin, or owner" in refusal and "Ask an owner or an admin" in refusal
 
     await world.team.remove(Actor(OWNER), ADMIN)
     with team_refusal("no longer works"):
@@ -223,7 +225,7 @@ async def test_settings_are_validated_stored_and_audited(world: World) -> None:
         (chats.set_currency, "XYZ", "not a currency"),
         (chats.set_country, "USA", "not a country"),
         (chats.set_country, "ZZ", "not a country"),
-        (chats.set_language, "xx", "not a page language"),
+        (chats.set_language, "xx", "not a language I speak"),
     ):
         with setting_refusal(reason):
             await setter(actor, group, bad)
@@ -237,7 +239,7 @@ async def test_settings_are_validated_stored_and_audited(world: World) -> None:
     await chats.set_language(actor, group, "ES")
     await chats.set_expiry(actor, group, 3 * 86400)
     await chats.set_expiry(actor, group, 3 * 86400)  # no change, no audit entry
-    assert await chats.defaults_for(GROUP) == ChatDefaults("EUR", "ID", "es", 3 * 86400)
+    assert await chats.defaults_for(GROUP) == ChatDefaults("EUR", "ID", "es", "es", "UTC", 3 * 86400)
     assert await chats.defaults_for(OWNER) == DEPLOYMENT  # other chats keep the deployment's
 
     changes = [

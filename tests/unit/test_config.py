@@ -42,7 +42,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_token_alone_gives_a_working_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     settings = load_settings()
-    assert settings.is_sandbox and settings.default_currency == "USD"
+    # No currency of its own: the bot asks the first time, then remembers the chat's choice.
+    assert settings.is_sandbox and settings.default_currency is None and settings.default_language == "en"
     assert settings.resolved_database_url.startswith("sqlite+aiosqlite:///")
     assert settings.gateway_base_url == "http://127.0.0.1:8080/sandbox"
     assert settings.link_expiry_seconds == 86400

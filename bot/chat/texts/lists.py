@@ -1,0 +1,325 @@
+"""/links, /find and /status: lists of links and a link's whole story, fitted to one message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from bot.botapi.markup import MESSAGE_LIMIT, fit_lines
+from bot.chat.texts.base import (
+    BUTTON_DESCRIPTION_UNITS,
+    LIST_DESCRIPTION_UNITS,
+    NAME_UNITS,
+    QUERY_UNITS,
+    Markup,
+    _,
+    clip,
+    count,
+    join,
+    ltr,
+    money,
+    money_of,
+    ngettext,
+    short_when,
+    t,
+    when,
+)
+from bot.chat.texts.cards import STATUS_EMOJI, payment_method, status_text
+from bot.chat.texts.team import person
+from bot.i18n import clock
+from bot.money import Money
+from bot.services.link_queries import FoundLink, LinkPage, Timeline
+from storage.models import Chat, Link, LinkEventKind, LinkStatus, PaymentSource
+
+
+def filter_name(status_filter: str) -> str:
+    """A /links filter button's word."""
+    return {
+        "all": _("All"),
+        "active": _("Waiting"),
+        "paid": _("Paid"),
+        "expired": _("Expired"),
+        "cancelled": _("Cancelled"),
+    }[status_filter]
+
+
+def previous_button() -> str:
+    """The page of newer links (lists run newest first)."""
+    return _("‹ Newer")
+
+
+def next_button() -> str:
+    """The page of older links."""
+    return _("Older ›")
+
+
+def link_button_label(link: Link) -> str:
+    """A link on a button (plain text): status, amount, the start of the description."""
+    return (
+        f"{STATUS_EMOJI[LinkStatus(link.status)]} {money_of(link)} · {clip(link.description, BUTTON_DESCRIPTION_UNITS)}"
+    )
+
+
+def _link_line(link: Link) -> Markup:
+    """One link in a list: status, amount, description, when it was made, its id."""
+    return t(
+        _("{emoji} <b>{amount}</b> {description}\n    {state} · made {made} · <code>{link_id}</code>"),
+        emoji=STATUS_EMOJI[LinkStatus(link.status)],
+        amount=money_of(link),
+        description=clip(link.description, LIST_DESCRIPTION_UNITS),
+        state=status_text(link),
+        made=short_when(link.created_at),
+        link_id=ltr(link.merchant_link_id),
+    )
+
+
+def paid_totals(totals: dict[str, Decimal], now: datetime) -> Markup:
+    """Today's takings per currency (today in the reader's zone), or that there are none."""
+    zone = clock.current_zone_label(now)
+    if not totals:
+        return t(_("Nothing paid yet today ({zone})."), zone=zone)
+    amounts = join([t("<b>{amount}</b>", amount=money(Money(amount, code))) for code, amount in totals.items()], " · ")
+    return t(_("Paid today ({zone}): {totals}"), zone=zone, totals=amounts)
+
+
+def links_page(
+    page: LinkPage,
+    *,
+    in_group: bool,
+    own_only: bool,
+    status_filter: str,
+    totals: dict[str, Decimal],
+    viewer: bool,
+    now: datetime,
+) -> Markup:
+    """The /links message: title, today's totals, the page's links."""
+    if in_group:
+        title = t(_("<b>Links in this chat</b> (only yours)")) if own_only else t(_("<b>Links in this chat</b>"))
+    else:
+        title = t(_("<b>Your links</b>"))
+    lines = [title, paid_totals(totals, now), Markup("")]
+    if not page.links:
+        if viewer and not in_group and status_filter == "all":
+            lines.append(
+                t(_("You haven't made any links yourself. /find looks up any link by id, order number or description."))
+            )
+        else:
+            lines.append(t(_("No links to show.")))
+    else:
+        lines += [_link_line(link) for link in page.links]
+        lines += [Markup(""), t(_("Tap a link to open its card."))]
+    lines.append(
+        t(
+            ngettext(
+                "{filter} · page {page} of {pages} · {total} link",
+                "{filter} · page {page} of {pages} · {total} links",
+                page.total,
+            ),
+            filter=filter_name(status_filter),
+            page=page.page + 1,
+            pages=page.pages,
+            total=page.total,
+        )
+    )
+    return join(lines)
+
+
+def find_usage() -> Markup:
+    """/find without words."""
+    return t(
+        _(
+            "What should I look for? Send <code>/find</code> with a link id (<code>PL…</code>), an order number, "
+            "a PayerMax link id or words from the description, for example <code>/find winter shoes</code>."
+        )
+    )
+
+
+def find_none(text: str, *, own_only: bool) -> Markup:
+    """Nothing matched the search."""
+    if own_only:
+        return t(
+            _("Nothing found for <b>{text}</b>. You can see only the links you made."), text=clip(text, QUERY_UNITS)
+        )
+    return t(_("Nothing found for <b>{text}</b>."), text=clip(text, QUERY_UNITS))
+
+
+def _matched(matched: str) -> str:
+    return {
+        "link id": _("link id"),
+        "PayerMax link id": _("PayerMax link id"),
+        "order": _("order number"),
+        "description": _("description"),
+    }.get(matched, matched)
+
+
+def found_links(text: str, found: Sequence[FoundLink]) -> Markup:
+    """The /find answer: each link with its state, how it was paid, and what matched."""
+    items: list[Markup] = []
+    for item in found:
+        link = item.link
+        lines = [
+            Markup(""),
+            t(
+                "{emoji} <b>{state}</b> · <b>{amount}</b> · {description}",
+                emoji=STATUS_EMOJI[LinkStatus(link.status)],
+                state=status_text(link),
+                amount=money_of(link),
+                description=clip(link.description, 80),
+            ),
+        ]
+        if item.payment is not None:
+            payment = item.payment
+            lines.append(
+                t(
+                    _("    paid {when} · {method} · order <code>{trade}</code>"),
+                    when=when(payment.completed_at),
+                    method=payment_method(payment),
+                    trade=ltr(payment.out_trade_no),
+                )
+            )
+        lines.append(
+            t(
+                _("    link <code>{link_id}</code> · made by {name}, {when} · found by {matched}"),
+                link_id=ltr(link.merchant_link_id),
+                name=person_name(link),
+                when=when(link.created_at),
+                matched=_matched(item.matched),
+            )
+        )
+        items.append(join(lines))
+    head = t(
+        ngettext(
+            "Found {count} link for <b>{text}</b>, newest first:",
+            "Found {count} links for <b>{text}</b>, newest first:",
+            len(found),
+        ),
+        count=count(len(found)),
+        text=clip(text, QUERY_UNITS),
+    )
+    return fit_lines(
+        [head],
+        items,
+        limit=MESSAGE_LIMIT,
+        more=lambda more: t(ngettext("… {count} more not shown", "… {count} more not shown", more), count=count(more)),
+        tail=[Markup(""), t(_("/status with a link id shows its whole story."))],
+    )
+
+
+def person_name(link: Link) -> str:
+    """Who made a link, for lists."""
+    return ltr(clip(link.creator_name, NAME_UNITS)) if link.creator_name else ltr(str(link.creator_user_id))
+
+
+def status_usage() -> Markup:
+    """/status without an id."""
+    return t(
+        _(
+            "Which link? Send <code>/status</code> with our link id (<code>PL…</code>), PayerMax's link id "
+            "or an order number."
+        )
+    )
+
+
+def status_none(text: str) -> Markup:
+    """No link has that id."""
+    return t(_("No link has the id <b>{text}</b>. /find also searches descriptions."), text=clip(text, QUERY_UNITS))
+
+
+def _place(link: Link, chat: Chat | None) -> Markup:
+    """Where a link was made, for people."""
+    if chat is None or chat.type == "private":
+        return t(_("a private chat (<code>{chat_id}</code>)"), chat_id=ltr(str(link.chat_id)))
+    return t(
+        _("{title} (group <code>{chat_id}</code>)"),
+        title=ltr(clip(chat.title or "?", NAME_UNITS)),
+        chat_id=ltr(str(link.chat_id)),
+    )
+
+
+def event_kind(kind: LinkEventKind | str) -> str:
+    """A timeline entry's kind in words."""
+    return {
+        LinkEventKind.REQUESTED: _("asked for"),
+        LinkEventKind.CREATED: _("made by PayerMax"),
+        LinkEventKind.FAILED: _("refused by PayerMax"),
+        LinkEventKind.PAID: _("paid"),
+        LinkEventKind.NOTIFICATION: _("payment reported again"),
+        LinkEventKind.MISMATCH: _("payment that does not match"),
+        LinkEventKind.EXPIRED: _("expired"),
+        LinkEventKind.CANCELLED: _("cancelled"),
+        LinkEventKind.REFRESHED: _("checked with PayerMax"),
+    }.get(LinkEventKind(kind), str(kind))
+
+
+def source_name(source: PaymentSource | str) -> str:
+    """Who reported a payment first."""
+    return {
+        PaymentSource.PAYBYLINK: _("link notification"),
+        PaymentSource.PAYMENT: _("payment notification"),
+        PaymentSource.RECONCILE: _("our check with PayerMax"),
+    }.get(PaymentSource(source), str(source))
+
+
+def timeline(view: Timeline) -> Markup:
+    """The /status answer: the link, where and by whom it was made, its payments and every event."""
+    link = view.link
+    status = t(
+        _("Status: {emoji} <b>{state}</b>"), emoji=STATUS_EMOJI[LinkStatus(link.status)], state=status_text(link)
+    )
+    if link.status == LinkStatus.PAID:
+        status = t("{status} {when}", status=status, when=when(link.paid_at))
+    ids = t(_("Link <code>{link_id}</code>"), link_id=ltr(link.merchant_link_id))
+    if link.payermax_link_id:
+        ids = t(_("{ids} · PayerMax <code>{payermax}</code>"), ids=ids, payermax=ltr(link.payermax_link_id))
+    head = [
+        t("<b>{amount}</b> · {description}", amount=money_of(link), description=link.description),
+        ids,
+        status,
+        t(
+            _("Made by {person} in {place}, {when}"),
+            person=person(link.creator_name, link.creator_user_id),
+            place=_place(link, view.chat),
+            when=when(link.created_at),
+        ),
+    ]
+    if link.expires_at and link.status == LinkStatus.ACTIVE:
+        head.append(t(_("Valid until {when}"), when=when(link.expires_at)))
+    if link.failure_code:
+        head.append(
+            t(
+                _("PayerMax refused it: {code} {message}"),
+                code=ltr(link.failure_code),
+                message=clip(link.failure_message or "", 200),
+            )
+        )
+    payments = [
+        t(
+            _("• {amount} · {method} · order <code>{trade}</code> · {when} (first told by {source})"),
+            amount=money(Money(p.amount, p.currency)),
+            method=payment_method(p),
+            trade=ltr(p.out_trade_no),
+            when=when(p.completed_at),
+            source=source_name(p.source),
+        )
+        for p in view.payments[:10]
+    ]
+    if payments:
+        head += [Markup(""), t(_("<b>Payments</b>")), *payments]
+    head += [Markup(""), t(_("<b>Timeline</b>"))]
+    events = [
+        t(
+            "{when} · {kind}{detail}",
+            when=short_when(event.created_at),
+            kind=event_kind(event.kind),
+            detail=": " + clip(event.detail, 160) if event.detail else "",
+        )
+        for event in view.events
+    ]
+    return fit_lines(
+        head,
+        events,
+        limit=MESSAGE_LIMIT,
+        more=lambda more: t(ngettext("… {count} more event …", "… {count} more events …", more), count=count(more)),
+        keep_first=5,
+    )

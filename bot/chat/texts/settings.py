@@ -1,0 +1,284 @@
+"""/settings, /language, the first-run offer, and /audit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from babel.core import Locale
+from babel.dates import get_timezone_location
+
+from bot.botapi.markup import MESSAGE_LIMIT, fit_lines
+from bot.chat.texts.base import Markup, _, clip, count, expiry_text, ltr, ngettext, plain, t, when
+from bot.chat.texts.team import person
+from bot.i18n import clock
+from bot.i18n.locales import NATIVE_NAMES, format_locale
+from bot.i18n.reader import current
+from bot.services.chat_defaults import ChatDefaults, SettingError, SettingProblem
+from storage.models import AuditAction, AuditEvent
+
+
+def language_name(code: str | None) -> str:
+    """A language by its own name ("Bahasa Indonesia"); "—" when none is set."""
+    return NATIVE_NAMES.get(code or "", code or "—")
+
+
+def country_name(code: str | None) -> str:
+    """A country's name in the reader's language ("Indonesia"), with its code."""
+    if not code:
+        return "—"
+    name = format_locale(current().locale).territories.get(code, code)
+    return f"{name} ({code})"
+
+
+def currency_name(code: str | None) -> str:
+    """A currency's code and its name in the reader's language ("IDR · Rupiah Indonesia")."""
+    if not code:
+        return _("not chosen")
+    name = Locale.parse(str(format_locale(current().locale))).currencies.get(code, "")
+    return f"{code} · {name}" if name else code
+
+
+def zone_name(zone: str | None, now: datetime) -> str:
+    """A time zone for people: its city in the reader's language and its abbreviation or offset."""
+    if not zone:
+        return "—"
+    local = now.astimezone(clock.zone(zone))
+    try:
+        city = get_timezone_location(clock.zone(zone), locale=format_locale(current().locale), return_city=True)
+    except (LookupError, ValueError):
+        city = zone
+    return f"{city} · {clock.zone_label(local)}"
+
+
+def settings_view(place: str | None, defaults: ChatDefaults, *, group: bool, now: datetime) -> Markup:
+    """/settings: the chat's defaults for new links and its languages."""
+    lines = [
+        t(_("<b>Settings for {place}</b>"), place=ltr(clip(place, 48)) if place else _("this private chat")),
+        t(_("Currency: <b>{currency}</b>"), currency=currency_name(defaults.currency)),
+        t(_("Country: <b>{country}</b>"), country=country_name(defaults.country)),
+        t(_("Time zone: <b>{zone}</b>"), zone=zone_name(defaults.timezone, now)),
+        t(_("Links stay payable for <b>{expiry}</b>"), expiry=expiry_text(defaults.expires_seconds)),
+    ]
+    if group:
+        lines.append(t(_("This group's language: <b>{language}</b>"), language=language_name(defaults.language)))
+    lines.append(t(_("Customers read: <b>{language}</b>"), language=language_name(defaults.customer_language)))
+    lines += [
+        Markup(""),
+        t(
+            _(
+                "Tap to change, or type for example <code>/settings currency IDR</code>, <code>/settings zone "
+                "Asia/Jakarta</code>, <code>/settings expiry 12h</code>."
+            )
+        ),
+    ]
+    return Markup("\n").join(lines)
+
+
+def setting_button(name: str, value: str) -> str:
+    """A /settings button: what it sets, and its value now."""
+    return {
+        "currency": _("Currency: {value}"),
+        "country": _("Country: {value}"),
+        "zone": _("Zone: {value}"),
+        "expiry": _("Valid for: {value}"),
+        "language": _("Group language: {value}"),
+        "customer": _("Customers read: {value}"),
+    }[name].format(value=value)
+
+
+def pick_currency() -> Markup:
+    return t(
+        _("Which currency for amounts written without one? For another, send <code>/settings currency XXX</code>.")
+    )
+
+
+def pick_expiry() -> Markup:
+    return t(_("How long should new links stay payable? (PayerMax allows 1 hour to 30 days.)"))
+
+
+def pick_language() -> Markup:
+    return t(_("Which language should I use for this group's messages (cards, “Paid”)?"))
+
+
+def pick_customer_language() -> Markup:
+    return t(_("Which language do your customers read? Their message and PayerMax's payment page use it."))
+
+
+def pick_zone(country: str | None) -> Markup:
+    if country:
+        return t(
+            _(
+                "Which time zone? The ones of {country} come first; any other works as "
+                "<code>/settings zone Area/City</code>."
+            ),
+            country=country_name(country),
+        )
+    return t(
+        _(
+            "Which time zone? Send <code>/settings zone Area/City</code>, for example "
+            "<code>/settings zone Asia/Jakarta</code>."
+        )
+    )
+
+
+def ask_country() -> Markup:
+    return t(
+        _(
+            "Send <code>/settings country XX</code> with the 2-letter country code, "
+            "for example <code>/settings country ID</code>."
+        )
+    )
+
+
+def settings_usage() -> Markup:
+    return t(
+        _(
+            "I know these settings: currency, country, zone, expiry, language, customers. "
+            "For example <code>/settings currency EUR</code> or <code>/settings expiry 7d</code>."
+        )
+    )
+
+
+def back_button() -> str:
+    return _("« Back")
+
+
+def setting_changed(name: str, value: str) -> str:
+    """The pop-up and reply after a change (plain text)."""
+    return {
+        "currency": _("Currency set to {value}."),
+        "country": _("Country set to {value}."),
+        "zone": _("Time zone set to {value}."),
+        "expiry": _("New links stay payable for {value}."),
+        "language": _("This group now reads {value}."),
+        "customer": _("Customers now read {value}."),
+    }[name].format(value=value)
+
+
+def not_orderable(currency: str) -> str:
+    """A currency PayerMax's cashier may not take."""
+    return plain(
+        _(
+            "Note: {currency} is not on PayerMax's list of cashier currencies; PayerMax may refuse links in "
+            "it unless your contract allows it."
+        ),
+        currency=currency,
+    )
+
+
+def setting_problem(error: SettingError) -> str:
+    """Why a setting value cannot be used, and what would work (plain text)."""
+    value = clip(error.value, 32)
+    match error.problem:
+        case SettingProblem.UNKNOWN_CURRENCY:
+            return plain(_("“{value}” is not a currency code. Use 3 letters, such as IDR, BRL or USD."), value=value)
+        case SettingProblem.UNKNOWN_COUNTRY:
+            return plain(_("“{value}” is not a country code. Use 2 letters, such as ID, BR or MX."), value=value)
+        case SettingProblem.EXPIRY_OUT_OF_RANGE:
+            return _("Links can stay payable from 1 hour to 30 days (PayerMax's limits), for example 12h or 7d.")
+        case SettingProblem.NOT_A_DURATION:
+            return plain(_("“{value}” is not a length of time; use for example 1h, 24h or 7d."), value=value)
+        case SettingProblem.UNKNOWN_ZONE:
+            return plain(
+                _("“{value}” is not a time zone I know. Use a name such as Asia/Jakarta or America/Sao_Paulo."),
+                value=value,
+            )
+        case _:
+            return plain(_("“{value}” is not a language I speak. Choose one of the buttons."), value=value)
+
+
+# --- a person's own language ------------------------------------------------------------------
+
+
+def language_menu(current_code: str) -> Markup:
+    """/language: which language the bot answers this person in."""
+    return t(
+        _("I answer you in <b>{language}</b>. Which language do you prefer?"), language=language_name(current_code)
+    )
+
+
+def language_set() -> str:
+    """After a choice, in the new language (plain text)."""
+    return _("Done: I'll answer you in English from now on.")
+
+
+# --- the first-run offer ----------------------------------------------------------------------
+
+
+def setup_offer(defaults: ChatDefaults, *, group: bool, now: datetime) -> Markup:
+    """Offered once to an owner or admin in a new chat: check a few things in a few taps, or skip."""
+    lines = [
+        t(_("<b>Set up this chat?</b> Check these; tap one to change it, or Done to keep them.")),
+        t(_("Currency: <b>{currency}</b>"), currency=currency_name(defaults.currency)),
+        t(_("Country: <b>{country}</b>"), country=country_name(defaults.country)),
+        t(_("Time zone: <b>{zone}</b>"), zone=zone_name(defaults.timezone, now)),
+    ]
+    if group:
+        lines.append(t(_("This group's language: <b>{language}</b>"), language=language_name(defaults.language)))
+    lines.append(t(_("Customers read: <b>{language}</b>"), language=language_name(defaults.customer_language)))
+    return Markup("\n").join(lines)
+
+
+def done_button() -> str:
+    return _("✅ Done")
+
+
+def setup_done() -> Markup:
+    return t(_("All set. /settings changes any of this later."))
+
+
+# --- the audit log ------------------------------------------------------------------------------
+
+
+def audit_action(action: AuditAction | str) -> str:
+    """An audit entry's verb."""
+    return {
+        AuditAction.CREATE_LINK: _("made link"),
+        AuditAction.CANCEL_LINK: _("cancelled link"),
+        AuditAction.INVITE: _("invited"),
+        AuditAction.JOIN: _("joined as"),
+        AuditAction.REMOVE: _("removed"),
+        AuditAction.SETTINGS: _("changed"),
+    }.get(AuditAction(action), str(action))
+
+
+AUDIT_DETAIL_UNITS = 200
+
+
+def audit_line(event: AuditEvent) -> Markup:
+    """One audit event for people: when, who, where, what."""
+    what = " ".join(part for part in (audit_action(event.action), ltr(clip(event.subject, 64))) if part)
+    if event.detail:
+        what += ": " + clip(event.detail, AUDIT_DETAIL_UNITS)
+    where = event.chat_id is not None and event.chat_id != event.actor_user_id
+    if where:
+        return t(
+            _("{when} · {person} in chat <code>{chat}</code>: {what}"),
+            when=when(event.created_at),
+            person=person(event.actor_name, event.actor_user_id),
+            chat=ltr(str(event.chat_id)),
+            what=what,
+        )
+    return t(
+        _("{when} · {person}: {what}"),
+        when=when(event.created_at),
+        person=person(event.actor_name, event.actor_user_id),
+        what=what,
+    )
+
+
+def audit_log(events: Sequence[AuditEvent]) -> Markup:
+    """The /audit answer: newest first, as many as fit; what is left out is the oldest."""
+    return fit_lines(
+        [t(_("<b>Audit log</b>, newest first"))],
+        [audit_line(event) for event in events],
+        limit=MESSAGE_LIMIT,
+        more=lambda more: t(
+            ngettext("… {count} older event not shown", "… {count} older events not shown", more), count=count(more)
+        ),
+    )
+
+
+def audit_empty() -> Markup:
+    return t(_("Nothing has been recorded yet."))

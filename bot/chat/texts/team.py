@@ -1,0 +1,252 @@
+"""Refusals and the team: roles in words, invites, joining, removing, the private "Paid" copy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from babel.lists import format_list
+
+from bot.botapi.markup import MESSAGE_LIMIT, fit_lines
+from bot.chat.texts.base import Markup, _, count, ltr, name_of, ngettext, pgettext, plain, t, when
+from bot.i18n.locales import format_locale
+from bot.i18n.reader import N_, current
+from bot.services.access import GRANTORS, Action, Refusal, Role
+from bot.services.team import TeamError, TeamMember, TeamProblem
+
+
+def role_name(role: Role) -> str:
+    """A role's name as the reader's language calls it."""
+    return {
+        Role.OWNER: pgettext("role", "owner"),
+        Role.ADMIN: pgettext("role", "admin"),
+        Role.AGENT: pgettext("role", "agent"),
+        Role.SUPPORT: pgettext("role", "support"),
+    }[role]
+
+
+# One whole sentence per action, so each language can build it its own way; {roles} is a list of role names.
+_NEEDS = {
+    Action.CREATE_LINK: N_("Sorry, making payment links needs one of these roles: {roles}."),
+    Action.MANAGE_OWN_LINKS: N_("Sorry, managing links needs one of these roles: {roles}."),
+    Action.VIEW_ALL_LINKS: N_("Sorry, seeing all links needs one of these roles: {roles}."),
+    Action.CANCEL_ANY_LINK: N_("Sorry, cancelling other people's links needs one of these roles: {roles}."),
+    Action.RESEND_LINK: N_("Sorry, sending links again needs one of these roles: {roles}."),
+    Action.MANAGE_TEAM: N_("Sorry, managing the team needs one of these roles: {roles}."),
+    Action.CHANGE_SETTINGS: N_("Sorry, changing the chat's settings needs one of these roles: {roles}."),
+    Action.READ_AUDIT: N_("Sorry, only the bot's owners can read the audit log."),
+}
+
+# Who can let someone in, keyed by the roles that may grant the weakest role that would do.
+_ASK = {
+    frozenset({Role.OWNER}): N_("Ask an owner to /invite you (your Telegram user id is {user_id})."),
+    frozenset({Role.OWNER, Role.ADMIN}): N_(
+        "Ask an owner or an admin to /invite you (your Telegram user id is {user_id})."
+    ),
+}
+
+_MAY_NOT_INVITE = {
+    Role.ADMIN: N_("Only an owner can invite an admin."),
+    Role.AGENT: N_("Only an owner or an admin can invite an agent."),
+    Role.SUPPORT: N_("Only an owner or an admin can invite someone to support."),
+}
+
+_MAY_NOT_REMOVE = {
+    Role.ADMIN: N_("Only an owner can remove an admin."),
+    Role.AGENT: N_("Only an owner or an admin can remove an agent."),
+    Role.SUPPORT: N_("Only an owner or an admin can remove someone from support."),
+}
+
+_WELCOME = {
+    Role.ADMIN: N_(
+        "Welcome! You are an <b>admin</b> here now: you can make and cancel links, see them all, "
+        "manage the team and change settings.\n/help shows the commands."
+    ),
+    Role.AGENT: N_(
+        "Welcome! You are an <b>agent</b> here now: you can make payment links and manage your own.\n"
+        "/help shows the commands."
+    ),
+    Role.SUPPORT: N_(
+        "Welcome! You are on <b>support</b> here now: you can find any link, see it and send it again.\n"
+        "/help shows the commands."
+    ),
+}
+
+
+def role_list(roles: Sequence[Role]) -> str:
+    """Role names joined the reader's way ("agent, admin, or owner"), weakest first."""
+    names = [role_name(role) for role in reversed([role for role in Role if role in roles])]
+    return format_list(names, style="or", locale=format_locale(current().locale))
+
+
+def refusal(refused: Refusal, user_id: int) -> str:
+    """A sentence for the person refused: the roles that would do and who grants them (plain text)."""
+    needs = plain(_(_NEEDS[refused.action]), roles=role_list(refused.roles))
+    if refused.roles == [Role.OWNER]:
+        return needs  # owners are named in the configuration: nobody can invite one
+    grantors = GRANTORS.get(refused.roles[-1], frozenset({Role.OWNER}))
+    return " ".join(
+        (
+            needs,
+            plain(_(_ASK[grantors]), user_id=user_id),
+        )
+    )
+
+
+def role_duty(role: Role) -> str:
+    """One line on what a role does."""
+    return {
+        Role.ADMIN: _("everything but the audit log; only owners invite admins"),
+        Role.AGENT: _("makes links and manages their own"),
+        Role.SUPPORT: _("finds and sees all links and sends them again; can't make or cancel"),
+    }.get(role, "")
+
+
+def invite_usage() -> Markup:
+    """/invite without a role."""
+    return t(
+        _(
+            "Which role? <code>/invite agent</code>, <code>/invite support</code> or <code>/invite admin</code>.\n"
+            "• admin: {admin}\n• agent: {agent}\n• support: {support}"
+        ),
+        admin=role_duty(Role.ADMIN),
+        agent=role_duty(Role.AGENT),
+        support=role_duty(Role.SUPPORT),
+    )
+
+
+def invite_made(role: Role, url: str, until: datetime) -> Markup:
+    """A fresh invite."""
+    return t(
+        _(
+            "Invite for the <b>{role}</b> role:\n{url}\n\n"
+            "It works once, until {until}. Whoever opens it first gets the role, so send it only to that person."
+        ),
+        role=role_name(role),
+        url=ltr(url),
+        until=when(until),
+    )
+
+
+def joined(role: Role) -> Markup:
+    """Welcome to a new member: their role and what it lets them do."""
+    return t(_(_WELCOME[role]))
+
+
+def already_owner() -> Markup:
+    """An owner opened an invite."""
+    return t(_("You are an owner of this bot already. I left the invite unused for the person it was meant for."))
+
+
+def team_problem(error: TeamError) -> Markup:
+    """Why a team change could not be made, for the person who asked."""
+    user = ltr(str(error.user_id or ""))
+    match error.problem:
+        case TeamProblem.OWNER_NOT_INVITABLE:
+            return t(_("Owners are named in the bot's configuration (ADMIN_USER_IDS), not invited."))
+        case TeamProblem.MAY_NOT_INVITE if error.role in _MAY_NOT_INVITE:
+            return t(_(_MAY_NOT_INVITE[error.role]))
+        case TeamProblem.INVITER_LOST_RIGHTS:
+            return t(
+                _(
+                    "This invite no longer works: the person who made it can't grant that role any more. "
+                    "Ask for a new one."
+                )
+            )
+        case TeamProblem.INVITE_USED:
+            return t(_("This invite has already been used. Ask for a new one."))
+        case TeamProblem.INVITE_UNKNOWN:
+            return t(_("I don't know this invite. Check the link, or ask for a new one."))
+        case TeamProblem.INVITE_EXPIRED:
+            return t(_("This invite has expired (invites work for 24 hours). Ask for a new one."))
+        case TeamProblem.OWNER_NOT_REMOVABLE:
+            return t(
+                _("{user_id} is an owner. Owners are named in ADMIN_USER_IDS and can't be removed from chat."),
+                user_id=user,
+            )
+        case TeamProblem.NOT_ON_TEAM:
+            return t(_("{user_id} is not on the team. /team shows who is."), user_id=user)
+        case TeamProblem.MAY_NOT_REMOVE if error.role in _MAY_NOT_REMOVE:
+            return t(_(_MAY_NOT_REMOVE[error.role]))
+        case _:
+            return t(
+                _(
+                    "Private “Paid” messages are for team members who joined by invite. Owners named in "
+                    "ADMIN_USER_IDS and people not on the team can't turn them on."
+                )
+            )
+
+
+def person(name: str, user_id: int) -> Markup:
+    """A person for lists: their (clipped) name and Telegram id."""
+    if name:
+        return t("{name} (<code>{user_id}</code>)", name=name_of(name), user_id=ltr(str(user_id)))
+    return t("<code>{user_id}</code>", user_id=ltr(str(user_id)))
+
+
+def team_list(members: Sequence[TeamMember]) -> Markup:
+    """The /team answer: one line per person, owners first; a team too big for a message says how many more."""
+    lines = [
+        t(
+            _("• <b>{role}</b> · {person} · also gets “Paid” in private")
+            if member.notify_private
+            else _("• <b>{role}</b> · {person}"),
+            role=role_name(member.role),
+            person=person(member.name, member.user_id),
+        )
+        for member in members
+    ]
+    return fit_lines(
+        [t(_("<b>Team</b> ({count})"), count=count(len(members)))],
+        lines,
+        limit=MESSAGE_LIMIT,
+        more=lambda more: t(ngettext("… and {count} more", "… and {count} more", more), count=count(more)),
+        tail=[Markup(""), t(_("/invite agent adds someone; /remove 123456789 takes them out at once."))],
+    )
+
+
+def remove_usage() -> Markup:
+    """/remove without whom."""
+    return t(
+        _(
+            "Whom? Send <code>/remove 123456789</code> with their Telegram user id (see /team), "
+            "or reply <code>/remove</code> to one of their messages."
+        )
+    )
+
+
+def removed(name: str, user_id: int, role: Role) -> Markup:
+    """Someone was taken off the team."""
+    return t(
+        _("{person} is no longer {role} and can't use the bot from now on."),
+        person=person(name, user_id),
+        role=role_name(role),
+    )
+
+
+def notify_state(on: bool) -> Markup:
+    """/notifyme without on/off."""
+    message = (
+        _(
+            "“Paid” for links you make in groups also comes to you here in private: <b>on</b>.\n"
+            "<code>/notifyme off</code> turns it off."
+        )
+        if on
+        else _(
+            "“Paid” for links you make in groups also comes to you here in private: <b>off</b>.\n"
+            "<code>/notifyme on</code> turns it on."
+        )
+    )
+    return t(message)
+
+
+def notify_on() -> Markup:
+    return t(_("Done: when a link you made in a group is paid, I'll tell you here in private too."))
+
+
+def notify_off() -> Markup:
+    return t(_("Done: “Paid” for your group links goes to the group only."))
+
+
+def notify_usage() -> Markup:
+    return t(_("Send <code>/notifyme on</code> or <code>/notifyme off</code>."))
