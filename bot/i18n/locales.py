@@ -64,6 +64,14 @@ def payermax_language(code: str) -> str:
     return _PAYERMAX_CODES.get(code, code.split("_", 1)[0].lower())
 
 
+def from_payermax(code: str) -> str | None:
+    """The bot's language for one of PayerMax's page codes ("in" -> "id"), or None if it speaks none close."""
+    for language in SUPPORTED:
+        if payermax_language(language) == code.strip().lower():
+            return language
+    return None
+
+
 def is_right_to_left(code: str) -> bool:
     """Whether this language is written right to left."""
     return is_rtl(code)

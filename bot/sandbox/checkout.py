@@ -2,7 +2,9 @@
 
 Plain HTML without JavaScript; every value is escaped. Paying creates a SUCCESS attempt and
 queues the PAYBYLINK notification; declining creates a CLOSED attempt and notifies nobody,
-because PayerMax only notifies successful link payments (contract §5.1).
+because PayerMax only notifies successful link payments. The page speaks the language the link
+was made with (createPaybylink's ``language``, PayerMax's codes), as PayerMax's own page does,
+and writes the amount and the expiry that language's way (the customer's zone is unknown: UTC).
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from bot.i18n.clock import when
+from bot.i18n.locales import FALLBACK, from_payermax, is_right_to_left
+from bot.i18n.reader import N_, Reader, current, gettext, reading_as
 from bot.money import Money, format_money
 from bot.sandbox.errors import CheckoutRefused
 from bot.sandbox.notifier import Notifier, new_delivery
-from bot.sandbox.payloads import SandboxUrls, format_seconds, paybylink_notification
+from bot.sandbox.payloads import SandboxUrls, paybylink_notification
 from bot.sandbox.store import (
     AttemptStatus,
     LinkState,
@@ -48,10 +53,21 @@ FULL_REFUND_ONLY_METHODS = frozenset({PaymentMethod.WALLET})
 SANDBOX_CARD_ORG = "VISA"
 SANDBOX_CARD_NUMBER = "411111******1111"
 
+# Why a link cannot be paid, in English for the API's callers (the page words them per language).
 _REFUSALS = {
     LinkState.PAID: "This link has already been paid. A ONETIME link takes a single payment.",
     LinkState.EXPIRED: "This link has expired and can no longer be paid.",
     LinkState.CANCELLED: "This link was cancelled by the merchant and can no longer be paid.",
+}
+NOT_FOUND, UNKNOWN_METHOD = "not_found", "unknown_method"
+
+# What the customer reads, per reason.
+_SAYS = {
+    LinkState.PAID: N_("This link has already been paid. It takes a single payment."),
+    LinkState.EXPIRED: N_("This link has expired and can no longer be paid. Ask the shop for a new one."),
+    LinkState.CANCELLED: N_("The shop cancelled this link, so it can no longer be paid."),
+    NOT_FOUND: N_("There is no payment link with this address. Check the link the shop sent you."),
+    UNKNOWN_METHOD: N_("Choose one of the payment methods offered."),
 }
 
 
@@ -123,26 +139,28 @@ class CheckoutDesk:
         """The link if it can take a payment by this method, else CheckoutRefused."""
         link = self._store.link_by_id(link_id)
         if link is None:
-            raise CheckoutRefused("There is no payment link with this id.")
-        refusal = _REFUSALS.get(link.state(self._clock()))
+            raise CheckoutRefused("There is no payment link with this id.", NOT_FOUND)
+        state = link.state(self._clock())
+        refusal = _REFUSALS.get(state)
         if refusal is not None:
-            raise CheckoutRefused(refusal)
+            raise CheckoutRefused(refusal, state)
         if method not in PaymentMethod.ALL:
             choices = ", ".join(PaymentMethod.ALL)
-            raise CheckoutRefused(f"Unknown payment method {method!r}; choose one of {choices}.")
+            raise CheckoutRefused(f"Unknown payment method {method!r}; choose one of {choices}.", UNKNOWN_METHOD)
         return link
 
     async def show_page(self, request: Request) -> HTMLResponse:
         """GET /pay/{link_id}: the link's amount, description and expiry, with Pay/Decline buttons."""
         link = self._store.link_by_id(request.path_params["link_id"])
         if link is None:
-            return _page("Link not found", "<p>There is no payment link with this id.</p>", status_code=404)
-        state = link.state(self._clock())
-        if state == LinkState.ACTIVE:
-            action = _PAYMENT_FORM
-        else:
-            action = f'<p class="state">{_e(state)}: {_e(_REFUSALS[state])}</p>'
-        return _page("Checkout", _link_summary(link) + action)
+            return _not_found()
+        with reading_as(_customer(link)):
+            state = link.state(self._clock())
+            if state == LinkState.ACTIVE:
+                action = _payment_form()
+            else:
+                action = f'<p class="state">{_e(gettext(_SAYS[state]))}</p>'
+            return _page(gettext("Payment"), _link_summary(link) + action)
 
     async def submit(self, request: Request) -> HTMLResponse:
         """POST /pay/{link_id}: pay or decline, then show the result."""
@@ -150,20 +168,25 @@ class CheckoutDesk:
         form = await request.form()
         action = str(form.get("action", ""))
         method = str(form.get("method", PaymentMethod.CARD))
-        if self._store.link_by_id(link_id) is None:
-            return _page("Link not found", "<p>There is no payment link with this id.</p>", status_code=404)
-        if action not in ("pay", "decline"):
-            return _page("Bad request", "<p>Choose Pay or Decline.</p>", status_code=400)
-        try:
-            attempt = self.pay(link_id, method) if action == "pay" else self.decline(link_id, method)
-        except CheckoutRefused as refused:
-            return _page("Payment refused", f'<p class="state">{_e(str(refused))}</p>', status_code=409)
-        if attempt.status == AttemptStatus.SUCCESS:
-            title, message = "Payment successful", "The payment was accepted. The merchant is being notified."
-        else:
-            title = "Payment declined"
-            message = "The payment was declined. No money moved; the link can still be paid."
-        return _page(title, f"<p>{_e(message)}</p><p>Reference: <code>{_e(attempt.out_trade_no)}</code></p>")
+        link = self._store.link_by_id(link_id)
+        if link is None:
+            return _not_found()
+        with reading_as(_customer(link)):
+            if action not in ("pay", "decline"):
+                return _page(gettext("Payment"), f"<p>{_e(gettext('Choose Pay or Decline.'))}</p>", status_code=400)
+            try:
+                attempt = self.pay(link_id, method) if action == "pay" else self.decline(link_id, method)
+            except CheckoutRefused as refused:
+                says = gettext(_SAYS.get(refused.reason, _SAYS[UNKNOWN_METHOD]))
+                return _page(gettext("Payment refused"), f'<p class="state">{_e(says)}</p>', status_code=409)
+            if attempt.status == AttemptStatus.SUCCESS:
+                title = gettext("Payment successful")
+                message = gettext("Thank you! Your payment was accepted and the shop has been told.")
+            else:
+                title = gettext("Payment declined")
+                message = gettext("The payment was declined. No money moved; you can still pay this link.")
+            reference = gettext("Reference: {reference}").format(reference=f"<code>{_e(attempt.out_trade_no)}</code>")
+            return _page(title, f"<p>{_e(message)}</p><p>{reference}</p>")
 
 
 def _e(text: str) -> str:
@@ -171,54 +194,67 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def _customer(link: PaymentLink) -> Reader:
+    """The page's reader: the language the link was made with (PayerMax's codes), in UTC."""
+    language = from_payermax(str(link.request.get("language") or "")) or FALLBACK
+    return Reader(locale=language, timezone="UTC")
+
+
+def _not_found() -> HTMLResponse:
+    """An unknown link: there is no language to follow, so English."""
+    return _page(gettext("Link not found"), f"<p>{_e(gettext(_SAYS[NOT_FOUND]))}</p>", status_code=404)
+
+
 def _link_summary(link: PaymentLink) -> str:
     """The amount, description, expiry and merchant contact of a link, as HTML."""
     contact = (link.request.get("merchantInfo") or {}).get("contactEmail")
-    amount = format_money(Money(Decimal(link.total_amount), link.currency))
+    amount = format_money(Money(Decimal(link.total_amount), link.currency), current().locale)
     rows = [
-        ("Amount", amount),
-        ("Description", link.description),
-        ("Expires", format_seconds(link.expires_at).replace("T", " ").replace("Z", " UTC")),
+        (gettext("Amount"), amount),
+        (gettext("For"), link.description),
+        (gettext("Pay before"), when(link.expires_at)),
     ]
     if contact:
-        rows.append(("Merchant contact", contact))
+        rows.append((gettext("Shop contact"), contact))
     cells = "".join(f"<tr><th>{_e(name)}</th><td>{_e(value)}</td></tr>" for name, value in rows)
     return f'<p class="amount">{_e(amount)}</p><table>{cells}</table>'
 
 
-# No action attribute: the form posts back to the page's own URL, wherever the sandbox is mounted.
-_PAYMENT_FORM = (
-    '<form method="post">'
-    '<label>Method <select name="method">'
-    + "".join(f'<option value="{_e(m)}">{_e(m)}</option>' for m in PaymentMethod.ALL)
-    + "</select></label> "
-    '<button type="submit" name="action" value="pay">Pay (SANDBOX)</button> '
-    '<button type="submit" name="action" value="decline">Decline</button>'
-    "</form>"
-    + '<p class="note">Refunds: '
-    + "; ".join(
-        f"a {_e(m)} payment can be refunded {'only in full' if m in FULL_REFUND_ONLY_METHODS else 'in parts'}"
-        for m in PaymentMethod.ALL
+def _payment_form() -> str:
+    """Method choice and Pay/Decline; no action attribute: it posts back to the page's own URL."""
+    methods = {PaymentMethod.CARD: gettext("Card"), PaymentMethod.WALLET: gettext("E-wallet")}
+    options = "".join(f'<option value="{_e(m)}">{_e(methods[m])}</option>' for m in PaymentMethod.ALL)
+    # As FULL_REFUND_ONLY_METHODS has it: wallets are refunded only in full.
+    refunds = gettext("Test refunds: a card payment can be refunded in parts, an e-wallet payment only in full.")
+    return (
+        '<form method="post">'
+        f'<label>{_e(gettext("Pay with"))} <select name="method">{options}</select></label> '
+        f'<button type="submit" name="action" value="pay">{_e(gettext("Pay (test)"))}</button> '
+        f'<button type="submit" name="action" value="decline">{_e(gettext("Decline (test)"))}</button>'
+        "</form>"
+        f'<p class="note">{_e(refunds)}</p>'
     )
-    + ".</p>"
-)
+
 
 _STYLE = (
     "body{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}"
     ".banner{background:#b00020;color:#fff;padding:.6rem;font-weight:bold;text-align:center}"
-    ".amount{font-size:2rem;margin:1rem 0}th{text-align:left;padding-right:1rem}"
+    ".amount{font-size:2rem;margin:1rem 0}th{text-align:start;padding-inline-end:1rem}"
     ".state{font-weight:bold}button{font-size:1rem;margin:.5rem .3rem 0 0}.note{color:#555;font-size:.9rem}"
 )
 
 
 def _page(title: str, body_html: str, *, status_code: int = 200) -> HTMLResponse:
-    """A complete HTML page with the SANDBOX banner; ``body_html`` must already be escaped."""
+    """A complete HTML page in the reader's language and direction, with the SANDBOX banner (body already escaped)."""
+    language = current().locale
+    direction = "rtl" if is_right_to_left(language) else "ltr"
+    banner = gettext("SANDBOX: a test payment, no real money moves")
     document = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{_e(language.replace("_", "-"))}" dir="{direction}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex">'
-        f"<title>SANDBOX {_e(title)}</title><style>{_STYLE}</style></head><body>"
-        '<div class="banner">SANDBOX — test payments only, no real money moves</div>'
+        f"<title>SANDBOX · {_e(title)}</title><style>{_STYLE}</style></head><body>"
+        f'<div class="banner">{_e(banner)}</div>'
         f"<h1>{_e(title)}</h1>{body_html}</body></html>"
     )
     return HTMLResponse(document, status_code=status_code)

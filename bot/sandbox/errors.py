@@ -45,4 +45,8 @@ class GatewayError(SandboxError):
 
 
 class CheckoutRefused(SandboxError):
-    """The checkout cannot take a payment for this link; the message is shown to the customer."""
+    """The checkout cannot take a payment for this link; ``reason`` says why (the page words it per language)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason

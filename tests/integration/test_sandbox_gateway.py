@@ -181,7 +181,7 @@ async def test_a_onetime_link_cannot_be_paid_twice(harness: Harness) -> None:
     second = await harness.http.post(link["linkUrl"], data={"action": "pay", "method": "CARD"})
     assert second.status_code == 409 and "already been paid" in second.text
     page = await harness.http.get(link["linkUrl"])
-    assert "PAID" in page.text and 'value="pay"' not in page.text
+    assert "already been paid" in page.text and 'value="pay"' not in page.text
     queried = await harness.query("tg-twice")
     assert [a["status"] for a in queried["data"]["payByLinkInfo"]] == ["SUCCESS"]
 
@@ -329,7 +329,7 @@ async def test_expired_link_cannot_be_paid(harness: Harness, receiver: tuple[Not
     with pytest.raises(CheckoutRefused):
         await harness.gateway.pay(link["linkId"])
     page = await harness.http.get(link["linkUrl"])
-    assert "CANCELLED" in page.text and 'value="pay"' not in page.text
+    assert "The shop cancelled this link" in page.text and 'value="pay"' not in page.text
     await asyncio.sleep(0.1)
     assert recorder.deliveries == []
 
@@ -350,7 +350,7 @@ async def test_link_expires_by_itself_when_its_time_is_up(harness: Harness) -> N
     answer = await harness.call("queryPaybylink", {"merchantLinkId": "tg-timeout"}, request_time=later)
     assert answer["data"]["linkStatus"] == "EXPIRED"
     page = await harness.http.get(link["linkUrl"])
-    assert "EXPIRED" in page.text and 'value="pay"' not in page.text
+    assert "This link has expired" in page.text and 'value="pay"' not in page.text
 
 
 # --- persistence ---------------------------------------------------------------------------
@@ -490,3 +490,23 @@ async def test_requests_seen_lists_every_api_call(harness: Harness) -> None:
     seen = harness.gateway.requests_seen()
     assert [api for api, _ in seen] == ["createPaybylink", "queryPaybylink"]
     assert seen[0][1]["data"]["merchantLinkId"] == "tg-seen"
+
+
+# --- the page in the customer's language ------------------------------------------------------
+
+
+async def test_checkout_page_follows_the_links_language(harness: Harness) -> None:
+    """PayerMax's page language from createPaybylink decides the page: lang, direction, and money written that way."""
+    indonesian = (await harness.create("tg-lang-id", language="in", totalAmount="150000", currency="IDR"))["data"]
+    page = await harness.http.get(indonesian["linkUrl"])
+    assert page.status_code == 200
+    assert '<html lang="id" dir="ltr">' in page.text and "Rp\xa0150.000" in page.text
+
+    arabic = (await harness.create("tg-lang-ar", language="ar", totalAmount="300", currency="SAR"))["data"]
+    page = await harness.http.get(arabic["linkUrl"])
+    assert '<html lang="ar" dir="rtl">' in page.text
+    paid = await harness.http.post(arabic["linkUrl"], data={"action": "pay", "method": "CARD"})
+    assert paid.status_code == 200 and 'dir="rtl"' in paid.text
+
+    unknown = (await harness.create("tg-lang-xx", language="xx"))["data"]
+    assert '<html lang="en" dir="ltr">' in (await harness.http.get(unknown["linkUrl"])).text
