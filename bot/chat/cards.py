@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from telegram import InlineQueryResultArticle, InputTextMessageContent, Message, Update
+from telegram import InlineKeyboardMarkup, InlineQueryResultArticle, InputTextMessageContent, Message, Update
 
 from bot.botapi import sending
 from bot.botapi.markup import INLINE_TITLE_LIMIT, MESSAGE_LIMIT, Markup, clip
@@ -165,10 +165,10 @@ def _pressed_message_id(update: Update) -> int | None:
     return message.message_id if isinstance(message, Message) else None
 
 
-async def customer_message(context: PaylinkContext, link: Link) -> Markup:
-    """The customer's message for a link, in the language its chat's customers read."""
+async def customer_message(context: PaylinkContext, link: Link) -> tuple[Markup, InlineKeyboardMarkup | None]:
+    """The customer's message for a link and its Pay button, in the language its chat's customers read."""
     with reading_as(await context.services.readers.customers_of(link.chat_id)):
-        return texts.customer_message(link)
+        return texts.customer_message(link), keyboards.customer_keyboard(link)
 
 
 async def share_link(update: Update, context: PaylinkContext, link: Link) -> None:
@@ -176,11 +176,12 @@ async def share_link(update: Update, context: PaylinkContext, link: Link) -> Non
     if not await _payable(update, context, link):
         return
     await sending.answer(query_of(update), texts.shared())
+    message, pay_button = await customer_message(context, link)
     await sending.send_text(
         context.bot,
         chat_of(update).id,
-        await customer_message(context, link),
-        buttons=keyboards.share_keyboard(link),
+        message,
+        buttons=keyboards.share_keyboard(link, pay_button),
         reply_to=_pressed_message_id(update),
     )
 
@@ -190,12 +191,13 @@ async def send_qr(update: Update, context: PaylinkContext, link: Link) -> None:
     if not await _payable(update, context, link):
         return
     await sending.answer(query_of(update), texts.qr_sent())
+    caption, pay_button = await customer_message(context, link)
     await sending.send_photo(
         context.bot,
         chat_of(update).id,
         qr_png(link.link_url or ""),
-        await customer_message(context, link),
-        buttons=keyboards.customer_keyboard(link),
+        caption,
+        buttons=pay_button,
         reply_to=_pressed_message_id(update),
     )
 

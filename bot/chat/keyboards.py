@@ -75,8 +75,8 @@ def cancel_confirm_keyboard(link: Link) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                _card_button("🛑 Yes, cancel it", CARD_CANCEL_CONFIRMED, link),
-                _card_button("↩️ No, keep it", CARD_KEEP, link),
+                _card_button(texts.confirm_cancel_button(), CARD_CANCEL_CONFIRMED, link),
+                _card_button(texts.keep_button(), CARD_KEEP, link),
             ]
         ]
     )
@@ -98,12 +98,11 @@ def confirm_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-def share_keyboard(link: Link) -> InlineKeyboardMarkup:
-    """Under the customer message: send it on through inline mode, and open the page when its URL is public."""
+def share_keyboard(link: Link, customer: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup:
+    """Under the customer message: the customer's own buttons (in their language), then "send it on" (inline mode)."""
     rows: list[Sequence[InlineKeyboardButton]] = [
         [InlineKeyboardButton(texts.send_to_customer_button(), switch_inline_query=link.merchant_link_id)]
     ]
-    customer = customer_keyboard(link)
     if customer is not None:
         rows = [*customer.inline_keyboard, *rows]
     return InlineKeyboardMarkup(rows)

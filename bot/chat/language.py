@@ -39,7 +39,7 @@ async def language_button(update: Update, context: PaylinkContext) -> None:
         return
     language = await context.services.people.choose_language(sender(update).id, code)
     set_reader(Reader(language, current().timezone))
-    await sending.answer(query, texts.language_set())
+    await sending.answer(query, texts.language_set(language))
     if isinstance(query.message, Message):
         await sending.edit_text(
             context.bot,

@@ -72,7 +72,9 @@ def settings_keyboard(defaults: ChatDefaults, *, group: bool, prefix: str = PREF
         InlineKeyboardButton(
             texts.setting_button(COUNTRY, defaults.country or "—"), callback_data=_data(prefix, COUNTRY)
         ),
-        InlineKeyboardButton(texts.setting_button(ZONE, defaults.timezone), callback_data=_data(prefix, ZONE)),
+        InlineKeyboardButton(
+            texts.setting_button(ZONE, texts.zone_name(defaults.timezone, utcnow())), callback_data=_data(prefix, ZONE)
+        ),
         InlineKeyboardButton(
             texts.setting_button(EXPIRY, texts.expiry_text(defaults.expires_seconds)),
             callback_data=_data(prefix, EXPIRY),

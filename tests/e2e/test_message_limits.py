@@ -151,7 +151,7 @@ async def test_astral_names_and_descriptions_fit_every_message(database_url: str
                 timeout=20,
             )
             _within(paid, CAPTION)
-            assert "Paid with CARD" in (paid.text or "") and "******" in (paid.text or "")
+            assert "Paid with card" in (paid.text or "") and "******" in (paid.text or "")
             assert paid_link.merchant_link_id in (paid.text or "")
 
             # Look-ups by the owner and by support; from /find each opens the card and shares it.
@@ -180,7 +180,7 @@ async def test_astral_names_and_descriptions_fit_every_message(database_url: str
                 count = len(fake.sent(who))
                 await people.answer(people.press(found, f"c:o:{paid_link.id}", who))
                 paid_copy = _within(await people.reply(who, count, "PAID"), CAPTION)
-                assert paid_copy.kind == "photo" and "Paid with CARD" in (paid_copy.text or "")
+                assert paid_copy.kind == "photo" and "Paid with card" in (paid_copy.text or "")
                 assert paid_link.merchant_link_id in (paid_copy.text or "")
 
             # Owner-only lists: the team and the audit log.

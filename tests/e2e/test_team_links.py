@@ -224,7 +224,7 @@ async def test_the_card_follows_the_link(database_url: str, tmp_path) -> None:
             cancel_data = _button(shoes, "x")
             await _pay(url)
             paid = await _card_shows(fake, shoes, "PAID")
-            assert "Paid with CARD" in paid.text and "******" in paid.text and "Pay here" not in paid.text
+            assert "Paid with card" in paid.text and "******" in paid.text and "Pay here" not in paid.text
             assert [data.rsplit(":", 1)[0] for data in _callback_data(paid)] == ["c:r"]
             # Cancel pressed on the old card: refused with the reason, nothing asked of PayerMax.
             answer = await _answer(fake, _press(fake, shoes, cancel_data, OWNER))
@@ -313,7 +313,7 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
                 count = len(fake.sent(SUPPORT))
                 _say(fake, f"/find {question}", SUPPORT)
                 found = await _reply(fake, SUPPORT, count, "Found 1 link")
-                assert "✅ paid" in found.text and "CARD" in found.text and payment.out_trade_no in found.text
+                assert "✅ paid" in found.text and "card · VISA" in found.text and payment.out_trade_no in found.text
                 assert shoes_link.merchant_link_id in found.text and "made by Ann" in found.text
             assert "found by order number" in found.text
 

@@ -191,7 +191,7 @@ async def test_settings_shape_the_next_link_and_audit_is_for_owners(database_url
         audit = await say(fake, "/audit", user_id=OWNER)
         for entry in (
             f"Ada ({ADMIN}) in chat {GROUP}: made link {link.merchant_link_id}",
-            "changed expiry: 1d -> 3d",
+            "changed validity: 1d -> 3d",
             "changed currency: — -> EUR",
             "Ada (3003): joined as admin",
             "Olga (1001): invited admin",
@@ -205,7 +205,7 @@ async def test_paid_also_reaches_the_agent_privately_when_asked(database_url: st
     async with running_bot(database_url, tmp_path / "data") as (fake, bot, db):
         await join(fake, "agent", AGENT)
         assert "Done" in (await say(fake, "/notifyme on", user_id=AGENT)).text
-        assert "on" in (await say(fake, "/notifyme", user_id=AGENT)).text
+        assert "I also tell you here in private" in (await say(fake, "/notifyme", user_id=AGENT)).text
 
         card = await say(fake, "/link 10 USD Tea", user_id=AGENT, in_group=True, match=_is_card)
         url = re.search(r"Pay here: (\S+)", card.text).group(1)

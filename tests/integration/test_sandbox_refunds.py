@@ -291,7 +291,7 @@ async def test_wallet_payments_are_refunded_only_in_full(harness: Harness, payer
     # The checkout page tells the developer which method is which.
     link = (await harness.create("tg-page"))["data"]
     checkout = await harness.http.get(link["linkUrl"])
-    assert "a WALLET payment can be refunded only in full" in checkout.text
+    assert "an e-wallet payment only in full" in checkout.text
 
 
 async def test_insufficient_balance_refuses_refunds_while_switched_on(

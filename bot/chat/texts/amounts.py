@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.chat.texts.base import Markup, _, clip, ltr, money, ngettext, plain, t
+from bot.chat.texts.base import Markup, _, clip, ltr, money, ngettext, plain, plain_amount, t
 from bot.i18n.reader import current
 from bot.money import AmountError, AmountProblem, Money, format_amount_plain
 
@@ -26,9 +26,10 @@ def amount_problem(error: AmountError) -> Markup:
             return t(
                 _(
                     "I can't read “{typed}”: the dots or commas don't group the digits by three. "
-                    "Send it as <code>150000</code> or <code>150.000</code>."
+                    "Send it as <code>150000</code> or <code>{grouped}</code>."
                 ),
                 typed=typed,
+                grouped=plain_amount(Decimal(150000)),
             )
         case AmountProblem.NOT_POSITIVE:
             return t(_("The amount must be more than zero."))
@@ -110,7 +111,7 @@ def no_word_button(money_value: Money, word: str) -> str:
 
 def other_currency_hint() -> Markup:
     """How to give a currency that is not among the buttons."""
-    return t(_("Another currency? Write it with the amount, for example <code>/link 75000 EUR Batik scarf</code>."))
+    return t(_("Another currency? Write it with the amount, for example <code>/link 25 EUR Batik scarf</code>."))
 
 
 def question_answered(money_text: str) -> Markup:
@@ -125,4 +126,4 @@ def question_cancel_button() -> str:
 
 def question_gone() -> str:
     """A button of a question that was answered already or has expired (plain text)."""
-    return _("This question is out of date. Please send the link again.")
+    return _("This question is out of date. Send your /link again.")

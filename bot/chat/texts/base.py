@@ -15,6 +15,7 @@ from decimal import Decimal
 from bot.botapi.markup import Markup, clip, join
 from bot.i18n import clock
 from bot.i18n.reader import current, gettext, ngettext, pgettext
+from bot.i18n.regions import currency_of, markets, zones_of
 from bot.money import Money, format_money, format_number, is_rtl, isolate
 from storage.models import Link
 
@@ -57,6 +58,13 @@ def money_of(link: Link) -> str:
 def plain_amount(value: Decimal) -> str:
     """A bare amount (no currency yet) as the reader writes numbers."""
     return ltr(format_number(value, current().locale))
+
+
+def local_examples() -> dict[str, str]:
+    """Example values for the reader's market ("IDR", "Asia/Jakarta", "ID" for Indonesian), for typed-command hints."""
+    country = markets(current().locale)[0]
+    zones = zones_of(country)
+    return {"currency": currency_of(country) or "USD", "zone": zones[0] if zones else "UTC", "country": country}
 
 
 def count(value: int) -> str:

@@ -12,6 +12,7 @@ from bot.chat.texts.base import (
     money,
     money_of,
     name_of,
+    pgettext,
     plain,
     sandbox_banner,
     t,
@@ -43,9 +44,25 @@ def status_text(link: Link) -> str:
     }[LinkStatus(link.status)]
 
 
+def method_name(method: str | None) -> str:
+    """PayerMax's paymentMethodType in the reader's words ("CARD" -> "card"); an unknown one as PayerMax wrote it."""
+    names = {
+        "CARD": pgettext("payment method", "card"),
+        "WALLET": pgettext("payment method", "e-wallet"),
+        "APPLEPAY": "Apple Pay",
+        "GOOGLEPAY": "Google Pay",
+        "ONLINE_BANKING": pgettext("payment method", "online banking"),
+        "BANK_TRANSFER": pgettext("payment method", "bank transfer"),
+        "VA": pgettext("payment method", "virtual account"),
+    }
+    if not method:
+        return pgettext("payment method", "unknown method")
+    return names.get(method.upper(), method)
+
+
 def payment_method(payment: Payment) -> str:
     """How the customer paid, with the card masked as PayerMax gave it (plain text, kept in one piece)."""
-    parts = [payment.payment_method or _("unknown method")]
+    parts = [method_name(payment.payment_method)]
     if payment.card_org:
         parts.append(payment.card_org)
     if payment.card_number:
@@ -71,6 +88,8 @@ def _status_line(link: Link, payment: Payment | None, cancelled_by: str | None) 
         return t(_("✖️ <b>Cancelled</b> {when}"), when=when(link.updated_at))
     if status == LinkStatus.FAILED:
         return t(_("❌ <b>Not made</b>"))
+    if status == LinkStatus.CREATING:
+        return t(_("⏳ Being made at PayerMax…"))
     return t(_("⏳ Waiting for payment · valid until {when}"), when=when(link.expires_at))
 
 

@@ -117,9 +117,9 @@ def links_page(
                 page.total,
             ),
             filter=filter_name(status_filter),
-            page=page.page + 1,
-            pages=page.pages,
-            total=page.total,
+            page=count(page.page + 1),
+            pages=count(page.pages),
+            total=count(page.total),
         )
     )
     return join(lines)
@@ -264,11 +264,11 @@ def source_name(source: PaymentSource | str) -> str:
 def timeline(view: Timeline) -> Markup:
     """The /status answer: the link, where and by whom it was made, its payments and every event."""
     link = view.link
-    status = t(
-        _("Status: {emoji} <b>{state}</b>"), emoji=STATUS_EMOJI[LinkStatus(link.status)], state=status_text(link)
-    )
+    emoji, state = STATUS_EMOJI[LinkStatus(link.status)], status_text(link)
     if link.status == LinkStatus.PAID:
-        status = t("{status} {when}", status=status, when=when(link.paid_at))
+        status = t(_("Status: {emoji} <b>{state}</b>, {when}"), emoji=emoji, state=state, when=when(link.paid_at))
+    else:
+        status = t(_("Status: {emoji} <b>{state}</b>"), emoji=emoji, state=state)
     ids = t(_("Link <code>{link_id}</code>"), link_id=ltr(link.merchant_link_id))
     if link.payermax_link_id:
         ids = t(_("{ids} · PayerMax <code>{payermax}</code>"), ids=ids, payermax=ltr(link.payermax_link_id))

@@ -9,13 +9,26 @@ from babel.core import Locale
 from babel.dates import get_timezone_location
 
 from bot.botapi.markup import MESSAGE_LIMIT, fit_lines
-from bot.chat.texts.base import Markup, _, clip, count, expiry_text, ltr, ngettext, plain, t, when
-from bot.chat.texts.team import person
+from bot.chat.texts.base import (
+    Markup,
+    _,
+    clip,
+    count,
+    expiry_text,
+    local_examples,
+    ltr,
+    ngettext,
+    pgettext,
+    plain,
+    t,
+    when,
+)
+from bot.chat.texts.team import person, role_name
 from bot.i18n import clock
 from bot.i18n.locales import NATIVE_NAMES, format_locale
 from bot.i18n.reader import current
 from bot.services.chat_defaults import ChatDefaults, SettingError, SettingProblem
-from storage.models import AuditAction, AuditEvent
+from storage.models import AuditAction, AuditEvent, Role
 
 
 def language_name(code: str | None) -> str:
@@ -48,7 +61,8 @@ def zone_name(zone: str | None, now: datetime) -> str:
         city = get_timezone_location(clock.zone(zone), locale=format_locale(current().locale), return_city=True)
     except (LookupError, ValueError):
         city = zone
-    return f"{city} · {clock.zone_label(local)}"
+    label = clock.zone_label(local)
+    return label if city in (label, zone) and zone == "UTC" else f"{city} · {label}"
 
 
 def settings_view(place: str | None, defaults: ChatDefaults, *, group: bool, now: datetime) -> Markup:
@@ -67,9 +81,10 @@ def settings_view(place: str | None, defaults: ChatDefaults, *, group: bool, now
         Markup(""),
         t(
             _(
-                "Tap to change, or type for example <code>/settings currency IDR</code>, <code>/settings zone "
-                "Asia/Jakarta</code>, <code>/settings expiry 12h</code>."
-            )
+                "Tap to change, or type for example <code>/settings currency {currency}</code>, "
+                "<code>/settings zone {zone}</code>, <code>/settings expiry 12h</code>."
+            ),
+            **local_examples(),
         ),
     ]
     return Markup("\n").join(lines)
@@ -117,8 +132,9 @@ def pick_zone(country: str | None) -> Markup:
     return t(
         _(
             "Which time zone? Send <code>/settings zone Area/City</code>, for example "
-            "<code>/settings zone Asia/Jakarta</code>."
-        )
+            "<code>/settings zone {zone}</code>."
+        ),
+        **local_examples(),
     )
 
 
@@ -126,15 +142,17 @@ def ask_country() -> Markup:
     return t(
         _(
             "Send <code>/settings country XX</code> with the 2-letter country code, "
-            "for example <code>/settings country ID</code>."
-        )
+            "for example <code>/settings country {country}</code>."
+        ),
+        **local_examples(),
     )
 
 
 def settings_usage() -> Markup:
     return t(
         _(
-            "I know these settings: currency, country, zone, expiry, language, customers. "
+            "I know these settings: <code>currency</code>, <code>country</code>, <code>zone</code>, "
+            "<code>expiry</code>, <code>language</code>, <code>customers</code>. "
             "For example <code>/settings currency EUR</code> or <code>/settings expiry 7d</code>."
         )
     )
@@ -172,17 +190,24 @@ def setting_problem(error: SettingError) -> str:
     value = clip(error.value, 32)
     match error.problem:
         case SettingProblem.UNKNOWN_CURRENCY:
-            return plain(_("“{value}” is not a currency code. Use 3 letters, such as IDR, BRL or USD."), value=value)
+            return plain(
+                _("“{value}” is not a currency code. Use 3 letters, such as {currency} or USD."),
+                value=value,
+                **local_examples(),
+            )
         case SettingProblem.UNKNOWN_COUNTRY:
-            return plain(_("“{value}” is not a country code. Use 2 letters, such as ID, BR or MX."), value=value)
+            return plain(
+                _("“{value}” is not a country code. Use 2 letters, such as {country}."), value=value, **local_examples()
+            )
         case SettingProblem.EXPIRY_OUT_OF_RANGE:
             return _("Links can stay payable from 1 hour to 30 days (PayerMax's limits), for example 12h or 7d.")
         case SettingProblem.NOT_A_DURATION:
             return plain(_("“{value}” is not a length of time; use for example 1h, 24h or 7d."), value=value)
         case SettingProblem.UNKNOWN_ZONE:
             return plain(
-                _("“{value}” is not a time zone I know. Use a name such as Asia/Jakarta or America/Sao_Paulo."),
+                _("“{value}” is not a time zone I know. Use a name such as {zone}."),
                 value=value,
+                **local_examples(),
             )
         case _:
             return plain(_("“{value}” is not a language I speak. Choose one of the buttons."), value=value)
@@ -198,9 +223,9 @@ def language_menu(current_code: str) -> Markup:
     )
 
 
-def language_set() -> str:
+def language_set(code: str) -> str:
     """After a choice, in the new language (plain text)."""
-    return _("Done: I'll answer you in English from now on.")
+    return plain(_("Done: I'll answer you in {language} from now on."), language=language_name(code))
 
 
 # --- the first-run offer ----------------------------------------------------------------------
@@ -246,9 +271,26 @@ def audit_action(action: AuditAction | str) -> str:
 AUDIT_DETAIL_UNITS = 200
 
 
+def _setting_word(subject: str) -> str:
+    """A setting's name in an audit entry (stored in English), in the reader's words."""
+    return {
+        "currency": pgettext("setting", "currency"),
+        "country": pgettext("setting", "country"),
+        "language": pgettext("setting", "language"),
+        "customer language": pgettext("setting", "customers' language"),
+        "time zone": pgettext("setting", "time zone"),
+        "expiry": pgettext("setting", "validity"),
+    }.get(subject, subject)
+
+
 def audit_line(event: AuditEvent) -> Markup:
     """One audit event for people: when, who, where, what."""
-    what = " ".join(part for part in (audit_action(event.action), ltr(clip(event.subject, 64))) if part)
+    subject = event.subject
+    if event.action in (AuditAction.INVITE, AuditAction.JOIN) and subject in set(Role):
+        subject = role_name(Role(subject))  # the role, in the reader's words
+    elif event.action == AuditAction.SETTINGS:
+        subject = _setting_word(subject)
+    what = " ".join(part for part in (audit_action(event.action), ltr(clip(subject, 64))) if part)
     if event.detail:
         what += ": " + clip(event.detail, AUDIT_DETAIL_UNITS)
     where = event.chat_id is not None and event.chat_id != event.actor_user_id

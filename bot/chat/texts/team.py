@@ -85,7 +85,7 @@ def refusal(refused: Refusal, user_id: int) -> str:
     if refused.roles == [Role.OWNER]:
         return needs  # owners are named in the configuration: nobody can invite one
     grantors = GRANTORS.get(refused.roles[-1], frozenset({Role.OWNER}))
-    return " ".join(
+    return "\n".join(
         (
             needs,
             plain(_(_ASK[grantors]), user_id=user_id),
@@ -228,13 +228,13 @@ def notify_state(on: bool) -> Markup:
     """/notifyme without on/off."""
     message = (
         _(
-            "“Paid” for links you make in groups also comes to you here in private: <b>on</b>.\n"
-            "<code>/notifyme off</code> turns it off."
+            "When a link you made in a group is paid, I also tell you here in private. "
+            "<code>/notifyme off</code> stops that."
         )
         if on
         else _(
-            "“Paid” for links you make in groups also comes to you here in private: <b>off</b>.\n"
-            "<code>/notifyme on</code> turns it on."
+            "When a link you made in a group is paid, I tell only the group. "
+            "<code>/notifyme on</code> also tells you here in private."
         )
     )
     return t(message)
