@@ -49,6 +49,7 @@ from bot.services.payments import PaymentService
 from bot.services.people import PeopleService
 from bot.services.readers import Readers
 from bot.services.reconcile import Reconciler
+from bot.services.retention import Retention
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
 from bot.startup_gc import freeze_startup_objects
@@ -138,7 +139,12 @@ class PaylinkApp:
             on_outcome=metrics.record_link_outcome,
         )
         self.reconciler = Reconciler(
-            self.sessions, self.payermax.client, self.links, self.payments, on_enqueued=self.dispatcher.wake
+            self.sessions,
+            self.payermax.client,
+            self.links,
+            self.payments,
+            on_enqueued=self.dispatcher.wake,
+            retention=Retention(self.sessions, timedelta(days=settings.retention_days)),
         )
         self.application.bot_data.services = self._chat_services()
         router.register(self.application)

@@ -107,6 +107,8 @@ class Settings(BaseSettings):
 
     # How long the outbox holds the messages it claimed: after a crash, they wait this long to be sent again.
     outbox_lease_seconds: float = Field(default=60.0, gt=0)
+    # Days handled update ids and delivered outbox messages are kept (at least 2: the retry windows).
+    retention_days: int = Field(default=30, ge=2)
 
     # Sandbox only: PayerMax's notification retry delays, shortened by tests.
     sandbox_notify_schedule: Annotated[list[float], NoDecode] = [0, 30, 300, 600, 3600, 43200]

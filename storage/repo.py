@@ -177,11 +177,6 @@ async def finish_update(session: AsyncSession, update_id: int) -> None:
     await session.execute(update(ProcessedUpdate).where(ProcessedUpdate.update_id == update_id).values(done=True))
 
 
-async def forget_updates_before(session: AsyncSession, horizon: datetime) -> None:
-    """Drop update ids older than Telegram would ever redeliver."""
-    await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.received_at < horizon))
-
-
 async def get_draft(session: AsyncSession, chat_id: int, user_id: int) -> Draft | None:
     """The /newlink draft of this person in this chat."""
     return await session.get(Draft, (chat_id, user_id))

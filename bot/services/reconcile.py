@@ -22,6 +22,7 @@ from bot.payermax.errors import ApiError, PayerMaxError
 from bot.payermax.models import STATUS_SUCCESS, LinkInfo, PaymentAttempt
 from bot.services.links import LinkPending, LinkRefused, LinkService
 from bot.services.payments import PaymentReport, PaymentService
+from bot.services.retention import Retention
 from storage import repo
 from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, PaymentSource, utcnow
 
@@ -29,7 +30,6 @@ log = logging.getLogger("paylink.reconcile")
 
 LEASE_NAME = "reconciler"
 LEASE_TTL = timedelta(seconds=60)
-UPDATE_ID_RETENTION = timedelta(days=2)  # Telegram keeps undelivered updates for 24 hours
 MIN_RECHECK = timedelta(minutes=5)
 MAX_RECHECK = timedelta(hours=1)
 AFTER_EXPIRY_GRACE = timedelta(minutes=10)  # a payment finished at the last second still gets reported
@@ -62,8 +62,10 @@ class Reconciler:
         batch_size: int = 50,
         idle_seconds: float = 30.0,
         on_enqueued: Callable[[], None] = lambda: None,
+        retention: Retention | None = None,
     ) -> None:
         self._sessions = sessions
+        self._retention = retention
         self._client = client
         self._links = links
         self._payments = payments
@@ -98,7 +100,8 @@ class Reconciler:
             if not await repo.try_lease(session, LEASE_NAME, self.holder, until=now + LEASE_TTL, now=now):
                 return 0
             due = list(await repo.links_due_for_check(session, now=now, limit=self._batch_size))
-            await repo.forget_updates_before(session, now - UPDATE_ID_RETENTION)
+        if self._retention is not None:
+            await self._retention.prune(now)  # on the lease holder only, one batch a round
         checked = 0
         for link in due:
             if stop is not None and stop.is_set():
