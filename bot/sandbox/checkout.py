@@ -173,7 +173,8 @@ class CheckoutDesk:
             return _not_found()
         with reading_as(_customer(link)):
             if action not in ("pay", "decline"):
-                return _page(gettext("Payment"), f"<p>{_e(gettext('Choose Pay or Decline.'))}</p>", status_code=400)
+                choose = gettext("Choose Pay or Decline.")
+                return _page(gettext("Payment"), f"<p>{_e(choose)}</p>", status_code=400)
             try:
                 attempt = self.pay(link_id, method) if action == "pay" else self.decline(link_id, method)
             except CheckoutRefused as refused:
@@ -226,11 +227,12 @@ def _payment_form() -> str:
     options = "".join(f'<option value="{_e(m)}">{_e(methods[m])}</option>' for m in PaymentMethod.ALL)
     # As FULL_REFUND_ONLY_METHODS has it: wallets are refunded only in full.
     refunds = gettext("Test refunds: a card payment can be refunded in parts, an e-wallet payment only in full.")
+    pay_with, pay, decline = gettext("Pay with"), gettext("Pay (test)"), gettext("Decline (test)")
     return (
         '<form method="post">'
-        f'<label>{_e(gettext("Pay with"))} <select name="method">{options}</select></label> '
-        f'<button type="submit" name="action" value="pay">{_e(gettext("Pay (test)"))}</button> '
-        f'<button type="submit" name="action" value="decline">{_e(gettext("Decline (test)"))}</button>'
+        f'<label>{_e(pay_with)} <select name="method">{options}</select></label> '
+        f'<button type="submit" name="action" value="pay">{_e(pay)}</button> '
+        f'<button type="submit" name="action" value="decline">{_e(decline)}</button>'
         "</form>"
         f'<p class="note">{_e(refunds)}</p>'
     )
