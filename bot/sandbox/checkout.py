@@ -4,7 +4,7 @@ Plain HTML without JavaScript; every value is escaped. Paying creates a SUCCESS 
 queues the PAYBYLINK notification; declining creates a CLOSED attempt and notifies nobody,
 because PayerMax only notifies successful link payments. The page speaks the language the link
 was made with (createPaybylink's ``language``, PayerMax's codes), as PayerMax's own page does,
-and writes the amount and the expiry that language's way (the customer's zone is unknown: UTC).
+and writes the amount and the expiry that language's way, in the main time zone of the link's country.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from starlette.routing import Route
 from bot.i18n.clock import when
 from bot.i18n.locales import FALLBACK, from_payermax, is_right_to_left
 from bot.i18n.reader import N_, Reader, current, gettext, reading_as
+from bot.i18n.regions import zones_of
 from bot.money import Money, format_money
 from bot.sandbox.errors import CheckoutRefused
 from bot.sandbox.notifier import Notifier, new_delivery
@@ -196,9 +197,10 @@ def _e(text: str) -> str:
 
 
 def _customer(link: PaymentLink) -> Reader:
-    """The page's reader: the language the link was made with (PayerMax's codes), in UTC."""
+    """The page's reader: the language the link was made with (PayerMax's codes), in its country's main zone."""
     language = from_payermax(str(link.request.get("language") or "")) or FALLBACK
-    return Reader(locale=language, timezone="UTC")
+    zones = zones_of(str(link.request.get("country") or ""))
+    return Reader(locale=language, timezone=zones[0] if zones else "UTC")
 
 
 def _not_found() -> HTMLResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.chat.texts.base import Markup, _, clip, ltr, money, ngettext, plain, plain_amount, t
+from bot.chat.texts.base import Markup, _, clip, local_examples, ltr, money, ngettext, plain, plain_amount, t
 from bot.i18n.reader import current
 from bot.money import AmountError, AmountProblem, Money, format_amount_plain
 
@@ -56,8 +56,9 @@ def amount_problem(error: AmountError) -> Markup:
             return t(_("“{typed}” is too large for a payment link. Check the number of zeros."), typed=typed)
         case AmountProblem.UNKNOWN_CURRENCY:
             return t(
-                _("“{token}” is not a currency I know. Use a 3-letter code such as IDR, BRL or USD."),
+                _("“{token}” is not a currency I know. Use a 3-letter code such as {currency} or USD."),
                 token=ltr(clip(error.currency or error.text, TYPED_UNITS)),
+                currency=local_examples()["currency"],
             )
         case AmountProblem.EXPONENT:
             return t(_("Please write “{typed}” out in full, without “e”."), typed=typed)
