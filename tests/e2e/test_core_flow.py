@@ -71,7 +71,7 @@ async def test_link_paid_and_announced_once(database_url: str, tmp_path) -> None
 
             paid = await fake.wait_for_message(lambda m: (m.text or "").startswith("✅ Paid"), timeout=20)
             assert paid.chat_id == SELLER and paid.reply_to_message_id == card.message_id
-            assert "Winter shoes" in paid.text and "CARD" in paid.text and "******" in paid.text
+            assert "Winter shoes" in paid.text and "Paid with card" in paid.text and "******" in paid.text
             await asyncio.sleep(2.0)  # let the duplicate deliveries arrive and be answered
             assert len(await _paid_messages(fake, SELLER)) == 1
             assert len(await db.payments()) == 1

@@ -100,7 +100,7 @@ def expiry_text(seconds: int) -> str:
 
 
 def sandbox_banner() -> Markup:
-    """The line every message about a sandbox link starts with."""
+    """The line that marks every message about a sandbox link."""
     return t(_("🧪 <b>SANDBOX</b> test link: no real money moves."))
 
 

@@ -97,9 +97,8 @@ def link_card(link: Link, payment: Payment | None = None, cancelled_by: str | No
     """The caption of a link card (at most a caption's 1,024 units: the description gives way)."""
 
     def card(description: str) -> Markup:
-        lines = [sandbox_banner()] if link.sandbox else []
-        lines += [
-            t("<b>{amount}</b>", amount=money_of(link)),
+        lines = [
+            t("<b>{amount}</b>", amount=money_of(link)),  # the amount leads; the sandbox note closes the card
             t("{description}", description=description),
             Markup(""),
             _status_line(link, payment, cancelled_by),
@@ -107,6 +106,8 @@ def link_card(link: Link, payment: Payment | None = None, cancelled_by: str | No
         if link.status == LinkStatus.ACTIVE and link.link_url:
             lines.append(t(_("Pay here: {url}"), url=ltr(link.link_url)))
         lines.append(t(_("Link ID <code>{link_id}</code>"), link_id=ltr(link.merchant_link_id)))
+        if link.sandbox:
+            lines.append(sandbox_banner())
         return join(lines)
 
     without = visible_length(card(""))
