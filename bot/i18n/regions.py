@@ -22,7 +22,7 @@ MARKETS: dict[str, tuple[str, ...]] = {
     "es": ("MX", "CO", "PE", "CL", "UY", "PY", "BO"),
     "tr": ("TR",),
     "th": ("TH",),
-    "zh_Hans": ("HK", "TW", "SG", "MY"),
+    "zh_Hans": ("SG", "MY", "CN", "HK"),  # Simplified script: Singapore, Malaysia, the mainland
 }
 
 
