@@ -302,7 +302,8 @@ async def seed_and_drain(plan: Plan, database_url: str) -> BurstResult:
                 await record_payments(PaymentService(sessions, owner_chat_ids=()), links)
                 queued = await outbox_counts(sessions)
                 print(
-                    f"seeded {plan.payments} links over {plan.chats} chats with their cards in {carded - started:.1f}s, "
+                    f"seeded {plan.payments} links over {plan.chats} chats "
+                    f"with their cards in {carded - started:.1f}s, "
                     f"recorded a payment on each in {time.perf_counter() - carded:.1f}s; outbox: "
                     + ", ".join(f"{count} {kind}" for (kind, _status), count in sorted(queued.items()))
                 )
@@ -380,7 +381,8 @@ def report(result: BurstResult) -> bool:
         ["reference", "seconds", "drain / it"],
         [
             [
-                f"Paid and edits: max({plan.payments + edits}/{TELEGRAM_PER_SECOND:.0f}, {2 * plan.per_chat - 1} s chain)",
+                f"Paid and edits: max({plan.payments + edits}/{TELEGRAM_PER_SECOND:.0f}, "
+                f"{2 * plan.per_chat - 1} s chain)",
                 f"{minimum:.1f}",
                 f"{ratio:.2f}",
             ],

@@ -59,7 +59,10 @@ PAYMENT_LINK_COLUMNS = (
 def links_by_merchant_ids(
     connection: Connection, merchant_link_ids: Sequence[str], *, for_update: bool = False
 ) -> dict[str, Row[Any]]:
-    """Links by the ids we gave PayerMax, as plain rows of PAYMENT_LINK_COLUMNS; ``for_update`` locks them on PostgreSQL, in id order."""
+    """Links by the ids we gave PayerMax, as plain rows of PAYMENT_LINK_COLUMNS.
+
+    ``for_update`` locks them on PostgreSQL, in id order.
+    """
     if not merchant_link_ids:
         return {}
     table = Link.__table__
@@ -87,7 +90,7 @@ def members_notified_privately(connection: Connection, user_ids: Sequence[int]) 
 
 
 def insert_new_payments(connection: Connection, rows: Sequence[dict[str, Any]]) -> dict[tuple[int, str], int]:
-    """Insert payments, skipping any another transaction recorded first; map each new (link id, outTradeNo) to its id."""
+    """Insert payments, skipping any another transaction recorded first; map new (link id, outTradeNo) pairs to ids."""
     if not rows:
         return {}
     table = Payment.__table__

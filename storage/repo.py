@@ -429,7 +429,10 @@ async def find_links(
     creator_user_id: int | None,
     limit: int,
 ) -> Sequence[Link]:
-    """Links whose id, PayerMax link id or payment outTradeNo is ``reference``, or whose description has every word; newest first."""
+    """Links whose id, PayerMax link id or payment outTradeNo is ``reference``, or whose description has every word.
+
+    Newest first.
+    """
     paid_by_order = select(Payment.link_id).where(Payment.out_trade_no == reference)
     matches = [
         Link.merchant_link_id == reference,
@@ -535,7 +538,7 @@ async def coalesce_card_updates(session: AsyncSession, link_id: int, *, up_to: i
 async def claim_setup_offer(
     session: AsyncSession, chat_id: int, chat_type: str, title: str | None, *, now: datetime, language: str | None
 ) -> bool:
-    """Mark a chat as offered its set-up (first sight remembers it, and its language if it has none); False if it was."""
+    """Mark a chat offered its set-up (first sight remembers it, and its language if it has none); False if it was."""
     await upsert_chat(session, chat_id, chat_type, title)
     table = Chat.__table__
     claimed = await session.execute(

@@ -85,7 +85,7 @@ class LinkReports:
 
 
 def _paybylink_reports(notification: Notification) -> LinkReports:
-    """The link a PAYBYLINK notification is about, and the successful payments it reports (with the amount it states)."""
+    """The link a PAYBYLINK notification names, and the successful payments it reports (with the amount it states)."""
     info = notification.link
     if info is None:
         raise ValueError(f"a {notification.notify_type} notification names no link")
@@ -154,7 +154,8 @@ def _repeat_detail(notify_type: str, trade: str) -> str:
 
 
 def _paid_detail(report: PaymentReport, trade: str) -> str:
-    return f"{report.amount} {report.currency} by {report.attempt.payment_method or 'unknown method'}, order {trade}, reported by {report.source}"
+    method = report.attempt.payment_method or "unknown method"
+    return f"{report.amount} {report.currency} by {method}, order {trade}, reported by {report.source}"
 
 
 def _paid_changes(link: LinkFacts, completed_at: datetime) -> dict[str, Any] | None:
@@ -237,7 +238,7 @@ class _Decision:
 
 
 def _decide(index: int, link: LinkFacts, report: PaymentReport, recorded: set[tuple[int, str]]) -> _Decision:
-    """Judge a matching report as _apply_one does; ``recorded`` grows, so a second report of one payment is a duplicate."""
+    """Judge a matching report as _apply_one does; ``recorded`` grows, so a payment's second report is a duplicate."""
     trade = _trade_of(link, report)
     if (link.id, trade) in recorded:
         return _Decision(index, link, report, trade, Outcome.DUPLICATE)
@@ -246,7 +247,7 @@ def _decide(index: int, link: LinkFacts, report: PaymentReport, recorded: set[tu
 
 
 def _record_batch(requests: Sequence[LinkReports], connection: Connection) -> list[Outcome | None]:
-    """Decide and record PAYBYLINK reports in the caller's transaction; None marks a notification to apply on its own."""
+    """Decide and record PAYBYLINK reports in the caller's transaction; None marks a notification to apply alone."""
     links = bulk.links_by_merchant_ids(
         connection, sorted({request.merchant_link_id for request in requests}), for_update=True
     )
@@ -385,7 +386,7 @@ class PaymentService:
     async def apply_link_notifications(
         self, notifications: Sequence[Notification], transactions: BatchTransactions
     ) -> list[Outcome]:
-        """Apply many PAYBYLINK notifications in one transaction of a few set-based statements; one outcome each, in order.
+        """Apply many PAYBYLINK notifications in one transaction of set-based statements; one outcome each, in order.
 
         A notification whose amount or currency differ from its link's is then applied on its own,
         through :meth:`apply_notification`, which keeps the evidence and alerts the owners.

@@ -9,6 +9,7 @@ Only the replica holding the ``reconciler`` lease runs a round, and calls are pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import uuid
@@ -88,10 +89,8 @@ class Reconciler:
                 log.exception("reconcile round failed")
                 checked = 0
             if checked < self._batch_size:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self._idle)
-                except TimeoutError:
-                    pass
 
     async def reconcile_once(self, stop: asyncio.Event | None = None) -> int:
         """Check every due link (if this replica holds the lease) until ``stop``; return how many were checked."""
