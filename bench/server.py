@@ -62,7 +62,7 @@ class _ChildServer(uvicorn.Server):
     """uvicorn whose stop comes from the handler installed below, so the child can clean up after it."""
 
     @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:  # type: ignore[override]
+    def capture_signals(self) -> Iterator[None]:
         # uvicorn's own handler re-raises SIGTERM after shutdown, killing the child before it can
         # dispose the engine or write its profile.
         yield
@@ -129,7 +129,7 @@ async def _serve(spec: ServerSpec, ready: Connection) -> None:
     try:
         await task
     finally:
-        if profiler:
+        if profiler and spec.profile_path:
             profiler.disable()
             profiler.dump_stats(spec.profile_path)
         if notifications is not None:
