@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.ext import Defaults, ExtBot
@@ -36,14 +37,14 @@ from telegram.ext import Defaults, ExtBot
 from bench.databases import bench_database, describe
 from bench.report import percentile, print_table, verdict
 from bot.botapi.budget import Limits, LocalBudget
-from bot.botapi.pacing import BudgetRateLimiter
+from bot.botapi.pacing import BudgetRateLimiter, SendArgs
 from bot.logs import configure_logging
 from bot.outbox import OutboxDispatcher
 from bot.payermax.models import PaymentAttempt
 from bot.qr import qr_png
 from bot.services.payments import Outcome, PaymentReport, PaymentService
 from storage.db import create_engine, is_sqlite, session_factory, upgrade
-from storage.models import Link, LinkStatus, OutboxMessage, OutboxStatus
+from storage.models import Link, LinkStatus, OutboxMessage, OutboxStatus, PaymentSource
 from tests.fakes.telegram_api import FakeTelegram
 
 FULL_PAYMENTS, FULL_CHATS = 1000, 50
@@ -159,7 +160,9 @@ async def record_payments(payments: PaymentService, links: list[Link]) -> None:
             card_org="VISA",
             card_number="411111******1111",
         )
-        report = PaymentReport(attempt=attempt, amount=link.amount, currency=link.currency, source="PAYBYLINK")
+        report = PaymentReport(
+            attempt=attempt, amount=link.amount, currency=link.currency, source=PaymentSource.PAYBYLINK
+        )
         outcome = await payments.apply_to_link(link.merchant_link_id, [report], notify_type="PAYBYLINK")
         if outcome != Outcome.APPLIED:
             raise RuntimeError(f"seeding payment on {link.merchant_link_id} gave {outcome}")
@@ -169,8 +172,8 @@ async def outbox_counts(sessions: async_sessionmaker[AsyncSession]) -> Counter[t
     """Outbox rows by (kind, status)."""
     async with sessions() as session:
         rows = await session.execute(
-            select(OutboxMessage.kind, OutboxMessage.status, func.count()).group_by(
-                OutboxMessage.kind, OutboxMessage.status
+            select(col(OutboxMessage.kind), col(OutboxMessage.status), func.count()).group_by(
+                col(OutboxMessage.kind), col(OutboxMessage.status)
             )
         )
         return Counter({(kind, status): count for kind, status, count in rows})
@@ -179,11 +182,13 @@ async def outbox_counts(sessions: async_sessionmaker[AsyncSession]) -> Counter[t
 async def pending_count(sessions: async_sessionmaker[AsyncSession]) -> int:
     """Rows still PENDING (claimed rows stay PENDING until sent or given up)."""
     async with sessions() as session:
-        statement = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+        statement = (
+            select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status) == OutboxStatus.PENDING)
+        )
         return int((await session.execute(statement)).scalar_one())
 
 
-def paced_bot(fake: FakeTelegram, budget: LocalBudget) -> ExtBot[object]:
+def paced_bot(fake: FakeTelegram, budget: LocalBudget) -> ExtBot[SendArgs]:
     """The bot as the application builds it: HTML by default, every send and edit through the budget."""
     return ExtBot(
         fake.token,
@@ -302,7 +307,8 @@ async def seed_and_drain(plan: Plan, database_url: str) -> BurstResult:
                 await record_payments(PaymentService(sessions, owner_chat_ids=()), links)
                 queued = await outbox_counts(sessions)
                 print(
-                    f"seeded {plan.payments} links over {plan.chats} chats with their cards in {carded - started:.1f}s, "
+                    f"seeded {plan.payments} links over {plan.chats} chats "
+                    f"with their cards in {carded - started:.1f}s, "
                     f"recorded a payment on each in {time.perf_counter() - carded:.1f}s; outbox: "
                     + ", ".join(f"{count} {kind}" for (kind, _status), count in sorted(queued.items()))
                 )
@@ -380,7 +386,8 @@ def report(result: BurstResult) -> bool:
         ["reference", "seconds", "drain / it"],
         [
             [
-                f"Paid and edits: max({plan.payments + edits}/{TELEGRAM_PER_SECOND:.0f}, {2 * plan.per_chat - 1} s chain)",
+                f"Paid and edits: max({plan.payments + edits}/{TELEGRAM_PER_SECOND:.0f}, "
+                f"{2 * plan.per_chat - 1} s chain)",
                 f"{minimum:.1f}",
                 f"{ratio:.2f}",
             ],

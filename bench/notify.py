@@ -25,6 +25,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from bench.databases import bench_database, describe
 from bench.loadgen import CLIENTS, LoadResult, PreparedRequest, post_all
@@ -32,7 +33,7 @@ from bench.report import print_table, verdict
 from bench.server import HOST, ServerSpec, describe_stack, served
 from bot.payermax import signing
 from storage.db import create_engine, session_factory, upgrade
-from storage.models import Link, LinkStatus, OutboxMessage, Payment
+from storage.models import Link, LinkStatus, OutboxKind, OutboxMessage, Payment
 
 NOTIFY_PATH = "/payermax/notify"
 CONCURRENCY = 32
@@ -165,7 +166,7 @@ async def count_recorded(database_url: str) -> tuple[int, int]:
     try:
         async with session_factory(engine)() as session:
             payments = (await session.execute(select(func.count()).select_from(Payment))).scalar_one()
-            paid = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "paid")
+            paid = select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.kind) == OutboxKind.PAID)
             return int(payments), int((await session.execute(paid)).scalar_one())
     finally:
         await engine.dispose()

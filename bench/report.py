@@ -26,7 +26,8 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[obje
     widths = [max(len(headers[i]), *(len(row[i]) for row in cells)) for i in range(len(headers))]
 
     def line(row: Sequence[str]) -> str:
-        first, rest = row[0].ljust(widths[0]), [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+        first = row[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
         return "  ".join([first, *rest]).rstrip()
 
     rule = "-" * len(line(list(headers)))

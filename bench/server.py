@@ -62,7 +62,7 @@ class _ChildServer(uvicorn.Server):
     """uvicorn whose stop comes from the handler installed below, so the child can clean up after it."""
 
     @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:  # type: ignore[override]
+    def capture_signals(self) -> Iterator[None]:
         # uvicorn's own handler re-raises SIGTERM after shutdown, killing the child before it can
         # dispose the engine or write its profile.
         yield
@@ -88,7 +88,7 @@ def describe_stack() -> str:
 
 
 def _build_app(spec: ServerSpec) -> tuple[ASGIApp, AsyncEngine | None, NotificationWriter | None]:
-    """The app the spec names, with the engine and the started notification writer to close afterwards (None for the baseline)."""
+    """The app the spec names, and the engine and started notification writer to close after (None for the baseline)."""
     if spec.kind == "baseline":
         return baseline_app(), None, None
     assert spec.database_url and spec.platform_public_key
@@ -107,7 +107,7 @@ def _build_app(spec: ServerSpec) -> tuple[ASGIApp, AsyncEngine | None, Notificat
 
 
 async def _serve(spec: ServerSpec, ready: Connection) -> None:
-    log_file = open(spec.log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+    log_file = open(spec.log_path, "a", encoding="utf-8")  # noqa: SIM115, ASYNC230 - once, before serving; closed below
     # The real process logs at INFO; a notification writes a line, so the bench pays for it too.
     configure_logging("INFO", stream=log_file)
     app, engine, notifications = _build_app(spec)
@@ -129,7 +129,7 @@ async def _serve(spec: ServerSpec, ready: Connection) -> None:
     try:
         await task
     finally:
-        if profiler:
+        if profiler and spec.profile_path:
             profiler.disable()
             profiler.dump_stats(spec.profile_path)
         if notifications is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.config import ConfigError, load_settings
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``paylink-bot`` script."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        command: Callable[[argparse.Namespace], int] = args.func  # each subcommand sets its own (set_defaults)
+        return command(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

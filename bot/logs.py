@@ -6,6 +6,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable
+from typing import TextIO
 
 # Context fields handlers attach with ``extra=`` and the formatter prints when present.
 CONTEXT_FIELDS = ("link", "chat", "user", "status", "trade")
@@ -35,7 +36,7 @@ class LineFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (), stream=None) -> None:
+def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
     """Send every log line through the scrubbing formatter at the given level."""
     handler = logging.StreamHandler(stream or sys.stderr)
     formatter = LineFormatter(secrets)

@@ -6,6 +6,7 @@ import io
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
+from qrcode.image.pil import PilImage
 
 # M recovers ~15% damage: sturdy enough for a phone photo of a screen, still a small code.
 ERROR_CORRECTION = ERROR_CORRECT_M
@@ -17,7 +18,7 @@ def qr_png(url: str, *, box_size: int = 10, border: int = 4) -> bytes:
         raise ValueError("a QR code needs a non-empty URL")
     if box_size < 1 or border < 0:
         raise ValueError(f"box_size must be >= 1 and border >= 0, got {box_size} and {border}")
-    code = qrcode.QRCode(error_correction=ERROR_CORRECTION, box_size=box_size, border=border)
+    code = qrcode.QRCode(error_correction=ERROR_CORRECTION, box_size=box_size, border=border, image_factory=PilImage)
     code.add_data(url)
     code.make(fit=True)
     buffer = io.BytesIO()

@@ -13,6 +13,7 @@ from typing import Any, TypedDict
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel, col
 
 from storage.models import (
     Link,
@@ -23,6 +24,7 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
     Payment,
+    table_of,
     utcnow,
 )
 
@@ -37,10 +39,10 @@ class OutboxEntry(TypedDict):
     payload: dict[str, Any]
 
 
-def _insert_skipping_conflicts(connection: Connection, model: type[Any]) -> Any:
+def _insert_skipping_conflicts(connection: Connection, model: type[SQLModel]) -> Any:
     """An INSERT into the model's table that can take ON CONFLICT DO NOTHING on this database."""
     dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    return dialect_insert(model.__table__)
+    return dialect_insert(table_of(model))
 
 
 # What deciding about a payment reads of its link (bot.services.payments.LinkFacts).
@@ -59,10 +61,13 @@ PAYMENT_LINK_COLUMNS = (
 def links_by_merchant_ids(
     connection: Connection, merchant_link_ids: Sequence[str], *, for_update: bool = False
 ) -> dict[str, Row[Any]]:
-    """Links by the ids we gave PayerMax, as plain rows of PAYMENT_LINK_COLUMNS; ``for_update`` locks them on PostgreSQL, in id order."""
+    """Links by the ids we gave PayerMax, as plain rows of PAYMENT_LINK_COLUMNS.
+
+    ``for_update`` locks them on PostgreSQL, in id order.
+    """
     if not merchant_link_ids:
         return {}
-    table = Link.__table__
+    table = table_of(Link)
     columns = [table.c[name] for name in PAYMENT_LINK_COLUMNS]
     statement = select(*columns).where(table.c.merchant_link_id.in_(list(merchant_link_ids))).order_by(table.c.id)
     if for_update:
@@ -74,7 +79,7 @@ def recorded_payments(connection: Connection, link_ids: Sequence[int]) -> set[tu
     """The (link id, outTradeNo) of every payment already recorded on these links."""
     if not link_ids:
         return set()
-    statement = select(Payment.link_id, Payment.out_trade_no).where(Payment.link_id.in_(list(link_ids)))
+    statement = select(col(Payment.link_id), col(Payment.out_trade_no)).where(col(Payment.link_id).in_(list(link_ids)))
     return {(row.link_id, row.out_trade_no) for row in connection.execute(statement)}
 
 
@@ -82,15 +87,17 @@ def members_notified_privately(connection: Connection, user_ids: Sequence[int]) 
     """Which of these people asked to hear about their links in their private chat too."""
     if not user_ids:
         return set()
-    statement = select(Member.user_id).where(Member.user_id.in_(list(user_ids)), Member.notify_private.is_(True))
+    statement = select(col(Member.user_id)).where(
+        col(Member.user_id).in_(list(user_ids)), col(Member.notify_private).is_(True)
+    )
     return set(connection.execute(statement).scalars())
 
 
 def insert_new_payments(connection: Connection, rows: Sequence[dict[str, Any]]) -> dict[tuple[int, str], int]:
-    """Insert payments, skipping any another transaction recorded first; map each new (link id, outTradeNo) to its id."""
+    """Insert payments, skipping any another transaction recorded first; map new (link id, outTradeNo) pairs to ids."""
     if not rows:
         return {}
-    table = Payment.__table__
+    table = table_of(Payment)
     now = utcnow()
     statement = (
         _insert_skipping_conflicts(connection, Payment)
@@ -105,7 +112,7 @@ def update_links(connection: Connection, changes: dict[int, dict[str, Any]]) -> 
     """Change links by id; every link's changes must name the same columns."""
     if not changes:
         return
-    table = Link.__table__
+    table = table_of(Link)
     statement = update(table).where(table.c.id == bindparam("changed_link_id"))
     connection.execute(statement, [{"changed_link_id": link_id, **values} for link_id, values in changes.items()])
 
@@ -119,7 +126,7 @@ def add_link_events(connection: Connection, events: Sequence[tuple[int, LinkEven
         {"link_id": link_id, "kind": kind, "detail": detail, "actor_user_id": None, "created_at": now}
         for link_id, kind, detail in events
     ]
-    connection.execute(insert(LinkEvent.__table__), rows)
+    connection.execute(insert(table_of(LinkEvent)), rows)
 
 
 def enqueue_many(connection: Connection, entries: Sequence[OutboxEntry]) -> None:
@@ -139,7 +146,7 @@ def enqueue_many(connection: Connection, entries: Sequence[OutboxEntry]) -> None
         }
         for entry in entries
     ]
-    table = OutboxMessage.__table__
+    table = table_of(OutboxMessage)
     connection.execute(
         _insert_skipping_conflicts(connection, OutboxMessage).on_conflict_do_nothing(
             index_elements=[table.c.dedupe_key]

@@ -5,9 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Column, DateTime, Float, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    inspect,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -16,7 +28,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class DecimalText(TypeDecorator):
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table a model maps to, for the statements SQLModel does not type (upserts, bulk writes)."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to one table")
+    return table
+
+
+class _Numbered(Protocol):
+    id: int | None
+
+
+def stored_id(row: _Numbered) -> int:
+    """The id the database gave this row once it was flushed (or loaded); a row never stored has none."""
+    if row.id is None:
+        raise ValueError(f"this {type(row).__name__} has no id yet: flush it first")
+    return row.id
+
+
+class DecimalText(TypeDecorator[Decimal]):
     """A Decimal stored as its exact text, so SQLite never turns money into a float."""
 
     impl = String(40)
@@ -31,26 +62,26 @@ class DecimalText(TypeDecorator):
         return None if value is None else Decimal(value)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend (SQLite forgets the zone)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(UTC)
 
-    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class StrEnumText(TypeDecorator):
+class StrEnumText(TypeDecorator[StrEnum]):
     """A StrEnum stored as its value (plain text, no database enum type), read back as the enum."""
 
     impl = String
@@ -68,7 +99,7 @@ class StrEnumText(TypeDecorator):
 
 
 def _vocabulary(enum: type[StrEnum], length: int, *, default: StrEnum | None = None, index: bool = False) -> Any:
-    column = Column(StrEnumText(enum, length), nullable=False, index=index)
+    column: Column[StrEnum] = Column(StrEnumText(enum, length), nullable=False, index=index)
     return Field(default=default, sa_column=column) if default is not None else Field(sa_column=column)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col
 
 from storage.models import (
     AuditAction,
@@ -30,11 +31,12 @@ from storage.models import (
     Person,
     ProcessedUpdate,
     RefusalNotice,
+    table_of,
     utcnow,
 )
 
 
-def upsert(session: AsyncSession, model: type[Any]) -> Any:
+def upsert(session: AsyncSession, model: type[SQLModel]) -> Any:
     """An INSERT for the model's table that takes ON CONFLICT clauses on this session's database.
 
     Every get-or-create goes through one of these: reading first and inserting after races with a
@@ -42,7 +44,7 @@ def upsert(session: AsyncSession, model: type[Any]) -> Any:
     """
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return builder(model.__table__)
+    return builder(table_of(model))
 
 
 async def get_chat(session: AsyncSession, chat_id: int) -> Chat | None:
@@ -54,7 +56,7 @@ async def upsert_chat(session: AsyncSession, chat_id: int, chat_type: str, title
     """Remember a chat (and its latest title) in one atomic statement, creating it on first sight."""
     statement = upsert(session, Chat).values(id=chat_id, type=chat_type, title=title, created_at=utcnow())
     statement = statement.on_conflict_do_update(
-        index_elements=[Chat.__table__.c.id], set_={"type": chat_type, "title": title}
+        index_elements=[table_of(Chat).c.id], set_={"type": chat_type, "title": title}
     )
     await session.execute(statement)
     chat = await session.get(Chat, chat_id, populate_existing=True)
@@ -64,7 +66,7 @@ async def upsert_chat(session: AsyncSession, chat_id: int, chat_type: str, title
 
 async def claim_refusal_notice(session: AsyncSession, user_id: int, *, now: datetime, interval: timedelta) -> bool:
     """Take the right to tell this person "not allowed" now; False if they were told within ``interval``."""
-    table = RefusalNotice.__table__
+    table = table_of(RefusalNotice)
     statement = (
         upsert(session, RefusalNotice)
         .values(user_id=user_id, last_sent_at=now)
@@ -80,7 +82,7 @@ async def claim_refusal_notice(session: AsyncSession, user_id: int, *, now: date
 
 async def get_link(session: AsyncSession, link_id: int, *, for_update: bool = False) -> Link | None:
     """A link by our row id; ``for_update`` locks it on PostgreSQL."""
-    statement = select(Link).where(Link.id == link_id)
+    statement = select(Link).where(col(Link.id) == link_id)
     if for_update:
         statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
@@ -90,7 +92,7 @@ async def get_link_by_merchant_id(
     session: AsyncSession, merchant_link_id: str, *, for_update: bool = False
 ) -> Link | None:
     """A link by the id we gave PayerMax."""
-    statement = select(Link).where(Link.merchant_link_id == merchant_link_id)
+    statement = select(Link).where(col(Link.merchant_link_id) == merchant_link_id)
     if for_update:
         statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
@@ -98,24 +100,24 @@ async def get_link_by_merchant_id(
 
 async def get_link_by_request_key(session: AsyncSession, request_key: str) -> Link | None:
     """The link a given Telegram request already made, if any."""
-    return (await session.execute(select(Link).where(Link.request_key == request_key))).scalar_one_or_none()
+    return (await session.execute(select(Link).where(col(Link.request_key) == request_key))).scalar_one_or_none()
 
 
 async def get_payment_by_trade(session: AsyncSession, out_trade_no: str) -> Payment | None:
     """The payment PayerMax knows by this outTradeNo."""
-    statement = select(Payment).where(Payment.out_trade_no == out_trade_no).limit(1)
+    statement = select(Payment).where(col(Payment.out_trade_no) == out_trade_no).limit(1)
     return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def get_payment(session: AsyncSession, link_id: int, out_trade_no: str) -> Payment | None:
     """The payment of this attempt on this link."""
-    statement = select(Payment).where(Payment.link_id == link_id, Payment.out_trade_no == out_trade_no)
+    statement = select(Payment).where(col(Payment.link_id) == link_id, col(Payment.out_trade_no) == out_trade_no)
     return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def payments_of(session: AsyncSession, link_id: int) -> Sequence[Payment]:
     """Payments on a link, oldest first."""
-    statement = select(Payment).where(Payment.link_id == link_id).order_by(Payment.id)
+    statement = select(Payment).where(col(Payment.link_id) == link_id).order_by(col(Payment.id))
     return (await session.execute(statement)).scalars().all()
 
 
@@ -123,9 +125,9 @@ async def links_due_for_check(session: AsyncSession, *, now: datetime, limit: in
     """Unfinished links whose next check is due, most overdue first."""
     statement = (
         select(Link)
-        .where(Link.status.in_([LinkStatus.ACTIVE, LinkStatus.CREATING]))
-        .where(Link.next_check_at.is_not(None), Link.next_check_at <= now)
-        .order_by(Link.next_check_at, Link.id)
+        .where(col(Link.status).in_([LinkStatus.ACTIVE, LinkStatus.CREATING]))
+        .where(col(Link.next_check_at).is_not(None), col(Link.next_check_at) <= now)
+        .order_by(col(Link.next_check_at), col(Link.id))
         .limit(limit)
     )
     return (await session.execute(statement)).scalars().all()
@@ -133,12 +135,12 @@ async def links_due_for_check(session: AsyncSession, *, now: datetime, limit: in
 
 async def schedule_check(session: AsyncSession, link_id: int, when: datetime | None) -> None:
     """Set when the reconciler next looks at a link."""
-    await session.execute(update(Link).where(Link.id == link_id).values(next_check_at=when))
+    await session.execute(update(Link).where(col(Link.id) == link_id).values(next_check_at=when))
 
 
 async def try_lease(session: AsyncSession, name: str, holder: str, *, until: datetime, now: datetime) -> bool:
     """Take or renew the named lease if it is free, expired or already ours (one atomic statement)."""
-    table = Lease.__table__
+    table = table_of(Lease)
     statement = (
         upsert(session, Lease)
         .values(name=name, holder=holder, expires_at=until)
@@ -156,7 +158,7 @@ async def claim_update(
     session: AsyncSession, update_id: int, holder: str, *, take_over: Callable[[ProcessedUpdate], bool]
 ) -> bool:
     """Take on a Telegram update; False if it is done or someone else holds it (``take_over`` decides)."""
-    table = ProcessedUpdate.__table__
+    table = table_of(ProcessedUpdate)
     inserted = await session.execute(
         upsert(session, ProcessedUpdate)
         .values(update_id=update_id, holder=holder, done=False, received_at=utcnow())
@@ -174,7 +176,7 @@ async def claim_update(
 
 async def finish_update(session: AsyncSession, update_id: int) -> None:
     """Mark an update's handling complete."""
-    await session.execute(update(ProcessedUpdate).where(ProcessedUpdate.update_id == update_id).values(done=True))
+    await session.execute(update(ProcessedUpdate).where(col(ProcessedUpdate.update_id) == update_id).values(done=True))
 
 
 async def get_draft(session: AsyncSession, chat_id: int, user_id: int) -> Draft | None:
@@ -194,7 +196,7 @@ async def restart_draft(
     description: str | None = None,
 ) -> None:
     """Start this person's draft in this chat afresh at ``step``, replacing any they had (one atomic statement)."""
-    table = Draft.__table__
+    table = table_of(Draft)
     fresh = {
         "step": step,
         "amount": None,
@@ -214,8 +216,8 @@ async def restart_draft(
 
 async def delete_draft(session: AsyncSession, chat_id: int, user_id: int) -> bool:
     """Drop a draft; tell whether there was one."""
-    result = await session.execute(delete(Draft).where(Draft.chat_id == chat_id, Draft.user_id == user_id))
-    return bool(result.rowcount)
+    statement = delete(Draft).where(col(Draft.chat_id) == chat_id, col(Draft.user_id) == user_id)
+    return (await session.execute(statement.returning(col(Draft.chat_id)))).first() is not None
 
 
 async def record_event(
@@ -240,7 +242,7 @@ async def enqueue(
     link_id: int | None = None,
 ) -> bool:
     """Add an outbox message unless one with this dedupe key exists (atomically); tell whether it was added."""
-    table = OutboxMessage.__table__
+    table = table_of(OutboxMessage)
     now = utcnow()
     statement = (
         upsert(session, OutboxMessage)
@@ -265,8 +267,8 @@ async def due_outbox(session: AsyncSession, *, now: datetime, limit: int, skip_l
     """Pending outbox messages that are due, oldest first; locked rows are skipped on PostgreSQL."""
     statement = (
         select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .where(col(OutboxMessage.status) == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) <= now)
+        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
         .limit(limit)
     )
     if skip_locked:
@@ -278,13 +280,13 @@ async def postpone_outbox(session: AsyncSession, message_ids: Sequence[int], unt
     """Push claimed messages into the future so no other worker takes them meanwhile (a lease)."""
     if message_ids:
         await session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).values(next_attempt_at=until)
+            update(OutboxMessage).where(col(OutboxMessage.id).in_(message_ids)).values(next_attempt_at=until)
         )
 
 
 async def outbox_backlog(session: AsyncSession) -> int:
     """How many messages wait to be sent."""
-    statement = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+    statement = select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status) == OutboxStatus.PENDING)
     return int((await session.execute(statement)).scalar_one())
 
 
@@ -295,7 +297,7 @@ async def finish_outbox(
     values: dict[str, Any] = {"status": status, "last_error": error[:512] if error else None}
     if status == OutboxStatus.SENT:
         values["sent_at"] = utcnow()
-    await session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+    await session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values))
 
 
 async def retry_outbox(
@@ -305,8 +307,8 @@ async def retry_outbox(
     when = utcnow() + delay
     values: dict[str, Any] = {"next_attempt_at": when, "last_error": error[:512]}
     if count_attempt:
-        values["attempts"] = OutboxMessage.attempts + 1
-    await session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+        values["attempts"] = col(OutboxMessage.attempts) + 1
+    await session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values))
     return when
 
 
@@ -317,9 +319,9 @@ async def bring_forward(session: AsyncSession, waiting: dict[int, datetime]) -> 
         await session.execute(
             update(OutboxMessage)
             .where(
-                OutboxMessage.id == message_id,
-                OutboxMessage.next_attempt_at == when,
-                OutboxMessage.status == OutboxStatus.PENDING,
+                col(OutboxMessage.id) == message_id,
+                col(OutboxMessage.next_attempt_at) == when,
+                col(OutboxMessage.status) == OutboxStatus.PENDING,
             )
             .values(next_attempt_at=now)
         )
@@ -335,7 +337,11 @@ async def add_link_event(
 
 async def link_events(session: AsyncSession, link_id: int) -> Sequence[LinkEvent]:
     """A link's timeline, oldest first."""
-    statement = select(LinkEvent).where(LinkEvent.link_id == link_id).order_by(LinkEvent.created_at, LinkEvent.id)
+    statement = (
+        select(LinkEvent)
+        .where(col(LinkEvent.link_id) == link_id)
+        .order_by(col(LinkEvent.created_at), col(LinkEvent.id))
+    )
     return (await session.execute(statement)).scalars().all()
 
 
@@ -369,9 +375,9 @@ async def audit(
 def _links_in_scope(statement: Any, *, chat_id: int | None, creator_user_id: int | None) -> Any:
     """Narrow a links query to one chat and/or one creator (None: no narrowing)."""
     if chat_id is not None:
-        statement = statement.where(Link.chat_id == chat_id)
+        statement = statement.where(col(Link.chat_id) == chat_id)
     if creator_user_id is not None:
-        statement = statement.where(Link.creator_user_id == creator_user_id)
+        statement = statement.where(col(Link.creator_user_id) == creator_user_id)
     return statement
 
 
@@ -387,8 +393,8 @@ async def list_links(
     """Links in scope with one of these statuses (None: any), newest first."""
     statement = _links_in_scope(select(Link), chat_id=chat_id, creator_user_id=creator_user_id)
     if statuses is not None:
-        statement = statement.where(Link.status.in_(list(statuses)))
-    statement = statement.order_by(Link.created_at.desc(), Link.id.desc()).offset(offset).limit(limit)
+        statement = statement.where(col(Link.status).in_(list(statuses)))
+    statement = statement.order_by(col(Link.created_at).desc(), col(Link.id).desc()).offset(offset).limit(limit)
     return (await session.execute(statement)).scalars().all()
 
 
@@ -400,7 +406,7 @@ async def count_links(
         select(func.count()).select_from(Link), chat_id=chat_id, creator_user_id=creator_user_id
     )
     if statuses is not None:
-        statement = statement.where(Link.status.in_(list(statuses)))
+        statement = statement.where(col(Link.status).in_(list(statuses)))
     return int((await session.execute(statement)).scalar_one())
 
 
@@ -409,8 +415,8 @@ async def payments_completed_since(
 ) -> Sequence[Payment]:
     """Payments completed at or after ``since`` on links in scope (summed by the caller: amounts are exact text)."""
     statement = _links_in_scope(
-        select(Payment).join(Link, Link.id == Payment.link_id), chat_id=chat_id, creator_user_id=creator_user_id
-    ).where(Payment.completed_at >= since)
+        select(Payment).join(Link, col(Link.id) == Payment.link_id), chat_id=chat_id, creator_user_id=creator_user_id
+    ).where(col(Payment.completed_at) >= since)
     return (await session.execute(statement)).scalars().all()
 
 
@@ -429,20 +435,23 @@ async def find_links(
     creator_user_id: int | None,
     limit: int,
 ) -> Sequence[Link]:
-    """Links whose id, PayerMax link id or payment outTradeNo is ``reference``, or whose description has every word; newest first."""
-    paid_by_order = select(Payment.link_id).where(Payment.out_trade_no == reference)
+    """Links whose id, PayerMax link id or payment outTradeNo is ``reference``, or whose description has every word.
+
+    Newest first.
+    """
+    paid_by_order = select(col(Payment.link_id)).where(col(Payment.out_trade_no) == reference)
     matches = [
-        Link.merchant_link_id == reference,
-        Link.merchant_link_id == reference.upper(),
-        Link.payermax_link_id == reference,
-        Link.id.in_(paid_by_order),
+        col(Link.merchant_link_id) == reference,
+        col(Link.merchant_link_id) == reference.upper(),
+        col(Link.payermax_link_id) == reference,
+        col(Link.id).in_(paid_by_order),
     ]
     if words:
         matches.append(
             and_(*(func.lower(Link.description).like(_like_escaped(word.lower()), escape="\\") for word in words))
         )
     statement = _links_in_scope(select(Link).where(or_(*matches)), chat_id=chat_id, creator_user_id=creator_user_id)
-    statement = statement.order_by(Link.created_at.desc(), Link.id.desc()).limit(limit)
+    statement = statement.order_by(col(Link.created_at).desc(), col(Link.id).desc()).limit(limit)
     return (await session.execute(statement)).scalars().all()
 
 
@@ -452,13 +461,13 @@ async def link_by_reference(session: AsyncSession, reference: str) -> Link | Non
         select(Link)
         .where(
             or_(
-                Link.merchant_link_id == reference,
-                Link.merchant_link_id == reference.upper(),
-                Link.payermax_link_id == reference,
-                Link.id.in_(select(Payment.link_id).where(Payment.out_trade_no == reference)),
+                col(Link.merchant_link_id) == reference,
+                col(Link.merchant_link_id) == reference.upper(),
+                col(Link.payermax_link_id) == reference,
+                col(Link.id).in_(select(col(Payment.link_id)).where(col(Payment.out_trade_no) == reference)),
             )
         )
-        .order_by(Link.id)
+        .order_by(col(Link.id))
         .limit(1)
     )
     return (await session.execute(statement)).scalar_one_or_none()
@@ -468,7 +477,7 @@ async def latest_payments(session: AsyncSession, link_ids: Sequence[int]) -> dic
     """The most recent payment of each of these links (links without one are left out)."""
     if not link_ids:
         return {}
-    statement = select(Payment).where(Payment.link_id.in_(list(link_ids))).order_by(Payment.id)
+    statement = select(Payment).where(col(Payment.link_id).in_(list(link_ids))).order_by(col(Payment.id))
     return {payment.link_id: payment for payment in (await session.execute(statement)).scalars()}
 
 
@@ -476,8 +485,8 @@ async def latest_audit(session: AsyncSession, *, action: AuditAction, subject: s
     """The newest audit entry of this action on this subject."""
     statement = (
         select(AuditEvent)
-        .where(AuditEvent.action == action, AuditEvent.subject == subject)
-        .order_by(AuditEvent.id.desc())
+        .where(col(AuditEvent.action) == action, col(AuditEvent.subject) == subject)
+        .order_by(col(AuditEvent.id).desc())
         .limit(1)
     )
     return (await session.execute(statement)).scalar_one_or_none()
@@ -485,7 +494,7 @@ async def latest_audit(session: AsyncSession, *, action: AuditAction, subject: s
 
 async def payments_of_trade(session: AsyncSession, out_trade_no: str) -> Sequence[Payment]:
     """Every payment recorded under this outTradeNo."""
-    return (await session.execute(select(Payment).where(Payment.out_trade_no == out_trade_no))).scalars().all()
+    return (await session.execute(select(Payment).where(col(Payment.out_trade_no) == out_trade_no))).scalars().all()
 
 
 async def ensure_member(
@@ -495,7 +504,7 @@ async def ensure_member(
 
     The existing row (when there was one) is then read with ``get_member(..., for_update=True)``.
     """
-    table = Member.__table__
+    table = table_of(Member)
     created = await session.execute(
         upsert(session, Member)
         .values(user_id=user_id, role=role, name=name, notify_private=False, added_by=added_by, added_at=now)
@@ -509,10 +518,10 @@ async def ensure_member(
 
 async def latest_pending_card_update(session: AsyncSession, link_id: int) -> int | None:
     """The id of the newest card edit still waiting for this link."""
-    statement = select(func.max(OutboxMessage.id)).where(
-        OutboxMessage.link_id == link_id,
-        OutboxMessage.kind == OutboxKind.CARD_UPDATE,
-        OutboxMessage.status == OutboxStatus.PENDING,
+    statement = select(func.max(col(OutboxMessage.id))).where(
+        col(OutboxMessage.link_id) == link_id,
+        col(OutboxMessage.kind) == OutboxKind.CARD_UPDATE,
+        col(OutboxMessage.status) == OutboxStatus.PENDING,
     )
     return (await session.execute(statement)).scalar_one_or_none()
 
@@ -522,11 +531,11 @@ async def coalesce_card_updates(session: AsyncSession, link_id: int, *, up_to: i
     await session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.link_id == link_id,
-            OutboxMessage.kind == OutboxKind.CARD_UPDATE,
-            OutboxMessage.status == OutboxStatus.PENDING,
-            OutboxMessage.id <= up_to,
-            OutboxMessage.id != sent,
+            col(OutboxMessage.link_id) == link_id,
+            col(OutboxMessage.kind) == OutboxKind.CARD_UPDATE,
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+            col(OutboxMessage.id) <= up_to,
+            col(OutboxMessage.id) != sent,
         )
         .values(status=OutboxStatus.SENT, sent_at=utcnow(), last_error=f"coalesced into {sent}")
     )
@@ -535,9 +544,9 @@ async def coalesce_card_updates(session: AsyncSession, link_id: int, *, up_to: i
 async def claim_setup_offer(
     session: AsyncSession, chat_id: int, chat_type: str, title: str | None, *, now: datetime, language: str | None
 ) -> bool:
-    """Mark a chat as offered its set-up (first sight remembers it, and its language if it has none); False if it was."""
+    """Mark a chat offered its set-up (first sight remembers it, and its language if it has none); False if it was."""
     await upsert_chat(session, chat_id, chat_type, title)
-    table = Chat.__table__
+    table = table_of(Chat)
     claimed = await session.execute(
         update(table)
         .where(table.c.id == chat_id, table.c.setup_offered_at.is_(None))
@@ -552,7 +561,7 @@ async def remember_chat_language(
 ) -> None:
     """Remember a chat, and give it this language if it has none yet (the first person's, or whoever added the bot)."""
     await upsert_chat(session, chat_id, chat_type, title)
-    table = Chat.__table__
+    table = table_of(Chat)
     await session.execute(
         update(table).where(table.c.id == chat_id, table.c.language.is_(None)).values(language=language)
     )
@@ -568,7 +577,7 @@ async def upsert_person(
     now: datetime,
 ) -> None:
     """Remember how to name a person and the language Telegram says they use."""
-    table = Person.__table__
+    table = table_of(Person)
     values = {"name": name[:128], "username": username, "telegram_language": telegram_language, "updated_at": now}
     await session.execute(
         upsert(session, Person)
@@ -584,13 +593,17 @@ async def get_person(session: AsyncSession, user_id: int) -> Person | None:
 
 async def person_by_username(session: AsyncSession, username: str) -> Person | None:
     """The person the bot last saw with this @username."""
-    statement = select(Person).where(Person.username == username.lower().lstrip("@")).order_by(Person.updated_at.desc())
+    statement = (
+        select(Person)
+        .where(col(Person.username) == username.lower().lstrip("@"))
+        .order_by(col(Person.updated_at).desc())
+    )
     return (await session.execute(statement.limit(1))).scalar_one_or_none()
 
 
 async def set_person_language(session: AsyncSession, user_id: int, language: str, *, now: datetime) -> None:
     """Remember the language a person chose with /language."""
-    table = Person.__table__
+    table = table_of(Person)
     await session.execute(
         upsert(session, Person)
         .values(user_id=user_id, name="", language=language, updated_at=now)

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.botapi.budget import Booking, Limits, Priority, SlotGrid, book_within
-from storage.models import SendChatPace, SendSlot
+from storage.models import SendChatPace, SendSlot, table_of
 
 BOT_WIDE = 0  # the send_chat_pace row that holds a pause for the whole bot (no chat has id 0)
 LOCK_KEY = 0x7061796C696E6B  # pg_advisory_xact_lock key of the send budget ("paylink")
@@ -58,7 +59,7 @@ class SharedBudget:
         """Seconds left of a bot-wide pause (0 when there is none)."""
         async with self._sessions() as session:
             now = await _database_now(session)
-            until = await session.scalar(select(SendChatPace.next_at).where(SendChatPace.chat_id == BOT_WIDE))
+            until = await session.scalar(select(col(SendChatPace.next_at)).where(col(SendChatPace.chat_id) == BOT_WIDE))
         return max(0.0, (until or 0.0) - now)
 
     async def _book(self, requests: Sequence[tuple[int, Priority]], horizon: float) -> list[Booking]:
@@ -74,7 +75,7 @@ class SharedBudget:
                 if booking.booked
             ]
             if held:
-                await session.execute(postgresql.insert(SendSlot.__table__).on_conflict_do_nothing(), held)
+                await session.execute(postgresql.insert(table_of(SendSlot)).on_conflict_do_nothing(), held)
             changed = {chat: moment for chat, moment in grid.chat_next.items() if paces_before.get(chat) != moment}
             await _save_paces(session, changed, keep_later=False)
             self._bookings += 1
@@ -85,10 +86,12 @@ class SharedBudget:
     async def _load_grid(self, session: AsyncSession, now: float, chats: set[int]) -> SlotGrid:
         """The part of the grid that can matter from now on: future slots, these chats' paces, the pause."""
         first = math.floor(now * self.limits.per_second)
-        slots = (await session.scalars(select(SendSlot.slot).where(SendSlot.slot >= first))).all()
+        slots = (await session.scalars(select(col(SendSlot.slot)).where(col(SendSlot.slot) >= first))).all()
         paces = (
             await session.execute(
-                select(SendChatPace.chat_id, SendChatPace.next_at).where(SendChatPace.chat_id.in_([*chats, BOT_WIDE]))
+                select(col(SendChatPace.chat_id), col(SendChatPace.next_at)).where(
+                    col(SendChatPace.chat_id).in_([*chats, BOT_WIDE])
+                )
             )
         ).all()
         chat_next = {row.chat_id: row.next_at for row in paces if row.chat_id != BOT_WIDE}
@@ -98,9 +101,9 @@ class SharedBudget:
     async def _prune(self, session: AsyncSession, now: float) -> None:
         """Forget slots and chat paces that are in the past (the pause row stays)."""
         horizon = math.floor((now - 5.0) * self.limits.per_second)
-        await session.execute(delete(SendSlot).where(SendSlot.slot < horizon))
+        await session.execute(delete(SendSlot).where(col(SendSlot.slot) < horizon))
         await session.execute(
-            delete(SendChatPace).where(SendChatPace.next_at < now - 60.0, SendChatPace.chat_id != BOT_WIDE)
+            delete(SendChatPace).where(col(SendChatPace.next_at) < now - 60.0, col(SendChatPace.chat_id) != BOT_WIDE)
         )
 
     @staticmethod
@@ -118,7 +121,7 @@ async def _save_paces(session: AsyncSession, paces: dict[int, float], *, keep_la
     """Store chats' next free moments; with ``keep_later`` a later moment already stored stays."""
     if not paces:
         return
-    table = SendChatPace.__table__
+    table = table_of(SendChatPace)
     insert = postgresql.insert(table)
     next_at = text("GREATEST(send_chat_pace.next_at, excluded.next_at)") if keep_later else insert.excluded.next_at
     await session.execute(

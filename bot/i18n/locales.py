@@ -25,7 +25,7 @@ _PAYERMAX_CODES = {"id": "in", "pt_BR": "pt", "zh_Hans": "zh"}
 
 
 def from_telegram(language_code: str | None) -> str | None:
-    """The bot's language for a Telegram ``language_code`` ("pt-br", "es-419", "zh-hans"), or None if it speaks none close."""
+    """The bot's language for a Telegram ``language_code`` ("pt-br", "es-419", "zh-hans"); None if none is close."""
     if not language_code:
         return None
     code = language_code.strip().lower().replace("_", "-")

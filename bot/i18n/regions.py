@@ -73,7 +73,7 @@ def markets(language: str) -> tuple[str, ...]:
 
 
 def likely_currencies(language: str, country: str | None = None, *, limit: int = 8) -> list[str]:
-    """Currencies to offer first: the country's, then those of the language's markets, then USD (orderable ones only)."""
+    """Currencies to offer first: the country's, those of the language's markets, then USD (orderable ones only)."""
     countries = ([country] if country else []) + list(markets(language))
     found: list[str] = []
     for place in countries:

@@ -44,7 +44,7 @@ REFUND_AMOUNT_INVALID          sandbox         more than the order has left to r
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
 class PayerMaxError(Exception):
@@ -117,7 +117,7 @@ class ProtocolError(PayerMaxError):
     """A correctly signed answer that does not have the shape the contract promises."""
 
 
-class RefundRefusal(str, Enum):
+class RefundRefusal(StrEnum):
     """Why PayerMax refused a refund, in terms the bot can explain to a person."""
 
     INSUFFICIENT_BALANCE = "insufficient_balance"  # the merchant's PayerMax balance is too low

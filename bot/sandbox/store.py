@@ -112,27 +112,27 @@ class PaymentLink:
     @property
     def total_amount(self) -> str:
         """The amount as the merchant sent it (a decimal string)."""
-        return self.request["totalAmount"]
+        return str(self.request["totalAmount"])
 
     @property
     def currency(self) -> str:
         """ISO 4217 currency code."""
-        return self.request["currency"]
+        return str(self.request["currency"])
 
     @property
     def country(self) -> str:
         """ISO 3166 alpha-2 country code."""
-        return self.request["country"]
+        return str(self.request["country"])
 
     @property
     def description(self) -> str:
         """The description shown to the payer."""
-        return self.request["description"]
+        return str(self.request["description"])
 
     @property
     def notify_url(self) -> str:
         """Where the payment notification goes."""
-        return self.request["notifyUrl"]
+        return str(self.request["notifyUrl"])
 
     @property
     def paid_attempt(self) -> PaymentAttempt | None:

@@ -11,7 +11,8 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import Member, Role
+from storage.models import Member
+from storage.models import Role as Role  # re-exported: roles are what this module is about
 
 
 class Action(StrEnum):

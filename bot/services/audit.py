@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from storage.models import AuditEvent
 
@@ -19,6 +20,8 @@ class AuditLog:
     async def recent(self, limit: int = 20) -> list[AuditEvent]:
         """The latest ``limit`` events (at most MAX_EVENTS), newest first."""
         limit = max(1, min(limit, MAX_EVENTS))
-        statement = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)
+        statement = (
+            select(AuditEvent).order_by(col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc()).limit(limit)
+        )
         async with self._sessions() as session:
             return list((await session.execute(statement)).scalars())

@@ -21,7 +21,7 @@ from bot.services.link_access import LinkAccess
 from bot.services.link_queries import CANCEL_AUDIT_ACTION, LinkQueries
 from bot.services.reconcile import Reconciler
 from storage import repo
-from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, utcnow
+from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, stored_id, utcnow
 
 log = logging.getLogger("paylink.links.actions")
 
@@ -136,7 +136,7 @@ class LinkActions:
     async def _mark_cancelled(self, link: Link, actor: Actor) -> CancelResult:
         """Move the link forward to CANCELLED, with its timeline entry, audit entry and card edit, once."""
         async with self._sessions() as session, session.begin():
-            current = await repo.get_link(session, link.id, for_update=True)
+            current = await repo.get_link(session, stored_id(link), for_update=True)
             assert current is not None
             if current.status != LinkStatus.ACTIVE:
                 # Another press (or a payment) got there first while PayerMax answered us.
@@ -147,7 +147,11 @@ class LinkActions:
                 current.updated_at = utcnow()
                 current.next_check_at = None
                 await repo.add_link_event(
-                    session, current.id, LinkEventKind.CANCELLED, f"by {actor.name}", actor_user_id=actor.user_id
+                    session,
+                    stored_id(current),
+                    LinkEventKind.CANCELLED,
+                    f"by {actor.name}",
+                    actor_user_id=actor.user_id,
                 )
                 await repo.audit(
                     session,

@@ -145,7 +145,7 @@ class LinkQueries:
         return dict(sorted(totals.items()))
 
     async def find(self, text: str, scope: LinkScope) -> list[FoundLink]:
-        """Links in scope that this text names (link id, PayerMax link id, outTradeNo) or describes (every word), newest first."""
+        """Links in scope this text names (link id, PayerMax id, outTradeNo) or describes (every word); newest first."""
         reference = text.strip()
         words = [word for word in reference.split() if word]
         if not words:

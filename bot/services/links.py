@@ -24,7 +24,7 @@ from bot.payermax.client import PayerMaxClient
 from bot.payermax.errors import ApiError, PayerMaxError, TransportError
 from bot.payermax.models import CreateLinkRequest, LinkInfo
 from storage import repo
-from storage.models import AuditAction, Link, LinkEventKind, LinkStatus, OutboxKind, utcnow
+from storage.models import AuditAction, Link, LinkEventKind, LinkStatus, OutboxKind, stored_id, utcnow
 
 log = logging.getLogger("paylink.links")
 
@@ -233,7 +233,7 @@ class LinkService:
                 )
                 await repo.add_link_event(
                     session,
-                    link.id,
+                    stored_id(link),
                     LinkEventKind.REQUESTED,
                     f"{format_money(order.money)} by {order.user_name} in {where}",
                     actor_user_id=order.user_id,
@@ -279,7 +279,7 @@ class LinkService:
     async def _mark_active(self, link: Link, info: LinkInfo) -> Link:
         """Store PayerMax's answer and queue the link card, once."""
         async with self._sessions() as session, session.begin():
-            current = await repo.get_link(session, link.id, for_update=True)
+            current = await repo.get_link(session, stored_id(link), for_update=True)
             assert current is not None
             settled_now = current.status in (LinkStatus.CREATING, LinkStatus.FAILED)
             if settled_now:
@@ -292,7 +292,10 @@ class LinkService:
                 current.updated_at = utcnow()
                 current.next_check_at = utcnow() + FIRST_CHECK_AFTER
                 await repo.add_link_event(
-                    session, current.id, LinkEventKind.CREATED, f"PayerMax link {info.link_id}, {current.status}"
+                    session,
+                    stored_id(current),
+                    LinkEventKind.CREATED,
+                    f"PayerMax link {info.link_id}, {current.status}",
                 )
                 await repo.enqueue(
                     session,
@@ -313,7 +316,7 @@ class LinkService:
     async def _mark_failed(self, link: Link, code: str, msg: str) -> Link:
         """Record PayerMax's refusal; the person is told by the caller."""
         async with self._sessions() as session, session.begin():
-            current = await repo.get_link(session, link.id, for_update=True)
+            current = await repo.get_link(session, stored_id(link), for_update=True)
             assert current is not None
             refused_now = current.status == LinkStatus.CREATING
             if refused_now:
@@ -321,7 +324,7 @@ class LinkService:
                 current.failure_code, current.failure_message = code[:64], msg[:512]
                 current.updated_at = utcnow()
                 current.next_check_at = None
-                await repo.add_link_event(session, current.id, LinkEventKind.FAILED, f"{code} {msg}"[:500])
+                await repo.add_link_event(session, stored_id(current), LinkEventKind.FAILED, f"{code} {msg}"[:500])
         if refused_now:
             self._on_outcome(self.REFUSED)
         log.warning("link refused", extra={"link": link.merchant_link_id, "chat": link.chat_id, "status": code})

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +29,17 @@ from bot.payermax.models import NOTIFY_TYPE_PAYBYLINK, Notification, PaymentAtte
 from bot.services.links import looks_like_ours
 from storage import bulk, repo
 from storage.db import BatchTransactions
-from storage.models import Link, LinkEventKind, LinkStatus, Member, OutboxKind, Payment, PaymentSource, utcnow
+from storage.models import (
+    Link,
+    LinkEventKind,
+    LinkStatus,
+    Member,
+    OutboxKind,
+    Payment,
+    PaymentSource,
+    stored_id,
+    utcnow,
+)
 
 log = logging.getLogger("paylink.payments")
 
@@ -75,6 +85,12 @@ class LinkFacts(Protocol):
     payermax_link_id: str | None
 
 
+def _stored(link: Link) -> LinkFacts:
+    """A link read from the database, as the rules read it: the same object, with its id checked present."""
+    stored_id(link)  # a Link is LinkFacts but for the id, which SQLModel types optional until the row is stored
+    return cast(LinkFacts, link)
+
+
 @dataclass(frozen=True)
 class LinkReports:
     """What a PAYBYLINK notification says: our link, PayerMax's id for it, and the successful payments."""
@@ -85,7 +101,7 @@ class LinkReports:
 
 
 def _paybylink_reports(notification: Notification) -> LinkReports:
-    """The link a PAYBYLINK notification is about, and the successful payments it reports (with the amount it states)."""
+    """The link a PAYBYLINK notification names, and the successful payments it reports (with the amount it states)."""
     info = notification.link
     if info is None:
         raise ValueError(f"a {notification.notify_type} notification names no link")
@@ -154,7 +170,8 @@ def _repeat_detail(notify_type: str, trade: str) -> str:
 
 
 def _paid_detail(report: PaymentReport, trade: str) -> str:
-    return f"{report.amount} {report.currency} by {report.attempt.payment_method or 'unknown method'}, order {trade}, reported by {report.source}"
+    method = report.attempt.payment_method or "unknown method"
+    return f"{report.amount} {report.currency} by {method}, order {trade}, reported by {report.source}"
 
 
 def _paid_changes(link: LinkFacts, completed_at: datetime) -> dict[str, Any] | None:
@@ -237,7 +254,7 @@ class _Decision:
 
 
 def _decide(index: int, link: LinkFacts, report: PaymentReport, recorded: set[tuple[int, str]]) -> _Decision:
-    """Judge a matching report as _apply_one does; ``recorded`` grows, so a second report of one payment is a duplicate."""
+    """Judge a matching report as _apply_one does; ``recorded`` grows, so a payment's second report is a duplicate."""
     trade = _trade_of(link, report)
     if (link.id, trade) in recorded:
         return _Decision(index, link, report, trade, Outcome.DUPLICATE)
@@ -246,7 +263,7 @@ def _decide(index: int, link: LinkFacts, report: PaymentReport, recorded: set[tu
 
 
 def _record_batch(requests: Sequence[LinkReports], connection: Connection) -> list[Outcome | None]:
-    """Decide and record PAYBYLINK reports in the caller's transaction; None marks a notification to apply on its own."""
+    """Decide and record PAYBYLINK reports in the caller's transaction; None marks a notification to apply alone."""
     links = bulk.links_by_merchant_ids(
         connection, sorted({request.merchant_link_id for request in requests}), for_update=True
     )
@@ -370,9 +387,10 @@ class PaymentService:
         PayerMax gave us for this link.
         """
         async with self._sessions() as session, session.begin():
-            link = await repo.get_link_by_merchant_id(session, merchant_link_id, for_update=True)
-            if link is None:
+            found = await repo.get_link_by_merchant_id(session, merchant_link_id, for_update=True)
+            if found is None:
                 return _unknown_link(merchant_link_id)
+            link = _stored(found)
             if _wrong_link(link, payermax_link_id):
                 return Outcome.WRONG_LINK
             if not reports:
@@ -385,7 +403,7 @@ class PaymentService:
     async def apply_link_notifications(
         self, notifications: Sequence[Notification], transactions: BatchTransactions
     ) -> list[Outcome]:
-        """Apply many PAYBYLINK notifications in one transaction of a few set-based statements; one outcome each, in order.
+        """Apply many PAYBYLINK notifications in one transaction of set-based statements; one outcome each, in order.
 
         A notification whose amount or currency differ from its link's is then applied on its own,
         through :meth:`apply_notification`, which keeps the evidence and alerts the owners.
@@ -399,7 +417,9 @@ class PaymentService:
             outcomes.append(outcome if outcome is not None else await self.apply_notification(notification))
         return outcomes
 
-    async def _apply_one(self, session: AsyncSession, link: Link, report: PaymentReport, notify_type: str) -> Outcome:
+    async def _apply_one(
+        self, session: AsyncSession, link: LinkFacts, report: PaymentReport, notify_type: str
+    ) -> Outcome:
         trade = _trade_of(link, report)
         if _is_mismatch(link, report):
             await self._record_mismatch(session, link, report, trade, notify_type)
@@ -407,24 +427,25 @@ class PaymentService:
         if await repo.get_payment(session, link.id, trade) is not None:
             await repo.add_link_event(session, link.id, LinkEventKind.NOTIFICATION, _repeat_detail(notify_type, trade))
             return Outcome.DUPLICATE
-        payment = Payment(**_payment_values(link, trade, report))
+        values = _payment_values(link, trade, report)
+        payment = Payment(**values)
         try:
             async with session.begin_nested():
                 session.add(payment)
         except IntegrityError:
             return Outcome.DUPLICATE  # another replica recorded it a moment ago
         await repo.add_link_event(session, link.id, LinkEventKind.PAID, _paid_detail(report, trade))
-        for name, value in (_paid_changes(link, payment.completed_at) or {}).items():
-            setattr(link, name, value)
+        for name, value in (_paid_changes(link, values["completed_at"]) or {}).items():
+            setattr(link, name, value)  # on the Link itself: the rules only read it
         creator = await session.get(Member, link.creator_user_id) if _wants_private_copy(link) else None
         notified_privately = creator is not None and creator.notify_private
-        for message in _announcements(link, trade, payment.id, creator_notified_privately=notified_privately):
+        for message in _announcements(link, trade, stored_id(payment), creator_notified_privately=notified_privately):
             await repo.enqueue(session, **message)
         _log_recorded(link, trade)
         return Outcome.APPLIED
 
     async def _record_mismatch(
-        self, session: AsyncSession, link: Link, report: PaymentReport, trade: str, notify_type: str
+        self, session: AsyncSession, link: LinkFacts, report: PaymentReport, trade: str, notify_type: str
     ) -> None:
         """Keep the evidence and tell the owners; the link is not touched."""
         detail = f"expected {link.amount} {link.currency}, reported {report.amount} {report.currency} (trade {trade})"

@@ -9,6 +9,7 @@ Only the replica holding the ``reconciler`` lease runs a round, and calls are pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import uuid
@@ -24,7 +25,7 @@ from bot.services.links import LinkPending, LinkRefused, LinkService
 from bot.services.payments import PaymentReport, PaymentService
 from bot.services.retention import Retention
 from storage import repo
-from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, PaymentSource, utcnow
+from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, PaymentSource, stored_id, utcnow
 
 log = logging.getLogger("paylink.reconcile")
 
@@ -88,10 +89,8 @@ class Reconciler:
                 log.exception("reconcile round failed")
                 checked = 0
             if checked < self._batch_size:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self._idle)
-                except TimeoutError:
-                    pass
 
     async def reconcile_once(self, stop: asyncio.Event | None = None) -> int:
         """Check every due link (if this replica holds the lease) until ``stop``; return how many were checked."""
@@ -181,13 +180,15 @@ class Reconciler:
     async def _mark_expired(self, link: Link) -> None:
         """The link can no longer be paid: say so on its card."""
         async with self._sessions() as session, session.begin():
-            current = await repo.get_link(session, link.id, for_update=True)
+            current = await repo.get_link(session, stored_id(link), for_update=True)
             if current is None or current.status != LinkStatus.ACTIVE:
                 return
             current.status = LinkStatus.EXPIRED
             current.updated_at = utcnow()
             current.next_check_at = None
-            await repo.add_link_event(session, current.id, LinkEventKind.EXPIRED, "PayerMax reports the link expired")
+            await repo.add_link_event(
+                session, stored_id(current), LinkEventKind.EXPIRED, "PayerMax reports the link expired"
+            )
             await repo.enqueue(
                 session,
                 dedupe_key=f"card-expired:{link.id}",
@@ -201,8 +202,8 @@ class Reconciler:
 
     async def _reschedule(self, link: Link) -> None:
         async with self._sessions() as session, session.begin():
-            current = await repo.get_link(session, link.id)
+            current = await repo.get_link(session, stored_id(link))
             if current is None:
                 return
             when = next_check(current, utcnow()) if current.status in (LinkStatus.ACTIVE, LinkStatus.CREATING) else None
-            await repo.schedule_check(session, current.id, when)
+            await repo.schedule_check(session, stored_id(current), when)

@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.services.access import GRANTORS, AccessService, Role
 from bot.services.actors import Actor
@@ -113,7 +114,7 @@ class TeamService:
         code = secrets.token_urlsafe(CODE_BYTES)
         expires_at = self._clock() + self._lifetime
         async with self._sessions() as session, session.begin():
-            row = Invite(code_hash=code_hash(code), role=role.value, created_by=actor.user_id, expires_at=expires_at)
+            row = Invite(code_hash=code_hash(code), role=role, created_by=actor.user_id, expires_at=expires_at)
             session.add(row)
             # The code itself stays out of the log: whoever reads the log must not be able to use it.
             await repo.audit(
@@ -139,10 +140,15 @@ class TeamService:
         async with self._sessions() as session, session.begin():
             claimed = await session.execute(
                 update(Invite)
-                .where(Invite.code_hash == invite.code_hash, Invite.used_by.is_(None), Invite.expires_at > now)
+                .where(
+                    col(Invite.code_hash) == invite.code_hash,
+                    col(Invite.used_by).is_(None),
+                    col(Invite.expires_at) > now,
+                )
                 .values(used_by=user_id, used_at=now)
+                .returning(col(Invite.code_hash))
             )
-            if not claimed.rowcount:
+            if claimed.first() is None:
                 raise TeamError(TeamProblem.INVITE_USED)
             created = await repo.ensure_member(
                 session, user_id, role=role.value, name=name[:128], added_by=invite.created_by, now=now
@@ -152,7 +158,7 @@ class TeamService:
                 member = await session.get(Member, user_id, with_for_update=True, populate_existing=True)
                 assert member is not None
                 previous = Role(member.role)
-                member.role, member.added_by, member.added_at = role.value, invite.created_by, now
+                member.role, member.added_by, member.added_at = role, invite.created_by, now
                 member.name = name[:128] or member.name
             detail = f"invited by {invite.created_by}" + (f"; was {previous.value}" if previous else "")
             await repo.audit(

@@ -268,7 +268,7 @@ class Database:
         currency: str = "USD",
         creator_user_id: int = 1,
     ) -> list[Link]:
-        """Seed one ACTIVE (sandbox) link per chat id, as if PayerMax had made them; the reconciler leaves them alone."""
+        """Seed one ACTIVE (sandbox) link per chat id, as if PayerMax had made them; the reconciler skips them."""
         links = [
             Link(
                 merchant_link_id=new_merchant_link_id(),

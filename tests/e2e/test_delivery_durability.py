@@ -126,7 +126,7 @@ async def test_sigkill_mid_burst_loses_and_repeats_nothing(database_url: str, tm
             second = BotProcess(fake, database_url=database_url, data_dir=data_dir, admin_ids=str(OWNER), **env)
             await second.start()
             # PayerMax delivers again whatever it did not hear SUCCESS for.
-            unanswered = [link for link, ok in zip(links, acknowledged) if not ok]
+            unanswered = [link for link, ok in zip(links, acknowledged, strict=True) if not ok]
             assert all(await post_notifications([(second, link_paid_notification(link)) for link in unanswered]))
 
             await _wait_until_drained(fake, db, links)

@@ -139,7 +139,7 @@ async def test_astral_names_and_descriptions_fit_every_message(database_url: str
             await _seed(db, paid_link)
 
             # The card: a caption of 1,024 units at most, still with its URL and link id.
-            for card, link in zip(cards, links):
+            for card, link in zip(cards, links, strict=True):
                 _within(card, CAPTION)
                 assert link.merchant_link_id in (card.text or "") and _pay_url(card) == link.link_url
                 assert "🦄" in (card.text or "")

@@ -140,7 +140,8 @@ async def test_two_processes_share_one_database(database_url: str, tmp_path) -> 
 
             async def describe() -> str:
                 missing = sum(1 for link in links if not paid_announcements(fake, link))
-                return f"{missing} links never announced, {await db.outbox_count_by(OutboxStatus.PENDING)} messages pending"
+                pending = await db.outbox_count_by(OutboxStatus.PENDING)
+                return f"{missing} links never announced, {pending} messages pending"
 
             await wait_until(drained, timeout=90, describe=describe)
             repeated_announcements = {

@@ -42,7 +42,7 @@ async def _query_calls(bot: BotProcess) -> int | None:
 async def test_sigterm_with_slow_payermax_and_links_due_exits_within_ten_seconds(
     database_url: str, tmp_path: Path
 ) -> None:
-    """The reconciler is mid-call and a Refresh press is waiting on PayerMax: both are cut short, nothing else starts."""
+    """The reconciler is mid-call and a Refresh press waits on PayerMax: both are cut short, nothing else starts."""
     data_dir = tmp_path / "data"
     async with FakeTelegram() as fake:
         db = Database(database_url)

@@ -145,7 +145,7 @@ async def _seed_links(db: Database, user_id: int, descriptions: list[str]) -> No
     """ACTIVE links made a few minutes ago, oldest first, as if PayerMax had made them (quicker than paced cards)."""
     now = utcnow()
     async with db.sessions() as session, session.begin():
-        for age, description in zip(range(len(descriptions), 0, -1), descriptions):
+        for age, description in zip(range(len(descriptions), 0, -1), descriptions, strict=True):
             session.add(
                 Link(
                     merchant_link_id=new_merchant_link_id(),

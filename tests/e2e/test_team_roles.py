@@ -98,7 +98,7 @@ async def _edited_to(fake: FakeTelegram, message: SentMessage, phrase: str) -> S
 
 async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: str, tmp_path) -> None:
     """An invite works once and not after expiry; support cannot create; a removed agent is refused at once."""
-    async with running_bot(database_url, tmp_path / "data") as (fake, bot, db):
+    async with running_bot(database_url, tmp_path / "data") as (fake, _bot, db):
         # Telegram shows each kind of chat its own command menu.
         private = await fake.wait_for_call(
             "setMyCommands", lambda c: c.params.get("scope", {}).get("type") == "all_private_chats"
@@ -159,8 +159,8 @@ async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: s
 
 
 async def test_settings_shape_the_next_link_and_audit_is_for_owners(database_url: str, tmp_path) -> None:
-    """/settings buttons change the group's currency and expiry for the next link; /audit shows it all to owners only."""
-    async with running_bot(database_url, tmp_path / "data") as (fake, bot, db):
+    """/settings buttons change the group's currency and expiry for the next link; /audit shows it to owners only."""
+    async with running_bot(database_url, tmp_path / "data") as (fake, _bot, db):
         assert "You are an admin here now" in (await join(fake, "admin", ADMIN)).text
 
         panel = await say(fake, "/settings", user_id=OWNER, in_group=True)
@@ -202,7 +202,7 @@ async def test_settings_shape_the_next_link_and_audit_is_for_owners(database_url
 
 async def test_paid_also_reaches_the_agent_privately_when_asked(database_url: str, tmp_path) -> None:
     """With /notifyme on, paying a link made in a group says Paid in the group and in the agent's private chat."""
-    async with running_bot(database_url, tmp_path / "data") as (fake, bot, db):
+    async with running_bot(database_url, tmp_path / "data") as (fake, _bot, _db):
         await join(fake, "agent", AGENT)
         assert "Done" in (await say(fake, "/notifyme on", user_id=AGENT)).text
         assert "I also tell you here in private" in (await say(fake, "/notifyme", user_id=AGENT)).text

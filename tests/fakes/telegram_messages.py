@@ -482,7 +482,7 @@ class MessageStore:
 
     def _reply_target(self, params: JSONDict, chat_id: int) -> int | None:
         reply = params.get("reply_parameters") or {}
-        message_id = reply.get("message_id", params.get("reply_to_message_id"))
+        message_id: int | None = reply.get("message_id", params.get("reply_to_message_id"))  # Bot API: an Integer
         if message_id is None:
             return None
         if self.message_json_by_key(reply.get("chat_id", chat_id), message_id) is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 import time
@@ -29,10 +30,8 @@ class Signal:
     async def wait(self, timeout: float | None) -> None:
         """Wait for the next notify(), or until timeout seconds have passed."""
         event = self._event
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 class _Webhook:
@@ -89,10 +88,8 @@ class UpdateQueue:
         self._changed.notify()
         if self._delivery is not None:
             self._delivery.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._delivery
-            except asyncio.CancelledError:
-                pass
             self._delivery = None
         if self._http is not None:
             await self._http.aclose()

@@ -114,13 +114,13 @@ async def test_html_is_stored_as_the_user_sees_it_and_bad_html_is_refused(fake: 
     assert message.text == fake.sent()[0].text == "Paid 150 < 200"
     assert message.entities[0].type == "bold"
 
-    with pytest.raises(BadRequest, match="Can.t parse entities"):
+    with pytest.raises(BadRequest, match=r"Can.t parse entities"):
         await bot.send_message(USER_ID, "Shoes <size 42>", parse_mode=ParseMode.HTML)
     assert len(fake.sent()) == 1
 
 
 async def test_markdown_v2_needs_reserved_characters_escaped(fake: FakeTelegram, bot: Bot) -> None:
-    with pytest.raises(BadRequest, match="character '.' is reserved"):
+    with pytest.raises(BadRequest, match=r"character '\.' is reserved"):
         await bot.send_message(USER_ID, "*Paid* 150.00 USD", parse_mode=ParseMode.MARKDOWN_V2)
     await bot.send_message(USER_ID, "*Paid* 150\\.00 USD", parse_mode=ParseMode.MARKDOWN_V2)
 
@@ -145,7 +145,7 @@ async def test_a_photo_upload_keeps_its_bytes_and_can_be_sent_again(fake: FakeTe
 
     assert fake.sent(USER_ID)[0].photo == image and fake.sent(USER_ID)[0].text == "Scan to pay"
     assert fake.sent(GROUP_ID)[0].photo == image and again.chat.type == "supergroup"
-    with pytest.raises(BadRequest, match="(?i)image_process_failed"):
+    with pytest.raises(BadRequest, match=r"(?i)image_process_failed"):
         await bot.send_photo(USER_ID, b"not an image")
 
 

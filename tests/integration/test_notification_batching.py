@@ -202,10 +202,10 @@ async def test_a_mixed_batch_answers_each_notification_as_applying_them_one_by_o
     responses = await asyncio.gather(*(writer.endpoint.post(document) for document in batched.documents))
 
     assert writer.batches == [len(EXPECTED)], "the notifications were not written in one transaction"
-    assert [(case, response.status_code) for (case, _, _), response in zip(EXPECTED, responses)] == [
+    assert [(case, response.status_code) for (case, _, _), response in zip(EXPECTED, responses, strict=True)] == [
         (case, status) for case, status, _ in EXPECTED
     ]
-    assert [(case, outcome) for (case, _, _), outcome in zip(EXPECTED, sequential)] == [
+    assert [(case, outcome) for (case, _, _), outcome in zip(EXPECTED, sequential, strict=True)] == [
         (case, outcome) for case, _, outcome in EXPECTED
     ]
     # Once for the batch's payments, once for the mismatch (applied on its own) - not once per notification.
@@ -253,13 +253,15 @@ async def refuse_messages_for(engine: AsyncEngine, chat_id: int) -> None:
         if is_sqlite(engine):
             await connection.execute(
                 text(
-                    f"CREATE TRIGGER refuse_chat BEFORE INSERT ON outbox WHEN NEW.chat_id = {chat_id} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                    f"CREATE TRIGGER refuse_chat BEFORE INSERT ON outbox WHEN NEW.chat_id = {chat_id} "
+                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
                 )
             )
         else:
             await connection.execute(
                 text(
-                    f"CREATE FUNCTION refuse_chat() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.chat_id = {chat_id} THEN "
+                    "CREATE FUNCTION refuse_chat() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    f"BEGIN IF NEW.chat_id = {chat_id} THEN "
                     "RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
                 )
             )
@@ -282,7 +284,8 @@ async def test_a_notification_that_cannot_be_written_fails_alone(writer: Writer)
     )
 
     assert writer.batches == [len(order)]
-    assert [result for link, result in zip(order, results) if link is not poisoned] == [Outcome.APPLIED] * 3
+    applied = [result for link, result in zip(order, results, strict=True) if link is not poisoned]
+    assert applied == [Outcome.APPLIED] * 3
     assert isinstance(results[1], Exception), "the unwritable notification must not be acknowledged"
     stored = {link.id: (await writer.endpoint.link(link.id)).status for link in order}
     assert stored == {**{link.id: LinkStatus.PAID for link in good}, poisoned.id: LinkStatus.ACTIVE}

@@ -202,7 +202,7 @@ class Endpoint:
 
 @pytest.fixture
 async def endpoint(database_url: str, platform_key: RSAPrivateKey) -> AsyncIterator[Endpoint]:
-    """The real app on a fresh, migrated database, called in-process over ASGI, with the group-commit writer as the bot runs it."""
+    """The real app on a fresh, migrated database, called in-process over ASGI, with the bot's group-commit writer."""
     engine = create_engine(database_url)
     try:
         await upgrade(engine)

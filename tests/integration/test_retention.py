@@ -40,7 +40,12 @@ async def _seed(sessions: async_sessionmaker[AsyncSession]) -> None:
             when = NOW - timedelta(age)
             session.add(
                 OutboxMessage(
-                    dedupe_key=key, kind=OutboxKind.ALERT, chat_id=1, status=status, created_at=when, next_attempt_at=when
+                    dedupe_key=key,
+                    kind=OutboxKind.ALERT,
+                    chat_id=1,
+                    status=status,
+                    created_at=when,
+                    next_attempt_at=when,
                 )
             )
 

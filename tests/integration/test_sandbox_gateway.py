@@ -391,7 +391,7 @@ async def test_numbers_in_a_saved_request_survive_a_restart_exactly(harness: Har
 def test_corrupt_state_file_is_named_in_the_error(keys: SandboxKeys, tmp_path: Path) -> None:
     state_path = tmp_path / "state.json"
     state_path.write_text("{oops")
-    with pytest.raises(Exception, match="state.json"):
+    with pytest.raises(Exception, match=r"state\.json"):
         SandboxGateway(keys=keys, public_base_url="http://127.0.0.1:1", state_path=state_path)
 
 
@@ -413,7 +413,7 @@ def test_keys_are_created_once_private_and_reused(tmp_path: Path) -> None:
 def test_corrupt_key_file_is_named_in_the_error(tmp_path: Path) -> None:
     load_or_create_sandbox_keys(tmp_path)
     (tmp_path / "sandbox" / "platform_private.pem").write_text("-----BEGIN PRIVATE KEY-----\nbroken\n")
-    with pytest.raises(SandboxKeyError, match="platform_private.pem"):
+    with pytest.raises(SandboxKeyError, match=r"platform_private\.pem"):
         load_or_create_sandbox_keys(tmp_path)
 
 

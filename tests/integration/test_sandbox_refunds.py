@@ -169,7 +169,7 @@ async def test_usd_refund_keeps_its_cents(harness: Harness, payermax: PayerMaxCl
     out_trade_no = await paid_order(harness, "tg-usd", currency="USD", country="US", totalAmount="12.50")
     refund = await payermax.refund(refund_of(harness, out_trade_no, "rf-usd", "2.5", refund_currency="USD"))
     assert refund.refund_amount == Decimal("2.50")
-    [(api, envelope)] = [seen for seen in harness.gateway.requests_seen() if seen[0] == "refund"]
+    [(_api, envelope)] = [seen for seen in harness.gateway.requests_seen() if seen[0] == "refund"]
     assert envelope["version"] == "1.5"
     assert str(envelope["data"]["refundAmount"]) == "2.50"  # exactly what the client wrote, as a number
     queried = await harness.post_signed("refundQuery", {"outRefundNo": "rf-usd"}, version="1.5")
@@ -570,7 +570,7 @@ async def test_a_version_1_state_file_is_still_read(harness: Harness, payermax: 
 def test_a_state_file_from_a_newer_sandbox_is_refused_by_name(keys: SandboxKeys, tmp_path: Path) -> None:
     state_path = tmp_path / "future.json"
     state_path.write_text(json.dumps({"version": 3, "links": [], "refunds": [], "deliveries": []}))
-    with pytest.raises(SandboxStateError, match="future.json.*unsupported state version 3"):
+    with pytest.raises(SandboxStateError, match=r"future\.json.*unsupported state version 3"):
         SandboxGateway(keys=keys, public_base_url="http://127.0.0.1:1", state_path=state_path)
 
 

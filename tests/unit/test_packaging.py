@@ -103,5 +103,5 @@ def test_dockerfile_installs_dependencies_in_a_layer_before_the_code(tmp_path: P
 
     after = [instructions[i][1] for i in installs[1:]]
     assert after and all("--no-deps" in args for args in after) and installs[1] > first_code
-    keywords = {word: args for word, args in instructions}
+    keywords = dict(instructions)
     assert keywords["USER"] == "paylink" and "/healthz" in keywords["HEALTHCHECK"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from bot.botapi.budget import LocalBudget, Priority, SlotGrid
@@ -34,7 +35,7 @@ def test_private_chats_get_one_message_per_interval_and_groups_twenty_a_minute()
     grid = SlotGrid()
     private = _booked([grid.book(42, 0.0) for _ in range(5)])
     group = _booked([grid.book(-100, 0.0, Priority.REPLY) for _ in range(25)])
-    assert all(b - a >= 1.0 for a, b in zip(private, private[1:]))
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(private))
     assert _max_in_window(group, 60.0) <= 20
 
 
