@@ -317,24 +317,29 @@ class RefundService:
         remaining = summarize(payment.amount, payment.currency, refunds).remaining - value
         return Proposal(refund, link, payment, remaining)
 
+    async def confirmable(self, refund_id: int, actor: Actor) -> tuple[Refund, Link]:
+        """The proposal this person may confirm, as it is now; RefundError if it is not theirs to confirm."""
+        async with self._sessions() as session:
+            refund = await repo.get_refund(session, refund_id)
+            link = await repo.get_link(session, refund.link_id) if refund else None
+        if refund is None or link is None:
+            raise RefundError(RefundProblem.NOT_FOUND)
+        if refund.requested_by != actor.user_id:
+            raise RefundError(RefundProblem.NOT_YOURS, refund=refund)
+        refusal = await self._access.refund_refusal(link, actor.user_id)
+        if refusal is not None:
+            raise RefundError(RefundProblem.NOT_ALLOWED, refusal=refusal)
+        return refund, link
+
     async def confirm(self, refund_id: int, actor: Actor) -> RefundResult:
         """Commit the refund (checked again under the payment's lock), then have PayerMax make it.
 
         Only the person who asked may confirm, and only while they still may refund this link; a
         second press finds it confirmed already and changes nothing.
         """
-        async with self._sessions() as session:
-            proposed = await repo.get_refund(session, refund_id)
-            link = await repo.get_link(session, proposed.link_id) if proposed else None
-        if proposed is None or link is None:
-            raise RefundError(RefundProblem.NOT_FOUND)
-        if proposed.requested_by != actor.user_id:
-            raise RefundError(RefundProblem.NOT_YOURS, refund=proposed)
+        proposed, link = await self.confirmable(refund_id, actor)
         if proposed.status != RefundStatus.PROPOSED:
             return await self._as_now(RefundOutcome.ALREADY, proposed, link)
-        refusal = await self._access.refund_refusal(link, actor.user_id)
-        if refusal is not None:
-            raise RefundError(RefundProblem.NOT_ALLOWED, refusal=refusal)
         refund, remaining, confirmed_now = await self._commit(proposed, link, actor)
         if not confirmed_now:
             return RefundResult(RefundOutcome.ALREADY, refund, link, remaining)  # another press got there first
