@@ -22,8 +22,8 @@ from bot.chat.reply import reply
 from bot.i18n.reader import current
 from bot.money import AmountError, AmountProblem, Money, read_amount_prefix, settle
 from bot.services.access import Action
-from bot.services.refunds import Proposal, RefundError, RefundProblem
-from storage.models import Link
+from bot.services.refunds import Proposal, RefundError, RefundOutcome, RefundProblem
+from storage.models import Link, RefundStatus
 
 log = logging.getLogger("paylink.chat.refunds")
 
@@ -156,11 +156,14 @@ async def refund_pressed(update: Update, context: PaylinkContext) -> None:
     refunds = context.services.refunds
     message = query.message if isinstance(query.message, Message) else None
     try:
+        refund, _link = await refunds.confirmable(refund_id, who)
+        if refund.status != RefundStatus.PROPOSED:
+            # A second press, or a press on an old confirmation: the first answer stays where it is.
+            await sending.answer(query, visible_text(texts.refund_result(await refunds.as_now(refund))))
+            return
         if not yes:
             result = await refunds.discard(refund_id, who)
             await sending.answer(query)
-        else:
-            await refunds.confirmable(refund_id, who)
     except RefundError as exc:
         await _tell_problem(update, context, exc)
         return
@@ -180,7 +183,7 @@ async def refund_pressed(update: Update, context: PaylinkContext) -> None:
                 )
             return
     log.info("refund answered: %s", result.outcome.value, extra={"chat": chat_of(update).id, "user": who.user_id})
-    if message is not None:
+    if message is not None and result.outcome != RefundOutcome.ALREADY:  # the press that won says how it went
         await sending.edit_text(context.bot, message.chat.id, message.message_id, texts.refund_result(result))
 
 

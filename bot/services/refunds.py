@@ -774,6 +774,13 @@ class RefundService:
         remaining = summarize(payment.amount, payment.currency, refunds).remaining - refund.amount
         return Proposal(refund, link, payment, remaining)
 
+    async def as_now(self, refund: Refund) -> RefundResult:
+        """A refund that was answered before, as it is now (for a second press)."""
+        async with self._sessions() as session:
+            link = await repo.get_link(session, refund.link_id)
+        assert link is not None
+        return await self._as_now(RefundOutcome.ALREADY, refund, link)
+
     async def _as_now(self, outcome: RefundOutcome, refund: Refund, link: Link) -> RefundResult:
         """A result that shows the refund as the database has it now."""
         async with self._sessions() as session:
