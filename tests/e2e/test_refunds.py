@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.harness import BotProcess, Database
+from tests.e2e.people import People, pay
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.e2e
@@ -137,6 +138,64 @@ async def test_partial_refund_told_once_and_more_than_is_left_refused(database_u
             fake.send_text("/audit", user_id=SELLER)
             audit = await fake.wait_for_message(lambda m: "refunded on link" in (m.text or ""), timeout=10)
             assert link.merchant_link_id in _text(audit) and "IDR 50,000" in _text(audit)
+        finally:
+            exit_code = await bot.stop()
+            await db.close()
+        assert exit_code == 0, bot.log()[-3000:]
+
+
+OWNER, AGENT, GROUP = 1001, 2001, -100_777_888
+NAMES = {OWNER: "Olga", AGENT: "Ann"}
+
+
+async def test_an_owner_lets_an_agent_refund_and_the_group_hears_it(database_url: str, tmp_path) -> None:
+    """An agent is refused until the owner allows it in /team; then their refund is told in the link's group once."""
+    async with FakeTelegram() as fake:
+        bot = BotProcess(
+            fake,
+            database_url=database_url,
+            data_dir=tmp_path / "data",
+            admin_ids=str(OWNER),
+            SANDBOX_REFUND_SETTLE_SECONDS="0.3",
+        )
+        db = Database(database_url)
+        await bot.start()
+        people = People(fake, db, NAMES)
+        try:
+            await people.add_members({AGENT: "agent"}, OWNER)
+            card = await people.ask("/link 20 USD Ann's order", AGENT, GROUP, contains="Ann's order")
+            await pay(_link_url(card))
+            await fake.wait_for_message(lambda m: m.chat_id == GROUP and _text(m).startswith("✅ Paid"), timeout=20)
+            card = await fake.wait_for_message(
+                lambda m: m.message_id == card.message_id and m.chat_id == GROUP and "c:rf:" in str(m.buttons)
+            )
+            refund_data = _button(card, "↩️ Refund")
+
+            refused = await people.answer(people.press(card, refund_data, AGENT))
+            assert refused.get("show_alert") and "an owner can give it" in refused["text"], refused
+
+            team = await people.ask("/team", OWNER, contains="Team")
+            allowed = await people.answer(people.press(team, _button(team, "↩️ Let Ann refund"), OWNER))
+            assert "can refund paid links now" in allowed["text"], allowed
+            await fake.wait_for_message(
+                lambda m: m.message_id == team.message_id and m.chat_id == OWNER and "may refund" in _text(m)
+            )
+
+            [link] = await db.links()
+            ask = await people.ask(f"/refund {link.merchant_link_id} 5 wrong size", AGENT, contains="cannot be undone")
+            assert _text(ask).startswith("Refund $5.00 of order"), _text(ask)
+            await people.answer(people.press(ask, _button(ask, "↩️ Yes"), AGENT))
+            told = await fake.wait_for_message(
+                lambda m: m.chat_id == GROUP and _text(m).startswith(REFUNDED), timeout=20
+            )
+            assert told.reply_to_message_id == card.message_id and "$15.00 can still be refunded" in _text(told)
+            # Asked for in private: the agent hears it there too.
+            await fake.wait_for_message(lambda m: m.chat_id == AGENT and _text(m).startswith(REFUNDED), timeout=10)
+            await people.settled()
+            assert len([m for m in fake.sent(GROUP) if _text(m).startswith(REFUNDED)]) == 1
+
+            audit = await people.ask("/audit", OWNER, contains="refund permission")
+            assert "Ann" in _text(audit) and "refunded on link" in _text(audit)
         finally:
             exit_code = await bot.stop()
             await db.close()
