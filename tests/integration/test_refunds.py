@@ -17,6 +17,7 @@ from bot.payermax.errors import RefundRefusal
 from bot.payermax.signing import generate_private_key
 from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
 from bot.services.actors import Actor
+from bot.services.link_access import LinkScope
 from bot.services.refund_summary import RefundState
 from bot.services.refunds import RefundError, RefundOutcome, RefundProblem
 from bot.services.team import TeamError, TeamProblem
@@ -97,6 +98,17 @@ async def test_partial_refund_is_sent_once_and_announced_once(stack: RefundStack
     kinds = [event.kind for event in await stack.events(link)]
     assert kinds.count(LinkEventKind.REFUND_REQUESTED) == 1 and kinds.count(LinkEventKind.REFUNDED) == 1
     assert LinkEventKind.REFUND_NOTIFICATION in kinds  # the repeat is on the timeline, and changed nothing
+    # What reports read: refunds settled in a period, per currency, within a person's view.
+    now = utcnow()
+    everyone = LinkScope(OWNER, all_links=True)
+    assert await stack.refunds.refunded_per_currency(everyone, now - timedelta(hours=1), now + timedelta(hours=1)) == {
+        "IDR": Decimal("50000")
+    }
+    assert await stack.refunds.refunded_per_currency(everyone, now + timedelta(hours=1), now + timedelta(hours=2)) == {}
+    other_chat = LinkScope(OWNER, all_links=True, chat_id=-1)
+    assert (
+        await stack.refunds.refunded_per_currency(other_chat, now - timedelta(hours=1), now + timedelta(hours=1)) == {}
+    )
     [audited] = [event for event in await stack.audit() if event.action == AuditAction.REFUND]
     assert audited.actor_user_id == OWNER and audited.subject == link.merchant_link_id
     assert "50,000" in audited.detail and "Box arrived damaged" in audited.detail
