@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,11 +21,11 @@ from bot.botapi import sending
 from bot.botapi.budget import Priority
 from bot.botapi.errors import Undeliverable
 from bot.botapi.markup import Markup
-from bot.chat import keyboards, texts
-from bot.chat.card_view import card_caption
+from bot.chat import texts
+from bot.chat.card_view import card_view
 from bot.qr import qr_png
 from storage import repo
-from storage.models import Link, OutboxKind, OutboxMessage, Payment
+from storage.models import Link, OutboxKind, OutboxMessage, Payment, Refund
 
 # Every outbox message is news a seller waits for: it may take any slot of the budget (replies
 # and refusals made straight from handlers get only their share). Within a claim the news goes
@@ -35,6 +36,7 @@ ORDER: Mapping[OutboxKind, int] = {
     OutboxKind.CARD: 0,
     OutboxKind.ALERT: 0,
     OutboxKind.LINK_FAILED: 0,
+    OutboxKind.REFUND: 0,
     OutboxKind.CARD_UPDATE: 1,
     OutboxKind.NOTICE: 2,
 }
@@ -44,6 +46,13 @@ class PaidPayload(TypedDict):
     """A "paid" message: which payment it announces."""
 
     payment_id: int
+
+
+class RefundPayload(TypedDict):
+    """A "refund" message: which refund settled, and what was left to refund when it did."""
+
+    refund_id: int
+    remaining: str
 
 
 class LinkFailedPayload(TypedDict):
@@ -61,9 +70,10 @@ class NoticePayload(TypedDict):
 
 
 class AlertPayload(TypedDict, total=False):
-    """An owner alert: "mismatch" (expected, reported, trade) or "undeliverable" (chat_id, error, link)."""
+    """An owner alert: "mismatch" or "refund_mismatch" (expected, reported, trade, refund), or "undeliverable"."""
 
     alert: str
+    refund: str
     expected: str
     reported: str
     trade: str
@@ -102,12 +112,13 @@ async def send_card(delivery: Delivery) -> None:
     link = await delivery.link()
     if link.card_message_id is not None or not link.link_url:
         return  # sent before a crash and recorded (or nothing to show): never post a second card
+    caption, buttons = await card_view(delivery.sessions, link)
     sent = await sending.send_photo(
         delivery.bot,
         delivery.message.chat_id,
         qr_png(link.link_url),
-        await card_caption(delivery.sessions, link),
-        buttons=keyboards.card_keyboard(link),
+        caption,
+        buttons=buttons,
         priority=Priority.ANNOUNCE,
         booked=True,
     )
@@ -136,12 +147,13 @@ async def update_card(delivery: Delivery) -> None:
         return  # no card yet: it will be posted showing the current state
     async with delivery.sessions() as session:
         covered = await repo.latest_pending_card_update(session, link.id)
+    caption, buttons = await card_view(delivery.sessions, link)
     await sending.edit_caption(
         delivery.bot,
         link.chat_id,
         link.card_message_id,
-        await card_caption(delivery.sessions, link),
-        buttons=keyboards.card_keyboard(link),
+        caption,
+        buttons=buttons,
         priority=PRIORITY,
         booked=True,
     )
@@ -170,6 +182,28 @@ async def send_paid(delivery: Delivery) -> None:
     )
 
 
+async def send_refund(delivery: Delivery) -> None:
+    """Tell a chat how a refund ended: refunded, failed, or not made (a reply to the card in the card's chat)."""
+    link = await delivery.link()
+    payload: RefundPayload = {
+        "refund_id": int(delivery.payload.get("refund_id", 0)),
+        "remaining": str(delivery.payload.get("remaining", "0")),
+    }
+    async with delivery.sessions() as session:
+        refund = await session.get(Refund, payload["refund_id"])
+    if refund is None:
+        raise Undeliverable(f"refund {payload['refund_id']} no longer exists")
+    in_card_chat = delivery.message.chat_id == link.chat_id
+    await sending.send_text(
+        delivery.bot,
+        delivery.message.chat_id,
+        texts.refund_message(link, refund, Decimal(payload["remaining"])),
+        reply_to=link.card_message_id if in_card_chat else None,
+        priority=Priority.ANNOUNCE,
+        booked=True,
+    )
+
+
 async def send_link_failed(delivery: Delivery) -> None:
     """Tell the chat a link it asked for could not be made after all."""
     link = await delivery.link()
@@ -187,7 +221,14 @@ async def send_link_failed(delivery: Delivery) -> None:
 async def send_alert(delivery: Delivery) -> None:
     """Warn an owner: a payment that does not match its link, or a message that could not be delivered."""
     payload: AlertPayload = {**delivery.payload}  # type: ignore[typeddict-item]
-    if payload.get("alert") == "mismatch":
+    if payload.get("alert") == "refund_mismatch":
+        text = texts.refund_mismatch_alert(
+            str(payload.get("refund", "")),
+            str(payload.get("expected", "")),
+            str(payload.get("reported", "")),
+            str(payload.get("trade", "")),
+        )
+    elif payload.get("alert") == "mismatch":
         link_id = (await delivery.link()).merchant_link_id if delivery.message.link_id else "?"
         text = texts.mismatch_alert(
             link_id, str(payload.get("expected", "")), str(payload.get("reported", "")), str(payload.get("trade", ""))
@@ -220,6 +261,7 @@ RENDERERS: Mapping[OutboxKind, Renderer] = {
     OutboxKind.CARD: send_card,
     OutboxKind.CARD_UPDATE: update_card,
     OutboxKind.PAID: send_paid,
+    OutboxKind.REFUND: send_refund,
     OutboxKind.LINK_FAILED: send_link_failed,
     OutboxKind.ALERT: send_alert,
     OutboxKind.NOTICE: send_notice,

@@ -49,6 +49,7 @@ from bot.services.payments import PaymentService
 from bot.services.people import PeopleService
 from bot.services.readers import Readers
 from bot.services.reconcile import Reconciler
+from bot.services.refunds import RefundService
 from bot.services.retention import Retention
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
@@ -128,6 +129,18 @@ class PaylinkApp:
             self.sessions, owner_chat_ids=settings.admin_user_ids, on_enqueued=self.dispatcher.wake
         )
         self.notifications = NotificationWriter(self.payments, self.engine)
+        self.access = AccessService(
+            self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox
+        )
+        self.link_access = LinkAccess(self.access)
+        self.refunds = RefundService(
+            self.sessions,
+            self.payermax.client,
+            self.link_access,
+            notify_url=settings.refund_notify_url,
+            owner_chat_ids=settings.admin_user_ids,
+            on_enqueued=self.dispatcher.wake,
+        )
         self.links = LinkService(
             self.sessions,
             self.payermax.client,
@@ -145,6 +158,7 @@ class PaylinkApp:
             self.payments,
             on_enqueued=self.dispatcher.wake,
             retention=Retention(self.sessions, timedelta(days=settings.retention_days)),
+            refunds=self.refunds,
         )
         self.application.bot_data.services = self._chat_services()
         router.register(self.application)
@@ -168,8 +182,7 @@ class PaylinkApp:
     def _chat_services(self) -> Services:
         """What the handlers use."""
         settings = self.settings
-        access = AccessService(self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox)
-        link_access, link_queries = LinkAccess(access), LinkQueries(self.sessions)
+        access, link_access, link_queries = self.access, self.link_access, LinkQueries(self.sessions)
         link_actions = LinkActions(
             self.sessions,
             self.payermax.client,
@@ -192,6 +205,7 @@ class PaylinkApp:
             notices=RefusalNotices(self.sessions),
             people=self.people,
             readers=self.readers,
+            refunds=self.refunds,
         )
 
     def _web_app(self) -> Starlette:
@@ -202,6 +216,7 @@ class PaylinkApp:
             engine=self.engine,
             payments=self.payments,
             notifications=self.notifications,
+            refunds=self.refunds,
             platform_public_key=self.payermax.platform_public_key,
             merchant=self.payermax.merchant,
             sandbox_app=self.payermax.sandbox.app if self.payermax.sandbox else None,

@@ -275,6 +275,11 @@ class Settings(BaseSettings):
         return f"{self.public_base_url.rstrip('/')}/payermax/notify"
 
     @property
+    def refund_notify_url(self) -> str:
+        """Where PayerMax sends refund results (sent as each refund's refundNotifyUrl)."""
+        return f"{self.public_base_url.rstrip('/')}/payermax/refund-notify"
+
+    @property
     def local_base_url(self) -> str:
         """How this process reaches its own web server (for the embedded sandbox)."""
         host = "127.0.0.1" if self.http_host in {"0.0.0.0", "::", ""} else self.http_host

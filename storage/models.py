@@ -146,6 +146,13 @@ class LinkEventKind(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     REFRESHED = "refreshed"
+    REFUND_REQUESTED = "refund_requested"  # someone confirmed a refund; PayerMax is being asked
+    REFUND_ACCEPTED = "refund_accepted"  # PayerMax accepted the application (REFUND_PENDING)
+    REFUNDED = "refunded"
+    REFUND_FAILED = "refund_failed"  # PayerMax could not complete an accepted refund
+    REFUND_REFUSED = "refund_refused"  # PayerMax refused the application
+    REFUND_NOTIFICATION = "refund_notification"  # a refund notification that repeated what we knew
+    REFUND_MISMATCH = "refund_mismatch"  # a refund notification that does not match our refund
 
 
 class AuditAction(StrEnum):
@@ -157,6 +164,8 @@ class AuditAction(StrEnum):
     JOIN = "join"
     REMOVE = "remove"
     SETTINGS = "settings"
+    REFUND = "refund"
+    REFUND_PERMISSION = "refund_permission"  # an owner gave or took someone's refund permission
 
 
 class Role(StrEnum):
@@ -187,6 +196,33 @@ class OutboxKind(StrEnum):
     LINK_FAILED = "link_failed"  # a link PayerMax refused after all
     ALERT = "alert"  # a warning for an owner
     NOTICE = "notice"  # a message written when queued (the first-run offer): after what the chat already awaits
+    REFUND = "refund"  # a refund's outcome (refunded or failed) in the link's chat
+
+
+class RefundStatus(StrEnum):
+    """A refund's life: proposed, then confirmed and sent to PayerMax, then settled. States only move forward."""
+
+    PROPOSED = "PROPOSED"  # asked for and shown for confirmation; nothing sent to PayerMax
+    DISCARDED = "DISCARDED"  # the person said no (or let the confirmation expire)
+    REQUESTING = "REQUESTING"  # confirmed and committed; PayerMax's answer is not known yet
+    PENDING = "PENDING"  # PayerMax accepted it (REFUND_PENDING)
+    SUCCESS = "SUCCESS"  # REFUND_SUCCESS: the money went back to the customer
+    FAILED = "FAILED"  # REFUND_FAILED: PayerMax could not complete it; the money stayed with the merchant
+    REFUSED = "REFUSED"  # PayerMax refused the application, or never received it
+
+    @property
+    def counted(self) -> bool:
+        """Whether this refund takes from what is still refundable (it may still move, or it did)."""
+        return self in COUNTED_REFUND_STATUSES
+
+    @property
+    def open(self) -> bool:
+        """Whether PayerMax has yet to settle this refund."""
+        return self in OPEN_REFUND_STATUSES
+
+
+OPEN_REFUND_STATUSES = frozenset({RefundStatus.REQUESTING, RefundStatus.PENDING})
+COUNTED_REFUND_STATUSES = OPEN_REFUND_STATUSES | {RefundStatus.SUCCESS}
 
 
 class OutboxStatus(StrEnum):
@@ -321,6 +357,35 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=512)
 
 
+class Refund(SQLModel, table=True):
+    """A refund of (part of) a payment: committed before PayerMax is asked, under a unique ``outRefundNo``."""
+
+    __tablename__ = "refunds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    out_refund_no: str = Field(max_length=64, unique=True)  # our id at PayerMax, reused on every retry
+    request_key: str | None = Field(default=None, max_length=128, unique=True)  # the Telegram request that asked
+    link_id: int = Field(foreign_key="links.id", index=True)
+    payment_id: int = Field(foreign_key="payments.id", index=True)
+    out_trade_no: str = Field(max_length=64)  # the refunded order
+    amount: Decimal = _money_column()
+    currency: str = Field(max_length=3)
+    comments: str | None = Field(default=None, max_length=256)  # the reason, sent to PayerMax
+    status: RefundStatus = _vocabulary(RefundStatus, 16, default=RefundStatus.PROPOSED, index=True)
+    refund_trade_no: str | None = Field(default=None, max_length=64)  # PayerMax's id for it
+    requested_by: int = _telegram_id()
+    requested_by_name: str = Field(default="", max_length=128)
+    chat_id: int = _telegram_id()  # where it was asked for
+    failure_code: str | None = Field(default=None, max_length=64)
+    failure_message: str | None = Field(default=None, max_length=512)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    confirmed_at: datetime | None = _time_column()
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = _time_column(index=True)  # when it settled (refundFinishTime when given)
+    # When the reconciler should next ask PayerMax about it (None: never again).
+    next_check_at: datetime | None = _time_column(index=True)
+
+
 class Lease(SQLModel, table=True):
     """A named job only one replica may run at a time, held until ``expires_at``."""
 
@@ -370,6 +435,7 @@ class Member(SQLModel, table=True):
     role: Role = _vocabulary(Role, 16)  # admin, agent or support
     name: str = Field(default="", max_length=128)
     notify_private: bool = False  # also send "Paid" for my links to my private chat
+    can_refund: bool = False  # an owner let this agent or support person refund (admins may by role)
     added_by: int = _telegram_id()
     added_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 

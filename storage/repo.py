@@ -30,6 +30,8 @@ from storage.models import (
     Payment,
     Person,
     ProcessedUpdate,
+    Refund,
+    RefundStatus,
     RefusalNotice,
     table_of,
     utcnow,
@@ -119,6 +121,14 @@ async def payments_of(session: AsyncSession, link_id: int) -> Sequence[Payment]:
     """Payments on a link, oldest first."""
     statement = select(Payment).where(col(Payment.link_id) == link_id).order_by(col(Payment.id))
     return (await session.execute(statement)).scalars().all()
+
+
+async def get_payment_by_id(session: AsyncSession, payment_id: int, *, for_update: bool = False) -> Payment | None:
+    """A payment by our row id; ``for_update`` locks it on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises)."""
+    statement = select(Payment).where(col(Payment.id) == payment_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def links_due_for_check(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Link]:
@@ -609,3 +619,65 @@ async def set_person_language(session: AsyncSession, user_id: int, language: str
         .values(user_id=user_id, name="", language=language, updated_at=now)
         .on_conflict_do_update(index_elements=[table.c.user_id], set_={"language": language, "updated_at": now})
     )
+
+
+# --- refunds ----------------------------------------------------------------------------------
+
+
+async def get_refund(session: AsyncSession, refund_id: int, *, for_update: bool = False) -> Refund | None:
+    """A refund by our row id; ``for_update`` locks it on PostgreSQL."""
+    statement = select(Refund).where(col(Refund.id) == refund_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement.execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def get_refund_by_out_refund_no(
+    session: AsyncSession, out_refund_no: str, *, for_update: bool = False
+) -> Refund | None:
+    """The refund PayerMax knows by this outRefundNo."""
+    statement = select(Refund).where(col(Refund.out_refund_no) == out_refund_no)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement.execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def get_refund_by_request_key(session: AsyncSession, request_key: str) -> Refund | None:
+    """The refund a given Telegram request already proposed, if any."""
+    return (await session.execute(select(Refund).where(col(Refund.request_key) == request_key))).scalar_one_or_none()
+
+
+async def refunds_of_payment(session: AsyncSession, payment_id: int) -> Sequence[Refund]:
+    """Every refund of a payment, oldest first."""
+    statement = select(Refund).where(col(Refund.payment_id) == payment_id).order_by(col(Refund.id))
+    return (await session.execute(statement)).scalars().all()
+
+
+async def refunds_of_link(session: AsyncSession, link_id: int) -> Sequence[Refund]:
+    """Every refund of a link's payments, oldest first."""
+    statement = select(Refund).where(col(Refund.link_id) == link_id).order_by(col(Refund.id))
+    return (await session.execute(statement)).scalars().all()
+
+
+async def refunds_due_for_check(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Refund]:
+    """Refunds PayerMax has yet to settle whose next check is due, most overdue first."""
+    statement = (
+        select(Refund)
+        .where(col(Refund.status).in_([RefundStatus.REQUESTING, RefundStatus.PENDING]))
+        .where(col(Refund.next_check_at).is_not(None), col(Refund.next_check_at) <= now)
+        .order_by(col(Refund.next_check_at), col(Refund.id))
+        .limit(limit)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def refunds_settled_between(
+    session: AsyncSession, start: datetime, end: datetime, *, chat_id: int | None, creator_user_id: int | None
+) -> Sequence[tuple[str, Any]]:
+    """(currency, amount) of each successful refund settled in [start, end) on links in scope (the caller sums)."""
+    statement = _links_in_scope(
+        select(col(Refund.currency), col(Refund.amount)).join(Link, col(Link.id) == col(Refund.link_id)),
+        chat_id=chat_id,
+        creator_user_id=creator_user_id,
+    ).where(col(Refund.status) == RefundStatus.SUCCESS, col(Refund.finished_at) >= start, col(Refund.finished_at) < end)
+    return [(currency, amount) for currency, amount in (await session.execute(statement)).all()]

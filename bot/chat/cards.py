@@ -20,8 +20,8 @@ from telegram import InlineKeyboardMarkup, InlineQueryResultArticle, InputTextMe
 
 from bot.botapi import sending
 from bot.botapi.markup import INLINE_TITLE_LIMIT, MESSAGE_LIMIT, Markup, clip
-from bot.chat import keyboards, texts
-from bot.chat.card_view import render_caption
+from bot.chat import keyboards, refunds, texts
+from bot.chat.card_view import card_buttons, render_caption
 from bot.chat.context import PaylinkContext, actor, chat_of, query_of, sender
 from bot.chat.guards import refuse
 from bot.i18n.reader import reading_as
@@ -44,12 +44,16 @@ class Needs(Enum):
     VIEW = "view"  # see the link (owners, admins, support: all; agents: their own)
     CANCEL = "cancel"  # cancel it (owners, admins: any; agents: their own)
     RESEND = "resend"  # send it to a customer again (everyone who may view it, but no stranger)
+    REFUND = "refund"  # refund its payment (the refund permission, and the link in the presser's view)
 
 
 def _check(access: LinkAccess, needs: Needs) -> Callable[[Link, int], Awaitable[Refusal | None]]:
-    return {Needs.VIEW: access.view_refusal, Needs.CANCEL: access.cancel_refusal, Needs.RESEND: access.resend_refusal}[
-        needs
-    ]
+    return {
+        Needs.VIEW: access.view_refusal,
+        Needs.CANCEL: access.cancel_refusal,
+        Needs.RESEND: access.resend_refusal,
+        Needs.REFUND: access.refund_refusal,
+    }[needs]
 
 
 CardAction = Callable[[Update, PaylinkContext, Link], Awaitable[None]]
@@ -88,14 +92,14 @@ async def show_card(update: Update, context: PaylinkContext, link: Link) -> None
     message = query_of(update).message
     if not isinstance(message, Message):
         return  # too old for Telegram to let us edit it
-    caption = render_caption(link, await context.services.link_queries.card_facts(link))
-    await sending.edit_message(context.bot, message, caption, buttons=keyboards.card_keyboard(link))
+    facts = await context.services.link_queries.card_facts(link)
+    await sending.edit_message(context.bot, message, render_caption(link, facts), buttons=card_buttons(link, facts))
 
 
 async def send_card(context: PaylinkContext, chat_id: int, link: Link) -> None:
     """Post the link's card in this chat as a new message: the QR photo when there is a URL, else text."""
-    caption = render_caption(link, await context.services.link_queries.card_facts(link))
-    markup = keyboards.card_keyboard(link)
+    facts = await context.services.link_queries.card_facts(link)
+    caption, markup = render_caption(link, facts), card_buttons(link, facts)
     if link.link_url:
         await sending.send_photo(context.bot, chat_id, qr_png(link.link_url), caption, buttons=markup)
     else:
@@ -216,6 +220,7 @@ BUTTONS: dict[str, Button] = {
     keyboards.CARD_SHARE: Button(Needs.RESEND, share_link),
     keyboards.CARD_QR: Button(Needs.RESEND, send_qr),
     keyboards.CARD_OPEN: Button(Needs.VIEW, open_card),
+    keyboards.CARD_REFUND: Button(Needs.REFUND, refunds.ask_refund),
 }
 
 

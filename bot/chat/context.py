@@ -26,6 +26,7 @@ from bot.services.links import LinkService
 from bot.services.notices import RefusalNotices
 from bot.services.people import PeopleService
 from bot.services.readers import Readers
+from bot.services.refunds import RefundService
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
 
@@ -47,6 +48,7 @@ class Services:
     notices: RefusalNotices
     people: PeopleService
     readers: Readers
+    refunds: RefundService
 
 
 class BotData:

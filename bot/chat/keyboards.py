@@ -26,6 +26,11 @@ CARD_KEEP = "n"
 CARD_SHARE = "s"
 CARD_QR = "q"
 CARD_OPEN = "o"
+CARD_REFUND = "rf"
+# A refund's confirmation: "rf:y:<refund row id>" refunds, "rf:n:<refund row id>" drops it.
+REFUND_PREFIX = "rf"
+REFUND_YES = "y"
+REFUND_NO = "n"
 
 
 def is_public_url(url: str | None) -> bool:
@@ -47,8 +52,8 @@ def card_data(action: str, link: Link) -> str:
     return f"{CARD_PREFIX}:{action}:{link.id}"
 
 
-def card_keyboard(link: Link) -> InlineKeyboardMarkup | None:
-    """Buttons under a link card: manage and share it while it can be paid, refresh it afterwards."""
+def card_keyboard(link: Link, *, refundable: bool = False) -> InlineKeyboardMarkup | None:
+    """Buttons under a link card: manage and share it while it can be paid, refresh (and refund) it afterwards."""
     status = LinkStatus(link.status)
     if status in (LinkStatus.CREATING, LinkStatus.FAILED):
         return None
@@ -65,6 +70,13 @@ def card_keyboard(link: Link) -> InlineKeyboardMarkup | None:
         rows.append(
             [_card_button(texts.share_button(), CARD_SHARE, link), _card_button(texts.qr_button(), CARD_QR, link)]
         )
+    elif status == LinkStatus.PAID and refundable:
+        rows.append(
+            [
+                _card_button(texts.refresh_button(), CARD_REFRESH, link),
+                _card_button(texts.refund_button(), CARD_REFUND, link),
+            ]
+        )
     else:
         rows.append([_card_button(texts.refresh_button(), CARD_REFRESH, link)])
     return InlineKeyboardMarkup(rows)
@@ -77,6 +89,22 @@ def cancel_confirm_keyboard(link: Link) -> InlineKeyboardMarkup:
             [
                 _card_button(texts.confirm_cancel_button(), CARD_CANCEL_CONFIRMED, link),
                 _card_button(texts.keep_button(), CARD_KEEP, link),
+            ]
+        ]
+    )
+
+
+def refund_confirm_keyboard(refund_id: int, amount: str) -> InlineKeyboardMarkup:
+    """Yes / No under a refund's confirmation."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.confirm_refund_button(amount), callback_data=f"{REFUND_PREFIX}:{REFUND_YES}:{refund_id}"
+                ),
+                InlineKeyboardButton(
+                    texts.keep_money_button(), callback_data=f"{REFUND_PREFIX}:{REFUND_NO}:{refund_id}"
+                ),
             ]
         ]
     )

@@ -25,6 +25,7 @@ _LINKS = (
     ("links", N_("Recent links and today's takings")),
     ("find", N_("Find a link by id, order number or words")),
     ("status", N_("One link's status")),
+    ("refund", N_("Refund a paid link: /refund PL… 50000 reason")),
 )
 GROUP_COMMANDS = (
     *_LINKS,

@@ -20,7 +20,20 @@ from telegram.ext import (
 )
 
 from bot.botapi import sending
-from bot.chat import audit, cards, creation, keyboards, language, lists, reading, settings_menu, team, texts, welcome
+from bot.chat import (
+    audit,
+    cards,
+    creation,
+    keyboards,
+    language,
+    lists,
+    reading,
+    refunds,
+    settings_menu,
+    team,
+    texts,
+    welcome,
+)
 from bot.chat.context import PaylinkApplication, PaylinkContext
 
 log = logging.getLogger("paylink.chat")
@@ -64,6 +77,7 @@ COMMANDS = {
     "links": lists.links_command,
     "find": lists.find_command,
     "status": lists.status_command,
+    "refund": refunds.refund_command,
     "settings": settings_menu.settings_command,
     "audit": audit.audit_command,
     "team": team.team_command,
@@ -85,6 +99,8 @@ def register(application: PaylinkApplication) -> None:
     application.add_handler(CallbackQueryHandler(creation.abort_create, pattern=f"^{keyboards.ABORT}$"))
     application.add_handler(CallbackQueryHandler(cards.card_pressed, pattern=f"^{keyboards.CARD_PREFIX}:"))
     application.add_handler(CallbackQueryHandler(lists.links_page, pattern=lists.LIST_PATTERN))
+    application.add_handler(CallbackQueryHandler(refunds.refund_pressed, pattern=f"^{keyboards.REFUND_PREFIX}:"))
+    application.add_handler(CallbackQueryHandler(team.grant_pressed, pattern=f"^{team.GRANT_PREFIX}:"))
     application.add_handler(
         CallbackQueryHandler(
             settings_menu.settings_button, pattern=f"^({settings_menu.PREFIX}|{settings_menu.SETUP_PREFIX}):"

@@ -1,4 +1,4 @@
-"""Team commands: /team, /invite <role>, joining by /start <code>, /remove, /notifyme.
+"""Team commands: /team (and who may refund), /invite <role>, joining by /start <code>, /remove, /notifyme.
 
 Roles are read from the database on every action, so a removal or a new role takes effect at
 the person's very next message; nothing here caches who may do what.
@@ -7,26 +7,97 @@ the person's very next message; nothing here caches who may do what.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
+from bot.botapi import sending
+from bot.botapi.markup import visible_text
 from bot.chat import texts
-from bot.chat.context import PaylinkContext, actor, chat_of, message_of, sender
+from bot.chat.context import PaylinkContext, actor, chat_of, message_of, query_of, sender
 from bot.chat.guards import refuse_unless
 from bot.chat.reply import reply
-from bot.services.access import Action, Role
-from bot.services.team import TeamError
+from bot.services.access import REFUND_GRANTABLE, REFUND_GRANTORS, Action, Role
+from bot.services.team import TeamError, TeamMember
 
 log = logging.getLogger("paylink.chat.team")
 
 INVITABLE = (Role.ADMIN, Role.AGENT, Role.SUPPORT)
+# /team buttons that give or take the refund permission: "tm:rf:<user id>:<1 give | 0 take>".
+GRANT_PREFIX = "tm"
+GRANT_PATTERN = rf"^{GRANT_PREFIX}:rf:(\d+):([01])$"
+MAX_GRANT_BUTTONS = 20  # more people than that: /team refund <user id> on|off
 
 
 async def team_command(update: Update, context: PaylinkContext) -> None:
-    """List everyone on the team with their role."""
+    """List the team with their roles; ``/team refund <user id> on|off`` gives or takes the refund permission."""
     if await refuse_unless(update, context, Action.MANAGE_TEAM):
         return
-    await reply(update, context, texts.team_list(await context.services.team.members()))
+    args = [arg.lower() for arg in context.args or []]
+    if args and args[0] == "refund":
+        await _grant_command(update, context, args[1:])
+        return
+    members = await context.services.team.members()
+    await reply(
+        update, context, texts.team_list(members), buttons=await _grant_buttons(context, sender(update).id, members)
+    )
+
+
+async def _grant_command(update: Update, context: PaylinkContext, args: Sequence[str]) -> None:
+    """/team refund 123456789 on|off."""
+    if len(args) != 2 or not args[0].isdigit() or len(args[0]) > 20 or args[1] not in {"on", "off"}:
+        await reply(update, context, texts.refund_grant_usage())
+        return
+    try:
+        member = await context.services.team.set_can_refund(actor(update), int(args[0]), args[1] == "on")
+    except TeamError as exc:
+        await reply(update, context, texts.team_problem(exc))
+        return
+    log.info("refund permission", extra={"user": member.user_id, "status": "on" if member.can_refund else "off"})
+    await reply(update, context, texts.refund_granted(member.name, member.user_id, member.can_refund))
+
+
+async def _grant_buttons(
+    context: PaylinkContext, viewer: int, members: Sequence[TeamMember]
+) -> InlineKeyboardMarkup | None:
+    """For an owner: one button per agent or support person, giving or taking their refund permission."""
+    if await context.services.access.role_of(viewer) not in REFUND_GRANTORS:
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(
+                texts.grant_button(member.name, member.user_id, member.can_refund),
+                callback_data=f"{GRANT_PREFIX}:rf:{member.user_id}:{0 if member.can_refund else 1}",
+            )
+        ]
+        for member in members
+        if member.role in REFUND_GRANTABLE
+    ]
+    return InlineKeyboardMarkup(rows[:MAX_GRANT_BUTTONS]) if rows else None
+
+
+async def grant_pressed(update: Update, context: PaylinkContext) -> None:
+    """A /team button: give or take someone's refund permission (owners only), then show the list as it is now."""
+    query = query_of(update)
+    match = re.match(GRANT_PATTERN, query.data or "")
+    if match is None:
+        await sending.answer(query)
+        return
+    if await refuse_unless(update, context, Action.MANAGE_TEAM):
+        return
+    try:
+        member = await context.services.team.set_can_refund(actor(update), int(match.group(1)), match.group(2) == "1")
+    except TeamError as exc:
+        await sending.answer(query, visible_text(texts.team_problem(exc)), alert=True)
+        return
+    await sending.answer(query, visible_text(texts.refund_granted(member.name, member.user_id, member.can_refund)))
+    if isinstance(query.message, Message):
+        members = await context.services.team.members()
+        buttons = await _grant_buttons(context, sender(update).id, members)
+        await sending.edit_text(
+            context.bot, query.message.chat.id, query.message.message_id, texts.team_list(members), buttons=buttons
+        )
 
 
 async def invite_command(update: Update, context: PaylinkContext) -> None:

@@ -2,6 +2,8 @@
 
 Owners are named by ``ADMIN_USER_IDS`` (configuration, so nobody can lock them out from chat);
 everyone else's role lives in the ``members`` table and takes effect at once when changed.
+Refunding is a permission of its own (as in PayerMax's portal): owners and admins have it by
+role, and an owner can give it to an agent or a support person (``members.can_refund``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Action(StrEnum):
     MANAGE_TEAM = "manage_team"
     CHANGE_SETTINGS = "change_settings"
     READ_AUDIT = "read_audit"
+    REFUND = "refund"
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -34,6 +37,10 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.AGENT: frozenset({Action.CREATE_LINK, Action.MANAGE_OWN_LINKS, Action.RESEND_LINK}),
     Role.SUPPORT: frozenset({Action.VIEW_ALL_LINKS, Action.RESEND_LINK}),
 }
+# Roles an owner may give the refund permission to, person by person (the others have it by role, or are owners).
+REFUND_GRANTABLE: frozenset[Role] = frozenset({Role.AGENT, Role.SUPPORT})
+# Who may give or take someone's refund permission.
+REFUND_GRANTORS: frozenset[Role] = frozenset({Role.OWNER})
 # Who may grant each role: admins add agents and support, only owners add admins.
 GRANTORS: dict[Role, frozenset[Role]] = {
     Role.ADMIN: frozenset({Role.OWNER}),
@@ -71,16 +78,25 @@ class AccessService:
 
     async def role_of(self, user_id: int) -> Role | None:
         """The person's role, or None if they are not on the team."""
-        if self._open or user_id in self.owner_ids:
-            return Role.OWNER
-        async with self._sessions() as session:
-            member = await session.get(Member, user_id)
-        return Role(member.role) if member else None
+        role, _member = await self._standing(user_id)
+        return role
 
     async def may(self, user_id: int, action: Action) -> bool:
-        """Tell whether the person may do this."""
-        role = await self.role_of(user_id)
-        return role is not None and action in PERMISSIONS[role]
+        """Tell whether the person may do this: by their role, or (refunds) by an owner's grant."""
+        role, member = await self._standing(user_id)
+        if role is None:
+            return False
+        if action in PERMISSIONS[role]:
+            return True
+        return action == Action.REFUND and role in REFUND_GRANTABLE and member is not None and member.can_refund
+
+    async def _standing(self, user_id: int) -> tuple[Role | None, Member | None]:
+        """The person's role and their members row (owners from configuration have none)."""
+        if self._open or user_id in self.owner_ids:
+            return Role.OWNER, None
+        async with self._sessions() as session:
+            member = await session.get(Member, user_id)
+        return (Role(member.role), member) if member else (None, None)
 
     async def check(self, user_id: int, action: Action) -> Refusal | None:
         """None if allowed, else the refusal to show."""

@@ -1,4 +1,4 @@
-"""Who may see, resend and cancel which link: owners, admins and support see every link, an agent their own.
+"""Who may see, resend, cancel and refund which link: owners, admins and support see every link, an agent their own.
 
 A person's view of links is a :class:`LinkScope`; the refusal checks here are the one place the
 link buttons, /links, /find, /status and inline sharing ask.
@@ -75,6 +75,11 @@ class LinkAccess:
         if link.creator_user_id == user_id and Action.MANAGE_OWN_LINKS in allowed:
             return None
         return refusal_of(Action.CANCEL_ANY_LINK)
+
+    async def refund_refusal(self, link: Link, user_id: int) -> Refusal | None:
+        """None if this person may refund this link's payment: the refund permission, and the link in their view."""
+        refusal = await self._access.check(user_id, Action.REFUND)
+        return refusal or await self.view_refusal(link, user_id)
 
     async def _allowed(self, user_id: int) -> frozenset[Action]:
         """What this person's role lets them do (nothing without a role)."""

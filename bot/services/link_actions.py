@@ -114,6 +114,7 @@ class LinkActions:
         if link is None:
             return None
         await self._reconciler.check(link)
+        await self._reconciler.check_refunds_of(link)
         async with self._sessions() as session, session.begin():
             await repo.add_link_event(
                 session, link_id, LinkEventKind.REFRESHED, f"by {actor.name}", actor_user_id=actor.user_id

@@ -6,7 +6,7 @@ the person see; the handlers check the scope before showing anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -14,8 +14,9 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.link_access import LinkScope
+from bot.services.refund_summary import RefundSummary, summarize
 from storage import repo
-from storage.models import AuditAction, Chat, Link, LinkEvent, LinkStatus, Payment
+from storage.models import AuditAction, Chat, Link, LinkEvent, LinkStatus, Payment, Refund, RefundStatus
 
 CANCEL_AUDIT_ACTION = AuditAction.CANCEL_LINK
 MAX_FOUND = 10  # what one Telegram message can show with details
@@ -64,20 +65,31 @@ class Timeline:
     chat: Chat | None
     events: list[LinkEvent]
     payments: list[Payment]
+    refunds: list[Refund] = field(default_factory=list)  # every refund asked for (proposals not confirmed left out)
 
 
 @dataclass(frozen=True)
 class CardFacts:
-    """What a link card shows beyond the link row: the payment of a PAID link, who cancelled a CANCELLED one."""
+    """What a link card shows beyond the link row: a PAID link's payment and refunds, who cancelled a CANCELLED one."""
 
     payment: Payment | None = None
     cancelled_by: str | None = None
+    refunds: RefundSummary | None = None
+
+    @property
+    def refundable(self) -> bool:
+        """Whether anything paid is left to refund (what the card's Refund button is for)."""
+        return self.payment is not None and (self.refunds is None or self.refunds.remaining > 0)
 
 
 async def load_card_facts(session: AsyncSession, link: Link) -> CardFacts:
     """Read the facts a card needs for the link's current status."""
     if link.status == LinkStatus.PAID and link.id is not None:
-        return CardFacts(payment=(await repo.latest_payments(session, [link.id])).get(link.id))
+        payments = list(await repo.payments_of(session, link.id))
+        refunds = await repo.refunds_of_link(session, link.id)
+        paid = sum((payment.amount for payment in payments), start=Decimal(0))
+        summary = summarize(paid, payments[0].currency, refunds) if payments else None
+        return CardFacts(payment=payments[-1] if payments else None, refunds=summary)
     if link.status == LinkStatus.CANCELLED:
         entry = await repo.latest_audit(session, action=CANCEL_AUDIT_ACTION, subject=link.merchant_link_id)
         return CardFacts(cancelled_by=entry.actor_name if entry else None)
@@ -117,7 +129,12 @@ class LinkQueries:
             chat = await repo.get_chat(session, link.chat_id)
             events = list(await repo.link_events(session, link_id))
             payments = list(await repo.payments_of(session, link_id))
-        return Timeline(link, chat, events, payments)
+            refunds = [
+                refund
+                for refund in await repo.refunds_of_link(session, link_id)
+                if refund.status not in (RefundStatus.PROPOSED, RefundStatus.DISCARDED)
+            ]
+        return Timeline(link, chat, events, payments, refunds)
 
     async def list_links(self, scope: LinkScope, status: StatusFilter, page: int, page_size: int) -> LinkPage:
         """One page of the links in scope with this status, newest first."""

@@ -1,7 +1,8 @@
 """The reconciler: asks PayerMax about links whose news is late, so a lost notification never loses a sale.
 
 It looks at CREATING links whose handler is gone (crash, restart), ACTIVE links a few minutes
-old without a notification, and links reaching expiry. A payment found here goes through
+old without a notification, links reaching expiry, and refunds whose result is late
+(:meth:`RefundService.check`: ``refundQuery`` with the refund's own outRefundNo). A payment found here goes through
 :meth:`PaymentService.apply_to_link` exactly like a notification (same dedupe, same "Paid").
 Only the replica holding the ``reconciler`` lease runs a round, and calls are paced.
 """
@@ -23,9 +24,10 @@ from bot.payermax.errors import ApiError, PayerMaxError
 from bot.payermax.models import STATUS_SUCCESS, LinkInfo, PaymentAttempt
 from bot.services.links import LinkPending, LinkRefused, LinkService
 from bot.services.payments import PaymentReport, PaymentService
+from bot.services.refunds import RefundService
 from bot.services.retention import Retention
 from storage import repo
-from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, PaymentSource, stored_id, utcnow
+from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, PaymentSource, Refund, stored_id, utcnow
 
 log = logging.getLogger("paylink.reconcile")
 
@@ -64,8 +66,10 @@ class Reconciler:
         idle_seconds: float = 30.0,
         on_enqueued: Callable[[], None] = lambda: None,
         retention: Retention | None = None,
+        refunds: RefundService | None = None,
     ) -> None:
         self._sessions = sessions
+        self._refunds = refunds
         self._retention = retention
         self._client = client
         self._links = links
@@ -93,12 +97,13 @@ class Reconciler:
                     await asyncio.wait_for(stop.wait(), timeout=self._idle)
 
     async def reconcile_once(self, stop: asyncio.Event | None = None) -> int:
-        """Check every due link (if this replica holds the lease) until ``stop``; return how many were checked."""
+        """Check every due link and refund (if this replica holds the lease) until ``stop``; return how many."""
         now = utcnow()
         async with self._sessions() as session, session.begin():
             if not await repo.try_lease(session, LEASE_NAME, self.holder, until=now + LEASE_TTL, now=now):
                 return 0
             due = list(await repo.links_due_for_check(session, now=now, limit=self._batch_size))
+        refunds = await self._refunds.due(now, self._batch_size) if self._refunds is not None else []
         if self._retention is not None:
             await self._retention.prune(now)  # on the lease holder only, one batch a round
         checked = 0
@@ -108,7 +113,26 @@ class Reconciler:
             await self.check(link)
             checked += 1
             await asyncio.sleep(self._pause)
+        for refund in refunds:
+            if stop is not None and stop.is_set():
+                break
+            await self._check_refund(refund)
+            checked += 1
+            await asyncio.sleep(self._pause)
         return checked
+
+    async def _check_refund(self, refund: Refund) -> None:
+        """Ask PayerMax about one late refund; a failure is logged and the refund asked about again later."""
+        assert self._refunds is not None
+        try:
+            await self._refunds.check(refund)
+        except PayerMaxError as exc:
+            log.warning("reconcile: PayerMax did not answer about refund %s: %s", refund.out_refund_no, exc)
+
+    async def check_refunds_of(self, link: Link) -> None:
+        """Ask PayerMax now about every unsettled refund of a paid link (the card's Refresh)."""
+        if self._refunds is not None and link.status == LinkStatus.PAID and link.id is not None:
+            await self._refunds.check_link(link.id)
 
     async def check(self, link: Link) -> None:
         """Bring one link up to date with PayerMax."""

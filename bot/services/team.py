@@ -1,4 +1,4 @@
-"""The team: invites that grant a role, joining by deep link, removal, and a personal preference.
+"""The team: invites that grant a role, joining by deep link, removal, the refund permission, a personal preference.
 
 Owners come from ``ADMIN_USER_IDS`` and never from here; everyone else is a row in ``members``
 whose role takes effect (or ends) at the next thing they try. An invite is a random code for
@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from bot.services.access import GRANTORS, AccessService, Role
+from bot.services.access import GRANTORS, REFUND_GRANTABLE, REFUND_GRANTORS, AccessService, Role
 from bot.services.actors import Actor
 from storage import repo
 from storage.models import AuditAction, Invite, Member, utcnow
@@ -45,6 +45,8 @@ class TeamProblem(StrEnum):
     MAY_NOT_REMOVE = "may_not_remove"  # .role, .grantors
     # Owners have no members row to keep a preference in (their role comes from configuration).
     NOT_A_MEMBER = "not_a_member"
+    MAY_NOT_GRANT_REFUNDS = "may_not_grant_refunds"  # only owners give or take the refund permission
+    REFUNDS_BY_ROLE = "refunds_by_role"  # .user_id, .role: owners and admins refund by their role
 
 
 class TeamError(Exception):
@@ -82,6 +84,7 @@ class TeamMember:
     role: Role
     name: str
     notify_private: bool
+    can_refund: bool = False  # by their role (owners, admins) or by an owner's grant
 
 
 def code_hash(code: str) -> str:
@@ -160,6 +163,8 @@ class TeamService:
                 previous = Role(member.role)
                 member.role, member.added_by, member.added_at = role, invite.created_by, now
                 member.name = name[:128] or member.name
+                if previous != role:
+                    member.can_refund = False  # a grant was for the old role: an owner gives it again if meant
             detail = f"invited by {invite.created_by}" + (f"; was {previous.value}" if previous else "")
             await repo.audit(
                 session,
@@ -191,11 +196,17 @@ class TeamService:
             rows = list((await session.execute(select(Member))).scalars())
         by_id = {row.user_id: row for row in rows}
         owners = [
-            TeamMember(user_id, Role.OWNER, by_id[user_id].name if user_id in by_id else "", False)
+            TeamMember(user_id, Role.OWNER, by_id[user_id].name if user_id in by_id else "", False, True)
             for user_id in sorted(self._access.owner_ids)
         ]
         others = [
-            TeamMember(row.user_id, Role(row.role), row.name, row.notify_private)
+            TeamMember(
+                row.user_id,
+                Role(row.role),
+                row.name,
+                row.notify_private,
+                Role(row.role) == Role.ADMIN or (Role(row.role) in REFUND_GRANTABLE and row.can_refund),
+            )
             for row in rows
             if row.user_id not in self._access.owner_ids
         ]
@@ -214,7 +225,7 @@ class TeamService:
             role = Role(member.role)
             if actor_role not in GRANTORS[role]:
                 raise TeamError(TeamProblem.MAY_NOT_REMOVE, role=role, grantors=GRANTORS[role])
-            removed = TeamMember(member.user_id, role, member.name, member.notify_private)
+            removed = TeamMember(member.user_id, role, member.name, member.notify_private, member.can_refund)
             await session.delete(member)
             await repo.audit(
                 session,
@@ -226,6 +237,32 @@ class TeamService:
                 detail=f"{member.name or user_id} was {role.value}",
             )
         return removed
+
+    async def set_can_refund(self, actor: Actor, user_id: int, allowed: bool) -> TeamMember:
+        """Give or take an agent's or support person's refund permission; only owners may, and it is audited."""
+        if await self._access.role_of(actor.user_id) not in REFUND_GRANTORS:
+            raise TeamError(TeamProblem.MAY_NOT_GRANT_REFUNDS, grantors=REFUND_GRANTORS)
+        if user_id in self._access.owner_ids:
+            raise TeamError(TeamProblem.REFUNDS_BY_ROLE, role=Role.OWNER, user_id=user_id)
+        async with self._sessions() as session, session.begin():
+            member = await session.get(Member, user_id, with_for_update=True)
+            if member is None:
+                raise TeamError(TeamProblem.NOT_ON_TEAM, user_id=user_id)
+            role = Role(member.role)
+            if role not in REFUND_GRANTABLE:
+                raise TeamError(TeamProblem.REFUNDS_BY_ROLE, role=role, user_id=user_id)
+            if member.can_refund != allowed:
+                member.can_refund = allowed
+                await repo.audit(
+                    session,
+                    actor_user_id=actor.user_id,
+                    actor_name=actor.name,
+                    chat_id=actor.chat_id,
+                    action=AuditAction.REFUND_PERMISSION,
+                    subject=str(user_id),
+                    detail=f"{'granted to' if allowed else 'taken from'} {member.name or user_id} ({role.value})",
+                )
+            return TeamMember(member.user_id, role, member.name, member.notify_private, member.can_refund)
 
     async def notify_private(self, user_id: int) -> bool:
         """Whether the member also gets "Paid" privately for links they made in groups."""

@@ -17,9 +17,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
+from bot.payermax.models import NOTIFY_TYPE_REFUND
 from bot.payermax.webhook import MerchantIdentity
 from bot.services.notification_writer import NotificationWriter
 from bot.services.payments import PaymentService
+from bot.services.refunds import RefundService
 from bot.web.availability import DatabaseAvailability
 from bot.web.connections import CLIENT_GONE_HANDLERS
 from bot.web.metrics import metrics_endpoint
@@ -77,6 +79,7 @@ def build_web_app(
     platform_public_key: RSAPublicKey,
     merchant: MerchantIdentity,
     notifications: NotificationWriter | None = None,
+    refunds: RefundService | None = None,
     sandbox_app: ASGIApp | None = None,
     telegram_secret: str | None = None,
     submit_update: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
@@ -94,6 +97,11 @@ def build_web_app(
         Route("/payermax/notify", notify_endpoint(apply, platform_public_key, database, merchant), methods=["POST"]),
         Route("/healthz", _healthz(engine, database), methods=["GET"]),
     ]
+    if refunds is not None:
+        refund_notify = notify_endpoint(
+            refunds.apply_notification, platform_public_key, database, merchant, accept=(NOTIFY_TYPE_REFUND,)
+        )
+        routes.append(Route("/payermax/refund-notify", refund_notify, methods=["POST"]))
     if metrics_token is not None:
         routes.append(Route("/metrics", token_only(metrics_endpoint, metrics_token), methods=["GET"]))
     elif not metrics_elsewhere:

@@ -1,16 +1,22 @@
-"""``POST /payermax/notify``: PayerMax's signed payment notifications."""
+"""``POST /payermax/notify`` and ``POST /payermax/refund-notify``: PayerMax's signed notifications."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.payermax.models import Notification
-from bot.payermax.webhook import MerchantIdentity, NotificationRejected, check_recipient, verify_notification
+from bot.payermax.webhook import (
+    PAYMENT_NOTIFY_TYPES,
+    MerchantIdentity,
+    NotificationRejected,
+    check_recipient,
+    verify_notification,
+)
 from bot.services.payments import Outcome
 from bot.web import metrics
 from bot.web.availability import DatabaseAvailability
@@ -51,8 +57,13 @@ def notify_endpoint(
     platform_public_key: RSAPublicKey,
     database: DatabaseAvailability,
     merchant: MerchantIdentity,
+    *,
+    accept: Collection[str] = PAYMENT_NOTIFY_TYPES,
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
-    """Build the endpoint: verify, parse, ``apply``, acknowledge only after the commit; 503 if the database is away."""
+    """Build the endpoint: verify, parse, ``apply``, acknowledge only after the commit; 503 if the database is away.
+
+    ``accept`` names the notifyTypes this endpoint takes (payments, or refunds); any other is refused.
+    """
 
     async def payermax_notify(request: Request) -> JSONResponse:
         """Receive one notification."""
@@ -66,7 +77,7 @@ def notify_endpoint(
             metrics.NOTIFICATIONS.labels(result="too_large").inc()
             return _refuse(413, f"body larger than {MAX_BODY_BYTES} bytes")
         try:
-            notification = verify_notification(body, request.headers.get("sign"), platform_public_key)
+            notification = verify_notification(body, request.headers.get("sign"), platform_public_key, accept=accept)
             check_recipient(notification, merchant)
         except NotificationRejected as exc:
             metrics.NOTIFICATIONS.labels(result="rejected").inc()

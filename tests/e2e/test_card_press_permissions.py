@@ -35,7 +35,7 @@ STRANGER = 9001
 GROUP = -100_555_666
 NAMES = {OWNER: "Olga", AGENT: "Ann", OTHER_AGENT: "Bob", REMOVED: "Rex", SUPPORT: "Sue", STRANGER: "Eve"}
 
-ACTIONS = ("r", "x", "xy", "n", "s", "q", "o")
+ACTIONS = ("r", "x", "xy", "n", "s", "q", "o", "rf")
 SUPPORT_MAY = ("r", "s", "q", "o")
 # What each press is refused for: the action the presser's role lacks for this link.
 NOT_ON_TEAM = {
@@ -46,9 +46,15 @@ NOT_ON_TEAM = {
     "n": Action.CANCEL_ANY_LINK,
     "s": Action.RESEND_LINK,
     "q": Action.RESEND_LINK,
+    "rf": Action.REFUND,
 }
 ANOTHER_AGENT = {**NOT_ON_TEAM, "s": Action.VIEW_ALL_LINKS, "q": Action.VIEW_ALL_LINKS}
-SUPPORT_REFUSED = {"x": Action.CANCEL_ANY_LINK, "xy": Action.CANCEL_ANY_LINK, "n": Action.CANCEL_ANY_LINK}
+SUPPORT_REFUSED = {
+    "x": Action.CANCEL_ANY_LINK,
+    "xy": Action.CANCEL_ANY_LINK,
+    "n": Action.CANCEL_ANY_LINK,
+    "rf": Action.REFUND,  # support refunds only once an owner grants it
+}
 REFUSALS: dict[int, dict[str, Action]] = {
     STRANGER: NOT_ON_TEAM,
     REMOVED: NOT_ON_TEAM,

@@ -93,8 +93,13 @@ def _status_line(link: Link, payment: Payment | None, cancelled_by: str | None) 
     return t(_("⏳ Waiting for payment · valid until {when}"), when=when(link.expires_at))
 
 
-def link_card(link: Link, payment: Payment | None = None, cancelled_by: str | None = None) -> Markup:
-    """The caption of a link card (at most a caption's 1,024 units: the description gives way)."""
+def link_card(
+    link: Link, payment: Payment | None = None, cancelled_by: str | None = None, refund_line: Markup | None = None
+) -> Markup:
+    """The caption of a link card (at most a caption's 1,024 units: the description gives way).
+
+    ``refund_line`` is what a paid card says about its refunds (texts.card_refund_line), if anything.
+    """
 
     def card(description: str) -> Markup:
         lines = [
@@ -103,6 +108,8 @@ def link_card(link: Link, payment: Payment | None = None, cancelled_by: str | No
             Markup(""),
             _status_line(link, payment, cancelled_by),
         ]
+        if refund_line is not None:
+            lines.append(refund_line)
         if link.status == LinkStatus.ACTIVE and link.link_url:
             lines.append(t(_("Pay here: {url}"), url=ltr(link.link_url)))
         lines.append(t(_("Link ID <code>{link_id}</code>"), link_id=ltr(link.merchant_link_id)))

@@ -26,6 +26,7 @@ from bot.chat.texts.base import (
     when,
 )
 from bot.chat.texts.cards import STATUS_EMOJI, payment_method, status_text
+from bot.chat.texts.refunds import timeline_refund
 from bot.chat.texts.team import person
 from bot.i18n import clock
 from bot.money import Money
@@ -249,6 +250,13 @@ def event_kind(kind: LinkEventKind | str) -> str:
         LinkEventKind.EXPIRED: _("expired"),
         LinkEventKind.CANCELLED: _("cancelled"),
         LinkEventKind.REFRESHED: _("checked with PayerMax"),
+        LinkEventKind.REFUND_REQUESTED: _("refund asked for"),
+        LinkEventKind.REFUND_ACCEPTED: _("refund accepted by PayerMax"),
+        LinkEventKind.REFUNDED: _("refunded"),
+        LinkEventKind.REFUND_FAILED: _("refund failed"),
+        LinkEventKind.REFUND_REFUSED: _("refund refused by PayerMax"),
+        LinkEventKind.REFUND_NOTIFICATION: _("refund reported again"),
+        LinkEventKind.REFUND_MISMATCH: _("refund report that does not match"),
     }.get(LinkEventKind(kind), str(kind))
 
 
@@ -306,6 +314,8 @@ def timeline(view: Timeline) -> Markup:
     ]
     if payments:
         head += [Markup(""), t(_("<b>Payments</b>")), *payments]
+    if view.refunds:
+        head += [Markup(""), t(_("<b>Refunds</b>")), *(timeline_refund(refund) for refund in view.refunds[-10:])]
     head += [Markup(""), t(_("<b>Timeline</b>"))]
     events = [
         t(

@@ -265,6 +265,8 @@ def audit_action(action: AuditAction | str) -> str:
         AuditAction.JOIN: _("joined as"),
         AuditAction.REMOVE: _("removed"),
         AuditAction.SETTINGS: _("changed"),
+        AuditAction.REFUND: _("refunded on link"),
+        AuditAction.REFUND_PERMISSION: _("changed the refund permission of"),
     }.get(AuditAction(action), str(action))
 
 

@@ -8,10 +8,10 @@ from datetime import datetime
 from babel.lists import format_list
 
 from bot.botapi.markup import MESSAGE_LIMIT, fit_lines
-from bot.chat.texts.base import Markup, _, count, ltr, name_of, ngettext, pgettext, plain, t, when
+from bot.chat.texts.base import Markup, _, clip, count, ltr, name_of, ngettext, pgettext, plain, t, when
 from bot.i18n.locales import format_locale
 from bot.i18n.reader import N_, current
-from bot.services.access import GRANTORS, Action, Refusal, Role
+from bot.services.access import GRANTORS, REFUND_GRANTABLE, Action, Refusal, Role
 from bot.services.team import TeamError, TeamMember, TeamProblem
 
 
@@ -81,6 +81,8 @@ def role_list(roles: Sequence[Role]) -> str:
 
 def refusal(refused: Refusal, user_id: int) -> str:
     """A sentence for the person refused: the roles that would do and who grants them (plain text)."""
+    if refused.action == Action.REFUND:
+        return refund_refusal(user_id)
     needs = plain(_(_NEEDS[refused.action]), roles=role_list(refused.roles))
     if refused.roles == [Role.OWNER]:
         return needs  # owners are named in the configuration: nobody can invite one
@@ -168,6 +170,14 @@ def team_problem(error: TeamError) -> Markup:
             return t(_("{user_id} is not on the team. /team shows who is."), user_id=user)
         case TeamProblem.MAY_NOT_REMOVE if error.role in _MAY_NOT_REMOVE:
             return t(_(_MAY_NOT_REMOVE[error.role]))
+        case TeamProblem.MAY_NOT_GRANT_REFUNDS:
+            return t(_("Only an owner can give or take the refund permission."))
+        case TeamProblem.REFUNDS_BY_ROLE:
+            return t(
+                _("{user_id} is {role}, and can refund by that role. The permission is given to agents and support."),
+                user_id=user,
+                role=role_name(error.role or Role.ADMIN),
+            )
         case _:
             return t(
                 _(
@@ -184,24 +194,37 @@ def person(name: str, user_id: int) -> Markup:
     return t("<code>{user_id}</code>", user_id=ltr(str(user_id)))
 
 
+def _member_line(member: TeamMember) -> Markup:
+    """One person in /team: role, name and id, and what they have switched on or been given."""
+    granted = member.can_refund and member.role in REFUND_GRANTABLE
+    if granted and member.notify_private:
+        template = _("• <b>{role}</b> · {person} · may refund · also gets “Paid” in private")
+    elif granted:
+        template = _("• <b>{role}</b> · {person} · may refund")
+    elif member.notify_private:
+        template = _("• <b>{role}</b> · {person} · also gets “Paid” in private")
+    else:
+        template = _("• <b>{role}</b> · {person}")
+    return t(template, role=role_name(member.role), person=person(member.name, member.user_id))
+
+
 def team_list(members: Sequence[TeamMember]) -> Markup:
     """The /team answer: one line per person, owners first; a team too big for a message says how many more."""
-    lines = [
-        t(
-            _("• <b>{role}</b> · {person} · also gets “Paid” in private")
-            if member.notify_private
-            else _("• <b>{role}</b> · {person}"),
-            role=role_name(member.role),
-            person=person(member.name, member.user_id),
-        )
-        for member in members
-    ]
     return fit_lines(
         [t(_("<b>Team</b> ({count})"), count=count(len(members)))],
-        lines,
+        [_member_line(member) for member in members],
         limit=MESSAGE_LIMIT,
         more=lambda more: t(ngettext("… and {count} more", "… and {count} more", more), count=count(more)),
-        tail=[Markup(""), t(_("/invite agent adds someone; /remove 123456789 takes them out at once."))],
+        tail=[
+            Markup(""),
+            t(_("/invite agent adds someone; /remove 123456789 takes them out at once.")),
+            t(
+                _(
+                    "Owners and admins can refund. <code>/team refund 123456789 on</code> lets an agent or "
+                    "support person refund too (owners only)."
+                )
+            ),
+        ],
     )
 
 
@@ -250,3 +273,42 @@ def notify_off() -> Markup:
 
 def notify_usage() -> Markup:
     return t(_("Send <code>/notifyme on</code> or <code>/notifyme off</code>."))
+
+
+# --- the refund permission (/team) ----------------------------------------------------------------
+
+
+def refund_refusal(user_id: int) -> str:
+    """A person without the refund permission (plain text): who has it, and who can grant it."""
+    return plain(
+        _(
+            "Sorry, refunds need the refund permission. Owners and admins have it; an owner can give it to "
+            "{roles} in /team. Ask an owner (your Telegram user id is {user_id})."
+        ),
+        roles=role_list(list(REFUND_GRANTABLE)),
+        user_id=user_id,
+    )
+
+
+def refund_grant_usage() -> Markup:
+    """/team refund without whom or on/off."""
+    return t(
+        _(
+            "Send <code>/team refund 123456789 on</code> to let an agent or support person refund, "
+            "<code>/team refund 123456789 off</code> to stop it. Owners and admins can always refund."
+        )
+    )
+
+
+def refund_granted(name: str, user_id: int, allowed: bool) -> Markup:
+    """An owner gave or took someone's refund permission."""
+    who = person(name, user_id)
+    if allowed:
+        return t(_("Done: {person} can refund paid links now."), person=who)
+    return t(_("Done: {person} can no longer refund."), person=who)
+
+
+def grant_button(name: str, user_id: int, allowed: bool) -> str:
+    """A /team button that gives or takes someone's refund permission (plain text)."""
+    who = clip(name, 24) if name else str(user_id)
+    return plain(_("↩️ Let {name} refund") if not allowed else _("✖️ Stop {name} refunding"), name=who)
