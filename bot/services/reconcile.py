@@ -1,7 +1,8 @@
 """The reconciler: asks PayerMax about links whose news is late, so a lost notification never loses a sale.
 
 It looks at CREATING links whose handler is gone (crash, restart), ACTIVE links a few minutes
-old without a notification, and links reaching expiry. A payment found here goes through
+old without a notification, and links reaching expiry; each round also queues the expiry
+reminders that are due (``bot.services.reminders``). A payment found here goes through
 :meth:`PaymentService.apply_to_link` exactly like a notification (same dedupe, same "Paid").
 Only the replica holding the ``reconciler`` lease runs a round, and calls are paced.
 """
@@ -22,6 +23,7 @@ from bot.payermax.errors import ApiError, PayerMaxError
 from bot.payermax.models import STATUS_SUCCESS, LinkInfo, PaymentAttempt
 from bot.services.links import LinkPending, LinkRefused, LinkService
 from bot.services.payments import PaymentReport, PaymentService
+from bot.services.reminders import Reminders
 from bot.services.retention import Retention
 from storage import repo
 from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, PaymentSource, utcnow
@@ -63,9 +65,11 @@ class Reconciler:
         idle_seconds: float = 30.0,
         on_enqueued: Callable[[], None] = lambda: None,
         retention: Retention | None = None,
+        reminders: Reminders | None = None,
     ) -> None:
         self._sessions = sessions
         self._retention = retention
+        self._reminders = reminders
         self._client = client
         self._links = links
         self._payments = payments
@@ -102,6 +106,8 @@ class Reconciler:
             due = list(await repo.links_due_for_check(session, now=now, limit=self._batch_size))
         if self._retention is not None:
             await self._retention.prune(now)  # on the lease holder only, one batch a round
+        if self._reminders is not None:
+            await self._reminders.queue_due(now)  # on the lease holder only: one reminder per link
         checked = 0
         for link in due:
             if stop is not None and stop.is_set():
