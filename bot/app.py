@@ -39,6 +39,7 @@ from bot.services.access import AccessService
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService
 from bot.services.drafts import DraftService
+from bot.services.feed import PaymentsFeed
 from bot.services.link_access import LinkAccess
 from bot.services.link_actions import LinkActions
 from bot.services.link_queries import LinkQueries
@@ -49,6 +50,7 @@ from bot.services.payments import PaymentService
 from bot.services.people import PeopleService
 from bot.services.readers import Readers
 from bot.services.reconcile import Reconciler
+from bot.services.reminders import Reminders
 from bot.services.retention import Retention
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
@@ -145,6 +147,7 @@ class PaylinkApp:
             self.payments,
             on_enqueued=self.dispatcher.wake,
             retention=Retention(self.sessions, timedelta(days=settings.retention_days)),
+            reminders=Reminders(self.sessions, on_enqueued=self.dispatcher.wake),
         )
         self.application.bot_data.services = self._chat_services()
         router.register(self.application)
@@ -192,6 +195,7 @@ class PaylinkApp:
             notices=RefusalNotices(self.sessions),
             people=self.people,
             readers=self.readers,
+            feed=PaymentsFeed(self.sessions),
         )
 
     def _web_app(self) -> Starlette:

@@ -19,6 +19,7 @@ from bot.services.actors import Actor
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaultsService
 from bot.services.drafts import DraftService
+from bot.services.feed import PaymentsFeed
 from bot.services.link_access import LinkAccess
 from bot.services.link_actions import LinkActions
 from bot.services.link_queries import LinkQueries
@@ -47,6 +48,7 @@ class Services:
     notices: RefusalNotices
     people: PeopleService
     readers: Readers
+    feed: PaymentsFeed
 
 
 class BotData:

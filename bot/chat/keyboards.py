@@ -26,6 +26,7 @@ CARD_KEEP = "n"
 CARD_SHARE = "s"
 CARD_QR = "q"
 CARD_OPEN = "o"
+CARD_REISSUE = "nl"  # a new link in this one's place
 
 
 def is_public_url(url: str | None) -> bool:
@@ -48,7 +49,7 @@ def card_data(action: str, link: Link) -> str:
 
 
 def card_keyboard(link: Link) -> InlineKeyboardMarkup | None:
-    """Buttons under a link card: manage and share it while it can be paid, refresh it afterwards."""
+    """Buttons under a link card: manage and share it while payable, refresh it after, and replace it once expired."""
     status = LinkStatus(link.status)
     if status in (LinkStatus.CREATING, LinkStatus.FAILED):
         return None
@@ -65,9 +66,28 @@ def card_keyboard(link: Link) -> InlineKeyboardMarkup | None:
         rows.append(
             [_card_button(texts.share_button(), CARD_SHARE, link), _card_button(texts.qr_button(), CARD_QR, link)]
         )
+    elif status == LinkStatus.EXPIRED:
+        rows.append(
+            [
+                _card_button(texts.refresh_button(), CARD_REFRESH, link),
+                _card_button(texts.new_link_button(), CARD_REISSUE, link),
+            ]
+        )
     else:
         rows.append([_card_button(texts.refresh_button(), CARD_REFRESH, link)])
     return InlineKeyboardMarkup(rows)
+
+
+def reminder_keyboard(link: Link) -> InlineKeyboardMarkup:
+    """Under the "still unpaid" reminder: send the link to the customer again, or make a new one."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                _card_button(texts.share_again_button(), CARD_SHARE, link),
+                _card_button(texts.new_link_button(), CARD_REISSUE, link),
+            ]
+        ]
+    )
 
 
 def cancel_confirm_keyboard(link: Link) -> InlineKeyboardMarkup:
