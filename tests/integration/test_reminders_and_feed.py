@@ -12,6 +12,10 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 
+from sqlalchemy import select
+from sqlmodel import col
+
+from bot.payermax.models import Notification
 from bot.payermax.webhook import verify_notification
 from bot.services.actors import Actor
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService, ChatRef
@@ -40,7 +44,7 @@ async def fresh(stack: LinkStack, link: Link) -> Link:
     return current
 
 
-async def pay_and_collect(stack: LinkStack, link: Link, count: int) -> object:
+async def pay_and_collect(stack: LinkStack, link: Link, count: int) -> Notification:
     """The customer pays; return the verified notification PayerMax sent about it."""
     await stack.gateway.pay(link.payermax_link_id or "")
     loop = asyncio.get_running_loop()
@@ -75,7 +79,7 @@ async def test_paid_links_and_chats_that_said_no_get_no_reminder(stack: LinkStac
     chats = chat_defaults(stack)
     paid = (await stack.links.create(order("msg:2"))).link
     notification = await pay_and_collect(stack, paid, 1)
-    assert await stack.payments.apply_notification(notification) == Outcome.APPLIED  # type: ignore[arg-type]
+    assert await stack.payments.apply_notification(notification) == Outcome.APPLIED
     unpaid = (await stack.links.create(order("msg:3"))).link
 
     await chats.set_reminder(OWNER, ChatRef(SELLER_CHAT, "private"), 0)
@@ -92,7 +96,7 @@ async def test_paid_links_and_chats_that_said_no_get_no_reminder(stack: LinkStac
     [reminder] = await stack.outbox("reminder")
     assert reminder.link_id == unpaid.id
     async with stack.sessions() as session:
-        audited = (await session.execute(AuditEvent.__table__.select())).all()
+        audited = (await session.execute(select(AuditEvent).order_by(col(AuditEvent.id)))).scalars().all()
     assert [(row.action, row.subject, row.detail) for row in audited if row.subject == "reminders"] == [
         (AuditAction.SETTINGS, "reminders", "default -> off"),
         (AuditAction.SETTINGS, "reminders", "off -> 6h"),
@@ -142,11 +146,11 @@ async def test_feed_gets_each_payment_once_by_every_path(stack: LinkStack, datab
     try:
         # The group commit, with the notification twice in one batch, then again on its own.
         outcomes = await stack.payments.apply_link_notifications(
-            [notification, notification],  # type: ignore[list-item]
+            [notification, notification],
             BatchTransactions(engine),
         )
         assert outcomes == [Outcome.APPLIED, Outcome.DUPLICATE]
-        assert await stack.payments.apply_notification(notification) == Outcome.DUPLICATE  # type: ignore[arg-type]
+        assert await stack.payments.apply_notification(notification) == Outcome.DUPLICATE
     finally:
         await engine.dispose()
     [posted] = await stack.outbox("feed")
@@ -156,11 +160,11 @@ async def test_feed_gets_each_payment_once_by_every_path(stack: LinkStack, datab
 
     # A link made in the feed group is already announced there: no second post. Without a feed, none.
     in_feed = (await stack.links.create(replace(order("msg:7"), chat_id=FEED.id, chat_type=FEED.type))).link
-    assert await stack.payments.apply_notification(await pay_and_collect(stack, in_feed, 2)) == Outcome.APPLIED  # type: ignore[arg-type]
+    assert await stack.payments.apply_notification(await pay_and_collect(stack, in_feed, 2)) == Outcome.APPLIED
     assert await feed.stop(OWNER, SHOP) is False  # not the feed: nothing changes
     assert await feed.stop(OWNER, FEED) is True
     after = (await stack.links.create(order("msg:8"))).link
-    assert await stack.payments.apply_notification(await pay_and_collect(stack, after, 3)) == Outcome.APPLIED  # type: ignore[arg-type]
+    assert await stack.payments.apply_notification(await pay_and_collect(stack, after, 3)) == Outcome.APPLIED
     assert len(await stack.outbox("feed")) == 1
 
 
@@ -184,7 +188,7 @@ async def test_naming_the_feed_is_audited_and_moves_it(stack: LinkStack) -> None
     await feed.use(OWNER, FEED)
     assert await feed.current() == FeedChat(FEED.id, "Sales feed")
     async with stack.sessions() as session:
-        events = (await session.execute(AuditEvent.__table__.select())).all()
+        events = (await session.execute(select(AuditEvent).order_by(col(AuditEvent.id)))).scalars().all()
     assert [row.detail for row in events if row.subject == "payments feed"] == [
         f"off -> {SHOP.id}",
         f"{SHOP.id} -> {FEED.id}",
