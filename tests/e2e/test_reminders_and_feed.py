@@ -245,6 +245,12 @@ async def test_feed_gets_each_payment_once(database_url: str, tmp_path: Path) ->
                 lambda m: m.message_id == settings.message_id and "Payments feed: this group" in (m.text or ""),
                 timeout=WAIT,
             )
+            # The group's reminders, typed: a time out of range is explained and changes nothing.
+            await people.ask("/settings reminder 5m", OWNER, FEED, contains="15 minutes to 7 days")
+            changed = await people.ask(
+                "/settings reminder 6h", OWNER, FEED, contains="Reminders: 6 hours before expiry"
+            )
+            assert "Payments feed: this group" in (changed.text or "")
             async with httpx.AsyncClient(timeout=10) as client:
                 duplicates = await client.post(f"{bot.base_url}/sandbox/_faults", json={"notify_duplicates": 2})
                 assert duplicates.status_code == 200
