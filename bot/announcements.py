@@ -21,11 +21,13 @@ from bot.botapi import sending
 from bot.botapi.budget import Priority
 from bot.botapi.errors import Undeliverable
 from bot.botapi.markup import Markup
-from bot.chat import texts
+from bot.chat import keyboards, texts
 from bot.chat.card_view import card_view
+from bot.money import Money
 from bot.qr import qr_png
+from bot.services.feed import FeedEvent
 from storage import repo
-from storage.models import Link, OutboxKind, OutboxMessage, Payment, Refund
+from storage.models import Chat, Link, LinkStatus, OutboxKind, OutboxMessage, Payment, Refund, utcnow
 
 # Every outbox message is news a seller waits for: it may take any slot of the budget (replies
 # and refusals made straight from handlers get only their share). Within a claim the news goes
@@ -37,7 +39,9 @@ ORDER: Mapping[OutboxKind, int] = {
     OutboxKind.ALERT: 0,
     OutboxKind.LINK_FAILED: 0,
     OutboxKind.REFUND: 0,
+    OutboxKind.FEED: 0,
     OutboxKind.CARD_UPDATE: 1,
+    OutboxKind.REMINDER: 2,
     OutboxKind.NOTICE: 2,
 }
 
@@ -255,6 +259,62 @@ async def send_notice(delivery: Delivery) -> None:
     )
 
 
+async def send_reminder(delivery: Delivery) -> None:
+    """Remind the link's creator it is unpaid, with Share again and New link; nothing if settled meanwhile."""
+    link = await delivery.link()
+    if link.status != LinkStatus.ACTIVE or link.expires_at is None or link.expires_at <= utcnow():
+        return  # paid, cancelled or expired since it was queued: a reminder would be wrong now
+    async with delivery.sessions() as session:
+        chat = await repo.get_chat(session, link.chat_id)
+    in_card_chat = delivery.message.chat_id == link.chat_id
+    await sending.send_text(
+        delivery.bot,
+        delivery.message.chat_id,
+        texts.reminder(link, None if in_card_chat else _place(chat)),
+        buttons=keyboards.reminder_keyboard(link),
+        reply_to=link.card_message_id if in_card_chat else None,
+        priority=Priority.ANNOUNCE,
+        booked=True,
+    )
+
+
+class FeedPayload(TypedDict, total=False):
+    """A payments feed post (bot.services.feed): the event, its reference, and the payment or the refunded amount."""
+
+    event: str
+    reference: str
+    payment_id: int
+    amount: str
+    currency: str
+
+
+async def send_feed(delivery: Delivery) -> None:
+    """Post a payment (or refund) of the team in the payments feed: who made the link, and in which chat."""
+    link = await delivery.link()
+    payload: FeedPayload = {**delivery.payload}  # type: ignore[typeddict-item]
+    event = FeedEvent(payload.get("event", FeedEvent.PAID))
+    async with delivery.sessions() as session:
+        chat = await repo.get_chat(session, link.chat_id)
+        payment = await session.get(Payment, int(payload.get("payment_id", 0))) if event == FeedEvent.PAID else None
+    place = _place(chat)
+    if event == FeedEvent.PAID:
+        if payment is None:
+            raise Undeliverable(f"payment {payload.get('payment_id')} no longer exists")
+        text = texts.feed_paid(link, payment, place)
+    else:
+        amount = Money(Decimal(payload.get("amount") or link.amount), payload.get("currency") or link.currency)
+        reference = str(payload.get("reference", ""))
+        text = texts.feed_refund(link, amount, reference, place, failed=event == FeedEvent.REFUND_FAILED)
+    await sending.send_text(delivery.bot, delivery.message.chat_id, text, priority=Priority.ANNOUNCE, booked=True)
+
+
+def _place(chat: Chat | None) -> str | None:
+    """A group's title for "made in …" (None for a private chat, or a group the bot never learnt the title of)."""
+    if chat is None or chat.type == "private":
+        return None
+    return chat.title or str(chat.id)
+
+
 Renderer = Callable[[Delivery], Awaitable[None]]
 
 RENDERERS: Mapping[OutboxKind, Renderer] = {
@@ -265,4 +325,6 @@ RENDERERS: Mapping[OutboxKind, Renderer] = {
     OutboxKind.LINK_FAILED: send_link_failed,
     OutboxKind.ALERT: send_alert,
     OutboxKind.NOTICE: send_notice,
+    OutboxKind.REMINDER: send_reminder,
+    OutboxKind.FEED: send_feed,
 }

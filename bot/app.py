@@ -39,6 +39,7 @@ from bot.services.access import AccessService
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService
 from bot.services.drafts import DraftService
+from bot.services.feed import PaymentsFeed
 from bot.services.link_access import LinkAccess
 from bot.services.link_actions import LinkActions
 from bot.services.link_queries import LinkQueries
@@ -50,6 +51,7 @@ from bot.services.people import PeopleService
 from bot.services.readers import Readers
 from bot.services.reconcile import Reconciler
 from bot.services.refunds import RefundService
+from bot.services.reminders import Reminders
 from bot.services.retention import Retention
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
@@ -159,6 +161,7 @@ class PaylinkApp:
             on_enqueued=self.dispatcher.wake,
             retention=Retention(self.sessions, timedelta(days=settings.retention_days)),
             refunds=self.refunds,
+            reminders=Reminders(self.sessions, on_enqueued=self.dispatcher.wake),
         )
         self.application.bot_data.services = self._chat_services()
         router.register(self.application)
@@ -206,6 +209,7 @@ class PaylinkApp:
             people=self.people,
             readers=self.readers,
             refunds=self.refunds,
+            feed=PaymentsFeed(self.sessions),
         )
 
     def _web_app(self) -> Starlette:

@@ -24,6 +24,7 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
     Payment,
+    TeamSettings,
     table_of,
     utcnow,
 )
@@ -91,6 +92,12 @@ def members_notified_privately(connection: Connection, user_ids: Sequence[int]) 
         col(Member.user_id).in_(list(user_ids)), col(Member.notify_private).is_(True)
     )
     return set(connection.execute(statement).scalars())
+
+
+def feed_chat_id(connection: Connection) -> int | None:
+    """The payments feed chat, if one was named (as :func:`storage.repo.feed_chat_id`)."""
+    statement = select(col(TeamSettings.feed_chat_id)).where(col(TeamSettings.id) == 1)
+    return connection.execute(statement).scalar_one_or_none()
 
 
 def insert_new_payments(connection: Connection, rows: Sequence[dict[str, Any]]) -> dict[tuple[int, str], int]:

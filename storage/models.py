@@ -197,6 +197,8 @@ class OutboxKind(StrEnum):
     ALERT = "alert"  # a warning for an owner
     NOTICE = "notice"  # a message written when queued (the first-run offer): after what the chat already awaits
     REFUND = "refund"  # a refund's outcome (refunded or failed) in the link's chat
+    REMINDER = "reminder"  # "still unpaid" to a link's creator, once, some time before it expires
+    FEED = "feed"  # a payment (or refund) of the team, posted in the payments feed chat
 
 
 class RefundStatus(StrEnum):
@@ -249,6 +251,8 @@ class Chat(SQLModel, table=True):
     customer_language: str | None = Field(default=None, max_length=16)
     timezone: str | None = Field(default=None, max_length=64)  # IANA name
     link_expiry_seconds: int | None = None
+    # How long before a link expires its creator is reminded it is unpaid: None the default rule, 0 never.
+    reminder_seconds: int | None = None
     # When an owner or admin was offered to set the chat up (currency, country, zone, language).
     setup_offered_at: datetime | None = _time_column()
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
@@ -271,6 +275,8 @@ class Link(SQLModel, table=True):
     """A payment link: our intent first (CREATING), then what PayerMax answered."""
 
     __tablename__ = "links"
+    # Due reminders are found among ACTIVE links only: the index never walks the paid and expired past.
+    __table_args__ = (Index("ix_links_reminder_due", "status", "remind_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     merchant_link_id: str = Field(max_length=64, unique=True)
@@ -298,6 +304,10 @@ class Link(SQLModel, table=True):
     paid_at: datetime | None = _time_column()
     # When the reconciler should next ask PayerMax about this link (None: never again).
     next_check_at: datetime | None = _time_column(index=True)
+    # When its creator is to be reminded it is unpaid (None: not, or no longer); cleared in the same
+    # transaction that queues the reminder, with reminded_at set: the marker that makes it one reminder.
+    remind_at: datetime | None = _time_column()
+    reminded_at: datetime | None = _time_column()
 
 
 class Payment(SQLModel, table=True):
@@ -508,3 +518,14 @@ class SendChatPace(SQLModel, table=True):
 
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     next_at: float = Field(sa_column=Column(Float(precision=53), nullable=False))
+
+
+class TeamSettings(SQLModel, table=True):
+    """Settings of the whole team rather than of one chat: a single row (id 1)."""
+
+    __tablename__ = "team_settings"
+
+    id: int = Field(default=1, primary_key=True)
+    # The group every payment of the team is also posted to (None: no payments feed).
+    feed_chat_id: int | None = _telegram_id(nullable=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -33,6 +33,7 @@ from storage.models import (
     Refund,
     RefundStatus,
     RefusalNotice,
+    TeamSettings,
     table_of,
     utcnow,
 )
@@ -146,6 +147,59 @@ async def links_due_for_check(session: AsyncSession, *, now: datetime, limit: in
 async def schedule_check(session: AsyncSession, link_id: int, when: datetime | None) -> None:
     """Set when the reconciler next looks at a link."""
     await session.execute(update(Link).where(col(Link.id) == link_id).values(next_check_at=when))
+
+
+async def links_due_for_reminder(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Link]:
+    """ACTIVE links whose reminder moment has come, earliest first."""
+    statement = (
+        select(Link)
+        .where(col(Link.status) == LinkStatus.ACTIVE, col(Link.remind_at).is_not(None), col(Link.remind_at) <= now)
+        .order_by(col(Link.remind_at), col(Link.id))
+        .limit(limit)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def claim_reminder(session: AsyncSession, link_id: int, *, now: datetime) -> bool:
+    """Mark a link reminded (its reminder moment cleared) if it is still ACTIVE and due; False if it is not.
+
+    One atomic statement: on PostgreSQL a second transaction waits for the row and then finds the
+    moment cleared, so however many try, one wins and queues the reminder.
+    """
+    claimed = await session.execute(
+        update(Link)
+        .where(col(Link.id) == link_id, col(Link.status) == LinkStatus.ACTIVE, col(Link.remind_at).is_not(None))
+        .values(remind_at=None, reminded_at=now)
+        .returning(col(Link.id))
+    )
+    return claimed.first() is not None
+
+
+async def links_to_remind_in_chat(session: AsyncSession, chat_id: int) -> Sequence[Link]:
+    """A chat's ACTIVE links not reminded yet (their reminder moment follows the chat's setting)."""
+    statement = select(Link).where(
+        col(Link.chat_id) == chat_id, col(Link.status) == LinkStatus.ACTIVE, col(Link.reminded_at).is_(None)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def feed_chat_id(session: AsyncSession, *, for_update: bool = False) -> int | None:
+    """The chat every payment of the team is posted to, if one was named; ``for_update`` locks the setting."""
+    statement = select(col(TeamSettings.feed_chat_id)).where(col(TeamSettings.id) == 1)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def set_feed_chat(session: AsyncSession, chat_id: int | None, *, now: datetime) -> int | None:
+    """Name the payments feed chat (None: no feed); return the one named before."""
+    before = await feed_chat_id(session, for_update=True)
+    await session.execute(
+        upsert(session, TeamSettings)
+        .values(id=1, feed_chat_id=chat_id, updated_at=now)
+        .on_conflict_do_update(index_elements=["id"], set_={"feed_chat_id": chat_id, "updated_at": now})
+    )
+    return before
 
 
 async def try_lease(session: AsyncSession, name: str, holder: str, *, until: datetime, now: datetime) -> bool:

@@ -30,6 +30,7 @@ from bot.services.access import Refusal
 from bot.services.link_access import LinkAccess
 from bot.services.link_actions import CancelOutcome, CancelResult
 from bot.services.link_queries import StatusFilter
+from bot.services.links import LinkPending, LinkRefused, reissue_key
 from storage.models import Link, LinkStatus
 
 log = logging.getLogger("paylink.chat.cards")
@@ -45,6 +46,7 @@ class Needs(Enum):
     CANCEL = "cancel"  # cancel it (owners, admins: any; agents: their own)
     RESEND = "resend"  # send it to a customer again (everyone who may view it, but no stranger)
     REFUND = "refund"  # refund its payment (the refund permission, and the link in the presser's view)
+    REISSUE = "reissue"  # make a new link in its place (people who make links and may view this one)
 
 
 def _check(access: LinkAccess, needs: Needs) -> Callable[[Link, int], Awaitable[Refusal | None]]:
@@ -53,6 +55,7 @@ def _check(access: LinkAccess, needs: Needs) -> Callable[[Link, int], Awaitable[
         Needs.CANCEL: access.cancel_refusal,
         Needs.RESEND: access.resend_refusal,
         Needs.REFUND: access.refund_refusal,
+        Needs.REISSUE: access.reissue_refusal,
     }[needs]
 
 
@@ -212,6 +215,36 @@ async def open_card(update: Update, context: PaylinkContext, link: Link) -> None
     await send_card(context, chat_of(update).id, link)
 
 
+async def reissue_link(update: Update, context: PaylinkContext, link: Link) -> None:
+    """Make a fresh link with the same amount, currency and description (PayerMax links cannot be extended).
+
+    The new card goes to the old link's chat through the outbox; pressed elsewhere (the creator's
+    reminder in private), a copy of the card is posted here too, ready to share. Every press of
+    every New link button about one link makes the same single link.
+    """
+    query = query_of(update)
+    services = context.services
+    if link.status == LinkStatus.PAID:
+        await sending.answer(query, texts.paid_no_new_link(link), alert=True)
+        return
+    if await services.links.exists(reissue_key(link)):
+        await sending.answer(query, texts.already_reissued(), alert=True)
+        return
+    await sending.answer(query, texts.making_new_link())
+    here = chat_of(update).id
+    try:
+        result = await services.links.reissue(link, actor(update))
+    except LinkRefused as exc:
+        await sending.send_text(context.bot, here, texts.sandboxed(exc.link, texts.refused(exc.code, exc.msg)))
+        return
+    except LinkPending as exc:
+        await sending.send_text(context.bot, here, texts.sandboxed(exc.link, texts.pending(exc.link.merchant_link_id)))
+        return
+    made = result.link
+    if result.created and made.chat_id != here and made.status == LinkStatus.ACTIVE:
+        await send_card(context, here, made)
+
+
 BUTTONS: dict[str, Button] = {
     keyboards.CARD_REFRESH: Button(Needs.VIEW, refresh_card),
     keyboards.CARD_CANCEL: Button(Needs.CANCEL, ask_cancel),
@@ -221,6 +254,7 @@ BUTTONS: dict[str, Button] = {
     keyboards.CARD_QR: Button(Needs.RESEND, send_qr),
     keyboards.CARD_OPEN: Button(Needs.VIEW, open_card),
     keyboards.CARD_REFUND: Button(Needs.REFUND, refunds.ask_refund),
+    keyboards.CARD_REISSUE: Button(Needs.REISSUE, reissue_link),
 }
 
 

@@ -19,6 +19,7 @@ from bot.services.actors import Actor
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaultsService
 from bot.services.drafts import DraftService
+from bot.services.feed import PaymentsFeed
 from bot.services.link_access import LinkAccess
 from bot.services.link_actions import LinkActions
 from bot.services.link_queries import LinkQueries
@@ -49,6 +50,7 @@ class Services:
     people: PeopleService
     readers: Readers
     refunds: RefundService
+    feed: PaymentsFeed
 
 
 class BotData:

@@ -31,6 +31,7 @@ CARD_REFUND = "rf"
 REFUND_PREFIX = "rf"
 REFUND_YES = "y"
 REFUND_NO = "n"
+CARD_REISSUE = "nl"  # a new link in this one's place
 
 
 def is_public_url(url: str | None) -> bool:
@@ -53,7 +54,7 @@ def card_data(action: str, link: Link) -> str:
 
 
 def card_keyboard(link: Link, *, refundable: bool = False) -> InlineKeyboardMarkup | None:
-    """Buttons under a link card: manage and share it while it can be paid, refresh (and refund) it afterwards."""
+    """Buttons under a card: manage and share it while payable, refresh (and refund) it after, replace it if expired."""
     status = LinkStatus(link.status)
     if status in (LinkStatus.CREATING, LinkStatus.FAILED):
         return None
@@ -77,9 +78,28 @@ def card_keyboard(link: Link, *, refundable: bool = False) -> InlineKeyboardMark
                 _card_button(texts.refund_button(), CARD_REFUND, link),
             ]
         )
+    elif status == LinkStatus.EXPIRED:
+        rows.append(
+            [
+                _card_button(texts.refresh_button(), CARD_REFRESH, link),
+                _card_button(texts.new_link_button(), CARD_REISSUE, link),
+            ]
+        )
     else:
         rows.append([_card_button(texts.refresh_button(), CARD_REFRESH, link)])
     return InlineKeyboardMarkup(rows)
+
+
+def reminder_keyboard(link: Link) -> InlineKeyboardMarkup:
+    """Under the "still unpaid" reminder: send the link to the customer again, or make a new one."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                _card_button(texts.share_again_button(), CARD_SHARE, link),
+                _card_button(texts.new_link_button(), CARD_REISSUE, link),
+            ]
+        ]
+    )
 
 
 def cancel_confirm_keyboard(link: Link) -> InlineKeyboardMarkup:

@@ -1,8 +1,10 @@
-"""/settings: a chat's defaults for new links, its languages and its time zone; and the first-run offer.
+"""/settings: a chat's defaults for new links, its languages, time zone and reminders, the payments
+feed (in a group); and the first-run offer.
 
 Button data is ``set:<name>`` to open a picker and ``set:<name>:<value>`` to choose (``setup:`` for
 the same buttons under the first-run offer, which then shows itself again, with Done). Every press
-is checked against the presser's role, since anyone in a group can press a button.
+is checked against the presser's role, since anyone in a group can press a button; naming or
+stopping the payments feed is for owners only.
 """
 
 from __future__ import annotations
@@ -35,9 +37,23 @@ PREFIX = "set"
 SETUP_PREFIX = "setup"  # the same buttons under the first-run offer
 MENU, DONE = "menu", "done"
 CURRENCY, COUNTRY, ZONE, EXPIRY, LANGUAGE, CUSTOMER = "currency", "country", "zone", "expiry", "language", "customer"
-SETTING_NAMES = (CURRENCY, COUNTRY, ZONE, EXPIRY, LANGUAGE, CUSTOMER)
+REMINDER, FEED = "reminder", "feed"
+SETTING_NAMES = (CURRENCY, COUNTRY, ZONE, EXPIRY, LANGUAGE, CUSTOMER, REMINDER, FEED)
 # Typed names people may use for them: /settings zone, /settings timezone, /settings customers ...
-_ALIASES = {"timezone": ZONE, "tz": ZONE, "customers": CUSTOMER, "page": CUSTOMER, "lang": LANGUAGE}
+_ALIASES = {
+    "timezone": ZONE,
+    "tz": ZONE,
+    "customers": CUSTOMER,
+    "page": CUSTOMER,
+    "lang": LANGUAGE,
+    "reminders": REMINDER,
+    "remind": REMINDER,
+}
+# Reminder choices: the stored setting each typed or pressed value means (anything else is a duration).
+REMINDER_OFF, REMINDER_AUTO = "off", "auto"
+_REMINDER_WORDS: dict[str, int | None] = {REMINDER_OFF: 0, "no": 0, REMINDER_AUTO: None, "default": None, "on": None}
+REMINDER_PRESETS = (1800, 3600, 2 * 3600, 6 * 3600, 86400)
+FEED_ON, FEED_OFF = "on", "off"
 # Currencies always offered after the likely ones; any other ISO code works as /settings currency XXX.
 QUICK_CURRENCIES = ("USD", "EUR", "IDR", "BRL", "MXN", "TRY", "THB", "SAR", "AED", "PHP", "MYR", "SGD")
 EXPIRY_PRESETS = (3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400)
@@ -63,8 +79,14 @@ def _in_group(update: Update) -> bool:
     return chat_of(update).type != ChatType.PRIVATE
 
 
-def settings_keyboard(defaults: ChatDefaults, *, group: bool, prefix: str = PREFIX) -> InlineKeyboardMarkup:
-    """One button per setting, showing its value now (and Done under the first-run offer)."""
+def settings_keyboard(
+    defaults: ChatDefaults, *, group: bool, prefix: str = PREFIX, feed_here: bool | None = None
+) -> InlineKeyboardMarkup:
+    """One button per setting, showing its value now (and Done under the first-run offer).
+
+    ``feed_here`` (in a group's /settings) says whether the group is the payments feed: the button
+    offers to stop it, or to make the group the feed.
+    """
     buttons = [
         InlineKeyboardButton(
             texts.setting_button(CURRENCY, defaults.currency or "—"), callback_data=_data(prefix, CURRENCY)
@@ -93,7 +115,17 @@ def settings_keyboard(defaults: ChatDefaults, *, group: bool, prefix: str = PREF
             callback_data=_data(prefix, CUSTOMER),
         )
     )
+    if prefix == PREFIX:
+        buttons.append(
+            InlineKeyboardButton(
+                texts.setting_button(REMINDER, texts.reminder_short(defaults.reminder_seconds)),
+                callback_data=_data(prefix, REMINDER),
+            )
+        )
     rows = _rows(buttons, 2)
+    if prefix == PREFIX and group and feed_here is not None:
+        label, value = (texts.feed_stop_button(), FEED_OFF) if feed_here else (texts.feed_use_button(), FEED_ON)
+        rows.append([InlineKeyboardButton(label, callback_data=_data(prefix, FEED, value))])
     if prefix == SETUP_PREFIX:
         # Done keeps what the offer shows, suggestions included: they travel in the button (<= 64 bytes).
         kept = _data(prefix, DONE, defaults.currency or "", defaults.country or "", defaults.timezone)
@@ -120,6 +152,16 @@ def picker(name: str, defaults: ChatDefaults, prefix: str = PREFIX) -> tuple[Mar
         ]
         prompt = texts.pick_language() if name == LANGUAGE else texts.pick_customer_language()
         return prompt, InlineKeyboardMarkup([*_rows(choices, 2), back])
+    if name == REMINDER:
+        choices = [
+            InlineKeyboardButton(texts.reminder_short(0), callback_data=_data(prefix, REMINDER, REMINDER_OFF)),
+            InlineKeyboardButton(texts.reminder_short(None), callback_data=_data(prefix, REMINDER, REMINDER_AUTO)),
+            *(
+                InlineKeyboardButton(texts.expiry_text(seconds), callback_data=_data(prefix, REMINDER, seconds))
+                for seconds in REMINDER_PRESETS
+            ),
+        ]
+        return texts.pick_reminder(), InlineKeyboardMarkup([*_rows(choices, 3), back])
     if name == ZONE:
         zones = likely_zones(defaults.country, language)[:ZONES_OFFERED]
         now = utcnow()
@@ -132,10 +174,15 @@ def picker(name: str, defaults: ChatDefaults, prefix: str = PREFIX) -> tuple[Mar
     return texts.ask_country(), InlineKeyboardMarkup([*_rows(choices), back])
 
 
-def _view(update: Update, defaults: ChatDefaults) -> Markup:
+async def _view(update: Update, context: PaylinkContext, defaults: ChatDefaults) -> tuple[Markup, InlineKeyboardMarkup]:
+    """The chat's settings and their buttons."""
     chat = chat_of(update)
     place = chat.title if chat.type != ChatType.PRIVATE else None
-    return texts.settings_view(place, defaults, group=_in_group(update), now=utcnow())
+    feed = await context.services.feed.current()
+    group = _in_group(update)
+    text = texts.settings_view(place, defaults, group=group, now=utcnow(), feed=feed, chat_id=chat.id)
+    here = feed is not None and feed.chat_id == chat.id
+    return text, settings_keyboard(defaults, group=group, feed_here=here)
 
 
 def _changed(name: str, defaults: ChatDefaults) -> str:
@@ -147,6 +194,7 @@ def _changed(name: str, defaults: ChatDefaults) -> str:
         EXPIRY: texts.expiry_text(defaults.expires_seconds),
         LANGUAGE: texts.language_name(defaults.language),
         CUSTOMER: texts.language_name(defaults.customer_language),
+        REMINDER: texts.reminder_setting(defaults.reminder_seconds),
     }[name]
     sentence = texts.setting_changed(name, value)
     if name == CURRENCY and defaults.currency and not is_orderable(defaults.currency):
@@ -168,11 +216,37 @@ async def _apply(update: Update, context: PaylinkContext, name: str, value: str)
         return await chats.set_language(who, chat, value)
     if name == CUSTOMER:
         return await chats.set_customer_language(who, chat, value)
+    if name == REMINDER:
+        return await chats.set_reminder(who, chat, _reminder_seconds(value))
     try:
         seconds = int(parse_duration(value).total_seconds())
     except ValueError:
         raise SettingError(SettingProblem.NOT_A_DURATION, value) from None
     return await chats.set_expiry(who, chat, seconds)
+
+
+def _reminder_seconds(value: str) -> int | None:
+    """The stored reminder setting a typed or pressed value means: off, auto, or a duration before expiry."""
+    word = value.strip().lower()
+    if word in _REMINDER_WORDS:
+        return _REMINDER_WORDS[word]
+    try:
+        return int(parse_duration(word).total_seconds())
+    except ValueError:
+        raise SettingError(SettingProblem.NOT_A_DURATION, value) from None
+
+
+async def _switch_feed(update: Update, context: PaylinkContext, value: str) -> str | None:
+    """Make this group the payments feed, or stop it here (owners only): what to say; None if refused."""
+    if not _in_group(update):
+        return texts.feed_only_groups()
+    if await refuse_unless(update, context, Action.CHOOSE_FEED):
+        return None
+    feed = context.services.feed
+    if value == FEED_OFF:
+        return texts.feed_stopped() if await feed.stop(actor(update), chat_ref(update)) else texts.feed_not_here()
+    await feed.use(actor(update), chat_ref(update))
+    return texts.feed_started()
 
 
 async def settings_command(update: Update, context: PaylinkContext) -> None:
@@ -181,26 +255,37 @@ async def settings_command(update: Update, context: PaylinkContext) -> None:
         return
     args = context.args or []
     group = _in_group(update)
+    chats = context.services.chat_defaults
     if not args:
-        defaults = await context.services.chat_defaults.defaults_for(chat_of(update).id)
-        await reply(update, context, _view(update, defaults), buttons=settings_keyboard(defaults, group=group))
+        view, buttons = await _view(update, context, await chats.defaults_for(chat_of(update).id))
+        await reply(update, context, view, buttons=buttons)
         return
     name = _ALIASES.get(args[0].lower(), args[0].lower())
-    if name not in SETTING_NAMES or len(args) != 2 or (name == LANGUAGE and not group):
+    feed_value = args[1].lower() if name == FEED and len(args) == 2 else None
+    if (
+        name not in SETTING_NAMES
+        or len(args) != 2
+        or (name == LANGUAGE and not group)
+        or (name == FEED and feed_value not in (FEED_ON, FEED_OFF))
+    ):
         await reply(update, context, texts.settings_usage())
         return
-    try:
-        defaults = await _apply(update, context, name, args[1])
-    except SettingError as exc:
-        await reply(update, context, Markup("{problem}").format(problem=texts.setting_problem(exc)))
-        return
-    confirmation = Markup("{sentence}").format(sentence=_changed(name, defaults))
-    await reply(
-        update,
-        context,
-        Markup("\n\n").join([confirmation, _view(update, defaults)]),
-        buttons=settings_keyboard(defaults, group=group),
-    )
+    if feed_value is not None:
+        said = await _switch_feed(update, context, feed_value)
+        if said is None:
+            return
+        sentence = said
+        defaults = await chats.defaults_for(chat_of(update).id)
+    else:
+        try:
+            defaults = await _apply(update, context, name, args[1])
+        except SettingError as exc:
+            await reply(update, context, Markup("{problem}").format(problem=texts.setting_problem(exc)))
+            return
+        sentence = _changed(name, defaults)
+    view, buttons = await _view(update, context, defaults)
+    confirmation = Markup("{sentence}").format(sentence=sentence)
+    await reply(update, context, Markup("\n\n").join([confirmation, view]), buttons=buttons)
 
 
 async def settings_button(update: Update, context: PaylinkContext) -> None:
@@ -227,6 +312,13 @@ async def settings_button(update: Update, context: PaylinkContext) -> None:
         await sending.answer(query)
         await _show_overview(update, context, defaults, prefix, group)
         return
+    if name == FEED and prefix == PREFIX:
+        said = await _switch_feed(update, context, value[0] if value else "")
+        if said is None:
+            return  # refused: the refusal answered the press
+        await sending.answer(query, said)
+        await _show_overview(update, context, defaults, prefix, group)
+        return
     if not value:
         await sending.answer(query)
         await _show(update, context, *picker(name, defaults, prefix))
@@ -247,9 +339,9 @@ async def _show_overview(
     if prefix == SETUP_PREFIX:
         defaults = suggested(defaults, current().locale)
         text = texts.setup_offer(defaults, group=group, now=utcnow())
-    else:
-        text = _view(update, defaults)
-    await _show(update, context, text, settings_keyboard(defaults, group=group, prefix=prefix))
+        await _show(update, context, text, settings_keyboard(defaults, group=group, prefix=prefix))
+        return
+    await _show(update, context, *await _view(update, context, defaults))
 
 
 async def _show(update: Update, context: PaylinkContext, text: Markup, markup: InlineKeyboardMarkup | None) -> None:

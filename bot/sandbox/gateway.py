@@ -144,6 +144,7 @@ class SandboxGateway:
                 Route("/_faults", local_only(self._set_faults), methods=["POST"]),
                 Route("/_requests", local_only(self._show_requests), methods=["GET"]),
                 Route("/_refunds/settle", local_only(self._settle_refunds_now), methods=["POST"]),
+                Route("/_links/expire", local_only(self._run_out_link), methods=["POST"]),
             ],
             exception_handlers=CLIENT_GONE_HANDLERS,
         )
@@ -348,6 +349,20 @@ class SandboxGateway:
         """POST /_refunds/settle: settle every pending refund now, for tests in another process."""
         settled = [{"outRefundNo": refund.out_refund_no, "status": refund.status} for refund in self.settle_refunds()]
         return JSONResponse({"settled": settled})
+
+    async def _run_out_link(self, request: Request) -> Response:
+        """POST /_links/expire {"merchantLinkId": ...}: the link expires now, as if its time had passed."""
+        try:
+            body = await request.json()
+        except (ValueError, RecursionError):
+            body = None
+        merchant_link_id = body.get("merchantLinkId") if isinstance(body, dict) else None
+        link = self._store.link_by_merchant_id(merchant_link_id) if isinstance(merchant_link_id, str) else None
+        if link is None:
+            return JSONResponse({"error": 'SANDBOX: name a link as {"merchantLinkId": ...}'}, status_code=404)
+        self._store.run_out(link, self._clock())
+        logger.info("SANDBOX link %s made to expire now", link.link_id)
+        return JSONResponse({"merchantLinkId": link.merchant_link_id, "expiresAt": link.expires_at.isoformat()})
 
     async def _set_faults(self, request: Request) -> Response:
         """POST /_faults: change some fault switches (JSON object of field: value)."""

@@ -388,6 +388,11 @@ class SandboxStore:
         link.cancelled = True
         self._save()
 
+    def run_out(self, link: PaymentLink, now: datetime) -> None:
+        """Bring a link's expiry forward to ``now``, as if its time had passed (an operator control for tests)."""
+        link.expires_at = min(link.expires_at, now)
+        self._save()
+
     def add_attempt(self, link: PaymentLink, attempt: PaymentAttempt) -> None:
         """Record a payment attempt on a link."""
         link.attempts.append(attempt)

@@ -29,11 +29,12 @@ class Action(StrEnum):
     CHANGE_SETTINGS = "change_settings"
     READ_AUDIT = "read_audit"
     REFUND = "refund"
+    CHOOSE_FEED = "choose_feed"  # name (or stop) the group every payment of the team is posted to
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.OWNER: frozenset(Action),
-    Role.ADMIN: frozenset(Action) - {Action.READ_AUDIT},
+    Role.ADMIN: frozenset(Action) - {Action.READ_AUDIT, Action.CHOOSE_FEED},
     Role.AGENT: frozenset({Action.CREATE_LINK, Action.MANAGE_OWN_LINKS, Action.RESEND_LINK}),
     Role.SUPPORT: frozenset({Action.VIEW_ALL_LINKS, Action.RESEND_LINK}),
 }

@@ -7,7 +7,7 @@ A private chat's bot language is its person's (see ``people``); a group has its 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -20,6 +20,7 @@ from bot.i18n.clock import is_zone
 from bot.i18n.locales import SUPPORTED, from_telegram
 from bot.i18n.regions import currency_of, markets, zones_of
 from bot.money import AmountError, normalise_currency
+from bot.services import reminders
 from bot.services.actors import Actor
 from storage import repo
 from storage.models import AuditAction, Chat, OutboxKind, utcnow
@@ -42,6 +43,7 @@ _STORED_AS = {
     "customer_language": ("customer_language", "customer language"),
     "timezone": ("timezone", "time zone"),
     "expires_seconds": ("link_expiry_seconds", "expiry"),
+    "reminder_seconds": ("reminder_seconds", "reminders"),
 }
 
 
@@ -54,6 +56,7 @@ class SettingProblem(StrEnum):
     NOT_A_DURATION = "not_a_duration"
     UNKNOWN_LANGUAGE = "unknown_language"
     UNKNOWN_ZONE = "unknown_zone"
+    REMINDER_OUT_OF_RANGE = "reminder_out_of_range"
 
 
 class SettingError(ValueError):
@@ -96,6 +99,8 @@ class ChatDefaults:
     setup_offered: bool = False
     customer_language_chosen: bool = False  # False: customers read the chat's (or its person's) language
     timezone_chosen: bool = False  # False: the deployment's DEFAULT_TIMEZONE
+    # How long before expiry a link's creator is reminded: None the default rule (bot.services.reminders), 0 never.
+    reminder_seconds: int | None = None
 
 
 FALLBACK_COUNTRY = "US"  # PayerMax needs a country; only a currency with no country of its own (EUR) comes here
@@ -165,6 +170,7 @@ class ChatDefaultsService:
             setup_offered=chat.setup_offered_at is not None,
             customer_language_chosen=chat.customer_language is not None,
             timezone_chosen=chat.timezone is not None,
+            reminder_seconds=chat.reminder_seconds,
         )
 
     async def keep_suggestions(self, actor: Actor, chat: ChatRef, kept: ChatDefaults) -> ChatDefaults:
@@ -198,6 +204,21 @@ class ChatDefaultsService:
         if not MIN_LINK_EXPIRY.total_seconds() <= seconds <= MAX_LINK_EXPIRY.total_seconds():
             raise SettingError(SettingProblem.EXPIRY_OUT_OF_RANGE, str(seconds))
         return await self._change(actor, chat, "expires_seconds", int(seconds))
+
+    async def set_reminder(self, actor: Actor, chat: ChatRef, seconds: int | None) -> ChatDefaults:
+        """Remind a link's creator this long before it expires (None: the default rule, 0: never).
+
+        The chat's links not reminded yet follow the new setting.
+        """
+        if seconds not in (None, reminders.OFF) and not (
+            reminders.MIN_LEAD.total_seconds() <= seconds <= reminders.MAX_LEAD.total_seconds()
+        ):
+            raise SettingError(SettingProblem.REMINDER_OUT_OF_RANGE, str(seconds))
+
+        async def follow(session: AsyncSession, row: Chat) -> None:
+            await reminders.reschedule_chat(session, row.id, row.reminder_seconds)
+
+        return await self._change(actor, chat, "reminder_seconds", seconds, after=follow)
 
     async def set_language(self, actor: Actor, chat: ChatRef, code: str) -> ChatDefaults:
         """Make ``code`` the bot's language for the whole chat."""
@@ -245,8 +266,16 @@ class ChatDefaultsService:
             await repo.remember_chat_language(session, chat_id, chat_type, title, language)
         self._languages_known.add(chat_id)
 
-    async def _change(self, actor: Actor, chat: ChatRef, name: str, value: str | int) -> ChatDefaults:
-        """Store one setting and audit old -> new, in one transaction."""
+    async def _change(
+        self,
+        actor: Actor,
+        chat: ChatRef,
+        name: str,
+        value: str | int | None,
+        *,
+        after: Callable[[AsyncSession, Chat], Awaitable[None]] | None = None,
+    ) -> ChatDefaults:
+        """Store one setting and audit old -> new, in one transaction (with ``after``, what follows from it)."""
         column, subject = _STORED_AS[name]
         async with self._sessions() as session, session.begin():
             await repo.upsert_chat(session, chat.id, chat.type, chat.title)
@@ -254,14 +283,16 @@ class ChatDefaultsService:
             assert row is not None
             before = self.merge(row)
             setattr(row, column, value)
-            after = self.merge(row)
-            old, new = getattr(before, name), getattr(after, name)
+            changed = self.merge(row)
+            old, new = getattr(before, name), getattr(changed, name)
             if old != new:
 
                 def shown(value: str | int | None) -> str:
+                    if name == "reminder_seconds" and value in (None, reminders.OFF):
+                        return "default" if value is None else "off"
                     if value is None:
                         return "—"
-                    return duration_text(int(value)) if name == "expires_seconds" else str(value)
+                    return duration_text(int(value)) if name in ("expires_seconds", "reminder_seconds") else str(value)
 
                 await repo.audit(
                     session,
@@ -272,7 +303,9 @@ class ChatDefaultsService:
                     subject=subject,
                     detail=f"{shown(old)} -> {shown(new)}",
                 )
-        return replace(after)
+            if after is not None:
+                await after(session, row)
+        return replace(changed)
 
 
 def _language(code: str) -> str:

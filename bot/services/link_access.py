@@ -1,4 +1,4 @@
-"""Who may see, resend, cancel and refund which link: owners, admins and support see every link, an agent their own.
+"""Who may see, resend, re-issue, cancel and refund which link: owners, admins and support all, an agent their own.
 
 A person's view of links is a :class:`LinkScope`; the refusal checks here are the one place the
 link buttons, /links, /find, /status and inline sharing ask.
@@ -65,6 +65,11 @@ class LinkAccess:
     async def resend_refusal(self, link: Link, user_id: int) -> Refusal | None:
         """None if this person may send this link (Share, QR) again, else why not."""
         refusal = await self._access.check(user_id, Action.RESEND_LINK)
+        return refusal or await self.view_refusal(link, user_id)
+
+    async def reissue_refusal(self, link: Link, user_id: int) -> Refusal | None:
+        """None if this person may make a fresh link in this link's place: they make links and may see this one."""
+        refusal = await self._access.check(user_id, Action.CREATE_LINK)
         return refusal or await self.view_refusal(link, user_id)
 
     async def cancel_refusal(self, link: Link, user_id: int) -> Refusal | None:

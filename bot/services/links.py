@@ -23,6 +23,8 @@ from bot.money import Money, format_money
 from bot.payermax.client import PayerMaxClient
 from bot.payermax.errors import ApiError, PayerMaxError, TransportError
 from bot.payermax.models import CreateLinkRequest, LinkInfo
+from bot.services.actors import Actor
+from bot.services.reminders import remind_at
 from storage import repo
 from storage.models import AuditAction, Link, LinkEventKind, LinkStatus, OutboxKind, stored_id, utcnow
 
@@ -68,6 +70,11 @@ def new_merchant_link_id() -> str:
 def looks_like_ours(merchant_link_id: str) -> bool:
     """Tell whether a merchantLinkId has the shape this bot gives its links."""
     return merchant_link_id.startswith(MERCHANT_LINK_PREFIX) and len(merchant_link_id) == len(MERCHANT_LINK_PREFIX) + 12
+
+
+def reissue_key(link: Link) -> str:
+    """The request key of the link made in this one's place: the same for every press, so it is made once."""
+    return f"reissue:{link.id}"
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,26 @@ class LinkService:
             return CreateResult(await self.recover(link), created=False)  # its first handler is gone
         # The first request is still settling it (or already did): never a second PayerMax call.
         return CreateResult(link, created=False)
+
+    async def reissue(self, link: Link, actor: Actor) -> CreateResult:
+        """A fresh link in this one's place (PayerMax links cannot be extended): same chat, amount, currency,
+        description and validity, made by ``actor``; one per link however often or by whom it is asked for."""
+        async with self._sessions() as session:
+            chat = await repo.get_chat(session, link.chat_id)
+        order = LinkOrder(
+            chat_id=link.chat_id,
+            chat_type=chat.type if chat is not None else ("private" if link.chat_id > 0 else "group"),
+            chat_title=chat.title if chat is not None else None,
+            user_id=actor.user_id,
+            user_name=actor.name,
+            money=Money(link.amount, link.currency),
+            description=link.description,
+            country=link.country,
+            language=link.language,
+            expires_seconds=link.expires_seconds,
+            request_key=reissue_key(link),
+        )
+        return await self.create(order)
 
     async def exists(self, request_key: str) -> bool:
         """Tell whether this request already made (or is making) a link."""
@@ -291,6 +318,10 @@ class LinkService:
                 current.failure_code = current.failure_message = None
                 current.updated_at = utcnow()
                 current.next_check_at = utcnow() + FIRST_CHECK_AFTER
+                if current.status == LinkStatus.ACTIVE:
+                    chat = await repo.get_chat(session, current.chat_id)
+                    setting = chat.reminder_seconds if chat is not None else None
+                    current.remind_at = remind_at(current.expires_at, current.expires_seconds, setting)
                 await repo.add_link_event(
                     session,
                     stored_id(current),

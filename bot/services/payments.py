@@ -1,9 +1,9 @@
 """Applying what PayerMax reports about payments, from notifications or reconciliation.
 
 Every report is matched to the link we created, checked for amount and currency, and recorded
-with its "Paid" message in one transaction. The (link, outTradeNo) pair is the dedupe key, so
-replays, a PAYBYLINK and a PAYMENT report of the same payment, and a reconciler finding it too
-all announce it once. :meth:`PaymentService.apply_to_link` applies one link's reports with the
+with its "Paid" message (and the payments feed's post, if a feed is named) in one transaction.
+The (link, outTradeNo) pair is the dedupe key, so replays, a PAYBYLINK and a PAYMENT report of
+the same payment, and a reconciler finding it too all announce it once. :meth:`PaymentService.apply_to_link` applies one link's reports with the
 ORM; :meth:`PaymentService.apply_link_notifications` applies many PAYBYLINK notifications in one
 transaction of set-based statements (the group commit behind the notify endpoint; synchronous
 code, so that on SQLite the whole transaction runs on one thread). Both decide with the same
@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.payermax.models import NOTIFY_TYPE_PAYBYLINK, Notification, PaymentAttempt
+from bot.services.feed import FeedEvent, feed_entry
 from bot.services.links import looks_like_ours
 from storage import bulk, repo
 from storage.db import BatchTransactions
@@ -188,9 +189,9 @@ def _wants_private_copy(link: LinkFacts) -> bool:
 
 
 def _announcements(
-    link: LinkFacts, trade: str, payment_id: int, *, creator_notified_privately: bool
+    link: LinkFacts, trade: str, payment_id: int, *, creator_notified_privately: bool, feed_chat_id: int | None
 ) -> list[bulk.OutboxEntry]:
-    """The messages a new payment queues: "Paid", the card edit, and the creator's private copy if they asked."""
+    """The messages a new payment queues: "Paid", the card edit, the creator's copy if they asked, the feed's post."""
     messages: list[bulk.OutboxEntry] = [
         {
             "dedupe_key": f"paid:{link.id}:{trade}",
@@ -218,6 +219,16 @@ def _announcements(
                 "payload": {"payment_id": payment_id},
             }
         )
+    posted = feed_entry(
+        feed_chat_id,
+        link_id=link.id,
+        link_chat_id=link.chat_id,
+        event=FeedEvent.PAID,
+        reference=trade,
+        details={"payment_id": payment_id},
+    )
+    if posted is not None:
+        messages.append(posted)
     return messages
 
 
@@ -301,6 +312,7 @@ def _record_decided(connection: Connection, decisions: Sequence[_Decision]) -> l
         if decision.values and _wants_private_copy(decision.link)
     }
     notified_privately = bulk.members_notified_privately(connection, sorted(creators))
+    feed_chat_id = bulk.feed_chat_id(connection) if new_ids else None
     final: list[_Decision] = []
     events: list[tuple[int, LinkEventKind, str]] = []
     link_changes: dict[int, dict[str, Any]] = {}
@@ -319,7 +331,11 @@ def _record_decided(connection: Connection, decisions: Sequence[_Decision]) -> l
             if changes is not None:
                 link_changes[link.id] = changes
             messages += _announcements(
-                link, trade, payment_id, creator_notified_privately=link.creator_user_id in notified_privately
+                link,
+                trade,
+                payment_id,
+                creator_notified_privately=link.creator_user_id in notified_privately,
+                feed_chat_id=feed_chat_id,
             )
             _log_recorded(link, trade)
         final.append(decision)
@@ -439,7 +455,14 @@ class PaymentService:
             setattr(link, name, value)  # on the Link itself: the rules only read it
         creator = await session.get(Member, link.creator_user_id) if _wants_private_copy(link) else None
         notified_privately = creator is not None and creator.notify_private
-        for message in _announcements(link, trade, stored_id(payment), creator_notified_privately=notified_privately):
+        announcements = _announcements(
+            link,
+            trade,
+            stored_id(payment),
+            creator_notified_privately=notified_privately,
+            feed_chat_id=await repo.feed_chat_id(session),
+        )
+        for message in announcements:
             await repo.enqueue(session, **message)
         _log_recorded(link, trade)
         return Outcome.APPLIED

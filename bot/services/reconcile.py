@@ -2,7 +2,8 @@
 
 It looks at CREATING links whose handler is gone (crash, restart), ACTIVE links a few minutes
 old without a notification, links reaching expiry, and refunds whose result is late
-(:meth:`RefundService.check`: ``refundQuery`` with the refund's own outRefundNo). A payment found here goes through
+(:meth:`RefundService.check`: ``refundQuery`` with the refund's own outRefundNo); each round also queues the
+expiry reminders that are due (``bot.services.reminders``). A payment found here goes through
 :meth:`PaymentService.apply_to_link` exactly like a notification (same dedupe, same "Paid").
 Only the replica holding the ``reconciler`` lease runs a round, and calls are paced.
 """
@@ -25,6 +26,7 @@ from bot.payermax.models import STATUS_SUCCESS, LinkInfo, PaymentAttempt
 from bot.services.links import LinkPending, LinkRefused, LinkService
 from bot.services.payments import PaymentReport, PaymentService
 from bot.services.refunds import RefundService
+from bot.services.reminders import Reminders
 from bot.services.retention import Retention
 from storage import repo
 from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, PaymentSource, Refund, stored_id, utcnow
@@ -67,10 +69,12 @@ class Reconciler:
         on_enqueued: Callable[[], None] = lambda: None,
         retention: Retention | None = None,
         refunds: RefundService | None = None,
+        reminders: Reminders | None = None,
     ) -> None:
         self._sessions = sessions
         self._refunds = refunds
         self._retention = retention
+        self._reminders = reminders
         self._client = client
         self._links = links
         self._payments = payments
@@ -106,6 +110,8 @@ class Reconciler:
         refunds = await self._refunds.due(now, self._batch_size) if self._refunds is not None else []
         if self._retention is not None:
             await self._retention.prune(now)  # on the lease holder only, one batch a round
+        if self._reminders is not None:
+            await self._reminders.queue_due(now)  # on the lease holder only: one reminder per link
         checked = 0
         for link in due:
             if stop is not None and stop.is_set():

@@ -28,6 +28,7 @@ from bot.i18n import clock
 from bot.i18n.locales import NATIVE_NAMES, format_locale
 from bot.i18n.reader import current
 from bot.services.chat_defaults import ChatDefaults, SettingError, SettingProblem
+from bot.services.feed import FeedChat
 from storage.models import AuditAction, AuditEvent, Role
 
 
@@ -65,8 +66,37 @@ def zone_name(zone: str | None, now: datetime) -> str:
     return label if city in (label, zone) and zone == "UTC" else f"{city} · {label}"
 
 
-def settings_view(place: str | None, defaults: ChatDefaults, *, group: bool, now: datetime) -> Markup:
-    """/settings: the chat's defaults for new links and its languages."""
+def reminder_short(seconds: int | None) -> str:
+    """A chat's reminder setting in a word or two, for its button ("auto", "off", "6 hours")."""
+    if seconds is None:
+        return pgettext("reminders", "auto")
+    if seconds == 0:
+        return pgettext("reminders", "off")
+    return expiry_text(seconds)
+
+
+def reminder_setting(seconds: int | None) -> str:
+    """A chat's reminder setting in words: when the creator of an unpaid link hears about it."""
+    if seconds is None:
+        return _("2 hours before expiry (halfway for shorter links)")
+    if seconds == 0:
+        return pgettext("reminders", "off")
+    return plain(_("{time} before expiry (halfway for shorter links)"), time=expiry_text(seconds))
+
+
+def feed_line(feed: FeedChat | None, chat_id: int) -> Markup:
+    """Where every payment of the team is posted: this group, another one, or nowhere."""
+    if feed is None:
+        return t(_("Payments feed: <b>off</b>"))
+    if feed.chat_id == chat_id:
+        return t(_("Payments feed: <b>this group</b>"))
+    return t(_("Payments feed: <b>{chat}</b>"), chat=ltr(clip(feed.title or str(feed.chat_id), 48)))
+
+
+def settings_view(
+    place: str | None, defaults: ChatDefaults, *, group: bool, now: datetime, feed: FeedChat | None, chat_id: int
+) -> Markup:
+    """/settings: the chat's defaults for new links, its languages, reminders and the payments feed."""
     lines = [
         t(_("<b>Settings for {place}</b>"), place=ltr(clip(place, 48)) if place else _("this private chat")),
         t(_("Currency: <b>{currency}</b>"), currency=currency_name(defaults.currency)),
@@ -77,6 +107,8 @@ def settings_view(place: str | None, defaults: ChatDefaults, *, group: bool, now
     if group:
         lines.append(t(_("This group's language: <b>{language}</b>"), language=language_name(defaults.language)))
     lines.append(t(_("Customers read: <b>{language}</b>"), language=language_name(defaults.customer_language)))
+    lines.append(t(_("Reminders: <b>{reminder}</b>"), reminder=reminder_setting(defaults.reminder_seconds)))
+    lines.append(feed_line(feed, chat_id))
     lines += [
         Markup(""),
         t(
@@ -99,7 +131,45 @@ def setting_button(name: str, value: str) -> str:
         "expiry": _("Valid for: {value}"),
         "language": _("Group language: {value}"),
         "customer": _("Customers read: {value}"),
+        "reminder": _("Reminders: {value}"),
     }[name].format(value=value)
+
+
+def feed_use_button() -> str:
+    return _("📣 Use this group as the payments feed")
+
+
+def feed_stop_button() -> str:
+    return _("🔕 Stop the payments feed here")
+
+
+def feed_started() -> str:
+    """After a group was made the payments feed (plain text: also a pop-up)."""
+    return _("This group is now the payments feed: every payment of the team is posted here.")
+
+
+def feed_stopped() -> str:
+    """After the payments feed was stopped (plain text: also a pop-up)."""
+    return _("The payments feed is off.")
+
+
+def feed_not_here() -> str:
+    """Stopping the feed in a group that is not it (plain text)."""
+    return _("This group isn't the payments feed, so there was nothing to stop.")
+
+
+def feed_only_groups() -> str:
+    """/settings feed in a private chat (plain text)."""
+    return _("The payments feed has to be a group: use /settings in the group that should see every payment.")
+
+
+def pick_reminder() -> Markup:
+    return t(
+        _(
+            "When should I remind whoever made a link that it is still unpaid? "
+            "By default 2 hours before it expires, or halfway for links valid less than 4 hours."
+        )
+    )
 
 
 def pick_currency() -> Markup:
@@ -152,8 +222,9 @@ def settings_usage() -> Markup:
     return t(
         _(
             "I know these settings: <code>currency</code>, <code>country</code>, <code>zone</code>, "
-            "<code>expiry</code>, <code>language</code>, <code>customers</code>. "
-            "For example <code>/settings currency EUR</code> or <code>/settings expiry 7d</code>."
+            "<code>expiry</code>, <code>language</code>, <code>customers</code>, <code>reminder</code>, "
+            "<code>feed</code>. For example <code>/settings currency EUR</code>, <code>/settings expiry 7d</code>, "
+            "<code>/settings reminder 6h</code> or <code>/settings feed on</code>."
         )
     )
 
@@ -171,6 +242,7 @@ def setting_changed(name: str, value: str) -> str:
         "expiry": _("New links stay payable for {value}."),
         "language": _("This group now reads {value}."),
         "customer": _("Customers now read {value}."),
+        "reminder": _("Reminders: {value}."),
     }[name].format(value=value)
 
 
@@ -203,6 +275,8 @@ def setting_problem(error: SettingError) -> str:
             return _("Links can stay payable from 1 hour to 30 days (PayerMax's limits), for example 12h or 7d.")
         case SettingProblem.NOT_A_DURATION:
             return plain(_("“{value}” is not a length of time; use for example 1h, 24h or 7d."), value=value)
+        case SettingProblem.REMINDER_OUT_OF_RANGE:
+            return _("A reminder can come 15 minutes to 7 days before a link expires: for example 2h, or off.")
         case SettingProblem.UNKNOWN_ZONE:
             return plain(
                 _("“{value}” is not a time zone I know. Use a name such as {zone}."),
@@ -282,6 +356,8 @@ def _setting_word(subject: str) -> str:
         "customer language": pgettext("setting", "customers' language"),
         "time zone": pgettext("setting", "time zone"),
         "expiry": pgettext("setting", "validity"),
+        "reminders": pgettext("setting", "reminders"),
+        "payments feed": pgettext("setting", "payments feed"),
     }.get(subject, subject)
 
 

@@ -35,6 +35,7 @@ _NEEDS = {
     Action.MANAGE_TEAM: N_("Sorry, managing the team needs one of these roles: {roles}."),
     Action.CHANGE_SETTINGS: N_("Sorry, changing the chat's settings needs one of these roles: {roles}."),
     Action.READ_AUDIT: N_("Sorry, only the bot's owners can read the audit log."),
+    Action.CHOOSE_FEED: N_("Sorry, only the bot's owners can choose the payments feed."),
 }
 
 # Who can let someone in, keyed by the roles that may grant the weakest role that would do.
