@@ -4,7 +4,8 @@ Every report is matched to the link we created, checked for amount and currency,
 with its "Paid" message (and the payments feed's post, if a feed is named) in one transaction.
 The (link, outTradeNo) pair is the dedupe key, so replays, a PAYBYLINK and a PAYMENT report of
 the same payment, and a reconciler finding it too all announce it once.
-:meth:`PaymentService.apply_to_link` applies one link's reports with the ORM; :meth:`PaymentService.apply_link_notifications` applies many PAYBYLINK notifications in one
+:meth:`PaymentService.apply_to_link` applies one link's reports with the ORM;
+:meth:`PaymentService.apply_link_notifications` applies many PAYBYLINK notifications in one
 transaction of set-based statements (the group commit behind the notify endpoint; synchronous
 code, so that on SQLite the whole transaction runs on one thread). Both decide with the same
 rules, the module functions below.
