@@ -39,6 +39,7 @@ from bot.services.access import AccessService
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService
 from bot.services.drafts import DraftService
+from bot.services.exports import ExportService
 from bot.services.link_access import LinkAccess
 from bot.services.link_actions import LinkActions
 from bot.services.link_queries import LinkQueries
@@ -49,6 +50,7 @@ from bot.services.payments import PaymentService
 from bot.services.people import PeopleService
 from bot.services.readers import Readers
 from bot.services.reconcile import Reconciler
+from bot.services.reports import ReportService
 from bot.services.retention import Retention
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
@@ -192,6 +194,8 @@ class PaylinkApp:
             notices=RefusalNotices(self.sessions),
             people=self.people,
             readers=self.readers,
+            reports=ReportService(self.sessions),
+            exports=ExportService(self.sessions),
         )
 
     def _web_app(self) -> Starlette:

@@ -19,6 +19,7 @@ from bot.services.actors import Actor
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaultsService
 from bot.services.drafts import DraftService
+from bot.services.exports import ExportService
 from bot.services.link_access import LinkAccess
 from bot.services.link_actions import LinkActions
 from bot.services.link_queries import LinkQueries
@@ -26,6 +27,7 @@ from bot.services.links import LinkService
 from bot.services.notices import RefusalNotices
 from bot.services.people import PeopleService
 from bot.services.readers import Readers
+from bot.services.reports import ReportService
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
 
@@ -47,6 +49,8 @@ class Services:
     notices: RefusalNotices
     people: PeopleService
     readers: Readers
+    reports: ReportService
+    exports: ExportService
 
 
 class BotData:

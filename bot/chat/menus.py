@@ -25,6 +25,8 @@ _LINKS = (
     ("links", N_("Recent links and today's takings")),
     ("find", N_("Find a link by id, order number or words")),
     ("status", N_("One link's status")),
+    ("report", N_("Takings and links of a period, with a chart: /report month")),
+    ("export", N_("A period's links as a spreadsheet file: /export month")),
 )
 GROUP_COMMANDS = (
     *_LINKS,

@@ -20,7 +20,20 @@ from telegram.ext import (
 )
 
 from bot.botapi import sending
-from bot.chat import audit, cards, creation, keyboards, language, lists, reading, settings_menu, team, texts, welcome
+from bot.chat import (
+    audit,
+    cards,
+    creation,
+    keyboards,
+    language,
+    lists,
+    reading,
+    reports,
+    settings_menu,
+    team,
+    texts,
+    welcome,
+)
 from bot.chat.context import PaylinkApplication, PaylinkContext
 
 log = logging.getLogger("paylink.chat")
@@ -64,6 +77,8 @@ COMMANDS = {
     "links": lists.links_command,
     "find": lists.find_command,
     "status": lists.status_command,
+    "report": reports.report_command,
+    "export": reports.export_command,
     "settings": settings_menu.settings_command,
     "audit": audit.audit_command,
     "team": team.team_command,

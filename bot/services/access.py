@@ -25,13 +25,20 @@ class Action(StrEnum):
     MANAGE_TEAM = "manage_team"
     CHANGE_SETTINGS = "change_settings"
     READ_AUDIT = "read_audit"
+    VIEW_REPORTS = (
+        "view_reports"  # /report and the daily summary: of every link (or a chat's) with VIEW_ALL_LINKS, else one's own
+    )
+    EXPORT_LINKS = "export_links"  # /export: every link (or a chat's) for owners and admins, one's own for agents
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.OWNER: frozenset(Action),
     Role.ADMIN: frozenset(Action) - {Action.READ_AUDIT},
-    Role.AGENT: frozenset({Action.CREATE_LINK, Action.MANAGE_OWN_LINKS, Action.RESEND_LINK}),
-    Role.SUPPORT: frozenset({Action.VIEW_ALL_LINKS, Action.RESEND_LINK}),
+    Role.AGENT: frozenset(
+        {Action.CREATE_LINK, Action.MANAGE_OWN_LINKS, Action.RESEND_LINK, Action.VIEW_REPORTS, Action.EXPORT_LINKS}
+    ),
+    # Support sees every link one at a time, and so the team's figures, but no bulk copy of customers' payments.
+    Role.SUPPORT: frozenset({Action.VIEW_ALL_LINKS, Action.RESEND_LINK, Action.VIEW_REPORTS}),
 }
 # Who may grant each role: admins add agents and support, only owners add admins.
 GRANTORS: dict[Role, frozenset[Role]] = {
