@@ -22,7 +22,12 @@ from bot.botapi.errors import Undeliverable
 from bot.botapi.markup import Markup
 from bot.chat import keyboards, texts
 from bot.chat.card_view import card_caption
+from bot.i18n.clock import zone
+from bot.i18n.reader import current
 from bot.qr import qr_png
+from bot.services import daily_summary as summary
+from bot.services.daily_summary import SummaryPayload
+from bot.services.reports import ReportService
 from storage import repo
 from storage.models import Link, OutboxKind, OutboxMessage, Payment
 
@@ -37,6 +42,7 @@ ORDER: Mapping[OutboxKind, int] = {
     OutboxKind.LINK_FAILED: 0,
     OutboxKind.CARD_UPDATE: 1,
     OutboxKind.NOTICE: 2,
+    OutboxKind.DAILY_SUMMARY: 2,
 }
 
 
@@ -214,6 +220,20 @@ async def send_notice(delivery: Delivery) -> None:
     )
 
 
+async def send_daily_summary(delivery: Delivery) -> None:
+    """Write the chat's report for the queued period now, in the chat's language and calendar, and send it."""
+    payload: SummaryPayload = {**delivery.payload}  # type: ignore[typeddict-item]
+    scope = summary.scope_of(payload)
+    report = await ReportService(delivery.sessions).build(scope, summary.period_of(payload), zone(current().timezone))
+    await sending.send_text(
+        delivery.bot,
+        delivery.message.chat_id,
+        texts.report_text(report, scope, summary=True),
+        priority=Priority.ANNOUNCE,
+        booked=True,
+    )
+
+
 Renderer = Callable[[Delivery], Awaitable[None]]
 
 RENDERERS: Mapping[OutboxKind, Renderer] = {
@@ -223,4 +243,5 @@ RENDERERS: Mapping[OutboxKind, Renderer] = {
     OutboxKind.LINK_FAILED: send_link_failed,
     OutboxKind.ALERT: send_alert,
     OutboxKind.NOTICE: send_notice,
+    OutboxKind.DAILY_SUMMARY: send_daily_summary,
 }

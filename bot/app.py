@@ -38,6 +38,7 @@ from bot.outbox import OutboxDispatcher
 from bot.services.access import AccessService
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService
+from bot.services.daily_summary import DailySummaries
 from bot.services.drafts import DraftService
 from bot.services.exports import ExportService
 from bot.services.link_access import LinkAccess
@@ -140,6 +141,9 @@ class PaylinkApp:
             on_enqueued=self.dispatcher.wake,
             on_outcome=metrics.record_link_outcome,
         )
+        self.access = AccessService(
+            self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox
+        )
         self.reconciler = Reconciler(
             self.sessions,
             self.payermax.client,
@@ -147,6 +151,7 @@ class PaylinkApp:
             self.payments,
             on_enqueued=self.dispatcher.wake,
             retention=Retention(self.sessions, timedelta(days=settings.retention_days)),
+            summaries=DailySummaries(self.sessions, self.chat_defaults, self.access, on_enqueued=self.dispatcher.wake),
         )
         self.application.bot_data.services = self._chat_services()
         router.register(self.application)
@@ -170,7 +175,7 @@ class PaylinkApp:
     def _chat_services(self) -> Services:
         """What the handlers use."""
         settings = self.settings
-        access = AccessService(self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox)
+        access = self.access
         link_access, link_queries = LinkAccess(access), LinkQueries(self.sessions)
         link_actions = LinkActions(
             self.sessions,

@@ -156,6 +156,7 @@ class OutboxKind(StrEnum):
     LINK_FAILED = "link_failed"  # a link PayerMax refused after all
     ALERT = "alert"  # a warning for an owner
     NOTICE = "notice"  # a message written when queued (the first-run offer): after what the chat already awaits
+    DAILY_SUMMARY = "daily_summary"  # a chat's daily report, written when sent (once a day: summary:<chat>:<date>)
 
 
 class OutboxStatus(StrEnum):
@@ -184,6 +185,10 @@ class Chat(SQLModel, table=True):
     link_expiry_seconds: int | None = None
     # When an owner or admin was offered to set the chat up (currency, country, zone, language).
     setup_offered_at: datetime | None = _time_column()
+    # The daily summary: minutes after the chat's local midnight (None: off), and when that was chosen
+    # (a time already past then waits for the next day).
+    daily_summary_minute: int | None = None
+    daily_summary_set_at: datetime | None = _time_column()
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

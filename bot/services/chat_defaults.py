@@ -7,6 +7,7 @@ A private chat's bot language is its person's (see ``people``); a group has its 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -42,7 +43,11 @@ _STORED_AS = {
     "customer_language": ("customer_language", "customer language"),
     "timezone": ("timezone", "time zone"),
     "expires_seconds": ("link_expiry_seconds", "expiry"),
+    "summary_minute": ("daily_summary_minute", "daily summary"),
 }
+MINUTES_A_DAY = 24 * 60
+OFF_WORDS = frozenset({"off", "no", "none", "-"})
+_TIME_OF_DAY = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?$")
 
 
 class SettingProblem(StrEnum):
@@ -54,6 +59,7 @@ class SettingProblem(StrEnum):
     NOT_A_DURATION = "not_a_duration"
     UNKNOWN_LANGUAGE = "unknown_language"
     UNKNOWN_ZONE = "unknown_zone"
+    NOT_A_TIME = "not_a_time"
 
 
 class SettingError(ValueError):
@@ -73,6 +79,25 @@ class ChatRef:
     id: int
     type: str
     title: str | None = None
+
+
+def minute_text(minute: int) -> str:
+    """A time of day for the audit log: 09:00, 18:30."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def parse_time_of_day(text: str) -> int | None:
+    """Minutes after midnight for "9", "09:30", "18.30" or "18h30"; None for "off"; SettingError otherwise."""
+    typed = text.strip().lower()
+    if typed in OFF_WORDS:
+        return None
+    match = _TIME_OF_DAY.match(typed)
+    if match is None:
+        raise SettingError(SettingProblem.NOT_A_TIME, text.strip())
+    hours, minutes = int(match.group(1)), int(match.group(2) or 0)
+    if hours > 23 or minutes > 59:
+        raise SettingError(SettingProblem.NOT_A_TIME, text.strip())
+    return hours * 60 + minutes
 
 
 def duration_text(seconds: int) -> str:
@@ -96,6 +121,7 @@ class ChatDefaults:
     setup_offered: bool = False
     customer_language_chosen: bool = False  # False: customers read the chat's (or its person's) language
     timezone_chosen: bool = False  # False: the deployment's DEFAULT_TIMEZONE
+    summary_minute: int | None = None  # the daily summary's local time, in minutes after midnight (None: off)
 
 
 FALLBACK_COUNTRY = "US"  # PayerMax needs a country; only a currency with no country of its own (EUR) comes here
@@ -165,6 +191,7 @@ class ChatDefaultsService:
             setup_offered=chat.setup_offered_at is not None,
             customer_language_chosen=chat.customer_language is not None,
             timezone_chosen=chat.timezone is not None,
+            summary_minute=chat.daily_summary_minute,
         )
 
     async def keep_suggestions(self, actor: Actor, chat: ChatRef, kept: ChatDefaults) -> ChatDefaults:
@@ -214,6 +241,12 @@ class ChatDefaultsService:
             raise SettingError(SettingProblem.UNKNOWN_ZONE, zone)
         return await self._change(actor, chat, "timezone", zone)
 
+    async def set_daily_summary(self, actor: Actor, chat: ChatRef, text: str) -> ChatDefaults:
+        """Send the chat a summary every day at this local time ("18:30"), or stop ("off")."""
+        minute = parse_time_of_day(text)
+        # A time already past today starts tomorrow: the summary is due only at moments after this one.
+        return await self._change(actor, chat, "summary_minute", minute, also={"daily_summary_set_at": utcnow()})
+
     async def offer_setup(
         self, chat: ChatRef, *, language: str | None, write: Callable[[ChatDefaults], tuple[str, dict[str, Any] | None]]
     ) -> bool:
@@ -245,8 +278,10 @@ class ChatDefaultsService:
             await repo.remember_chat_language(session, chat_id, chat_type, title, language)
         self._languages_known.add(chat_id)
 
-    async def _change(self, actor: Actor, chat: ChatRef, name: str, value: str | int) -> ChatDefaults:
-        """Store one setting and audit old -> new, in one transaction."""
+    async def _change(
+        self, actor: Actor, chat: ChatRef, name: str, value: str | int | None, *, also: dict[str, Any] | None = None
+    ) -> ChatDefaults:
+        """Store one setting (and the ``also`` columns that go with it) and audit old -> new, in one transaction."""
         column, subject = _STORED_AS[name]
         async with self._sessions() as session, session.begin():
             await repo.upsert_chat(session, chat.id, chat.type, chat.title)
@@ -254,6 +289,8 @@ class ChatDefaultsService:
             assert row is not None
             before = self.merge(row)
             setattr(row, column, value)
+            for other, other_value in (also or {}).items():
+                setattr(row, other, other_value)
             after = self.merge(row)
             old, new = getattr(before, name), getattr(after, name)
             if old != new:
@@ -261,6 +298,8 @@ class ChatDefaultsService:
                 def shown(value: str | int | None) -> str:
                     if value is None:
                         return "—"
+                    if name == "summary_minute":
+                        return minute_text(int(value))
                     return duration_text(int(value)) if name == "expires_seconds" else str(value)
 
                 await repo.audit(

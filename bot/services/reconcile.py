@@ -1,7 +1,9 @@
 """The reconciler: asks PayerMax about links whose news is late, so a lost notification never loses a sale.
 
 It looks at CREATING links whose handler is gone (crash, restart), ACTIVE links a few minutes
-old without a notification, and links reaching expiry. A payment found here goes through
+old without a notification, and links reaching expiry. Each round also does the periodic work
+that must happen once whatever the number of replicas: pruning old bookkeeping (retention) and
+queueing the daily summaries that are due. A payment found here goes through
 :meth:`PaymentService.apply_to_link` exactly like a notification (same dedupe, same "Paid").
 Only the replica holding the ``reconciler`` lease runs a round, and calls are paced.
 """
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.payermax.client import PayerMaxClient
 from bot.payermax.errors import ApiError, PayerMaxError
 from bot.payermax.models import STATUS_SUCCESS, LinkInfo, PaymentAttempt
+from bot.services.daily_summary import DailySummaries
 from bot.services.links import LinkPending, LinkRefused, LinkService
 from bot.services.payments import PaymentReport, PaymentService
 from bot.services.retention import Retention
@@ -63,9 +66,11 @@ class Reconciler:
         idle_seconds: float = 30.0,
         on_enqueued: Callable[[], None] = lambda: None,
         retention: Retention | None = None,
+        summaries: DailySummaries | None = None,
     ) -> None:
         self._sessions = sessions
         self._retention = retention
+        self._summaries = summaries
         self._client = client
         self._links = links
         self._payments = payments
@@ -102,6 +107,11 @@ class Reconciler:
             due = list(await repo.links_due_for_check(session, now=now, limit=self._batch_size))
         if self._retention is not None:
             await self._retention.prune(now)  # on the lease holder only, one batch a round
+        if self._summaries is not None:
+            try:
+                await self._summaries.queue_due(now)  # on the lease holder only; deduped in the outbox as well
+            except Exception:
+                log.exception("daily summaries not queued this round")  # a summary must not hold up a payment check
         checked = 0
         for link in due:
             if stop is not None and stop.is_set():

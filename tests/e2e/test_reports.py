@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from bot.charts import HEIGHT, WIDTH
 from bot.services.exports import COLUMNS
 from bot.services.links import new_merchant_link_id
-from storage.models import Link, LinkStatus, Payment, PaymentSource, utcnow
+from storage.models import Chat, Lease, Link, LinkStatus, OutboxMessage, Payment, PaymentSource, utcnow
 from tests.e2e.harness import BotProcess, Database
 from tests.e2e.people import People, pay
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
@@ -238,3 +238,123 @@ async def test_reports_with_their_chart_and_exports_as_each_role_sees_them(datab
 
         empty = await people.ask("/export 2020-01", OWNER)
         assert "No links were made in this period (January 2020), so there is nothing to export." in (empty.text or "")
+
+
+async def _set_due_now(db: Database, chat_id: int) -> int:
+    """Make the chat's summary due now, as if its time had been chosen yesterday; the reconciler's lease runs out.
+
+    Returns the minute set (a minute ago, in Jakarta).
+    """
+    local = utcnow().astimezone(JAKARTA)
+    minute = max(0, local.hour * 60 + local.minute - 1)
+    async with db.sessions() as session, session.begin():
+        chat = await session.get(Chat, chat_id)
+        assert chat is not None and chat.daily_summary_minute is not None
+        chat.daily_summary_minute = minute
+        chat.daily_summary_set_at = utcnow() - timedelta(days=1)
+        await session.execute(update(Lease).values(expires_at=utcnow() - timedelta(seconds=1)))
+    return minute
+
+
+def _summaries(fake: FakeTelegram, chat_id: int) -> list[SentMessage]:
+    return [m for m in fake.sent(chat_id) if (m.text or "").startswith("🗓 Daily summary")]
+
+
+async def test_the_daily_summary_comes_once_a_day_across_restarts(database_url: str, tmp_path) -> None:
+    """Chosen in /settings (buttons in the group, typed in private); sent once when due, never again after restarts."""
+    async with FakeTelegram() as fake:
+        bot = BotProcess(
+            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER), DEFAULT_TIMEZONE=ZONE
+        )
+        db = Database(database_url)
+        people = People(fake, db, NAMES)
+        await bot.start()
+        try:
+            await people.add_members({AGENT: "agent"}, added_by=OWNER)
+            panel = await people.ask("/settings", OWNER, GROUP, contains="Settings")
+            assert "Daily summary: off" in (panel.text or "")
+            await people.answer(people.press(panel, "set:summary", OWNER))
+            await fake.wait_for_message(
+                lambda m: m.message_id == panel.message_id and "summary of this chat's links" in (m.text or ""), WAIT
+            )
+            answer = await people.answer(people.press(panel, "set:summary:20:00", OWNER))
+            assert answer["text"] == "A summary every day at 20:00."
+            await fake.wait_for_message(
+                lambda m: m.message_id == panel.message_id and "Daily summary: 20:00" in (m.text or ""), WAIT
+            )
+            typed = await people.ask("/settings summary 21:30", OWNER)
+            assert "A summary every day at 21:30." in (typed.text or "")
+            wrong = await people.ask("/settings summary 25:00", OWNER)
+            assert "“25:00” is not a time of day" in (wrong.text or "")
+            refused = await people.ask("/settings summary 09:00", AGENT, GROUP)
+            assert "changing the chat's settings needs" in (refused.text or "")
+
+            # Ali sold in the group yesterday and a minute ago.
+            async with db.sessions() as session, session.begin():
+                for made in (_noon(1), utcnow() - timedelta(minutes=1)):
+                    link = Link(
+                        merchant_link_id=new_merchant_link_id(),
+                        chat_id=GROUP,
+                        creator_user_id=AGENT,
+                        creator_name="Ali",
+                        amount=Decimal(100000),
+                        currency="IDR",
+                        country="ID",
+                        description="Seeded",
+                        expires_seconds=3600,
+                        status=LinkStatus.PAID,
+                        sandbox=True,
+                        created_at=made,
+                        updated_at=made,
+                        paid_at=made,
+                        next_check_at=None,
+                    )
+                    session.add(link)
+                    await session.flush()
+                    assert link.id is not None
+                    session.add(
+                        Payment(
+                            link_id=link.id,
+                            out_trade_no=f"T{link.merchant_link_id}",
+                            status="SUCCESS",
+                            amount=link.amount,
+                            currency="IDR",
+                            payment_method="CARD",
+                            source=PaymentSource.PAYBYLINK,
+                            completed_at=made,
+                        )
+                    )
+            assert await bot.stop() == 0
+
+            # The group's time comes while the bot is down; back up, it sends today's summary.
+            minute = await _set_due_now(db, GROUP)
+            await bot.start()
+            summary = await fake.wait_for_message(lambda m: m in _summaries(fake, GROUP), WAIT)
+            period = "Yesterday" if minute < 12 * 60 else "Today"
+            assert f"🗓 Daily summary: {period}" in (summary.text or ""), summary.text
+            assert "Links made in this chat" in (summary.text or "")
+            assert "Made 1 · paid 1" in (summary.text or "") and "IDR\xa0100,000 · 1 payment" in (summary.text or "")
+            assert await bot.stop() == 0
+
+            # Another restart the same day: the owner's private summary is due now, the group's was sent.
+            await _set_due_now(db, OWNER)
+            async with db.sessions() as session, session.begin():
+                group = await session.get(Chat, GROUP)
+                assert group is not None
+                group.daily_summary_set_at = utcnow() - timedelta(
+                    days=1
+                )  # still due by the clock: only the outbox knows
+            await bot.start()
+            private = await fake.wait_for_message(lambda m: m in _summaries(fake, OWNER), WAIT)
+            assert "Everyone's links" in (private.text or "")
+            await people.settled()
+            assert len(_summaries(fake, GROUP)) == 1 and len(_summaries(fake, OWNER)) == 1
+            async with db.sessions() as session:
+                rows = (
+                    await session.execute(select(OutboxMessage).where(col(OutboxMessage.kind) == "daily_summary"))
+                ).scalars()
+                assert sorted(row.chat_id for row in rows) == [GROUP, OWNER]
+        finally:
+            exit_code = await bot.stop()
+            await db.close()
+        assert exit_code == 0, bot.log()[-3000:]
