@@ -15,16 +15,16 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.link_access import LinkScope
 from bot.services.periods import Period
 from bot.services.reports import storage_scope
 from storage import reporting
-from storage.models import Link, Payment
 from storage.refund_facts import RefundFact, refund_facts
 
 PAGE_SIZE = 500
@@ -65,7 +65,9 @@ COLUMNS = (
 
 def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
     """A moment in the chat's zone as spreadsheets read it ("2026-11-27 23:19:05"); empty when unknown."""
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment is not None else ""
+    if moment is None:
+        return ""
+    return moment.astimezone(zone).replace(tzinfo=None, microsecond=0).isoformat(" ")
 
 
 def amount_text(amount: Decimal | None) -> str:
@@ -79,13 +81,13 @@ def cell(value: str) -> str:
     return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
 
 
-def masked_card(payment: Payment) -> str:
+def masked_card(payment: Row[Any]) -> str:
     """The card as PayerMax gave it (brand and masked number); empty for other methods."""
     return " ".join(part for part in (payment.card_org, payment.card_number) if part)
 
 
 def link_row(
-    link: Link, payments: Sequence[Payment], refunds: Sequence[RefundFact], chat_title: str, zone: ZoneInfo
+    link: Row[Any], payments: Sequence[Row[Any]], refunds: Sequence[RefundFact], chat_title: str, zone: ZoneInfo
 ) -> list[str]:
     """One link's row, in COLUMNS order; the text people typed (description, names, titles) never runs as a formula."""
     paid = sum((payment.amount for payment in payments), Decimal(0)) if payments else None
@@ -150,7 +152,7 @@ class ExportService:
                     )
                     if not links:
                         break
-                    ids = [link.id for link in links if link.id is not None]
+                    ids = [link.id for link in links]
                     payments = await reporting.payments_of_links(session, ids)
                     refunds: dict[int, list[RefundFact]] = {}
                     for refund in await refund_facts(
@@ -163,17 +165,15 @@ class ExportService:
                 writer.writerows(
                     link_row(
                         link,
-                        payments.get(link.id, []) if link.id is not None else [],
-                        refunds.get(link.id, []) if link.id is not None else [],
+                        payments.get(link.id, []),
+                        refunds.get(link.id, []),
                         titles.get(link.chat_id, ""),
                         zone,
                     )
                     for link in links
                 )
                 rows += len(links)
-                last = links[-1]
-                assert last.id is not None
-                after = (last.created_at, last.id)
+                after = (links[-1].created_at, links[-1].id)
                 if len(links) < self._page_size:
                     break
         finally:

@@ -30,10 +30,10 @@ class Takings:
     totals: dict[str, Decimal] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
-    def add(self, currency: str, amount: Decimal) -> None:
-        """Count one payment (or refund) in."""
+    def add(self, currency: str, amount: Decimal, count: int = 1) -> None:
+        """Count in one payment (or refund), or ``count`` of them adding up to ``amount``."""
         self.totals[currency] = self.totals.get(currency, Decimal(0)) + amount
-        self.counts[currency] = self.counts.get(currency, 0) + 1
+        self.counts[currency] = self.counts.get(currency, 0) + count
 
     @property
     def count(self) -> int:
@@ -112,15 +112,15 @@ class ReportService:
         async with self._sessions() as session:
             made = await reporting.made_by_creator(session, where, start, end)
             ended = await reporting.ended_in(session, where, start, end)
-            async for row in reporting.paid_in(session, where, start, end):
-                paid.add(row.currency, row.amount)
-                by_person[row.creator_user_id].add(row.currency, row.amount)
-                names.setdefault(row.creator_user_id, row.creator_name)
-                by_method[(row.payment_method or "").upper() or None].add(row.currency, row.amount)
-                day = row.completed_at.astimezone(zone).date()
-                days = daily[row.currency]
-                days[day] = days.get(day, Decimal(0)) + row.amount
+            groups = await reporting.paid_groups(session, where, start, end, zone)
             refunded = await _refunded(session, where, start, end)
+        for group in groups:
+            paid.add(group.currency, group.total, group.count)
+            by_person[group.creator_user_id].add(group.currency, group.total, group.count)
+            names.setdefault(group.creator_user_id, group.creator_name)
+            by_method[group.payment_method].add(group.currency, group.total, group.count)
+            days = daily[group.currency]
+            days[group.day] = days.get(group.day, Decimal(0)) + group.total
         made_by = {entry.creator_user_id: entry for entry in made}
         people = [
             PersonFigures(

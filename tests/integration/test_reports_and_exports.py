@@ -193,6 +193,22 @@ async def test_the_same_moments_fall_on_other_days_in_another_zone(sessions: asy
     assert date(2026, 11, 3) in report.daily["IDR"] and date(2026, 11, 4) not in report.daily["IDR"]
 
 
+async def test_days_in_a_half_hour_zone_split_at_its_own_midnight(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """India is UTC+5:30: a minute before and after its midnight are two days."""
+    kolkata = ZoneInfo("Asia/Kolkata")
+    async with sessions() as session, session.begin():
+        for key, paid in (("K1", "2026-11-08T23:59"), ("K2", "2026-11-09T00:01")):
+            link = _link(key, creator=BOB, chat=BOB, made="2026-11-08T08:00", status=LinkStatus.PAID, currency="INR")
+            session.add(link)
+            await session.flush()
+            moment = datetime.fromisoformat(paid).replace(tzinfo=kolkata)
+            payment = _payment(link, "2026-11-08T08:00", method="UPI")
+            payment.completed_at = moment.astimezone(UTC)
+            session.add(payment)
+    report = await ReportService(sessions).build(TEAM, PERIOD, kolkata)
+    assert report.daily["INR"] == {date(2026, 11, 8): Decimal(150000), date(2026, 11, 9): Decimal(150000)}
+
+
 async def _export(sessions: async_sessionmaker[AsyncSession], scope: LinkScope, page_size: int) -> bytes:
     out = io.BytesIO()
     rows = await ExportService(sessions, page_size=page_size).write_csv(scope, PERIOD, JAKARTA, out, list(COLUMNS))
@@ -257,3 +273,27 @@ async def test_an_export_holds_only_its_scope(sessions: async_sessionmaker[Async
     assert ids == ["PLB1", "PLB2", "PLB5"]
     nothing = await _export(sessions, LinkScope(BOB, all_links=False).in_chat(GROUP), 2)
     assert list(csv.reader(io.StringIO(nothing.decode("utf-8-sig")))) == [list(COLUMNS)]
+
+
+async def test_many_small_amounts_add_up_exactly(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A thousand payments of 0.10 are 100.00, not 99.99999…; three-decimal currencies too (summed by the database)."""
+    async with sessions() as session, session.begin():
+        for index in range(1000):
+            for currency, amount in (("USD", "0.10"), ("KWD", "0.125")):
+                link = _link(
+                    f"S{currency}{index}",
+                    creator=BOB,
+                    chat=BOB,
+                    made="2026-11-09T08:00",
+                    status=LinkStatus.PAID,
+                    amount=amount,
+                    currency=currency,
+                )
+                session.add(link)
+                await session.flush()
+                session.add(_payment(link, f"2026-11-09T{8 + index % 12:02d}:{index % 60:02d}", method="CARD"))
+    report = await ReportService(sessions).build(LinkScope(BOB, all_links=False), PERIOD, JAKARTA)
+    totals = {currency: (total, count) for currency, total, count in report.paid.by_currency()}
+    assert totals["KWD"] == (Decimal("125.000"), 1000)
+    assert totals["USD"] == (Decimal("100.00") + Decimal("32.50"), 1002)
+    assert report.daily["USD"][date(2026, 11, 9)] == Decimal("100.00")
