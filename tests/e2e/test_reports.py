@@ -182,16 +182,17 @@ async def test_reports_with_their_chart_and_exports_as_each_role_sees_them(datab
         assert "By person" not in (mine.text or "") and "Olga" not in (mine.text or "")
 
         # Support sees the team's figures, but may not take a copy of every payment.
-        support = await people.ask("/report week", SUPPORT, contains="Report")
+        support = await people.ask(f"/report {week}", SUPPORT, contains="Report")
         assert "Everyone's links" in (support.text or "")
-        refused = await people.ask(f"/export {week}", SUPPORT)
+        await _chart_after(fake, support)
+        refused = await people.ask(f"/export {week}", SUPPORT, contains="exporting")
         assert "exporting links needs one of these roles: agent, admin, or owner" in (refused.text or "")
-        stranger = await people.ask("/report", STRANGER)
+        stranger = await people.ask("/report", STRANGER, contains="Sorry")
         assert "reports need one of these roles" in (stranger.text or "")
 
         # A period that cannot be read is explained, and nothing is counted.
         sent = len(fake.sent(OWNER))
-        wrong = await people.ask("/report 2026-02-30", OWNER)
+        wrong = await people.ask("/report 2026-02-30", OWNER, contains="2026-02-30")
         assert "“2026-02-30” is not a real date" in (wrong.text or "")
         assert "Yesterday" in ((await people.ask("/report yesterday", OWNER, contains="Report")).text or "")
         assert not [m for m in fake.sent(OWNER)[sent:] if m.kind == "photo"]  # one day: no chart
