@@ -23,9 +23,14 @@ from bot.botapi.errors import Undeliverable
 from bot.botapi.markup import Markup
 from bot.chat import keyboards, texts
 from bot.chat.card_view import card_view
+from bot.i18n.clock import zone
+from bot.i18n.reader import current
 from bot.money import Money
 from bot.qr import qr_png
+from bot.services import daily_summary as summary
+from bot.services.daily_summary import SummaryPayload
 from bot.services.feed import FeedEvent
+from bot.services.reports import ReportService
 from storage import repo
 from storage.models import Chat, Link, LinkStatus, OutboxKind, OutboxMessage, Payment, Refund, utcnow
 
@@ -43,6 +48,7 @@ ORDER: Mapping[OutboxKind, int] = {
     OutboxKind.CARD_UPDATE: 1,
     OutboxKind.REMINDER: 2,
     OutboxKind.NOTICE: 2,
+    OutboxKind.DAILY_SUMMARY: 2,
 }
 
 
@@ -278,6 +284,20 @@ async def send_reminder(delivery: Delivery) -> None:
     )
 
 
+async def send_daily_summary(delivery: Delivery) -> None:
+    """Write the chat's report for the queued period now, in the chat's language and calendar, and send it."""
+    payload: SummaryPayload = {**delivery.payload}  # type: ignore[typeddict-item]
+    scope = summary.scope_of(payload)
+    report = await ReportService(delivery.sessions).build(scope, summary.period_of(payload), zone(current().timezone))
+    await sending.send_text(
+        delivery.bot,
+        delivery.message.chat_id,
+        texts.report_text(report, scope, summary=True),
+        priority=Priority.ANNOUNCE,
+        booked=True,
+    )
+
+
 class FeedPayload(TypedDict, total=False):
     """A payments feed post (bot.services.feed): the event, its reference, and the payment or the refunded amount."""
 
@@ -327,4 +347,5 @@ RENDERERS: Mapping[OutboxKind, Renderer] = {
     OutboxKind.NOTICE: send_notice,
     OutboxKind.REMINDER: send_reminder,
     OutboxKind.FEED: send_feed,
+    OutboxKind.DAILY_SUMMARY: send_daily_summary,
 }

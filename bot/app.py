@@ -38,7 +38,9 @@ from bot.outbox import OutboxDispatcher
 from bot.services.access import AccessService
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService
+from bot.services.daily_summary import DailySummaries
 from bot.services.drafts import DraftService
+from bot.services.exports import ExportService
 from bot.services.feed import PaymentsFeed
 from bot.services.link_access import LinkAccess
 from bot.services.link_actions import LinkActions
@@ -52,6 +54,7 @@ from bot.services.readers import Readers
 from bot.services.reconcile import Reconciler
 from bot.services.refunds import RefundService
 from bot.services.reminders import Reminders
+from bot.services.reports import ReportService
 from bot.services.retention import Retention
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
@@ -153,6 +156,9 @@ class PaylinkApp:
             on_enqueued=self.dispatcher.wake,
             on_outcome=metrics.record_link_outcome,
         )
+        self.access = AccessService(
+            self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox
+        )
         self.reconciler = Reconciler(
             self.sessions,
             self.payermax.client,
@@ -162,6 +168,7 @@ class PaylinkApp:
             retention=Retention(self.sessions, timedelta(days=settings.retention_days)),
             refunds=self.refunds,
             reminders=Reminders(self.sessions, on_enqueued=self.dispatcher.wake),
+            summaries=DailySummaries(self.sessions, self.chat_defaults, self.access, on_enqueued=self.dispatcher.wake),
         )
         self.application.bot_data.services = self._chat_services()
         router.register(self.application)
@@ -210,6 +217,8 @@ class PaylinkApp:
             readers=self.readers,
             refunds=self.refunds,
             feed=PaymentsFeed(self.sessions),
+            reports=ReportService(self.sessions),
+            exports=ExportService(self.sessions),
         )
 
     def _web_app(self) -> Starlette:

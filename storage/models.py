@@ -199,6 +199,7 @@ class OutboxKind(StrEnum):
     REFUND = "refund"  # a refund's outcome (refunded or failed) in the link's chat
     REMINDER = "reminder"  # "still unpaid" to a link's creator, once, some time before it expires
     FEED = "feed"  # a payment (or refund) of the team, posted in the payments feed chat
+    DAILY_SUMMARY = "daily_summary"  # a chat's daily report, written when sent (once a day: summary:<chat>:<date>)
 
 
 class RefundStatus(StrEnum):
@@ -255,6 +256,10 @@ class Chat(SQLModel, table=True):
     reminder_seconds: int | None = None
     # When an owner or admin was offered to set the chat up (currency, country, zone, language).
     setup_offered_at: datetime | None = _time_column()
+    # The daily summary: minutes after the chat's local midnight (None: off), and when that was chosen
+    # (a time already past then waits for the next day).
+    daily_summary_minute: int | None = None
+    daily_summary_set_at: datetime | None = _time_column()
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
+from telegram import CallbackQuery, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Message, ReplyParameters
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
@@ -84,6 +84,25 @@ async def send_photo(
         reply_markup=buttons,
         reply_parameters=_reply_to(reply_to),
         rate_limit_args=SendArgs(priority, booked),
+    )
+
+
+async def send_document(
+    bot: Bot,
+    chat_id: int,
+    document: InputFile,
+    caption: Markup,
+    *,
+    reply_to: int | None = None,
+    priority: Priority = Priority.REPLY,
+) -> Message:
+    """Send a file (an export) with an HTML caption."""
+    return await bot.send_document(
+        chat_id,
+        document,
+        caption=fitted(caption, CAPTION_LIMIT),
+        reply_parameters=_reply_to(reply_to),
+        rate_limit_args=SendArgs(priority),
     )
 
 

@@ -19,6 +19,7 @@ from bot.services.actors import Actor
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaultsService
 from bot.services.drafts import DraftService
+from bot.services.exports import ExportService
 from bot.services.feed import PaymentsFeed
 from bot.services.link_access import LinkAccess
 from bot.services.link_actions import LinkActions
@@ -28,6 +29,7 @@ from bot.services.notices import RefusalNotices
 from bot.services.people import PeopleService
 from bot.services.readers import Readers
 from bot.services.refunds import RefundService
+from bot.services.reports import ReportService
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
 
@@ -51,6 +53,8 @@ class Services:
     readers: Readers
     refunds: RefundService
     feed: PaymentsFeed
+    reports: ReportService
+    exports: ExportService
 
 
 class BotData:

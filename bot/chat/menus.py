@@ -26,6 +26,8 @@ _LINKS = (
     ("find", N_("Find a link by id, order number or words")),
     ("status", N_("One link's status")),
     ("refund", N_("Refund a paid link: /refund PL… 50000 reason")),
+    ("report", N_("Takings and links of a period, with a chart: /report month")),
+    ("export", N_("A period's links as a spreadsheet file: /export month")),
 )
 GROUP_COMMANDS = (
     *_LINKS,

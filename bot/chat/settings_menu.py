@@ -28,7 +28,7 @@ from bot.i18n.reader import current
 from bot.i18n.regions import likely_currencies, likely_zones, markets
 from bot.money import is_orderable
 from bot.services.access import Action
-from bot.services.chat_defaults import ChatDefaults, ChatRef, SettingError, SettingProblem, suggested
+from bot.services.chat_defaults import ChatDefaults, ChatRef, SettingError, SettingProblem, minute_text, suggested
 from storage.models import utcnow
 
 log = logging.getLogger("paylink.chat.settings")
@@ -37,8 +37,8 @@ PREFIX = "set"
 SETUP_PREFIX = "setup"  # the same buttons under the first-run offer
 MENU, DONE = "menu", "done"
 CURRENCY, COUNTRY, ZONE, EXPIRY, LANGUAGE, CUSTOMER = "currency", "country", "zone", "expiry", "language", "customer"
-REMINDER, FEED = "reminder", "feed"
-SETTING_NAMES = (CURRENCY, COUNTRY, ZONE, EXPIRY, LANGUAGE, CUSTOMER, REMINDER, FEED)
+REMINDER, FEED, SUMMARY = "reminder", "feed", "summary"
+SETTING_NAMES = (CURRENCY, COUNTRY, ZONE, EXPIRY, LANGUAGE, CUSTOMER, REMINDER, FEED, SUMMARY)
 # Typed names people may use for them: /settings zone, /settings timezone, /settings customers ...
 _ALIASES = {
     "timezone": ZONE,
@@ -48,6 +48,8 @@ _ALIASES = {
     "lang": LANGUAGE,
     "reminders": REMINDER,
     "remind": REMINDER,
+    "daily": SUMMARY,
+    "report": SUMMARY,
 }
 # Reminder choices: the stored setting each typed or pressed value means (anything else is a duration).
 REMINDER_OFF, REMINDER_AUTO = "off", "auto"
@@ -57,6 +59,8 @@ FEED_ON, FEED_OFF = "on", "off"
 # Currencies always offered after the likely ones; any other ISO code works as /settings currency XXX.
 QUICK_CURRENCIES = ("USD", "EUR", "IDR", "BRL", "MXN", "TRY", "THB", "SAR", "AED", "PHP", "MYR", "SGD")
 EXPIRY_PRESETS = (3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400)
+SUMMARY_PRESETS = (8 * 60, 9 * 60, 12 * 60, 17 * 60, 18 * 60, 20 * 60, 21 * 60, 22 * 60)  # local times, in minutes
+SUMMARY_OFF = "off"
 BUTTONS_PER_ROW = 4
 ZONES_OFFERED = 8
 
@@ -115,11 +119,17 @@ def settings_keyboard(
             callback_data=_data(prefix, CUSTOMER),
         )
     )
-    if prefix == PREFIX:
+    if prefix == PREFIX:  # not in the first-run offer, which keeps to what a new chat needs
         buttons.append(
             InlineKeyboardButton(
                 texts.setting_button(REMINDER, texts.reminder_short(defaults.reminder_seconds)),
                 callback_data=_data(prefix, REMINDER),
+            )
+        )
+        buttons.append(
+            InlineKeyboardButton(
+                texts.setting_button(SUMMARY, texts.summary_time(defaults.summary_minute)),
+                callback_data=_data(prefix, SUMMARY),
             )
         )
     rows = _rows(buttons, 2)
@@ -133,7 +143,9 @@ def settings_keyboard(
     return InlineKeyboardMarkup(rows)
 
 
-def picker(name: str, defaults: ChatDefaults, prefix: str = PREFIX) -> tuple[Markup, InlineKeyboardMarkup]:
+def picker(
+    name: str, defaults: ChatDefaults, prefix: str = PREFIX, *, group: bool = False
+) -> tuple[Markup, InlineKeyboardMarkup]:
     """The prompt and buttons for choosing one setting: the likely choices first."""
     back = [InlineKeyboardButton(texts.back_button(), callback_data=_data(prefix, MENU))]
     language = current().locale
@@ -146,6 +158,13 @@ def picker(name: str, defaults: ChatDefaults, prefix: str = PREFIX) -> tuple[Mar
             InlineKeyboardButton(texts.expiry_text(s), callback_data=_data(prefix, EXPIRY, s)) for s in EXPIRY_PRESETS
         ]
         return texts.pick_expiry(), InlineKeyboardMarkup([*_rows(choices, 3), back])
+    if name == SUMMARY:
+        times = [
+            InlineKeyboardButton(texts.summary_time(minute), callback_data=_data(prefix, SUMMARY, minute_text(minute)))
+            for minute in SUMMARY_PRESETS
+        ]
+        off = InlineKeyboardButton(texts.summary_time(None), callback_data=_data(prefix, SUMMARY, SUMMARY_OFF))
+        return texts.pick_summary(group), InlineKeyboardMarkup([*_rows(times), [off], back])
     if name in (LANGUAGE, CUSTOMER):
         choices = [
             InlineKeyboardButton(NATIVE_NAMES[code], callback_data=_data(prefix, name, code)) for code in SUPPORTED
@@ -187,6 +206,8 @@ async def _view(update: Update, context: PaylinkContext, defaults: ChatDefaults)
 
 def _changed(name: str, defaults: ChatDefaults) -> str:
     """Confirmation of a change (plain text: it is also a button's pop-up)."""
+    if name == SUMMARY:
+        return texts.summary_changed(defaults.summary_minute)
     value = {
         CURRENCY: defaults.currency or "—",
         COUNTRY: texts.country_name(defaults.country),
@@ -218,6 +239,9 @@ async def _apply(update: Update, context: PaylinkContext, name: str, value: str)
         return await chats.set_customer_language(who, chat, value)
     if name == REMINDER:
         return await chats.set_reminder(who, chat, _reminder_seconds(value))
+    if name == SUMMARY:
+        typed = SUMMARY_OFF if value.strip().casefold() == texts.summary_off_word().casefold() else value
+        return await chats.set_daily_summary(who, chat, typed)
     try:
         seconds = int(parse_duration(value).total_seconds())
     except ValueError:
@@ -321,7 +345,7 @@ async def settings_button(update: Update, context: PaylinkContext) -> None:
         return
     if not value:
         await sending.answer(query)
-        await _show(update, context, *picker(name, defaults, prefix))
+        await _show(update, context, *picker(name, defaults, prefix, group=group))
         return
     try:
         defaults = await _apply(update, context, name, value[0])

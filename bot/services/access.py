@@ -30,13 +30,19 @@ class Action(StrEnum):
     READ_AUDIT = "read_audit"
     REFUND = "refund"
     CHOOSE_FEED = "choose_feed"  # name (or stop) the group every payment of the team is posted to
+    # /report and the daily summary: of every link (or a chat's) with VIEW_ALL_LINKS, else one's own
+    VIEW_REPORTS = "view_reports"
+    EXPORT_LINKS = "export_links"  # /export: every link (or a chat's) for owners and admins, one's own for agents
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.OWNER: frozenset(Action),
     Role.ADMIN: frozenset(Action) - {Action.READ_AUDIT, Action.CHOOSE_FEED},
-    Role.AGENT: frozenset({Action.CREATE_LINK, Action.MANAGE_OWN_LINKS, Action.RESEND_LINK}),
-    Role.SUPPORT: frozenset({Action.VIEW_ALL_LINKS, Action.RESEND_LINK}),
+    Role.AGENT: frozenset(
+        {Action.CREATE_LINK, Action.MANAGE_OWN_LINKS, Action.RESEND_LINK, Action.VIEW_REPORTS, Action.EXPORT_LINKS}
+    ),
+    # Support sees every link one at a time, and so the team's figures, but no bulk copy of customers' payments.
+    Role.SUPPORT: frozenset({Action.VIEW_ALL_LINKS, Action.RESEND_LINK, Action.VIEW_REPORTS}),
 }
 # Roles an owner may give the refund permission to, person by person (the others have it by role, or are owners).
 REFUND_GRANTABLE: frozenset[Role] = frozenset({Role.AGENT, Role.SUPPORT})

@@ -7,6 +7,7 @@ A private chat's bot language is its person's (see ``people``); a group has its 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -44,7 +45,11 @@ _STORED_AS = {
     "timezone": ("timezone", "time zone"),
     "expires_seconds": ("link_expiry_seconds", "expiry"),
     "reminder_seconds": ("reminder_seconds", "reminders"),
+    "summary_minute": ("daily_summary_minute", "daily summary"),
 }
+MINUTES_A_DAY = 24 * 60
+OFF_WORDS = frozenset({"off", "no", "none", "-"})
+_TIME_OF_DAY = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?$")
 
 
 class SettingProblem(StrEnum):
@@ -57,6 +62,7 @@ class SettingProblem(StrEnum):
     UNKNOWN_LANGUAGE = "unknown_language"
     UNKNOWN_ZONE = "unknown_zone"
     REMINDER_OUT_OF_RANGE = "reminder_out_of_range"
+    NOT_A_TIME = "not_a_time"
 
 
 class SettingError(ValueError):
@@ -76,6 +82,25 @@ class ChatRef:
     id: int
     type: str
     title: str | None = None
+
+
+def minute_text(minute: int) -> str:
+    """A time of day for the audit log: 09:00, 18:30."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def parse_time_of_day(text: str) -> int | None:
+    """Minutes after midnight for "9", "09:30", "18.30" or "18h30"; None for "off"; SettingError otherwise."""
+    typed = text.strip().lower()
+    if typed in OFF_WORDS:
+        return None
+    match = _TIME_OF_DAY.match(typed)
+    if match is None:
+        raise SettingError(SettingProblem.NOT_A_TIME, text.strip())
+    hours, minutes = int(match.group(1)), int(match.group(2) or 0)
+    if hours > 23 or minutes > 59:
+        raise SettingError(SettingProblem.NOT_A_TIME, text.strip())
+    return hours * 60 + minutes
 
 
 def duration_text(seconds: int) -> str:
@@ -101,6 +126,7 @@ class ChatDefaults:
     timezone_chosen: bool = False  # False: the deployment's DEFAULT_TIMEZONE
     # How long before expiry a link's creator is reminded: None the default rule (bot.services.reminders), 0 never.
     reminder_seconds: int | None = None
+    summary_minute: int | None = None  # the daily summary's local time, in minutes after midnight (None: off)
 
 
 FALLBACK_COUNTRY = "US"  # PayerMax needs a country; only a currency with no country of its own (EUR) comes here
@@ -171,6 +197,7 @@ class ChatDefaultsService:
             customer_language_chosen=chat.customer_language is not None,
             timezone_chosen=chat.timezone is not None,
             reminder_seconds=chat.reminder_seconds,
+            summary_minute=chat.daily_summary_minute,
         )
 
     async def keep_suggestions(self, actor: Actor, chat: ChatRef, kept: ChatDefaults) -> ChatDefaults:
@@ -235,6 +262,12 @@ class ChatDefaultsService:
             raise SettingError(SettingProblem.UNKNOWN_ZONE, zone)
         return await self._change(actor, chat, "timezone", zone)
 
+    async def set_daily_summary(self, actor: Actor, chat: ChatRef, text: str) -> ChatDefaults:
+        """Send the chat a summary every day at this local time ("18:30"), or stop ("off")."""
+        minute = parse_time_of_day(text)
+        # A time already past today starts tomorrow: the summary is due only at moments after this one.
+        return await self._change(actor, chat, "summary_minute", minute, also={"daily_summary_set_at": utcnow()})
+
     async def offer_setup(
         self, chat: ChatRef, *, language: str | None, write: Callable[[ChatDefaults], tuple[str, dict[str, Any] | None]]
     ) -> bool:
@@ -273,9 +306,13 @@ class ChatDefaultsService:
         name: str,
         value: str | int | None,
         *,
+        also: dict[str, Any] | None = None,
         after: Callable[[AsyncSession, Chat], Awaitable[None]] | None = None,
     ) -> ChatDefaults:
-        """Store one setting and audit old -> new, in one transaction (with ``after``, what follows from it)."""
+        """Store one setting (and the ``also`` columns that go with it) and audit old -> new, in one transaction.
+
+        With ``after``, what follows from it is done in the same transaction.
+        """
         column, subject = _STORED_AS[name]
         async with self._sessions() as session, session.begin():
             await repo.upsert_chat(session, chat.id, chat.type, chat.title)
@@ -283,6 +320,8 @@ class ChatDefaultsService:
             assert row is not None
             before = self.merge(row)
             setattr(row, column, value)
+            for other, other_value in (also or {}).items():
+                setattr(row, other, other_value)
             changed = self.merge(row)
             old, new = getattr(before, name), getattr(changed, name)
             if old != new:
@@ -292,6 +331,8 @@ class ChatDefaultsService:
                         return "default" if value is None else "off"
                     if value is None:
                         return "—"
+                    if name == "summary_minute":
+                        return minute_text(int(value))
                     return duration_text(int(value)) if name in ("expires_seconds", "reminder_seconds") else str(value)
 
                 await repo.audit(

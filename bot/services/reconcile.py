@@ -2,8 +2,10 @@
 
 It looks at CREATING links whose handler is gone (crash, restart), ACTIVE links a few minutes
 old without a notification, links reaching expiry, and refunds whose result is late
-(:meth:`RefundService.check`: ``refundQuery`` with the refund's own outRefundNo); each round also queues the
-expiry reminders that are due (``bot.services.reminders``). A payment found here goes through
+(:meth:`RefundService.check`: ``refundQuery`` with the refund's own outRefundNo). Each round also
+does the periodic work that must happen once whatever the number of replicas: pruning old
+bookkeeping (retention), queueing the expiry reminders (``bot.services.reminders``) and the daily
+summaries that are due. A payment found here goes through
 :meth:`PaymentService.apply_to_link` exactly like a notification (same dedupe, same "Paid").
 Only the replica holding the ``reconciler`` lease runs a round, and calls are paced.
 """
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.payermax.client import PayerMaxClient
 from bot.payermax.errors import ApiError, PayerMaxError
 from bot.payermax.models import STATUS_SUCCESS, LinkInfo, PaymentAttempt
+from bot.services.daily_summary import DailySummaries
 from bot.services.links import LinkPending, LinkRefused, LinkService
 from bot.services.payments import PaymentReport, PaymentService
 from bot.services.refunds import RefundService
@@ -70,11 +73,13 @@ class Reconciler:
         retention: Retention | None = None,
         refunds: RefundService | None = None,
         reminders: Reminders | None = None,
+        summaries: DailySummaries | None = None,
     ) -> None:
         self._sessions = sessions
         self._refunds = refunds
         self._retention = retention
         self._reminders = reminders
+        self._summaries = summaries
         self._client = client
         self._links = links
         self._payments = payments
@@ -112,6 +117,11 @@ class Reconciler:
             await self._retention.prune(now)  # on the lease holder only, one batch a round
         if self._reminders is not None:
             await self._reminders.queue_due(now)  # on the lease holder only: one reminder per link
+        if self._summaries is not None:
+            try:
+                await self._summaries.queue_due(now)  # on the lease holder only; deduped in the outbox as well
+            except Exception:
+                log.exception("daily summaries not queued this round")  # a summary must not hold up a payment check
         checked = 0
         for link in due:
             if stop is not None and stop.is_set():

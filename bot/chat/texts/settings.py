@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from babel.core import Locale
-from babel.dates import get_timezone_location
+from babel.dates import format_skeleton, get_timezone_location
 
 from bot.botapi.markup import MESSAGE_LIMIT, fit_lines
 from bot.chat.texts.base import (
@@ -109,6 +109,7 @@ def settings_view(
     lines.append(t(_("Customers read: <b>{language}</b>"), language=language_name(defaults.customer_language)))
     lines.append(t(_("Reminders: <b>{reminder}</b>"), reminder=reminder_setting(defaults.reminder_seconds)))
     lines.append(feed_line(feed, chat_id))
+    lines.append(t(_("Daily summary: <b>{time}</b>"), time=summary_time(defaults.summary_minute)))
     lines += [
         Markup(""),
         t(
@@ -132,6 +133,7 @@ def setting_button(name: str, value: str) -> str:
         "language": _("Group language: {value}"),
         "customer": _("Customers read: {value}"),
         "reminder": _("Reminders: {value}"),
+        "summary": _("Daily summary: {value}"),
     }[name].format(value=value)
 
 
@@ -223,10 +225,49 @@ def settings_usage() -> Markup:
         _(
             "I know these settings: <code>currency</code>, <code>country</code>, <code>zone</code>, "
             "<code>expiry</code>, <code>language</code>, <code>customers</code>, <code>reminder</code>, "
-            "<code>feed</code>. For example <code>/settings currency EUR</code>, <code>/settings expiry 7d</code>, "
-            "<code>/settings reminder 6h</code> or <code>/settings feed on</code>."
+            "<code>feed</code>, <code>summary</code>. For example <code>/settings currency EUR</code>, "
+            "<code>/settings expiry 7d</code>, <code>/settings reminder 6h</code>, <code>/settings feed on</code> "
+            "or <code>/settings summary 18:00</code>."
         )
     )
+
+
+def summary_time(minute: int | None) -> str:
+    """The daily summary's time as the reader writes times ("18:30", "18.30"), or that there is none."""
+    if minute is None:
+        return pgettext("daily summary", "off")
+    moment = datetime(2000, 1, 1, minute // 60, minute % 60)
+    return ltr(format_skeleton("Hm", moment, locale=format_locale(current().locale)))
+
+
+def summary_off_word() -> str:
+    """The word for "off" a person may type after /settings summary, in their language."""
+    return pgettext("daily summary", "off")
+
+
+def pick_summary(group: bool) -> Markup:
+    """What the daily summary is, where it goes, and when it can come."""
+    if group:
+        return t(
+            _(
+                "When should I post a summary of this chat's links here each day? Set before noon, it covers "
+                "yesterday; from noon on, the day so far. Any other time works as "
+                "<code>/settings summary 19:30</code>."
+            )
+        )
+    return t(
+        _(
+            "When should I send you a summary of the team's links each day? Set before noon, it covers "
+            "yesterday; from noon on, the day so far. Any other time works as <code>/settings summary 19:30</code>."
+        )
+    )
+
+
+def summary_changed(minute: int | None) -> str:
+    """After the daily summary's time was changed (plain text: also a button's pop-up)."""
+    if minute is None:
+        return _("No daily summary from now on.")
+    return plain(_("A summary every day at {time}."), time=summary_time(minute))
 
 
 def back_button() -> str:
@@ -277,6 +318,11 @@ def setting_problem(error: SettingError) -> str:
             return plain(_("“{value}” is not a length of time; use for example 1h, 24h or 7d."), value=value)
         case SettingProblem.REMINDER_OUT_OF_RANGE:
             return _("A reminder can come 15 minutes to 7 days before a link expires: for example 2h, or off.")
+        case SettingProblem.NOT_A_TIME:
+            return plain(
+                _("“{value}” is not a time of day. Use hours and minutes, such as 09:00 or 18:30, or off."),
+                value=value,
+            )
         case SettingProblem.UNKNOWN_ZONE:
             return plain(
                 _("“{value}” is not a time zone I know. Use a name such as {zone}."),
@@ -358,6 +404,7 @@ def _setting_word(subject: str) -> str:
         "expiry": pgettext("setting", "validity"),
         "reminders": pgettext("setting", "reminders"),
         "payments feed": pgettext("setting", "payments feed"),
+        "daily summary": pgettext("setting", "daily summary"),
     }.get(subject, subject)
 
 

@@ -36,6 +36,8 @@ _NEEDS = {
     Action.CHANGE_SETTINGS: N_("Sorry, changing the chat's settings needs one of these roles: {roles}."),
     Action.READ_AUDIT: N_("Sorry, only the bot's owners can read the audit log."),
     Action.CHOOSE_FEED: N_("Sorry, only the bot's owners can choose the payments feed."),
+    Action.VIEW_REPORTS: N_("Sorry, reports need one of these roles: {roles}."),
+    Action.EXPORT_LINKS: N_("Sorry, exporting links needs one of these roles: {roles}."),
 }
 
 # Who can let someone in, keyed by the roles that may grant the weakest role that would do.
