@@ -42,6 +42,7 @@ from bot.payermax.models import (
 )
 from bot.services.access import Refusal
 from bot.services.actors import Actor
+from bot.services.feed import FeedEvent, feed_entry
 from bot.services.link_access import LinkAccess, LinkScope
 from bot.services.payments import Outcome
 from bot.services.refund_summary import RefundSummary, summarize
@@ -174,11 +175,13 @@ def _money(refund: Refund) -> str:
     return format_money(Money(refund.amount, refund.currency))
 
 
-def outcome_messages(link: Link, refund: Refund, *, remaining: Decimal) -> list[OutboxEntry]:
+def outcome_messages(
+    link: Link, refund: Refund, *, remaining: Decimal, feed_chat_id: int | None = None
+) -> list[OutboxEntry]:
     """The messages a settled refund queues: its outcome in the link's chat (and where it was asked), the card edit.
 
-    The one place a refund's outcome reaches chats, written in the transaction that settles it: a
-    payments feed adds its chat's entry here.
+    The one place a refund's outcome reaches chats, written in the transaction that settles it;
+    a refund that settled (refunded or failed) is also posted in the payments feed, if one is named.
     """
     assert link.id is not None and refund.id is not None
     status = RefundStatus(refund.status).value
@@ -203,6 +206,18 @@ def outcome_messages(link: Link, refund: Refund, *, remaining: Decimal) -> list[
                 "payload": payload,
             }
         )
+    settled = {RefundStatus.SUCCESS: FeedEvent.REFUNDED, RefundStatus.FAILED: FeedEvent.REFUND_FAILED}
+    if (event := settled.get(RefundStatus(refund.status))) is not None:
+        feed = feed_entry(
+            feed_chat_id,
+            link_id=link.id,
+            link_chat_id=link.chat_id,
+            event=event,
+            reference=refund.out_refund_no,
+            details={"amount": format(refund.amount, "f"), "currency": refund.currency},
+        )
+        if feed is not None:
+            messages.append(feed)
     return messages
 
 
@@ -577,7 +592,8 @@ class RefundService:
         await repo.add_link_event(session, _id(link), kind, f"{_describe(refund)}, reported by {told_by}")
         await session.flush()
         remaining = await self._remaining(session, refund)
-        for message in outcome_messages(link, refund, remaining=remaining):
+        feed_chat_id = await repo.feed_chat_id(session)
+        for message in outcome_messages(link, refund, remaining=remaining, feed_chat_id=feed_chat_id):
             await repo.enqueue(session, **message)
         log.info(
             "refund settled",

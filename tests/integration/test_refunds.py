@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -21,6 +22,7 @@ from bot.services.link_access import LinkScope
 from bot.services.refund_summary import RefundState
 from bot.services.refunds import RefundError, RefundOutcome, RefundProblem
 from bot.services.team import TeamError, TeamProblem
+from storage import repo
 from storage.models import AuditAction, LinkEventKind, Member, OutboxKind, Refund, RefundStatus, Role, utcnow
 from tests.integration.link_stack import closed_port_url
 from tests.integration.refund_stack import OWNER, RefundStack, owner, refund_stack, wait_for
@@ -370,3 +372,34 @@ async def test_refund_permission_is_per_person(stack: RefundStack) -> None:
     grants = [event for event in await stack.audit() if event.action == AuditAction.REFUND_PERMISSION]
     assert [event.detail.split()[0] for event in grants] == ["granted", "granted", "taken"]
     assert stack.refund_calls() == []
+
+
+async def test_the_payments_feed_hears_each_settled_refund_once(stack: RefundStack) -> None:
+    """With a feed group named, the payment, a refund that went through and one that failed are each posted once."""
+    feed_group = -100_555
+    async with stack.sessions() as session, session.begin():
+        await repo.set_feed_chat(session, feed_group, now=utcnow())
+    link = await stack.paid_link("150000")
+    stack.gateway.faults.update({"notify_duplicates": 2})  # every REFUND notification arrives twice
+    done = await stack.refunds.propose(owner(), link_id=link.id, amount=idr("50000"))
+    await stack.refunds.confirm(done.refund.id or 0, owner())
+    refunded = await settled(stack, done.refund.id or 0)
+    stack.gateway.faults.update({"refund_fail_next": 1})
+    failing = await stack.refunds.propose(owner(), link_id=link.id, amount=idr("20000"))
+    await stack.refunds.confirm(failing.refund.id or 0, owner())
+    failed = await settled(stack, failing.refund.id or 0)
+    await asyncio.sleep(0.3)  # the repeated notifications arrive and change nothing
+
+    [payment] = await stack.payments_of(link)
+    posts = [(m.chat_id, json.loads(m.payload)) for m in await stack.outbox(OutboxKind.FEED)]
+    assert sorted(
+        (chat, payload["event"], payload.get("amount"), payload["reference"]) for chat, payload in posts
+    ) == sorted(
+        [
+            (feed_group, "refund_failed", "20000", failed.out_refund_no),
+            (feed_group, "refunded", "50000", refunded.out_refund_no),
+            (feed_group, "paid", None, payment.out_trade_no),
+        ]
+    )
+    # The link's own chat still hears of both, as before.
+    assert len(await stack.outbox(OutboxKind.REFUND)) == 2
