@@ -220,12 +220,12 @@ async def test_the_card_follows_the_link(database_url: str, tmp_path) -> None:
             )
             assert _qr_payload(qr.photo) == url and "Payment request" in qr.text
 
-            # Paid: the card edits itself to PAID with the method and the masked card; Cancel is gone.
+            # Paid: the card edits itself to PAID with the method and the masked card; Cancel is gone, Refund is there.
             cancel_data = _button(shoes, "x")
             await _pay(url)
             paid = await _card_shows(fake, shoes, "PAID")
             assert "Paid with card" in paid.text and "******" in paid.text and "Pay here" not in paid.text
-            assert [data.rsplit(":", 1)[0] for data in _callback_data(paid)] == ["c:r"]
+            assert [data.rsplit(":", 1)[0] for data in _callback_data(paid)] == ["c:r", "c:rf"]
             # Cancel pressed on the old card: refused with the reason, nothing asked of PayerMax.
             answer = await _answer(fake, _press(fake, shoes, cancel_data, OWNER))
             assert answer["show_alert"] and "Too late to cancel" in answer["text"] and "paid" in answer["text"]
