@@ -21,6 +21,8 @@ from PIL import ImageFont, features
 
 log = logging.getLogger("paylink.label")
 
+# Debian's packages that hold what a label needs (the Dockerfile and .ci/run install them).
+DEBIAN_PACKAGES = ("libfribidi0", "fonts-noto-core", "fonts-noto-cjk")
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
 # Whatever Pillow can draw with when no Noto font is installed (Latin only, unshaped).
 BUILTIN = "builtin"

@@ -16,11 +16,11 @@ from bidi import get_display
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from bot.label import bidi, lines
-from bot.label.fonts import missing_families, shaping_available, typeface
+from bot.label.fonts import DEBIAN_PACKAGES, missing_families, shaping_available, typeface
 from bot.label.render import WIDTH, LabelText, label_png
 
 LINK = "http://192.168.1.20:8080/sandbox/pay/SBX01J9ZQ4T7W3K8M2N6P5R"
-FONTS_HINT = "install the label fonts: apt-get install fonts-noto-core fonts-noto-cjk libfribidi0 (see .ci/run)"
+FONTS_HINT = f"apt-get install {' '.join(DEBIAN_PACKAGES)} (as .ci/run does)"
 
 LABELS = {
     "en": LabelText(
