@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from bot.i18n.reader import Reader, gettext, reading_as
 from storage.models import Chat
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import BotProcess, Database, wait_until
 from tests.e2e.people import People
 from tests.e2e.phone import PHONE_HEIGHT, PHONE_WIDTH, phone, screenshot
 from tests.fakes.telegram_api import FakeTelegram
@@ -26,9 +26,27 @@ pytestmark = pytest.mark.e2e
 
 OWNER = 1001
 NAMES = {OWNER: "Olga"}
+LAN_STAND_IN = "127.0.0.2"
 MIN_TAP = 44  # CSS pixels: the smallest comfortable touch target (Apple's HIG; Material asks for 48)
 # Words from PayerMax's API and the bot's insides that mean nothing to a customer.
 JARGON = ("ONETIME", "PAYBYLINK", "merchantLinkId", "linkId", "outTradeNo", "APPLY_SUCCESS", "(test)", "SBX")
+
+
+async def started_line(bot: BotProcess) -> str:
+    """The bot's one start-up line (written once it knows its Telegram name, after /healthz answers)."""
+
+    def lines() -> list[str]:
+        return [line for line in bot.log().splitlines() if " INFO paylink.app started: " in line]
+
+    async def written() -> bool:
+        return bool(lines())
+
+    async def describe() -> str:
+        return bot.log()[-2000:]
+
+    await wait_until(written, timeout=20, describe=describe)
+    [line] = lines()
+    return line
 
 
 def _url(text: str | None) -> str:
@@ -103,14 +121,27 @@ async def _check_phone_page(page: Page, digits: str) -> dict[str, object]:
 
 
 async def test_checkout_page_on_a_phone_leads_with_the_amount_and_pays_with_a_tap(database_url: str, tmp_path) -> None:
+    """Set up as the README's "trying it from a phone" says, the link opens at the public address and pays."""
     async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
+        # Listening on every interface, links at another address of this machine: 127.0.0.2 stands in for the
+        # computer's LAN address (the phone's traffic stays on this machine; nothing leaves it).
+        bot = BotProcess(
+            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER), HTTP_HOST="0.0.0.0"
+        )
+        public = f"http://{LAN_STAND_IN}:{bot.port}"
+        bot.env["PUBLIC_BASE_URL"] = public
         db = Database(database_url)
         await bot.start()
         try:
+            # Start-up said where the bot is and where customers pay.
+            started = await started_line(bot)
+            assert f"bot @{fake.bot_username}, polling, PayerMax sandbox" in started
+            assert f"public URL {public}, customers pay at {public}/sandbox/pay/" in started
+
             people = People(fake, db, NAMES)
             card = await people.ask("/link 150000 IDR Winter shoes, size 42", OWNER, contains="Winter shoes")
             url = _url(card.text)
+            assert url.startswith(f"{public}/sandbox/pay/")
 
             async with phone("en") as page:
                 await page.goto(url)
