@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import FloatRect, Page
 from sqlalchemy import update
+from sqlmodel import col
 
 from bot.i18n.reader import Reader, gettext, reading_as
 from storage.models import Chat
@@ -55,13 +56,13 @@ def _url(text: str | None) -> str:
     return found.group(0)
 
 
-async def _box(page: Page, selector: str) -> dict[str, float]:
+async def _box(page: Page, selector: str) -> FloatRect:
     box = await page.locator(selector).first.bounding_box()
     assert box is not None, f"{selector} is not on the page"
     return box
 
 
-def _in_view(box: dict[str, float]) -> bool:
+def _in_view(box: FloatRect) -> bool:
     """Wholly on the first screen: no scrolling needed to see or tap it."""
     return (
         box["x"] >= 0
@@ -163,7 +164,7 @@ async def test_checkout_page_on_a_phone_leads_with_the_amount_and_pays_with_a_ta
 
             # Customers of this chat read Arabic: the page is in Arabic, right to left.
             async with db.sessions() as session, session.begin():
-                await session.execute(update(Chat).where(Chat.id == OWNER).values(customer_language="ar"))
+                await session.execute(update(Chat).where(col(Chat.id) == OWNER).values(customer_language="ar"))
             card = await people.ask("/link 300 SAR Tea", OWNER, contains="Tea")
             async with phone("ar") as page:
                 await page.goto(_url(card.text))

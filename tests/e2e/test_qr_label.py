@@ -14,6 +14,7 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageChops
 from sqlalchemy import update
+from sqlmodel import col
 
 from bot.label.render import LabelText, label_png
 from storage.models import Chat
@@ -115,7 +116,7 @@ async def test_qr_button_sends_a_printable_label_in_the_customers_language(datab
 
             # The group's customers read Arabic: the label is written for them.
             async with db.sessions() as session, session.begin():
-                await session.execute(update(Chat).where(Chat.id == GROUP).values(customer_language="ar"))
+                await session.execute(update(Chat).where(col(Chat.id) == GROUP).values(customer_language="ar"))
             arabic = await _press_qr(people, card, AGENT, GROUP)
             assert isinstance(arabic, SentMessage) and _scan(arabic.photo or b"") == [url]
             assert "IDR" in (arabic.text or "") and "Payment request" not in (arabic.text or "")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import io
 
-import arabic_reshaper
+import arabic_reshaper  # type: ignore[import-untyped]
 import pytest
 import zxingcpp
-from bidi import get_display
+from bidi import get_display  # type: ignore[import-untyped]
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from bot.label import bidi, lines
