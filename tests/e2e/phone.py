@@ -16,9 +16,10 @@ from pathlib import Path
 
 from playwright.async_api import Page, async_playwright
 
+from tests.e2e.artifacts import artifact
+
 # An iPhone 12–15 sized screen in CSS pixels, as the issue measured it.
 PHONE_WIDTH, PHONE_HEIGHT = 390, 844
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -51,7 +52,6 @@ async def phone(language: str = "en") -> AsyncIterator[Page]:
 
 async def screenshot(page: Page, name: str) -> Path:
     """Save what the screen shows now under tests/artifacts/ and return the path."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / name
+    path = artifact(name)
     await page.screenshot(path=str(path))
     return path

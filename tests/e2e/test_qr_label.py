@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from bot.label.render import LabelText, label_png
 from storage.models import Chat
+from tests.e2e.artifacts import artifact
 from tests.e2e.harness import BotProcess, Database
 from tests.e2e.people import People, entity_texts
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
@@ -102,6 +103,7 @@ async def test_qr_button_sends_a_printable_label_in_the_customers_language(datab
             assert drawn.height > drawn.width  # the words sit under the square code
             assert "Payment request" in (label.text or "") and "IDR\xa0150,000" in (label.text or "")
             assert _same(drawn, _expected_label(label, "en", MessageStore.GROUP_TITLE))
+            artifact("qr-label-en.png").write_bytes(label.photo or b"")
             assert not _same(drawn, _expected_label(label, "en", "Another shop"))  # the comparison sees the words
 
             # Support may send a link on too; the owner as well. A stranger is refused and gets no label.
@@ -122,6 +124,7 @@ async def test_qr_button_sends_a_printable_label_in_the_customers_language(datab
             assert "IDR" in (arabic.text or "") and "Payment request" not in (arabic.text or "")
             assert _same(_image(arabic.photo), _expected_label(arabic, "ar", MessageStore.GROUP_TITLE))
             assert not _same(_image(arabic.photo), drawn)
+            artifact("qr-label-ar.png").write_bytes(arabic.photo or b"")
 
             # In a private chat the label carries the bot's name.
             private = await people.ask("/link 25 USD Tea", OWNER, contains="Tea")
