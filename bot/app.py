@@ -273,7 +273,7 @@ class PaylinkApp:
                 asyncio.create_task(self.dispatcher.run(stop), name="outbox"),
                 asyncio.create_task(self.reconciler.run(stop), name="reconciler"),
             ]
-            report_start(self.settings, self.application.bot.username, self.engine)
+            await report_start(self.settings, self.application.bot.username, self.engine)
             await stop.wait()
             log.info("stopping")
         finally:

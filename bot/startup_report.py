@@ -7,6 +7,7 @@ and where customers pay. The hints explain why a payment link would not open on 
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from urllib.parse import urlsplit
@@ -77,14 +78,16 @@ def label_problems() -> list[str]:
     return problems
 
 
-def report_start(settings: Settings, username: str | None, engine: AsyncEngine) -> None:
+async def report_start(settings: Settings, username: str | None, engine: AsyncEngine) -> None:
     """Log the start-up line, then any hint about reaching the links and any gap in the label's fonts."""
     log.info(started_line(settings, username, engine))
     if hint := phone_hint(settings):
         log.info(hint)
     if warning := unreachable_warning(settings):
         log.warning(warning)
-    problems = label_problems()
+    # Reading the fonts' character maps takes a moment (the Chinese face has 45,000): off the event loop,
+    # and it readies them for the first QR label.
+    problems = await asyncio.to_thread(label_problems)
     if problems:
         log.warning("; ".join(problems))
 

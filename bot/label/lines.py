@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from PIL import ImageDraw, ImageFont
 
 from bot.label import bidi
-from bot.label.fonts import Face, Typeface, shaping_available, sized
+from bot.label.fonts import BUILTIN, Face, Typeface, shaping_available, sized
 
 ELLIPSIS = "…"
 # LRM, RLM, ALM, the embeddings and overrides, and the isolates.
@@ -43,7 +43,7 @@ class Line:
     @property
     def families(self) -> list[str]:
         """The font families drawing the line, left to right (what a test or a person checks)."""
-        return [run.face.family if run.face else "builtin" for run in self.runs]
+        return [run.face.family if run.face else BUILTIN for run in self.runs]
 
 
 def lay_out(text: str, typeface: Typeface, size: int, *, right_to_left: bool) -> Line:
