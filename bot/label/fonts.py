@@ -11,7 +11,6 @@ that is missing is left out of the chain, and with none at all Pillow's own font
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -127,9 +126,9 @@ def _installed(family: Family, bold: bool) -> Face | None:
     return Face(family.name, path, index, characters)
 
 
-def _find(file_name: str, dirs: Sequence[Path] = FONT_DIRS) -> Path | None:
+def _find(file_name: str) -> Path | None:
     """The first file of this name under the font folders."""
-    for folder in dirs:
+    for folder in FONT_DIRS:
         if folder.is_dir():
             found = next(iter(sorted(folder.rglob(file_name))), None)
             if found is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from PIL import ImageDraw, ImageFont
 
 from bot.label import bidi
-from bot.label.fonts import BUILTIN, Face, Typeface, shaping_available, sized
+from bot.label.fonts import BUILTIN, Face, Typeface, sized
 
 ELLIPSIS = "…"
 # LRM, RLM, ALM, the embeddings and overrides, and the isolates.
@@ -113,10 +113,9 @@ def shorten(text: str, typeface: Typeface, size: int, max_width: float, *, right
 
 def draw(canvas: ImageDraw.ImageDraw, line: Line, left: float, top: float, fill: str) -> None:
     """Draw the line with its left edge at ``left`` and its top (the font's ascender) at ``top``."""
-    shaped = shaping_available()
     for run in line.runs:
         font = sized(run.face, line.size)
-        direction = ("rtl" if run.right_to_left else "ltr") if shaped else None
+        direction = _direction(font, run.right_to_left)
         canvas.text(
             (left + run.x, top + _ascent(font)), run.text, font=font, fill=fill, anchor="ls", direction=direction
         )
@@ -134,9 +133,14 @@ def _ascent(font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> float:
 
 def _length(text: str, face: Face | None, size: int, right_to_left: bool) -> float:
     font = sized(face, size)
-    if shaping_available():
-        return float(font.getlength(text, direction="rtl" if right_to_left else "ltr"))
-    return float(font.getlength(text))
+    return float(font.getlength(text, direction=_direction(font, right_to_left)))
+
+
+def _direction(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, right_to_left: bool) -> str | None:
+    """The run's direction for a font that shapes (libraqm); a font laid out glyph by glyph takes none."""
+    if getattr(font, "layout_engine", None) != ImageFont.Layout.RAQM:
+        return None
+    return "rtl" if right_to_left else "ltr"
 
 
 def _longest_fitting(text: str, typeface: Typeface, size: int, max_width: float, right_to_left: bool) -> int:

@@ -15,9 +15,10 @@ import zxingcpp
 from bidi import get_display  # type: ignore[import-untyped]
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from bot.label import bidi, lines
+from bot.label import bidi, fonts, lines
 from bot.label.fonts import DEBIAN_PACKAGES, missing_families, shaping_available, typeface
 from bot.label.render import WIDTH, LabelText, label_png
+from bot.startup_report import label_problems
 
 LINK = "http://192.168.1.20:8080/sandbox/pay/SBX01J9ZQ4T7W3K8M2N6P5R"
 FONTS_HINT = f"apt-get install {' '.join(DEBIAN_PACKAGES)} (as .ci/run does)"
@@ -163,3 +164,17 @@ def test_a_long_word_without_spaces_is_cut_between_characters() -> None:
     text = "รองเท้าหนังแท้ทำมือบุขนแกะไซส์สี่สิบสองสีน้ำตาลเข้มห่อของขวัญส่งวันศุกร์" * 2
     wrapped = lines.wrap(text, typeface("th"), 36, 688, right_to_left=False, max_lines=2)
     assert len(wrapped) == 2 and all(line.width <= 688 for line in wrapped)
+
+
+def test_without_its_fonts_the_label_still_scans_and_start_up_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fonts, "FONT_DIRS", ())
+    fonts._installed.cache_clear()
+    try:
+        assert fonts.missing_families() == ["Noto Sans", "Noto Sans Arabic", "Noto Sans Thai", "Noto Sans CJK SC"]
+        assert _scan(label_png(LINK, LABELS["ar"])) == [LINK]  # Pillow's own font: plainer, still a working code
+        said = "; ".join(label_problems())
+        assert "QR labels lack the fonts Noto Sans" in said and "fonts-noto-core fonts-noto-cjk" in said
+    finally:
+        fonts._installed.cache_clear()  # found again once the folders are back
