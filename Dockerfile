@@ -5,6 +5,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 
 WORKDIR /app
 
+# What the printable QR label draws with (bot/label/fonts.py DEBIAN_PACKAGES): FriBiDi, which
+# Pillow's bundled libraqm loads to shape and order text, and the Noto fonts for Latin, Arabic,
+# Thai and Chinese.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libfribidi0 fonts-noto-core fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies (and the build backend) in a layer of their own, exactly as locked, each checked
 # against its hash: changing the code rebuilds only the small layer below, not this one.
 COPY requirements.lock ./

@@ -59,6 +59,7 @@ from bot.services.retention import Retention
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
 from bot.startup_gc import freeze_startup_objects
+from bot.startup_report import report_start
 from bot.web import metrics
 from bot.web.app import build_web_app
 from bot.web.connections import deepen_listen_queue
@@ -300,7 +301,7 @@ class PaylinkApp:
                 asyncio.create_task(self.dispatcher.run(stop), name="outbox"),
                 asyncio.create_task(self.reconciler.run(stop), name="reconciler"),
             ]
-            log.info("running", extra={"status": self.settings.bot_mode})
+            await report_start(self.settings, self.application.bot.username, self.engine)
             await stop.wait()
             log.info("stopping")
         finally:

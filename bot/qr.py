@@ -1,4 +1,4 @@
-"""QR codes for payment links, as PNG bytes ready to send as a Telegram photo."""
+"""QR codes for payment links: a PNG ready to send as a Telegram photo, or the modules for a label to draw."""
 
 from __future__ import annotations
 
@@ -10,6 +10,16 @@ from qrcode.image.pil import PilImage
 
 # M recovers ~15% damage: sturdy enough for a phone photo of a screen, still a small code.
 ERROR_CORRECTION = ERROR_CORRECT_M
+
+
+def qr_modules(url: str, *, border: int = 4) -> list[list[bool]]:
+    """The QR code for `url` as rows of modules (True: dark), with `border` modules of quiet zone around it."""
+    if not url:
+        raise ValueError("a QR code needs a non-empty URL")
+    code = qrcode.QRCode(error_correction=ERROR_CORRECTION, border=border)
+    code.add_data(url)
+    code.make(fit=True)
+    return [[bool(cell) for cell in row] for row in code.get_matrix()]
 
 
 def qr_png(url: str, *, box_size: int = 10, border: int = 4) -> bytes:

@@ -10,6 +10,7 @@ cancel hears "already cancelled".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from bot.chat.card_view import card_buttons, render_caption
 from bot.chat.context import PaylinkContext, actor, chat_of, query_of, sender
 from bot.chat.guards import refuse
 from bot.i18n.reader import reading_as
+from bot.label.render import label_png
 from bot.qr import qr_png
 from bot.services.access import Refusal
 from bot.services.link_access import LinkAccess
@@ -194,7 +196,7 @@ async def share_link(update: Update, context: PaylinkContext, link: Link) -> Non
 
 
 async def send_qr(update: Update, context: PaylinkContext, link: Link) -> None:
-    """Send the QR code again, captioned with the customer message."""
+    """Send the printable QR label (amount, what for, shop, expiry under the code) with the customer message."""
     if not await _payable(update, context, link):
         return
     await sending.answer(query_of(update), texts.qr_sent())
@@ -202,11 +204,21 @@ async def send_qr(update: Update, context: PaylinkContext, link: Link) -> None:
     await sending.send_photo(
         context.bot,
         chat_of(update).id,
-        qr_png(link.link_url or ""),
+        await qr_label(context, link),
         caption,
         buttons=pay_button,
         reply_to=_pressed_message_id(update),
     )
+
+
+async def qr_label(context: PaylinkContext, link: Link) -> bytes:
+    """The link's QR label as a PNG, in its customers' language, named for the group (or the bot in a private chat)."""
+    services = context.services
+    shop = await services.chat_defaults.title_of(link.chat_id) or context.bot.first_name
+    with reading_as(await services.readers.customers_of(link.chat_id)):
+        words = texts.qr_label(link, shop)
+    # Drawing takes tens of milliseconds of CPU: off the event loop, which serves every other chat meanwhile.
+    return await asyncio.to_thread(label_png, link.link_url or "", words)
 
 
 async def open_card(update: Update, context: PaylinkContext, link: Link) -> None:

@@ -151,17 +151,18 @@ class CheckoutDesk:
         return link
 
     async def show_page(self, request: Request) -> HTMLResponse:
-        """GET /pay/{link_id}: the link's amount, description and expiry, with Pay/Decline buttons."""
+        """GET /pay/{link_id}: the amount first, what it is for and until when, then large Pay and Decline buttons."""
         link = self._store.link_by_id(request.path_params["link_id"])
         if link is None:
             return _not_found()
         with reading_as(_customer(link)):
             state = link.state(self._clock())
+            amount = _amount(link)
             if state == LinkState.ACTIVE:
-                action = _payment_form()
+                action = _payment_form(amount)
             else:
                 action = f'<p class="state">{_e(gettext(_SAYS[state]))}</p>'
-            return _page(gettext("Payment"), _link_summary(link) + action)
+            return _page(gettext("Payment"), _link_summary(link, amount) + action, heading=False)
 
     async def submit(self, request: Request) -> HTMLResponse:
         """POST /pay/{link_id}: pay or decline, then show the result."""
@@ -208,47 +209,75 @@ def _not_found() -> HTMLResponse:
     return _page(gettext("Link not found"), f"<p>{_e(gettext(_SAYS[NOT_FOUND]))}</p>", status_code=404)
 
 
-def _link_summary(link: PaymentLink) -> str:
-    """The amount, description, expiry and merchant contact of a link, as HTML."""
+def _amount(link: PaymentLink) -> str:
+    """The link's amount as the customer's language writes it."""
+    return format_money(Money(Decimal(link.total_amount), link.currency), current().locale)
+
+
+def _link_summary(link: PaymentLink, amount: str) -> str:
+    """The amount as the page's heading, then what it is for, until when, and the shop's contact, as HTML."""
     contact = (link.request.get("merchantInfo") or {}).get("contactEmail")
-    amount = format_money(Money(Decimal(link.total_amount), link.currency), current().locale)
-    rows = [
-        (gettext("Amount"), amount),
-        (gettext("For"), link.description),
-        (gettext("Pay before"), when(link.expires_at)),
-    ]
+    rows = [(gettext("Pay before"), when(link.expires_at))]
     if contact:
         rows.append((gettext("Shop contact"), contact))
-    cells = "".join(f"<tr><th>{_e(name)}</th><td>{_e(value)}</td></tr>" for name, value in rows)
-    return f'<p class="amount">{_e(amount)}</p><table>{cells}</table>'
-
-
-def _payment_form() -> str:
-    """Method choice and Pay/Decline; no action attribute: it posts back to the page's own URL."""
-    methods = {PaymentMethod.CARD: gettext("Card"), PaymentMethod.WALLET: gettext("E-wallet")}
-    options = "".join(f'<option value="{_e(m)}">{_e(methods[m])}</option>' for m in PaymentMethod.ALL)
-    # As FULL_REFUND_ONLY_METHODS has it: wallets are refunded only in full.
-    refunds = gettext("Test refunds: a card payment can be refunded in parts, an e-wallet payment only in full.")
-    pay_with, pay, decline = gettext("Pay with"), gettext("Pay (test)"), gettext("Decline (test)")
+    facts = "".join(f"<div><dt>{_e(name)}</dt><dd>{_e(value)}</dd></div>" for name, value in rows)
     return (
-        '<form method="post">'
-        f'<label>{_e(pay_with)} <select name="method">{options}</select></label> '
-        f'<button type="submit" name="action" value="pay">{_e(pay)}</button> '
-        f'<button type="submit" name="action" value="decline">{_e(decline)}</button>'
-        "</form>"
-        f'<p class="note">{_e(refunds)}</p>'
+        f'<h1 class="amount">{_e(amount)}</h1>'
+        f'<p class="for"><span class="label">{_e(gettext("For"))}</span> {_e(link.description)}</p>'
+        f"<dl>{facts}</dl>"
     )
 
 
+def _payment_form(amount: str) -> str:
+    """How to pay (one large choice per method) and Pay/Decline; no action attribute: it posts to the page's own URL."""
+    methods = {PaymentMethod.CARD: gettext("Card"), PaymentMethod.WALLET: gettext("E-wallet")}
+    choices = "".join(
+        f'<label class="method"><input type="radio" name="method" value="{_e(method)}"'
+        f"{' checked' if method == PaymentMethod.CARD else ''}> {_e(methods[method])}</label>"
+        for method in PaymentMethod.ALL
+    )
+    pay = gettext("Pay {amount}").format(amount=amount)
+    decline = gettext("Decline")
+    # What the two buttons do on a test page, for whoever plays the customer.
+    explained = gettext("A test page: nothing is charged. Decline shows what happens when a bank says no.")
+    # As FULL_REFUND_ONLY_METHODS has it: wallets are refunded only in full.
+    refunds = gettext("Test refunds: a card payment can be refunded in parts, an e-wallet payment only in full.")
+    return (
+        '<form method="post">'
+        f"<fieldset><legend>{_e(gettext('Pay with'))}</legend>{choices}</fieldset>"
+        f'<button class="pay" type="submit" name="action" value="pay">{_e(pay)}</button>'
+        f'<button class="decline" type="submit" name="action" value="decline">{_e(decline)}</button>'
+        "</form>"
+        f'<p class="note">{_e(explained)}</p><p class="note">{_e(refunds)}</p>'
+    )
+
+
+# Sized for a phone first: the amount leads, every control is a full-width target at least 48 px
+# high (the 44 px guideline, with room), nothing is wider than the screen; on a computer the page
+# stays a narrow column.
 _STYLE = (
-    "body{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}"
-    ".banner{background:#b00020;color:#fff;padding:.6rem;font-weight:bold;text-align:center}"
-    ".amount{font-size:2rem;margin:1rem 0}th{text-align:start;padding-inline-end:1rem}"
-    ".state{font-weight:bold}button{font-size:1rem;margin:.5rem .3rem 0 0}.note{color:#555;font-size:.9rem}"
+    "*{box-sizing:border-box}"
+    "body{font-family:system-ui,sans-serif;font-size:1.05rem;line-height:1.4;max-width:30rem;margin:0 auto;"
+    "padding:0 1rem 2rem;color:#111;overflow-wrap:anywhere}"
+    ".banner{background:#b00020;color:#fff;padding:.5rem .75rem;font-weight:bold;text-align:center;"
+    "margin:0 -1rem;font-size:.95rem}"
+    "h1{font-size:1.6rem;margin:1.25rem 0 .75rem}"
+    "h1.amount{font-size:2.4rem;margin:1.25rem 0 .25rem}"
+    ".for{font-size:1.2rem;margin:0 0 .75rem}.label{color:#555}"
+    "dl{margin:0 0 1rem}dl div{display:flex;gap:.5rem;flex-wrap:wrap}dt{color:#555}dd{margin:0}"
+    "fieldset{border:0;padding:0;margin:0 0 1rem;display:flex;gap:.5rem}"
+    "legend{color:#555;margin-bottom:.4rem;padding:0}"
+    ".method{flex:1;display:flex;align-items:center;gap:.5rem;min-height:3rem;padding:0 .9rem;"
+    "border:1px solid #999;border-radius:.6rem}"
+    ".method input{width:1.25rem;height:1.25rem;margin:0}"
+    "button{display:block;width:100%;min-height:3.25rem;font-size:1.15rem;font-weight:bold;border-radius:.6rem;"
+    "margin:0 0 .75rem;cursor:pointer}"
+    ".pay{background:#1a7f37;border:0;color:#fff}.decline{background:#fff;border:2px solid #555;color:#111}"
+    ".state{font-weight:bold}.note{color:#555;font-size:.9rem;margin:.5rem 0}"
 )
 
 
-def _page(title: str, body_html: str, *, status_code: int = 200) -> HTMLResponse:
+def _page(title: str, body_html: str, *, status_code: int = 200, heading: bool = True) -> HTMLResponse:
     """A complete HTML page in the reader's language and direction, with the SANDBOX banner (body already escaped)."""
     language = current().locale
     direction = "rtl" if is_right_to_left(language) else "ltr"
@@ -259,6 +288,6 @@ def _page(title: str, body_html: str, *, status_code: int = 200) -> HTMLResponse
         '<meta name="robots" content="noindex">'
         f"<title>SANDBOX · {_e(title)}</title><style>{_STYLE}</style></head><body>"
         f'<div class="banner">{_e(banner)}</div>'
-        f"<h1>{_e(title)}</h1>{body_html}</body></html>"
+        f"{f'<h1>{_e(title)}</h1>' if heading else ''}{body_html}</body></html>"
     )
     return HTMLResponse(document, status_code=status_code)

@@ -29,6 +29,11 @@ class SandboxUrls:
 
     public_base_url: str
 
+    @property
+    def checkout_base(self) -> str:
+        """Where every link's checkout page lives: the part of its URL before the link's id."""
+        return f"{self.public_base_url.rstrip('/')}{MOUNT_PREFIX}/pay/"
+
     def checkout(self, link_id: str) -> str:
         """The checkout page of a link (PayerMax's ``linkUrl``)."""
         return f"{self.public_base_url.rstrip('/')}{MOUNT_PREFIX}/pay/{link_id}"

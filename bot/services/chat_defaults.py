@@ -180,6 +180,12 @@ class ChatDefaultsService:
             chat = await repo.get_chat(session, chat_id)
         return self.merge(chat)
 
+    async def title_of(self, chat_id: int) -> str | None:
+        """The chat's title as last seen (a group's name; None for a private chat or a chat not yet seen)."""
+        async with self._sessions() as session:
+            chat = await repo.get_chat(session, chat_id)
+        return chat.title if chat is not None and chat.title else None
+
     def merge(self, chat: Chat | None) -> ChatDefaults:
         """A chat's row over the deployment's defaults."""
         base = self._deployment

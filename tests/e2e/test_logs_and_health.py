@@ -6,6 +6,7 @@ import re
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.payermax import signing
 from bot.sandbox.keys import MERCHANT_KEY_FILE, PLATFORM_KEY_FILE, SANDBOX_DIR_NAME
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.e2e
 
 SELLER = 1001
 WEBHOOK_SECRET = "logs-webhook-secret-7f3a9c"
+DATABASE_PASSWORD = "logs-db-password-41c9e2"
 # Every line the bot writes starts like this: one event per line, never a continuation.
 LINE_START = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+ ")
 LINK_EVENTS = ("link intent stored", "link active", "payment recorded")
@@ -28,6 +30,12 @@ def _pem_body(pem: str) -> str:
 
 async def test_debug_logs_hold_no_secret_and_health_and_metrics_report(database_url: str, tmp_path) -> None:
     """A link made through the webhook and paid at the checkout leaves one-line logs without any secret."""
+    password = DATABASE_PASSWORD
+    if not database_url.startswith("sqlite"):
+        # The test PostgreSQL trusts local connections: a password is given anyway, so the log can be searched for it.
+        url = make_url(database_url)
+        password = str(url.password or DATABASE_PASSWORD)
+        database_url = url.set(password=password).render_as_string(hide_password=False)
     async with FakeTelegram() as fake:
         bot = BotProcess(
             fake,
@@ -95,6 +103,7 @@ async def test_debug_logs_hold_no_secret_and_health_and_metrics_report(database_
             "bot token": fake.token,
             "bot token's secret part": fake.token.split(":", 1)[1],
             "webhook secret": WEBHOOK_SECRET,
+            "database password": password,
             "merchant private key": _pem_body((key_dir / MERCHANT_KEY_FILE).read_text()),
             "platform private key": _pem_body((key_dir / PLATFORM_KEY_FILE).read_text()),
             **{f"sign header {index}": sign for index, sign in enumerate(signs_sent)},
@@ -109,6 +118,12 @@ async def test_debug_logs_hold_no_secret_and_health_and_metrics_report(database_
         assert leaked == []
 
         lines = log.splitlines()
+        # One line at start says where the bot is: name, mode, PayerMax, database (no password), addresses.
+        [started] = [line for line in lines if " INFO paylink.app started: " in line]
+        assert f"started: bot @{fake.bot_username}, webhook, PayerMax sandbox" in started
+        database = "the SQLite file" if database_url.startswith("sqlite") else "PostgreSQL at 127.0.0.1:5432/"
+        assert f"database {database}" in started
+        assert f"public URL {bot.base_url}, customers pay at {bot.base_url}/sandbox/pay/" in started
         assert any(" DEBUG " in line for line in lines), "the bot did not log at DEBUG"
         assert [line for line in lines if not LINE_START.match(line)] == []
         for event in LINK_EVENTS:

@@ -105,3 +105,16 @@ def test_dockerfile_installs_dependencies_in_a_layer_before_the_code(tmp_path: P
     assert after and all("--no-deps" in args for args in after) and installs[1] > first_code
     keywords = dict(instructions)
     assert keywords["USER"] == "paylink" and "/healthz" in keywords["HEALTHCHECK"]
+
+
+def test_the_image_and_ci_install_what_the_qr_label_draws_with() -> None:
+    """The label's fonts and FriBiDi come from Debian's packages: the image and CI both install every one."""
+    from bot.label.fonts import DEBIAN_PACKAGES
+
+    apt = " ".join(args for word, args in _instructions() if word == "RUN" and "apt-get install" in args)
+    ci = (ROOT / ".ci" / "run").read_text()
+    needed = re.search(r"^needed=\(([^)]*)\)", ci, re.MULTILINE)
+    assert needed is not None, ".ci/run names no Debian packages to install"
+    for package in DEBIAN_PACKAGES:
+        assert re.search(rf"\b{re.escape(package)}\b", apt), f"the Dockerfile does not install {package}"
+        assert package in needed.group(1).split(), f".ci/run does not install {package}"

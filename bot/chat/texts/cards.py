@@ -18,6 +18,8 @@ from bot.chat.texts.base import (
     t,
     when,
 )
+from bot.i18n.reader import current
+from bot.label.render import LabelText
 from bot.money import Money
 from bot.services.link_actions import CancelOutcome, CancelResult
 from storage.models import Link, LinkStatus, Payment
@@ -151,6 +153,18 @@ def customer_message(link: Link) -> Markup:
     if link.sandbox:
         lines.append(t(_("🧪 Test link: no real money moves.")))
     return join(lines)
+
+
+def qr_label(link: Link, shop: str) -> LabelText:
+    """What the printable QR label says, for the customer: amount, what for, whose shop, until when."""
+    return LabelText(
+        language=current().locale,
+        amount=money_of(link),
+        description=link.description,
+        shop=shop,
+        expiry=plain(_("Valid until {when}"), when=when(link.expires_at)) if link.expires_at else "",
+        test_note=_("TEST LINK: no real money moves") if link.sandbox else None,
+    )
 
 
 def inline_title(link: Link) -> str:
