@@ -116,13 +116,28 @@ class PaylinkApp:
         self.sessions = session_factory(self.engine)
         self.payermax = connect_payermax(settings)
         self.budget = send_budget(self.engine)
+        self._build_readers()
+        self.application = self._telegram_application()
+        self.dispatcher = self._outbox_dispatcher()
+        self._build_money_services()
+        self.reconciler = self._reconciler()
+        self.application.bot_data.services = self._chat_services()
+        router.register(self.application)
+        self.web = self._web_app()
+
+    def _build_readers(self) -> None:
+        """Chat defaults and people: whose language, money and clock each message is written in."""
+        settings = self.settings
         self.chat_defaults = ChatDefaultsService(
             self.sessions, deployment_defaults(settings), on_enqueued=lambda: self.dispatcher.wake()
         )
         self.people = PeopleService(self.sessions, default_language=settings.default_language)
         self.readers = Readers(self.people, self.chat_defaults)
-        self.application = self._telegram_application()
-        self.dispatcher = OutboxDispatcher(
+
+    def _outbox_dispatcher(self) -> OutboxDispatcher:
+        """The worker that delivers every queued message through PTB's bot, paced by the send budget."""
+        settings = self.settings
+        return OutboxDispatcher(
             self.sessions,
             self.application.bot,
             budget=self.budget,
@@ -131,21 +146,23 @@ class PaylinkApp:
             lease=timedelta(seconds=settings.outbox_lease_seconds),
             readers=self.readers,
         )
-        self.payments = PaymentService(
-            self.sessions, owner_chat_ids=settings.admin_user_ids, on_enqueued=self.dispatcher.wake
-        )
-        self.notifications = NotificationWriter(self.payments, self.engine)
+
+    def _build_money_services(self) -> None:
+        """Who may do what, and the services that move money: links, payments, refunds."""
+        settings, wake = self.settings, self.dispatcher.wake
         self.access = AccessService(
             self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox
         )
         self.link_access = LinkAccess(self.access)
+        self.payments = PaymentService(self.sessions, owner_chat_ids=settings.admin_user_ids, on_enqueued=wake)
+        self.notifications = NotificationWriter(self.payments, self.engine)
         self.refunds = RefundService(
             self.sessions,
             self.payermax.client,
             self.link_access,
             notify_url=settings.refund_notify_url,
             owner_chat_ids=settings.admin_user_ids,
-            on_enqueued=self.dispatcher.wake,
+            on_enqueued=wake,
         )
         self.links = LinkService(
             self.sessions,
@@ -154,26 +171,24 @@ class PaylinkApp:
             contact_email=settings.contact_email,
             logo_url=settings.payermax_logo_url,
             sandbox=settings.is_sandbox,
-            on_enqueued=self.dispatcher.wake,
+            on_enqueued=wake,
             on_outcome=metrics.record_link_outcome,
         )
-        self.access = AccessService(
-            self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox
-        )
-        self.reconciler = Reconciler(
+
+    def _reconciler(self) -> Reconciler:
+        """The lease holder's worker: late payments and refunds, expiry, reminders, summaries, retention."""
+        wake = self.dispatcher.wake
+        return Reconciler(
             self.sessions,
             self.payermax.client,
             self.links,
             self.payments,
-            on_enqueued=self.dispatcher.wake,
-            retention=Retention(self.sessions, timedelta(days=settings.retention_days)),
+            on_enqueued=wake,
+            retention=Retention(self.sessions, timedelta(days=self.settings.retention_days)),
             refunds=self.refunds,
-            reminders=Reminders(self.sessions, on_enqueued=self.dispatcher.wake),
-            summaries=DailySummaries(self.sessions, self.chat_defaults, self.access, on_enqueued=self.dispatcher.wake),
+            reminders=Reminders(self.sessions, on_enqueued=wake),
+            summaries=DailySummaries(self.sessions, self.chat_defaults, self.access, on_enqueued=wake),
         )
-        self.application.bot_data.services = self._chat_services()
-        router.register(self.application)
-        self.web = self._web_app()
 
     def _telegram_application(self) -> PaylinkApplication:
         """PTB's Application: typed context, HTML by default, every send paced by the budget."""
