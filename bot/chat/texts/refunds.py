@@ -203,7 +203,7 @@ def refund_status(refund: Refund) -> str:
     """A refund's state in a few words."""
     return {
         RefundStatus.PROPOSED: _("waiting for confirmation"),
-        RefundStatus.DISCARDED: _("not made"),
+        RefundStatus.DISCARDED: _("called off, nothing sent"),
         RefundStatus.REQUESTING: _("being sent to PayerMax"),
         RefundStatus.PENDING: _("with PayerMax"),
         RefundStatus.SUCCESS: _("refunded"),
