@@ -204,6 +204,14 @@ class Link(SQLModel, table=True):
     """A payment link: our intent first (CREATING), then what PayerMax answered."""
 
     __tablename__ = "links"
+    # /links pages and their counts: a chat's or a creator's links newest first, all of them or one status.
+    # Search by words has its own structures, made by migration 0005 (storage/search.py).
+    __table_args__ = (
+        Index("ix_links_chat_created", "chat_id", "created_at", "id"),
+        Index("ix_links_chat_status_created", "chat_id", "status", "created_at", "id"),
+        Index("ix_links_creator_created", "creator_user_id", "created_at", "id"),
+        Index("ix_links_creator_status_created", "creator_user_id", "status", "created_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     merchant_link_id: str = Field(max_length=64, unique=True)
@@ -251,7 +259,7 @@ class Payment(SQLModel, table=True):
     card_org: str | None = Field(default=None, max_length=32)
     card_number: str | None = Field(default=None, max_length=32)
     source: PaymentSource = _vocabulary(PaymentSource, 16)
-    completed_at: datetime | None = _time_column()
+    completed_at: datetime | None = _time_column(index=True)  # today's takings
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
