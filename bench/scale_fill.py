@@ -178,10 +178,10 @@ async def ensure_filled(url: str, links: int, *, seed: int, refill: bool, fill_a
     return Filled(url, shape, False, filled, upgraded if after != before else 0.0, before, after)
 
 
-def _as_utc(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _as_utc(value: datetime | str) -> datetime:
+    """A moment read back from the marker (SQLite gives text, PostgreSQL a datetime), in UTC."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def _upgrade(url: str, revision: str) -> None:

@@ -446,7 +446,10 @@ async def find_links(
     creator_user_id: int | None,
     limit: int,
 ) -> Sequence[Link]:
-    """Links whose id, PayerMax link id or payment outTradeNo is ``reference``, or whose description has every word; newest first."""
+    """Links whose id, PayerMax link id or payment outTradeNo is ``reference``, or whose description has every word.
+
+    Newest first.
+    """
     scoped = _links_in_scope(select(Link), chat_id=chat_id, creator_user_id=creator_user_id)
     newest_first = (col(Link.created_at).desc(), col(Link.id).desc())
     named = scoped.where(col(Link.id).in_(_links_named(reference))).order_by(*newest_first)
