@@ -43,7 +43,7 @@ from sqlmodel import col
 from bench.databases import describe
 from bench.report import percentile, print_table, verdict
 from bench.scale_data import PRODUCT_WORDS, group_id, user_id, vocabulary, words_ranked
-from bench.scale_fill import Filled, database_url_for, drop, ensure_filled
+from bench.scale_fill import Filled, database_url_for, drop, ensure_filled_apart
 from bot.services.link_access import LinkScope
 from bot.services.link_queries import LinkQueries, StatusFilter
 from storage.db import create_engine, is_sqlite, session_factory
@@ -408,7 +408,7 @@ async def run(args: argparse.Namespace) -> bool:
         return True
     started = time.perf_counter()
     print(f"machine:  {os.cpu_count()} cores, {_load()} at the start")
-    filled = await ensure_filled(url, links, seed=SEED, refill=args.refill, fill_at=args.fill_at)
+    filled = await ensure_filled_apart(url, links, seed=SEED, refill=args.refill, fill_at=args.fill_at)
     engine = create_engine(url)
     sessions = session_factory(engine)
     try:
