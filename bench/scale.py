@@ -1,4 +1,4 @@
-"""Reading a long history: /find, /status and /links over 1,000,000 links (PostgreSQL) or 200,000 (SQLite).
+"""Reading a long history: /find, /status, /links, /report, /export over 1,000,000 links (PostgreSQL) or 200,000.
 
 Fills a database once in bulk (COPY on PostgreSQL, executemany on SQLite) with two years of links
 made by 4,000 people in 1,500 groups and their private chats, about 62% of them paid, and keeps
@@ -6,7 +6,9 @@ it: the next run reuses it (after applying any newer migration to it) unless ``-
 calls the services behind each command as the handlers do, one call at a time, and prints p50 and
 p99 per case beside the goals. The input changes from call to call (other links, other words),
 so no case measures one cached answer. The history has no timeline events, so /status measures
-finding the link and reading its (indexed, empty) timeline.
+finding the link and reading its (indexed, empty) timeline. /report covers whole months of the
+owner's team; /export writes the newest 100,000 links to a file while the process's resident
+memory is watched (the fill runs in a child process, so its memory is not counted either way).
 
     .venv/bin/python -m bench.scale                                   # SQLite, 200,000 links
     .venv/bin/python -m bench.scale --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
