@@ -281,7 +281,15 @@ class Link(SQLModel, table=True):
 
     __tablename__ = "links"
     # Due reminders are found among ACTIVE links only: the index never walks the paid and expired past.
-    __table_args__ = (Index("ix_links_reminder_due", "status", "remind_at"),)
+    # /links pages and their counts: a chat's or a creator's links newest first, all of them or one status.
+    # Search by words has its own structures, made by migration 0008 (storage/search.py).
+    __table_args__ = (
+        Index("ix_links_reminder_due", "status", "remind_at"),
+        Index("ix_links_chat_created", "chat_id", "created_at", "id"),
+        Index("ix_links_chat_status_created", "chat_id", "status", "created_at", "id"),
+        Index("ix_links_creator_created", "creator_user_id", "created_at", "id"),
+        Index("ix_links_creator_status_created", "creator_user_id", "status", "created_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     merchant_link_id: str = Field(max_length=64, unique=True)
@@ -333,7 +341,7 @@ class Payment(SQLModel, table=True):
     card_org: str | None = Field(default=None, max_length=32)
     card_number: str | None = Field(default=None, max_length=32)
     source: PaymentSource = _vocabulary(PaymentSource, 16)
-    completed_at: datetime | None = _time_column()
+    completed_at: datetime | None = _time_column(index=True)  # today's takings
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -7,11 +7,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
+from storage import search
 from storage.models import (
     AuditAction,
     AuditEvent,
@@ -478,16 +479,31 @@ async def payments_completed_since(
     session: AsyncSession, since: datetime, *, chat_id: int | None, creator_user_id: int | None
 ) -> Sequence[Payment]:
     """Payments completed at or after ``since`` on links in scope (summed by the caller: amounts are exact text)."""
-    statement = _links_in_scope(
-        select(Payment).join(Link, col(Link.id) == Payment.link_id), chat_id=chat_id, creator_user_id=creator_user_id
-    ).where(col(Payment.completed_at) >= since)
+    # The day's payments, each link looked up by id: with a join, both planners hash a big chat's every link.
+    statement = select(Payment).where(col(Payment.completed_at) >= since)
+    if chat_id is not None:
+        statement = statement.where(_of_payment_link(col(Link.chat_id)) == chat_id)
+    if creator_user_id is not None:
+        statement = statement.where(_of_payment_link(col(Link.creator_user_id)) == creator_user_id)
     return (await session.execute(statement)).scalars().all()
 
 
-def _like_escaped(word: str) -> str:
-    """A LIKE pattern matching ``word`` anywhere, with LIKE's own wildcards taken literally."""
-    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def _of_payment_link(column: Any) -> Any:
+    """This column of the payment's link, as a per-row look-up."""
+    return select(column).where(col(Link.id) == col(Payment.link_id)).scalar_subquery()
+
+
+def _links_named(reference: str) -> Any:
+    """The ids of links this reference names: our link id (any case), PayerMax's link id, or a payment's outTradeNo.
+
+    A UNION of three index look-ups: the same conditions joined by OR make PostgreSQL scan every link.
+    """
+    named = union_all(
+        select(col(Link.id)).where(col(Link.merchant_link_id).in_({reference, reference.upper()})),
+        select(col(Link.id)).where(col(Link.payermax_link_id) == reference),
+        select(col(Payment.link_id)).where(col(Payment.out_trade_no) == reference),
+    ).subquery()
+    return select(named.c.id)
 
 
 async def find_links(
@@ -503,37 +519,19 @@ async def find_links(
 
     Newest first.
     """
-    paid_by_order = select(col(Payment.link_id)).where(col(Payment.out_trade_no) == reference)
-    matches = [
-        col(Link.merchant_link_id) == reference,
-        col(Link.merchant_link_id) == reference.upper(),
-        col(Link.payermax_link_id) == reference,
-        col(Link.id).in_(paid_by_order),
-    ]
+    scoped = _links_in_scope(select(Link), chat_id=chat_id, creator_user_id=creator_user_id)
+    newest_first = (col(Link.created_at).desc(), col(Link.id).desc())
+    named = scoped.where(col(Link.id).in_(_links_named(reference))).order_by(*newest_first)
+    found = {link.id: link for link in (await session.execute(named.limit(limit))).scalars()}
     if words:
-        matches.append(
-            and_(*(func.lower(Link.description).like(_like_escaped(word.lower()), escape="\\") for word in words))
-        )
-    statement = _links_in_scope(select(Link).where(or_(*matches)), chat_id=chat_id, creator_user_id=creator_user_id)
-    statement = statement.order_by(col(Link.created_at).desc(), col(Link.id).desc()).limit(limit)
-    return (await session.execute(statement)).scalars().all()
+        for link in await search.links_described(session, scoped, words, limit=limit):
+            found.setdefault(link.id, link)
+    return sorted(found.values(), key=lambda link: (link.created_at, link.id or 0), reverse=True)[:limit]
 
 
 async def link_by_reference(session: AsyncSession, reference: str) -> Link | None:
     """The one link this id names: our link id, PayerMax's link id, or the outTradeNo of its payment."""
-    statement = (
-        select(Link)
-        .where(
-            or_(
-                col(Link.merchant_link_id) == reference,
-                col(Link.merchant_link_id) == reference.upper(),
-                col(Link.payermax_link_id) == reference,
-                col(Link.id).in_(select(col(Payment.link_id)).where(col(Payment.out_trade_no) == reference)),
-            )
-        )
-        .order_by(col(Link.id))
-        .limit(1)
-    )
+    statement = select(Link).where(col(Link.id).in_(_links_named(reference))).order_by(col(Link.id)).limit(1)
     return (await session.execute(statement)).scalar_one_or_none()
 
 
