@@ -23,8 +23,9 @@ from bot.botapi.markup import Markup
 from bot.chat import keyboards, texts
 from bot.chat.card_view import card_caption
 from bot.qr import qr_png
+from bot.services.team import TeamNews
 from storage import repo
-from storage.models import Link, OutboxKind, OutboxMessage, Payment
+from storage.models import Link, OutboxKind, OutboxMessage, Payment, Role
 
 # Every outbox message is news a seller waits for: it may take any slot of the budget (replies
 # and refusals made straight from handlers get only their share). Within a claim the news goes
@@ -37,6 +38,7 @@ ORDER: Mapping[OutboxKind, int] = {
     OutboxKind.LINK_FAILED: 0,
     OutboxKind.CARD_UPDATE: 1,
     OutboxKind.NOTICE: 2,
+    OutboxKind.TEAM: 2,
 }
 
 
@@ -214,6 +216,27 @@ async def send_notice(delivery: Delivery) -> None:
     )
 
 
+async def send_team_news(delivery: Delivery) -> None:
+    """Tell one person of a team change: their invite was used, or they were taken off the team."""
+    news: TeamNews = {**delivery.payload}  # type: ignore[typeddict-item]
+    role = Role(str(news.get("role", Role.AGENT.value)))
+    if news.get("news") == "removed":
+        text = texts.you_were_removed(role, str(news.get("name", "")))
+    else:
+        user_id = int(news.get("user_id", 0))
+        async with delivery.sessions() as session:
+            person = await repo.get_person(session, user_id)
+        was = news.get("was")
+        text = texts.invite_used(
+            (person.name if person else "") or str(news.get("name", "")),
+            user_id,
+            person.username if person else None,
+            role,
+            Role(was) if was in set(Role) else None,
+        )
+    await sending.send_text(delivery.bot, delivery.message.chat_id, text, priority=Priority.ANNOUNCE, booked=True)
+
+
 Renderer = Callable[[Delivery], Awaitable[None]]
 
 RENDERERS: Mapping[OutboxKind, Renderer] = {
@@ -223,4 +246,5 @@ RENDERERS: Mapping[OutboxKind, Renderer] = {
     OutboxKind.LINK_FAILED: send_link_failed,
     OutboxKind.ALERT: send_alert,
     OutboxKind.NOTICE: send_notice,
+    OutboxKind.TEAM: send_team_news,
 }

@@ -156,6 +156,7 @@ class OutboxKind(StrEnum):
     LINK_FAILED = "link_failed"  # a link PayerMax refused after all
     ALERT = "alert"  # a warning for an owner
     NOTICE = "notice"  # a message written when queued (the first-run offer): after what the chat already awaits
+    TEAM = "team"  # team news for one person: their invite was used, they were taken off the team
 
 
 class OutboxStatus(StrEnum):
@@ -197,6 +198,8 @@ class Person(SQLModel, table=True):
     username: str | None = Field(default=None, max_length=64, index=True)  # without the @, lower case
     telegram_language: str | None = Field(default=None, max_length=16)  # as Telegram last said
     language: str | None = Field(default=None, max_length=16)  # chosen with /language (overrides Telegram's)
+    # The command menu last set for this person's private chat ("role:language:digest"); None: the default one.
+    menu: str | None = Field(default=None, max_length=64)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

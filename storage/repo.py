@@ -588,6 +588,21 @@ async def person_by_username(session: AsyncSession, username: str) -> Person | N
     return (await session.execute(statement.limit(1))).scalar_one_or_none()
 
 
+async def set_person_menu(session: AsyncSession, user_id: int, menu: str | None) -> None:
+    """Remember which command menu this person's private chat was given (None: the default one)."""
+    table = Person.__table__
+    await session.execute(
+        upsert(session, Person)
+        .values(user_id=user_id, name="", menu=menu, updated_at=utcnow())
+        .on_conflict_do_update(index_elements=[table.c.user_id], set_={"menu": menu})
+    )
+
+
+async def people_with_menus(session: AsyncSession) -> list[int]:
+    """Everyone whose private chat was given a command menu of their own."""
+    return list((await session.execute(select(Person.user_id).where(Person.menu.is_not(None)))).scalars())
+
+
 async def set_person_language(session: AsyncSession, user_id: int, language: str, *, now: datetime) -> None:
     """Remember the language a person chose with /language."""
     table = Person.__table__

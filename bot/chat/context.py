@@ -47,6 +47,7 @@ class Services:
     notices: RefusalNotices
     people: PeopleService
     readers: Readers
+    environment: str  # PAYERMAX_ENV: sandbox, uat or production (what /start tells people)
 
 
 class BotData:

@@ -7,10 +7,11 @@ the person's very next message; nothing here caches who may do what.
 from __future__ import annotations
 
 import logging
+import re
 
 from telegram import Update
 
-from bot.chat import texts
+from bot.chat import menus, texts
 from bot.chat.context import PaylinkContext, actor, chat_of, message_of, sender
 from bot.chat.guards import refuse_unless
 from bot.chat.reply import reply
@@ -63,25 +64,39 @@ async def accept_invite(update: Update, context: PaylinkContext) -> None:
         return
     log.info("joined the team", extra={"user": user.id, "status": role.value})
     await reply(update, context, texts.joined(role))
+    await menus.fit_menu(context.bot, context.services, user.id)
 
 
-def _removal_target(update: Update, context: PaylinkContext) -> int | None:
-    """Whom /remove means: the author of the message it replies to, or the user id given."""
+# A Telegram @username: 5 to 32 letters, digits and underscores (shorter ones are Telegram's collectibles).
+_USERNAME = re.compile(r"@?([A-Za-z][A-Za-z0-9_]{3,31})")
+
+
+async def _removal_target(update: Update, context: PaylinkContext) -> int | str | None:
+    """Whom /remove means: the author of the message it replies to, the user id given, or the @username
+    the bot has seen; an @username it has not seen comes back as that name, None when nobody is named."""
     replied = message_of(update).reply_to_message
     if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
         return replied.from_user.id
-    if context.args and context.args[0].lstrip("-").isdigit() and len(context.args[0]) <= 20:
-        return int(context.args[0])
-    return None
+    given = context.args[0] if context.args else ""
+    if given.lstrip("-").isdigit() and len(given) <= 20:
+        return int(given)
+    named = _USERNAME.fullmatch(given) if given.startswith("@") else None
+    if named is None:
+        return None
+    person = await context.services.people.by_username(named.group(1))
+    return person.user_id if person is not None else named.group(1)
 
 
 async def remove_command(update: Update, context: PaylinkContext) -> None:
-    """Take someone off the team, effective at their next message: /remove 123456789."""
+    """Take someone off the team, effective at their next message: /remove @username or /remove 123456789."""
     if await refuse_unless(update, context, Action.MANAGE_TEAM):
         return
-    target = _removal_target(update, context)
+    target = await _removal_target(update, context)
     if target is None:
         await reply(update, context, texts.remove_usage())
+        return
+    if isinstance(target, str):
+        await reply(update, context, texts.unknown_username(target))
         return
     try:
         removed = await context.services.team.remove(actor(update), target)
@@ -89,7 +104,8 @@ async def remove_command(update: Update, context: PaylinkContext) -> None:
         await reply(update, context, texts.team_problem(exc))
         return
     log.info("removed from the team", extra={"chat": chat_of(update).id, "user": target, "status": removed.role.value})
-    await reply(update, context, texts.removed(removed.name, removed.user_id, removed.role))
+    await reply(update, context, texts.removed(removed.name, removed.user_id, removed.role, removed.username))
+    await menus.fit_menu(context.bot, context.services, target)
 
 
 async def notifyme_command(update: Update, context: PaylinkContext) -> None:

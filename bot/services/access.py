@@ -86,3 +86,8 @@ class AccessService:
         if await self.may(user_id, action):
             return None
         return refusal_of(action)
+
+    @property
+    def everyone_owns(self) -> bool:
+        """True in a sandbox with no owners configured, where everyone is an owner."""
+        return self._open

@@ -22,6 +22,7 @@ from bot.i18n.regions import currency_of, markets, zones_of
 from bot.money import AmountError, normalise_currency
 from bot.services.actors import Actor
 from storage import repo
+from storage.details import DetailKind, detail
 from storage.models import AuditAction, Chat, OutboxKind, utcnow
 
 # Territories with a currency in use today, per Babel's CLDR data; "EU" is a union, not a country.
@@ -73,14 +74,6 @@ class ChatRef:
     id: int
     type: str
     title: str | None = None
-
-
-def duration_text(seconds: int) -> str:
-    """A short duration for the audit log: 1h, 3d, 90m."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @dataclass(frozen=True)
@@ -257,12 +250,6 @@ class ChatDefaultsService:
             after = self.merge(row)
             old, new = getattr(before, name), getattr(after, name)
             if old != new:
-
-                def shown(value: str | int | None) -> str:
-                    if value is None:
-                        return "—"
-                    return duration_text(int(value)) if name == "expires_seconds" else str(value)
-
                 await repo.audit(
                     session,
                     actor_user_id=actor.user_id,
@@ -270,7 +257,7 @@ class ChatDefaultsService:
                     chat_id=chat.id,
                     action=AuditAction.SETTINGS,
                     subject=subject,
-                    detail=f"{shown(old)} -> {shown(new)}",
+                    detail=detail(DetailKind.SETTING, old=old, new=new),
                 )
         return replace(after)
 

@@ -24,6 +24,7 @@ from bot.services.links import LinkPending, LinkRefused, LinkService
 from bot.services.payments import PaymentReport, PaymentService
 from bot.services.retention import Retention
 from storage import repo
+from storage.details import DetailKind, detail
 from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, PaymentSource, utcnow
 
 log = logging.getLogger("paylink.reconcile")
@@ -187,7 +188,7 @@ class Reconciler:
             current.status = LinkStatus.EXPIRED
             current.updated_at = utcnow()
             current.next_check_at = None
-            await repo.add_link_event(session, current.id, LinkEventKind.EXPIRED, "PayerMax reports the link expired")
+            await repo.add_link_event(session, current.id, LinkEventKind.EXPIRED, detail(DetailKind.EXPIRED))
             await repo.enqueue(
                 session,
                 dedupe_key=f"card-expired:{link.id}",
