@@ -154,6 +154,19 @@ async def test_start_says_who_you_are_and_lists_only_what_you_can_do(database_ur
             assert "/link 150000 IDR Winter shoes: a payment link in one message" in owner_help.text
             assert "/remove @username: take someone off the team" in owner_help.text
 
+            # A member who picks another language gets their menu in it.
+            chooser = await people.ask("/language", AGENT)
+            people.press(chooser, "lang:id", AGENT)
+            menu = await fake.wait_for_call(
+                "setMyCommands",
+                lambda c: (
+                    c.params.get("scope", {}).get("chat_id") == AGENT
+                    and "Buat link pembayaran" in str(c.params.get("commands"))
+                ),
+                timeout=20,
+            )
+            assert [command["command"] for command in menu.params["commands"]] == MENUS[AGENT]
+
             # In the group, /help lists what works there for that person; the group's menu has no team commands.
             in_group = await people.ask("/help", AGENT, GROUP)
             assert "/link" in _commands(in_group) and "/language" not in _commands(in_group)

@@ -65,7 +65,7 @@ def event_detail(event: LinkEvent) -> Markup | str:
                 chat=ltr(clip(detail.text("chat_title") or "?", 48)),
             )
         case DetailKind.CREATED:
-            return t(_("PayerMax link <code>{link_id}</code>"), link_id=ltr(detail.text("payermax_link_id")))
+            return t(_("its id there is <code>{link_id}</code>"), link_id=ltr(detail.text("payermax_link_id")))
         case DetailKind.REFUSED:
             # PayerMax's own code and message, as PayerMax wrote them.
             return t("{code} {message}", code=ltr(detail.text("code")), message=clip(detail.text("message"), 160))
