@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.models import (
     AuditAction,
@@ -590,17 +591,17 @@ async def person_by_username(session: AsyncSession, username: str) -> Person | N
 
 async def set_person_menu(session: AsyncSession, user_id: int, menu: str | None) -> None:
     """Remember which command menu this person's private chat was given (None: the default one)."""
-    table = Person.__table__
     await session.execute(
         upsert(session, Person)
         .values(user_id=user_id, name="", menu=menu, updated_at=utcnow())
-        .on_conflict_do_update(index_elements=[table.c.user_id], set_={"menu": menu})
+        .on_conflict_do_update(index_elements=["user_id"], set_={"menu": menu})
     )
 
 
 async def people_with_menus(session: AsyncSession) -> list[int]:
     """Everyone whose private chat was given a command menu of their own."""
-    return list((await session.execute(select(Person.user_id).where(Person.menu.is_not(None)))).scalars())
+    statement = select(col(Person.user_id)).where(col(Person.menu).is_not(None))
+    return list((await session.execute(statement)).scalars())
 
 
 async def set_person_language(session: AsyncSession, user_id: int, language: str, *, now: datetime) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from storage.models import AuditEvent
 
@@ -44,7 +45,7 @@ class AuditLog:
             page = max(0, min(page, pages - 1))
             statement = (
                 select(AuditEvent)
-                .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+                .order_by(col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc())
                 .offset(page * size)
                 .limit(size)
             )

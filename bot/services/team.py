@@ -20,6 +20,7 @@ from typing import TypedDict
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.services.access import GRANTORS, AccessService, Role
 from bot.services.actors import Actor
@@ -228,7 +229,7 @@ class TeamService:
             ids = sorted({row.user_id for row in rows} | self._access.owner_ids)
             people = {
                 person.user_id: person
-                for person in (await session.execute(select(Person).where(Person.user_id.in_(ids)))).scalars()
+                for person in (await session.execute(select(Person).where(col(Person.user_id).in_(ids)))).scalars()
             }
         by_id = {row.user_id: row for row in rows}
 
