@@ -40,8 +40,9 @@ HOLD_AHEAD_SECONDS = 2.0  # a message whose slot is further away goes back to th
 REFILL_AHEAD_SECONDS = 1.0  # claim more once the booked sends reach less than this far ahead
 BACKLOG_REFRESH_SECONDS = 5.0
 STOP_GRACE_SECONDS = 3.0  # at shutdown, how long sends already under way may take to finish
-# Failures of these kinds are not worth an owner's attention: the news itself went out.
-_QUIET_FAILURES = frozenset({OutboxKind.ALERT, OutboxKind.CARD_UPDATE})
+# Failures of these kinds are not worth an owner's attention: the news itself went out (or, for team
+# news, the change was confirmed to whoever made it; a removed member may well have blocked the bot).
+_QUIET_FAILURES = frozenset({OutboxKind.ALERT, OutboxKind.CARD_UPDATE, OutboxKind.TEAM})
 
 
 class OutboxDispatcher:

@@ -99,6 +99,13 @@ async def test_invites_used_and_removals_are_told_and_the_team_is_named(database
             assert fake.menu_seen_by(AGENT) == ["start", "language", "help"]  # back to a stranger's menu
             refused = await people.ask("/link 5 USD Tea", AGENT)
             assert "Ask an owner or an admin to /invite you" in refused.text
+
+            # Someone who blocked the bot cannot be told; the owner, who was told it is done, hears no alarm.
+            await people.add_members({SUPPORT: "support"}, OWNER)
+            fake.block_chat(SUPPORT)
+            await people.ask(f"/remove {SUPPORT}", OWNER, contains="no longer")
+            await people.settled()
+            assert not [m for m in fake.sent(OWNER) if "couldn't deliver" in (m.text or "")]
         finally:
             assert await bot.stop() == 0, bot.log()[-3000:]
             await db.close()
