@@ -15,7 +15,7 @@ from bot.chat import menus, texts
 from bot.chat.context import PaylinkContext, actor, chat_of, message_of, sender
 from bot.chat.guards import refuse_unless
 from bot.chat.reply import reply
-from bot.services.access import Action, Role
+from bot.services.access import GRANTORS, Action, Role
 from bot.services.team import TeamError
 
 log = logging.getLogger("paylink.chat.team")
@@ -36,7 +36,8 @@ async def invite_command(update: Update, context: PaylinkContext) -> None:
         return
     wanted = context.args[0].lower() if context.args else ""
     if wanted not in {role.value for role in INVITABLE}:
-        await reply(update, context, texts.invite_usage())
+        mine = await context.services.access.role_of(sender(update).id)
+        await reply(update, context, texts.invite_usage([role for role in INVITABLE if mine in GRANTORS[role]]))
         return
     try:
         invite = await context.services.team.invite(actor(update), Role(wanted))

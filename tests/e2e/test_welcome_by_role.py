@@ -216,6 +216,11 @@ async def test_refusals_say_your_role_which_role_would_do_and_whom_to_ask(databa
                 "This bot's owners: Olga (@olga_shop).",
             ], refused.text
 
+            # /invite offers an admin only the roles an admin may give.
+            usage = await people.ask("/invite", ADMIN, contains="Which role?")
+            assert "/invite agent or /invite support." in usage.text and "/invite admin" not in usage.text
+            assert "/invite admin" in (await people.ask("/invite", OWNER, contains="Which role?")).text
+
             # A stranger learns how to get in, and is not told who runs the team.
             refused = await people.ask("/link 5 USD Tea", STRANGER)
             assert refused.text.splitlines() == [

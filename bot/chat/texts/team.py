@@ -145,14 +145,24 @@ def role_duty(role: Role) -> str:
     }.get(role, "")
 
 
-def invite_usage() -> Markup:
-    """/invite without a role."""
+def invite_usage(roles: Sequence[Role] = (Role.AGENT, Role.SUPPORT, Role.ADMIN)) -> Markup:
+    """/invite without a role: the roles this person may invite to, and what each does."""
+    if set(roles) == {Role.AGENT, Role.SUPPORT, Role.ADMIN}:
+        return t(
+            _(
+                "Which role? <code>/invite agent</code>, <code>/invite support</code> or <code>/invite admin</code>.\n"
+                "• admin: {admin}\n• agent: {agent}\n• support: {support}"
+            ),
+            admin=role_duty(Role.ADMIN),
+            agent=role_duty(Role.AGENT),
+            support=role_duty(Role.SUPPORT),
+        )
+    # An admin: agents and support only (owners invite admins).
     return t(
         _(
-            "Which role? <code>/invite agent</code>, <code>/invite support</code> or <code>/invite admin</code>.\n"
-            "• admin: {admin}\n• agent: {agent}\n• support: {support}"
+            "Which role? <code>/invite agent</code> or <code>/invite support</code>.\n"
+            "• agent: {agent}\n• support: {support}"
         ),
-        admin=role_duty(Role.ADMIN),
         agent=role_duty(Role.AGENT),
         support=role_duty(Role.SUPPORT),
     )
