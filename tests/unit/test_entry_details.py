@@ -72,3 +72,17 @@ def test_a_broken_field_does_not_break_the_entry() -> None:
         actor_user_id=1, action=AuditAction.INVITE, subject="agent", detail='{"kind":"invite","until":3}'
     )
     assert visible_text(texts.audit_detail(invite)) == "works once, until —"
+
+
+def test_a_mismatch_shows_the_amount_exactly_as_reported() -> None:
+    """Evidence is not rounded: 150000.5 IDR reported for a 150000 IDR link reads as reported."""
+    mismatch = detail(
+        DetailKind.MISMATCH,
+        expected_amount=Decimal(150000),
+        expected_currency="IDR",
+        reported_amount=Decimal("150000.5"),
+        reported_currency="IDR",
+        trade="T9",
+    )
+    worded = visible_text(texts.event_detail(_event(LinkEventKind.MISMATCH, mismatch)))
+    assert worded == f"expected IDR{NBSP}150,000, reported 150000.5 IDR (order T9)"

@@ -11,7 +11,8 @@ from bot.chat.texts.base import Markup, _, clip, expiry_text, ltr, money, name_o
 from bot.chat.texts.cards import method_name
 from bot.chat.texts.team import role_name
 from bot.i18n.locales import NATIVE_NAMES
-from bot.money import Money
+from bot.money import AmountError, Money
+from bot.money.currencies import smallest_unit
 from storage.details import Detail, DetailKind, read_detail
 from storage.models import AuditEvent, LinkEvent, PaymentSource, Role
 
@@ -28,14 +29,21 @@ def source_name(source: PaymentSource | str) -> str:
 
 
 def _amount(detail: Detail, amount: str = "amount", currency: str = "currency") -> str:
-    """A stored amount in the reader's money format ("?" if the entry lacks it)."""
+    """A stored amount in the reader's money format; as stored when it cannot be written so without change.
+
+    Evidence (a mismatching report) may hold an amount the currency does not allow ("150000.5 IDR"):
+    rounding it for display would hide the very difference it records.
+    """
     value, code = detail.amount(amount), detail.text(currency)
+    as_stored = ltr(f"{detail.text(amount)} {code}".strip()) or "?"
     if value is None or not code:
-        return ltr(f"{detail.text(amount)} {code}".strip()) or "?"
+        return as_stored
     try:
+        if value != value.quantize(smallest_unit(code)):
+            return as_stored
         return money(Money(value, code))
-    except (ValueError, KeyError, ArithmeticError):
-        return ltr(f"{format(value, 'f')} {code}")
+    except (ValueError, KeyError, ArithmeticError, AmountError):
+        return as_stored
 
 
 def _role(value: str) -> str:
