@@ -30,27 +30,32 @@ from telegram.error import TelegramError
 from bot.chat.context import Services
 from bot.i18n.locales import FALLBACK, SUPPORTED, telegram_code
 from bot.i18n.reader import N_, Reader, gettext, reading_as
-from bot.services.access import PERMISSIONS, Action, Role
+from bot.services.access import PERMISSIONS, Action
+from storage.models import Role
 
 log = logging.getLogger("paylink.chat.menus")
 
 
-def _may(*actions: Action) -> Callable[[Role | None], bool]:
-    """Who may use a command: anyone whose role allows one of these actions."""
-    return lambda role: role is not None and bool(PERMISSIONS[role] & set(actions))
+# Who may use a command, from the person's role (None: not on the team) and everything they may do.
+Usable = Callable[[Role | None, frozenset[Action]], bool]
 
 
-def _anyone(role: Role | None) -> bool:
+def _may(*actions: Action) -> Usable:
+    """Anyone who may do one of these actions."""
+    return lambda role, allowed: bool(allowed & set(actions))
+
+
+def _anyone(role: Role | None, allowed: frozenset[Action]) -> bool:
     return True
 
 
-def _stranger(role: Role | None) -> bool:
+def _stranger(role: Role | None, allowed: frozenset[Action]) -> bool:
     return role is None
 
 
-def _member_making_links(role: Role | None) -> bool:
+def _member_making_links(role: Role | None, allowed: frozenset[Action]) -> bool:
     # Private "Paid" copies are kept on members rows; owners (from configuration) have none.
-    return role is not None and role != Role.OWNER and Action.CREATE_LINK in PERMISSIONS[role]
+    return role is not None and role != Role.OWNER and Action.CREATE_LINK in allowed
 
 
 _LINKS = _may(Action.MANAGE_OWN_LINKS, Action.VIEW_ALL_LINKS)
@@ -62,7 +67,7 @@ class Command:
 
     name: str
     description: str  # N_(): translated when a menu is made
-    usable: Callable[[Role | None], bool]
+    usable: Usable
     private: bool = True
     group: bool = False
     group_description: str | None = None
@@ -93,10 +98,12 @@ COMMANDS = (
 )
 
 
-def usable_commands(role: Role | None, *, in_group: bool) -> list[Command]:
-    """The commands this role may use in this kind of chat, in menu order."""
+def usable_commands(role: Role | None, allowed: frozenset[Action], *, in_group: bool) -> list[Command]:
+    """The commands someone with this role, who may do ``allowed``, may use in this kind of chat, in menu order."""
     return [
-        command for command in COMMANDS if (command.group if in_group else command.private) and command.usable(role)
+        command
+        for command in COMMANDS
+        if (command.group if in_group else command.private) and command.usable(role, allowed)
     ]
 
 
@@ -121,7 +128,8 @@ def _default_role(services: Services) -> Role | None:
 
 async def publish_commands(bot: Bot, services: Services) -> None:
     """Set the group menu and the default private menu in every language; a refusal only costs that menu."""
-    default = usable_commands(_default_role(services), in_group=False)
+    role = _default_role(services)
+    default = usable_commands(role, PERMISSIONS[role] if role else frozenset(), in_group=False)
     for scope, commands, in_group in (
         (BotCommandScopeAllPrivateChats(), default, False),
         (BotCommandScopeAllGroupChats(), group_commands(), True),
@@ -144,7 +152,8 @@ async def fit_menu(bot: Bot, services: Services, user_id: int) -> None:
     commands: list[BotCommand] = []
     if role != _default_role(services):
         language = await services.people.language_of(user_id)
-        commands = commands_in(language, usable_commands(role, in_group=False))
+        allowed = await services.access.allowed(user_id)
+        commands = commands_in(language, usable_commands(role, allowed, in_group=False))
         listed = json.dumps([(command.command, command.description) for command in commands], ensure_ascii=False)
         wanted = f"{role}:{language}:{hashlib.sha256(listed.encode()).hexdigest()[:16]}"
     if await services.people.menu_of(user_id) == wanted:

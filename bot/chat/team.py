@@ -15,8 +15,9 @@ from bot.chat import menus, texts
 from bot.chat.context import PaylinkContext, actor, chat_of, message_of, sender
 from bot.chat.guards import refuse_unless
 from bot.chat.reply import reply
-from bot.services.access import GRANTORS, Action, Role
+from bot.services.access import GRANTORS, Action
 from bot.services.team import TeamError
+from storage.models import Role
 
 log = logging.getLogger("paylink.chat.team")
 

@@ -10,7 +10,7 @@ from bot.chat import menus, texts
 from bot.chat.context import PaylinkContext, chat_of, sender
 from bot.chat.reply import reply
 from bot.chat.team import accept_invite
-from bot.services.access import Role
+from storage.models import Role
 
 
 async def start(update: Update, context: PaylinkContext) -> None:
@@ -51,7 +51,10 @@ async def _welcome(update: Update, context: PaylinkContext) -> Markup:
         bot_name=context.bot.first_name,
         environment=services.environment,
         leaders=leaders,
-        commands=[command.name for command in menus.usable_commands(role, in_group=in_group)],
+        commands=[
+            command.name
+            for command in menus.usable_commands(role, await services.access.allowed(user.id), in_group=in_group)
+        ],
         currency=defaults.currency,
         everyone_owns=services.access.everyone_owns,
     )

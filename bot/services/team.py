@@ -236,7 +236,7 @@ class TeamService:
         def seen(user_id: int, role: Role, joined_as: str, notify_private: bool) -> TeamMember:
             person = people.get(user_id)
             name = (person.name if person else "") or joined_as
-            return TeamMember(user_id, role, name, notify_private, person.username if person else None)
+            return TeamMember(user_id, role, name, notify_private, username=person.username if person else None)
 
         owners = [
             seen(user_id, Role.OWNER, by_id[user_id].name if user_id in by_id else "", False)
@@ -277,7 +277,7 @@ class TeamService:
                 role,
                 (person.name if person else "") or member.name,
                 member.notify_private,
-                person.username if person else None,
+                username=person.username if person else None,
             )
             joined_at = member.added_at
             await session.delete(member)

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from bot.chat import texts
 from bot.payermax.client import PayerMaxClient
 from bot.services.access import Action, Role, refusal_of
-from bot.services.team import TeamMember
 from bot.services.links import new_merchant_link_id
+from bot.services.team import TeamMember
 from storage.models import AuditEvent, Link, LinkEvent, LinkStatus, Member, utcnow
 from tests.e2e.harness import BotProcess, Database
 from tests.fakes.telegram_api import FakeTelegram, SentMessage

@@ -10,8 +10,8 @@ from bot.chat.texts.base import Markup, _, clip, ltr, t
 from bot.chat.texts.team import handle
 from bot.i18n.locales import format_locale
 from bot.i18n.reader import N_, current
-from bot.services.access import Role
 from bot.services.team import TeamMember
+from storage.models import Role
 
 # Who you are, one whole sentence per role: {name} is the person's first name, {bot} the bot's name.
 _YOU_ARE = {
