@@ -9,10 +9,12 @@ One table says who may use each command and where (a private chat, a group, or b
   language, and everyone else (strangers, removed members) sees the default private menu: how
   to start. In a sandbox with no owners everyone is an owner, so the default is the owner's menu.
 
-Per-person menus are set when someone joins, is removed or changes language, and checked at
-start-up; ``people.menu`` remembers what was set, so an unchanged menu costs no call to Telegram.
-Team commands and the audit log stay out of groups (invite links and the log should not be
-posted where a whole group reads them).
+Per-person menus are set when someone joins, is removed, changes language or asks for /start
+or /help, and checked at start-up; ``people.menu`` remembers what was set, so an unchanged menu
+costs no call to Telegram. Team commands and the audit log stay out of groups (invite links and
+the log should not be posted where a whole group reads them). Groups share one menu: a menu per
+member of a group (``BotCommandScopeChatMember``) would need a record of every group each member
+was given one in, to take it back when they leave the team; there a refusal explains instead.
 """
 
 from __future__ import annotations

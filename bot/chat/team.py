@@ -74,8 +74,7 @@ _USERNAME = re.compile(r"@?([A-Za-z][A-Za-z0-9_]{3,31})")
 
 
 async def _removal_target(update: Update, context: PaylinkContext) -> int | str | None:
-    """Whom /remove means: the author of the message it replies to, the user id given, or the @username
-    the bot has seen; an @username it has not seen comes back as that name, None when nobody is named."""
+    """Whom /remove means: a reply's author, a user id, or a seen @username (an unseen one comes back as text)."""
     replied = message_of(update).reply_to_message
     if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
         return replied.from_user.id
