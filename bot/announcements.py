@@ -31,8 +31,9 @@ from bot.services import daily_summary as summary
 from bot.services.daily_summary import SummaryPayload
 from bot.services.feed import FeedEvent
 from bot.services.reports import ReportService
+from bot.services.team import TeamNews
 from storage import repo
-from storage.models import Chat, Link, LinkStatus, OutboxKind, OutboxMessage, Payment, Refund, utcnow
+from storage.models import Chat, Link, LinkStatus, OutboxKind, OutboxMessage, Payment, Refund, Role, utcnow
 
 # Every outbox message is news a seller waits for: it may take any slot of the budget (replies
 # and refusals made straight from handlers get only their share). Within a claim the news goes
@@ -49,6 +50,7 @@ ORDER: Mapping[OutboxKind, int] = {
     OutboxKind.REMINDER: 2,
     OutboxKind.NOTICE: 2,
     OutboxKind.DAILY_SUMMARY: 2,
+    OutboxKind.TEAM: 2,
 }
 
 
@@ -335,6 +337,27 @@ def _place(chat: Chat | None) -> str | None:
     return chat.title or str(chat.id)
 
 
+async def send_team_news(delivery: Delivery) -> None:
+    """Tell one person of a team change: their invite was used, or they were taken off the team."""
+    news: TeamNews = {**delivery.payload}  # type: ignore[typeddict-item]
+    role = Role(str(news.get("role", Role.AGENT.value)))
+    if news.get("news") == "removed":
+        text = texts.you_were_removed(role, str(news.get("name", "")))
+    else:
+        user_id = int(news.get("user_id", 0))
+        async with delivery.sessions() as session:
+            person = await repo.get_person(session, user_id)
+        was = news.get("was")
+        text = texts.invite_used(
+            (person.name if person else "") or str(news.get("name", "")),
+            user_id,
+            person.username if person else None,
+            role,
+            Role(was) if was in set(Role) else None,
+        )
+    await sending.send_text(delivery.bot, delivery.message.chat_id, text, priority=Priority.ANNOUNCE, booked=True)
+
+
 Renderer = Callable[[Delivery], Awaitable[None]]
 
 RENDERERS: Mapping[OutboxKind, Renderer] = {
@@ -348,4 +371,5 @@ RENDERERS: Mapping[OutboxKind, Renderer] = {
     OutboxKind.REMINDER: send_reminder,
     OutboxKind.FEED: send_feed,
     OutboxKind.DAILY_SUMMARY: send_daily_summary,
+    OutboxKind.TEAM: send_team_news,
 }

@@ -29,7 +29,7 @@ from bot.botapi.pacing import BudgetRateLimiter
 from bot.botapi.shared_budget import SharedBudget
 from bot.chat import router
 from bot.chat.context import CONTEXT_TYPES, PaylinkApplication, Services
-from bot.chat.menus import publish_commands
+from bot.chat.menus import fit_everyones_menus, publish_commands
 from bot.config import ConfigError, Settings, live_problems
 from bot.database import open_engine, prepare_schema
 from bot.gateway_setup import connect_payermax
@@ -235,6 +235,7 @@ class PaylinkApp:
             feed=PaymentsFeed(self.sessions),
             reports=ReportService(self.sessions),
             exports=ExportService(self.sessions),
+            environment=settings.payermax_env,
         )
 
     def _web_app(self) -> Starlette:
@@ -302,7 +303,11 @@ class PaylinkApp:
         workers: list[asyncio.Task[None]] = []
         try:
             await self.application.start()
-            await publish_commands(self.application.bot)  # logs, never raises: the menu is a convenience
+            services = self.application.bot_data.services
+            assert services is not None
+            await publish_commands(self.application.bot, services)  # logs, never raises: the menu is a convenience
+            # Each team member's own menu, off the start-up path (usually nothing changed: no call at all).
+            self.application.create_task(fit_everyones_menus(self.application.bot, services), name="menus")
             if self.application.updater is not None:
                 await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
             else:

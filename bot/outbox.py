@@ -41,8 +41,9 @@ REFILL_AHEAD_SECONDS = 1.0  # claim more once the booked sends reach less than t
 BACKLOG_REFRESH_SECONDS = 5.0
 STOP_GRACE_SECONDS = 3.0  # at shutdown, how long sends already under way may take to finish
 # Failures of these kinds are not worth an owner's attention: the news itself went out (or, for a
-# reminder, was only a nudge to a person who may never have opened a private chat with the bot).
-_QUIET_FAILURES = frozenset({OutboxKind.ALERT, OutboxKind.CARD_UPDATE, OutboxKind.REMINDER})
+# reminder, was only a nudge to a person who may never have opened a private chat with the bot; for team
+# news, the change was confirmed to whoever made it, and a removed member may well have blocked the bot).
+_QUIET_FAILURES = frozenset({OutboxKind.ALERT, OutboxKind.CARD_UPDATE, OutboxKind.REMINDER, OutboxKind.TEAM})
 
 
 class OutboxDispatcher:

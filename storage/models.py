@@ -200,6 +200,7 @@ class OutboxKind(StrEnum):
     REMINDER = "reminder"  # "still unpaid" to a link's creator, once, some time before it expires
     FEED = "feed"  # a payment (or refund) of the team, posted in the payments feed chat
     DAILY_SUMMARY = "daily_summary"  # a chat's daily report, written when sent (once a day: summary:<chat>:<date>)
+    TEAM = "team"  # team news for one person: their invite was used, they were taken off the team
 
 
 class RefundStatus(StrEnum):
@@ -273,6 +274,8 @@ class Person(SQLModel, table=True):
     username: str | None = Field(default=None, max_length=64, index=True)  # without the @, lower case
     telegram_language: str | None = Field(default=None, max_length=16)  # as Telegram last said
     language: str | None = Field(default=None, max_length=16)  # chosen with /language (overrides Telegram's)
+    # The command menu last set for this person's private chat ("role:language:digest"); None: the default one.
+    menu: str | None = Field(default=None, max_length=64)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

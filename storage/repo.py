@@ -663,6 +663,21 @@ async def person_by_username(session: AsyncSession, username: str) -> Person | N
     return (await session.execute(statement.limit(1))).scalar_one_or_none()
 
 
+async def set_person_menu(session: AsyncSession, user_id: int, menu: str | None) -> None:
+    """Remember which command menu this person's private chat was given (None: the default one)."""
+    await session.execute(
+        upsert(session, Person)
+        .values(user_id=user_id, name="", menu=menu, updated_at=utcnow())
+        .on_conflict_do_update(index_elements=["user_id"], set_={"menu": menu})
+    )
+
+
+async def people_with_menus(session: AsyncSession) -> list[int]:
+    """Everyone whose private chat was given a command menu of their own."""
+    statement = select(col(Person.user_id)).where(col(Person.menu).is_not(None))
+    return list((await session.execute(statement)).scalars())
+
+
 async def set_person_language(session: AsyncSession, user_id: int, language: str, *, now: datetime) -> None:
     """Remember the language a person chose with /language."""
     table = table_of(Person)

@@ -55,6 +55,7 @@ class Services:
     feed: PaymentsFeed
     reports: ReportService
     exports: ExportService
+    environment: str  # PAYERMAX_ENV: sandbox, uat or production (what /start tells people)
 
 
 class BotData:

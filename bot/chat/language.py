@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.botapi import sending
-from bot.chat import texts
+from bot.chat import menus, texts
 from bot.chat.context import PaylinkContext, query_of, sender
 from bot.chat.reply import reply
 from bot.i18n.locales import NATIVE_NAMES, SUPPORTED
@@ -40,6 +40,7 @@ async def language_button(update: Update, context: PaylinkContext) -> None:
     language = await context.services.people.choose_language(sender(update).id, code)
     set_reader(Reader(language, current().timezone))
     await sending.answer(query, texts.language_set(language))
+    await menus.fit_menu(context.bot, context.services, sender(update).id)  # their "/" menu in the new language
     if isinstance(query.message, Message):
         await sending.edit_text(
             context.bot,

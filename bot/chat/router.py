@@ -110,6 +110,7 @@ def register(application: PaylinkApplication) -> None:
         )
     )
     application.add_handler(CallbackQueryHandler(language.language_button, pattern=f"^{language.PREFIX}:"))
+    application.add_handler(CallbackQueryHandler(audit.audit_page, pattern=audit.PAGE_PATTERN))
     application.add_handler(CallbackQueryHandler(creation.question_answered, pattern=f"^{keyboards.QUESTION_PREFIX}:"))
     application.add_handler(InlineQueryHandler(cards.share_inline))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, creation.draft_step))

@@ -14,12 +14,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.botapi import sending
 from bot.botapi.markup import visible_text
-from bot.chat import texts
+from bot.chat import menus, texts
 from bot.chat.context import PaylinkContext, actor, chat_of, message_of, query_of, sender
 from bot.chat.guards import refuse_unless
 from bot.chat.reply import reply
-from bot.services.access import REFUND_GRANTABLE, REFUND_GRANTORS, Action, Role
+from bot.services.access import GRANTORS, REFUND_GRANTABLE, REFUND_GRANTORS, Action
 from bot.services.team import TeamError, TeamMember
+from storage.models import Role
 
 log = logging.getLogger("paylink.chat.team")
 
@@ -106,7 +107,8 @@ async def invite_command(update: Update, context: PaylinkContext) -> None:
         return
     wanted = context.args[0].lower() if context.args else ""
     if wanted not in {role.value for role in INVITABLE}:
-        await reply(update, context, texts.invite_usage())
+        mine = await context.services.access.role_of(sender(update).id)
+        await reply(update, context, texts.invite_usage([role for role in INVITABLE if mine in GRANTORS[role]]))
         return
     try:
         invite = await context.services.team.invite(actor(update), Role(wanted))
@@ -134,25 +136,38 @@ async def accept_invite(update: Update, context: PaylinkContext) -> None:
         return
     log.info("joined the team", extra={"user": user.id, "status": role.value})
     await reply(update, context, texts.joined(role))
+    await menus.fit_menu(context.bot, context.services, user.id)
 
 
-def _removal_target(update: Update, context: PaylinkContext) -> int | None:
-    """Whom /remove means: the author of the message it replies to, or the user id given."""
+# A Telegram @username: 5 to 32 letters, digits and underscores (shorter ones are Telegram's collectibles).
+_USERNAME = re.compile(r"@?([A-Za-z][A-Za-z0-9_]{3,31})")
+
+
+async def _removal_target(update: Update, context: PaylinkContext) -> int | str | None:
+    """Whom /remove means: a reply's author, a user id, or a seen @username (an unseen one comes back as text)."""
     replied = message_of(update).reply_to_message
     if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
         return replied.from_user.id
-    if context.args and context.args[0].lstrip("-").isdigit() and len(context.args[0]) <= 20:
-        return int(context.args[0])
-    return None
+    given = context.args[0] if context.args else ""
+    if given.lstrip("-").isdigit() and len(given) <= 20:
+        return int(given)
+    named = _USERNAME.fullmatch(given) if given.startswith("@") else None
+    if named is None:
+        return None
+    person = await context.services.people.by_username(named.group(1))
+    return person.user_id if person is not None else named.group(1)
 
 
 async def remove_command(update: Update, context: PaylinkContext) -> None:
-    """Take someone off the team, effective at their next message: /remove 123456789."""
+    """Take someone off the team, effective at their next message: /remove @username or /remove 123456789."""
     if await refuse_unless(update, context, Action.MANAGE_TEAM):
         return
-    target = _removal_target(update, context)
+    target = await _removal_target(update, context)
     if target is None:
         await reply(update, context, texts.remove_usage())
+        return
+    if isinstance(target, str):
+        await reply(update, context, texts.unknown_username(target))
         return
     try:
         removed = await context.services.team.remove(actor(update), target)
@@ -160,7 +175,8 @@ async def remove_command(update: Update, context: PaylinkContext) -> None:
         await reply(update, context, texts.team_problem(exc))
         return
     log.info("removed from the team", extra={"chat": chat_of(update).id, "user": target, "status": removed.role.value})
-    await reply(update, context, texts.removed(removed.name, removed.user_id, removed.role))
+    await reply(update, context, texts.removed(removed.name, removed.user_id, removed.role, removed.username))
+    await menus.fit_menu(context.bot, context.services, target)
 
 
 async def notifyme_command(update: Update, context: PaylinkContext) -> None:

@@ -110,3 +110,12 @@ class AccessService:
         if await self.may(user_id, action):
             return None
         return refusal_of(action)
+
+    async def allowed(self, user_id: int) -> frozenset[Action]:
+        """Everything this person may do (asked action by action, so every rule of ``may`` counts)."""
+        return frozenset([action for action in Action if await self.may(user_id, action)])
+
+    @property
+    def everyone_owns(self) -> bool:
+        """True in a sandbox with no owners configured, where everyone is an owner."""
+        return self._open

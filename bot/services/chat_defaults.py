@@ -24,6 +24,7 @@ from bot.money import AmountError, normalise_currency
 from bot.services import reminders
 from bot.services.actors import Actor
 from storage import repo
+from storage.details import DetailKind, detail
 from storage.models import AuditAction, Chat, OutboxKind, utcnow
 
 # Territories with a currency in use today, per Babel's CLDR data; "EU" is a union, not a country.
@@ -331,16 +332,6 @@ class ChatDefaultsService:
             changed = self.merge(row)
             old, new = getattr(before, name), getattr(changed, name)
             if old != new:
-
-                def shown(value: str | int | None) -> str:
-                    if name == "reminder_seconds" and value in (None, reminders.OFF):
-                        return "default" if value is None else "off"
-                    if value is None:
-                        return "—"
-                    if name == "summary_minute":
-                        return minute_text(int(value))
-                    return duration_text(int(value)) if name in ("expires_seconds", "reminder_seconds") else str(value)
-
                 await repo.audit(
                     session,
                     actor_user_id=actor.user_id,
@@ -348,7 +339,7 @@ class ChatDefaultsService:
                     chat_id=chat.id,
                     action=AuditAction.SETTINGS,
                     subject=subject,
-                    detail=f"{shown(old)} -> {shown(new)}",
+                    detail=detail(DetailKind.SETTING, old=old, new=new),
                 )
             if after is not None:
                 await after(session, row)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.services.actors import Actor
 from bot.services.chat_defaults import ChatRef
 from storage import bulk, repo
+from storage.details import DetailKind, detail
 from storage.models import AuditAction, Link, OutboxKind, utcnow
 
 log = logging.getLogger("paylink.feed")
@@ -142,9 +143,6 @@ class PaymentsFeed:
     async def _audit(
         self, session: AsyncSession, actor: Actor, chat: ChatRef, before: int | None, after: int | None
     ) -> None:
-        def shown(chat_id: int | None) -> str:
-            return "off" if chat_id is None else str(chat_id)
-
         await repo.audit(
             session,
             actor_user_id=actor.user_id,
@@ -152,5 +150,5 @@ class PaymentsFeed:
             chat_id=chat.id,
             action=AuditAction.SETTINGS,
             subject=AUDIT_SUBJECT,
-            detail=f"{shown(before)} -> {shown(after)}",
+            detail=detail(DetailKind.SETTING, old=before, new=after),
         )

@@ -21,6 +21,7 @@ from bot.services.link_access import LinkAccess
 from bot.services.link_queries import CANCEL_AUDIT_ACTION, LinkQueries
 from bot.services.reconcile import Reconciler
 from storage import repo
+from storage.details import DetailKind, detail
 from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, stored_id, utcnow
 
 log = logging.getLogger("paylink.links.actions")
@@ -117,7 +118,11 @@ class LinkActions:
         await self._reconciler.check_refunds_of(link)
         async with self._sessions() as session, session.begin():
             await repo.add_link_event(
-                session, link_id, LinkEventKind.REFRESHED, f"by {actor.name}", actor_user_id=actor.user_id
+                session,
+                link_id,
+                LinkEventKind.REFRESHED,
+                detail(DetailKind.BY, name=actor.name),
+                actor_user_id=actor.user_id,
             )
             return await repo.get_link(session, link_id)
 
@@ -151,7 +156,7 @@ class LinkActions:
                     session,
                     stored_id(current),
                     LinkEventKind.CANCELLED,
-                    f"by {actor.name}",
+                    detail(DetailKind.BY, name=actor.name),
                     actor_user_id=actor.user_id,
                 )
                 await repo.audit(
@@ -161,7 +166,12 @@ class LinkActions:
                     chat_id=actor.chat_id,
                     action=CANCEL_AUDIT_ACTION,
                     subject=current.merchant_link_id,
-                    detail=f"{current.amount} {current.currency} {current.description}",
+                    detail=detail(
+                        DetailKind.LINK,
+                        amount=current.amount,
+                        currency=current.currency,
+                        description=current.description,
+                    ),
                 )
                 await repo.enqueue(
                     session,

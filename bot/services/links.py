@@ -19,13 +19,14 @@ from datetime import UTC, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.money import Money, format_money
+from bot.money import Money
 from bot.payermax.client import PayerMaxClient
 from bot.payermax.errors import ApiError, PayerMaxError, TransportError
 from bot.payermax.models import CreateLinkRequest, LinkInfo
 from bot.services.actors import Actor
 from bot.services.reminders import remind_at
 from storage import repo
+from storage.details import DetailKind, detail
 from storage.models import AuditAction, Link, LinkEventKind, LinkStatus, OutboxKind, stored_id, utcnow
 
 log = logging.getLogger("paylink.links")
@@ -255,14 +256,17 @@ class LinkService:
                 await repo.upsert_chat(session, order.chat_id, order.chat_type, order.chat_title)
                 session.add(link)
                 await session.flush()
-                where = order.chat_title or (
-                    "private chat" if order.chat_type == "private" else f"chat {order.chat_id}"
-                )
                 await repo.add_link_event(
                     session,
                     stored_id(link),
                     LinkEventKind.REQUESTED,
-                    f"{format_money(order.money)} by {order.user_name} in {where}",
+                    detail(
+                        DetailKind.REQUESTED,
+                        amount=order.money.amount,
+                        currency=order.money.currency,
+                        by=order.user_name,
+                        chat_title=None if order.chat_type == "private" else (order.chat_title or ""),
+                    ),
                     actor_user_id=order.user_id,
                 )
                 await repo.audit(
@@ -272,7 +276,12 @@ class LinkService:
                     chat_id=order.chat_id,
                     action=AuditAction.CREATE_LINK,
                     subject=link.merchant_link_id,
-                    detail=f"{format_money(order.money)} {order.description}",
+                    detail=detail(
+                        DetailKind.LINK,
+                        amount=order.money.amount,
+                        currency=order.money.currency,
+                        description=order.description,
+                    ),
                 )
         except IntegrityError:
             # The same request raced us between the look-up and the insert: theirs wins.
@@ -326,7 +335,7 @@ class LinkService:
                     session,
                     stored_id(current),
                     LinkEventKind.CREATED,
-                    f"PayerMax link {info.link_id}, {current.status}",
+                    detail(DetailKind.CREATED, payermax_link_id=info.link_id, status=str(current.status)),
                 )
                 await repo.enqueue(
                     session,
@@ -355,7 +364,12 @@ class LinkService:
                 current.failure_code, current.failure_message = code[:64], msg[:512]
                 current.updated_at = utcnow()
                 current.next_check_at = None
-                await repo.add_link_event(session, stored_id(current), LinkEventKind.FAILED, f"{code} {msg}"[:500])
+                await repo.add_link_event(
+                    session,
+                    stored_id(current),
+                    LinkEventKind.FAILED,
+                    detail(DetailKind.REFUSED, code=code[:64], message=msg[:400]),
+                )
         if refused_now:
             self._on_outcome(self.REFUSED)
         log.warning("link refused", extra={"link": link.merchant_link_id, "chat": link.chat_id, "status": code})

@@ -31,6 +31,7 @@ from bot.services.feed import FeedEvent, feed_entry
 from bot.services.links import looks_like_ours
 from storage import bulk, repo
 from storage.db import BatchTransactions
+from storage.details import DetailKind, detail
 from storage.models import (
     Link,
     LinkEventKind,
@@ -168,12 +169,18 @@ def _payment_values(link: LinkFacts, trade: str, report: PaymentReport) -> dict[
 
 
 def _repeat_detail(notify_type: str, trade: str) -> str:
-    return f"{notify_type} for {trade} again (already recorded)"
+    return detail(DetailKind.REPEATED, notify_type=notify_type, trade=trade)
 
 
 def _paid_detail(report: PaymentReport, trade: str) -> str:
-    method = report.attempt.payment_method or "unknown method"
-    return f"{report.amount} {report.currency} by {method}, order {trade}, reported by {report.source}"
+    return detail(
+        DetailKind.PAID,
+        amount=report.amount,
+        currency=report.currency,
+        method=report.attempt.payment_method,
+        trade=trade,
+        source=str(report.source),
+    )
 
 
 def _paid_changes(link: LinkFacts, completed_at: datetime) -> dict[str, Any] | None:
@@ -472,16 +479,23 @@ class PaymentService:
         self, session: AsyncSession, link: LinkFacts, report: PaymentReport, trade: str, notify_type: str
     ) -> None:
         """Keep the evidence and tell the owners; the link is not touched."""
-        detail = f"expected {link.amount} {link.currency}, reported {report.amount} {report.currency} (trade {trade})"
+        evidence = detail(
+            DetailKind.MISMATCH,
+            expected_amount=link.amount,
+            expected_currency=link.currency,
+            reported_amount=report.amount,
+            reported_currency=report.currency,
+            trade=trade,
+        )
         await repo.record_event(
             session,
             notify_type=notify_type,
             reference=link.merchant_link_id,
             outcome="mismatch",
-            detail=detail,
+            detail=evidence,
             link_id=link.id,
         )
-        await repo.add_link_event(session, link.id, LinkEventKind.MISMATCH, detail)
+        await repo.add_link_event(session, link.id, LinkEventKind.MISMATCH, evidence)
         for owner in self._owner_chat_ids:
             await repo.enqueue(
                 session,

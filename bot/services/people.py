@@ -79,6 +79,22 @@ class PeopleService:
         async with self._sessions() as session:
             return await repo.person_by_username(session, username)
 
+    async def menu_of(self, user_id: int) -> str | None:
+        """The command menu last given to this person's private chat (None: the default one)."""
+        async with self._sessions() as session:
+            person = await repo.get_person(session, user_id)
+        return person.menu if person else None
+
+    async def set_menu(self, user_id: int, menu: str | None) -> None:
+        """Remember the command menu given to this person's private chat."""
+        async with self._sessions() as session, session.begin():
+            await repo.set_person_menu(session, user_id, menu)
+
+    async def with_menus(self) -> list[int]:
+        """Everyone whose private chat has a command menu of their own."""
+        async with self._sessions() as session:
+            return await repo.people_with_menus(session)
+
     async def _chosen_language(self, user_id: int) -> str | None:
         if user_id not in self._chosen:
             async with self._sessions() as session:

@@ -32,6 +32,7 @@ from bot.services.refunds import RefundService
 from bot.services.reminders import Reminders
 from bot.services.retention import Retention
 from storage import repo
+from storage.details import DetailKind, detail
 from storage.models import Link, LinkEventKind, LinkStatus, OutboxKind, PaymentSource, Refund, stored_id, utcnow
 
 log = logging.getLogger("paylink.reconcile")
@@ -226,9 +227,7 @@ class Reconciler:
             current.status = LinkStatus.EXPIRED
             current.updated_at = utcnow()
             current.next_check_at = None
-            await repo.add_link_event(
-                session, stored_id(current), LinkEventKind.EXPIRED, "PayerMax reports the link expired"
-            )
+            await repo.add_link_event(session, stored_id(current), LinkEventKind.EXPIRED, detail(DetailKind.EXPIRED))
             await repo.enqueue(
                 session,
                 dedupe_key=f"card-expired:{link.id}",

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypedDict
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +25,8 @@ from sqlmodel import col
 from bot.services.access import GRANTORS, REFUND_GRANTABLE, REFUND_GRANTORS, AccessService, Role
 from bot.services.actors import Actor
 from storage import repo
-from storage.models import AuditAction, Invite, Member, utcnow
+from storage.details import DetailKind, detail
+from storage.models import AuditAction, Invite, Member, OutboxKind, Person, utcnow
 
 INVITE_LIFETIME = timedelta(hours=24)
 CODE_BYTES = 16  # 22 url-safe characters: well inside Telegram's 64-character start parameter
@@ -85,6 +87,21 @@ class TeamMember:
     name: str
     notify_private: bool
     can_refund: bool = False  # by their role (owners, admins) or by an owner's grant
+    username: str | None = None  # without the @, when the bot has seen it
+
+
+class TeamNews(TypedDict, total=False):
+    """A team change told to a person (outbox kind "team"): "joined" to the inviter, "removed" to the removed.
+
+    ``user_id`` and ``name`` are the person who joined (for "joined") or who removed them (for
+    "removed": ``name`` only); ``role`` is the role joined or lost, ``was`` the role before a join.
+    """
+
+    news: str
+    user_id: int
+    name: str
+    role: str
+    was: str | None
 
 
 def code_hash(code: str) -> str:
@@ -127,7 +144,7 @@ class TeamService:
                 chat_id=actor.chat_id,
                 action=AuditAction.INVITE,
                 subject=role.value,
-                detail=f"single-use invite valid until {expires_at:%Y-%m-%d %H:%M} UTC",
+                detail=detail(DetailKind.INVITE, until=expires_at),
             )
         return InviteCode(code, role, expires_at)
 
@@ -165,15 +182,36 @@ class TeamService:
                 member.name = name[:128] or member.name
                 if previous != role:
                     member.can_refund = False  # a grant was for the old role: an owner gives it again if meant
-            detail = f"invited by {invite.created_by}" + (f"; was {previous.value}" if previous else "")
+            inviter = await _name_of(session, invite.created_by)
             await repo.audit(
                 session,
                 actor_user_id=user_id,
                 actor_name=name,
                 action=AuditAction.JOIN,
                 subject=role.value,
-                detail=detail,
+                detail=detail(
+                    DetailKind.JOIN,
+                    invited_by=invite.created_by,
+                    invited_by_name=inviter,
+                    was=previous.value if previous else None,
+                ),
             )
+            if invite.created_by != user_id:
+                # The inviter hears who used their invite, in the same transaction as the join.
+                news: TeamNews = {
+                    "news": "joined",
+                    "user_id": user_id,
+                    "name": name[:128],
+                    "role": role.value,
+                    "was": previous.value if previous else None,
+                }
+                await repo.enqueue(
+                    session,
+                    dedupe_key=f"team-joined:{invite.code_hash[:32]}",
+                    kind=OutboxKind.TEAM,
+                    chat_id=invite.created_by,
+                    payload=dict(news),
+                )
         return role
 
     async def _usable_invite(self, code: str) -> Invite:
@@ -191,16 +229,32 @@ class TeamService:
         return invite
 
     async def members(self) -> list[TeamMember]:
-        """Everyone on the team: owners from configuration first, then members by role and name."""
+        """Everyone on the team: owners from configuration first, then members by role and name.
+
+        Names and @usernames come from what the bot last saw of each person (owners too), falling
+        back to the name a member joined with.
+        """
         async with self._sessions() as session:
             rows = list((await session.execute(select(Member))).scalars())
+            ids = sorted({row.user_id for row in rows} | self._access.owner_ids)
+            people = {
+                person.user_id: person
+                for person in (await session.execute(select(Person).where(col(Person.user_id).in_(ids)))).scalars()
+            }
         by_id = {row.user_id: row for row in rows}
+
+        def seen(user_id: int, role: Role, joined_as: str, notify_private: bool, can_refund: bool) -> TeamMember:
+            person = people.get(user_id)
+            name = (person.name if person else "") or joined_as
+            username = person.username if person else None
+            return TeamMember(user_id, role, name, notify_private, can_refund, username=username)
+
         owners = [
-            TeamMember(user_id, Role.OWNER, by_id[user_id].name if user_id in by_id else "", False, True)
+            seen(user_id, Role.OWNER, by_id[user_id].name if user_id in by_id else "", False, True)
             for user_id in sorted(self._access.owner_ids)
         ]
         others = [
-            TeamMember(
+            seen(
                 row.user_id,
                 Role(row.role),
                 row.name,
@@ -212,6 +266,15 @@ class TeamService:
         ]
         rank = list(Role)
         return owners + sorted(others, key=lambda m: (rank.index(m.role), m.name.lower(), m.user_id))
+
+    async def who_grants(self, roles: Sequence[Role]) -> list[TeamMember]:
+        """Whom to ask for a role among ``roles`` (strongest first): those who may grant the weakest of them.
+
+        Only owners can be asked for the owner role itself (they are named in the configuration).
+        """
+        weakest = roles[-1] if roles else Role.OWNER
+        asked = GRANTORS.get(weakest, frozenset({Role.OWNER}))
+        return [member for member in await self.members() if member.role in asked]
 
     async def remove(self, actor: Actor, user_id: int) -> TeamMember:
         """Take a member off the team at once; only those who may grant their role may remove them."""
@@ -225,7 +288,16 @@ class TeamService:
             role = Role(member.role)
             if actor_role not in GRANTORS[role]:
                 raise TeamError(TeamProblem.MAY_NOT_REMOVE, role=role, grantors=GRANTORS[role])
-            removed = TeamMember(member.user_id, role, member.name, member.notify_private, member.can_refund)
+            person = await session.get(Person, user_id)
+            removed = TeamMember(
+                member.user_id,
+                role,
+                (person.name if person else "") or member.name,
+                member.notify_private,
+                member.can_refund,
+                username=person.username if person else None,
+            )
+            joined_at = member.added_at
             await session.delete(member)
             await repo.audit(
                 session,
@@ -234,7 +306,16 @@ class TeamService:
                 chat_id=actor.chat_id,
                 action=AuditAction.REMOVE,
                 subject=str(user_id),
-                detail=f"{member.name or user_id} was {role.value}",
+                detail=detail(DetailKind.REMOVE, name=removed.name, was=role.value),
+            )
+            # Told once: one message per membership, however often the removal is retried or repeated.
+            news: TeamNews = {"news": "removed", "user_id": user_id, "name": actor.name[:128], "role": role.value}
+            await repo.enqueue(
+                session,
+                dedupe_key=f"team-removed:{user_id}:{int(joined_at.timestamp())}",
+                kind=OutboxKind.TEAM,
+                chat_id=user_id,
+                payload=dict(news),
             )
         return removed
 
@@ -279,3 +360,12 @@ class TeamService:
             if member is None:
                 raise TeamError(TeamProblem.NOT_A_MEMBER)
             member.notify_private = on
+
+
+async def _name_of(session: AsyncSession, user_id: int) -> str:
+    """How the bot last saw this person named ("" if never)."""
+    person = await session.get(Person, user_id)
+    if person is not None and person.name:
+        return person.name
+    member = await session.get(Member, user_id)
+    return member.name if member is not None else ""

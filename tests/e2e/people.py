@@ -36,18 +36,32 @@ WRITES = frozenset(
 class People:
     """Everyone in a test, by user id, talking to one bot."""
 
-    def __init__(self, fake: FakeTelegram, db: Database, names: Mapping[int, str]) -> None:
+    def __init__(
+        self,
+        fake: FakeTelegram,
+        db: Database,
+        names: Mapping[int, str],
+        *,
+        usernames: Mapping[int, str] | None = None,
+        languages: Mapping[int, str] | None = None,
+    ) -> None:
         self.fake = fake
         self.db = db
         self.names = dict(names)
+        self.usernames = dict(usernames or {})  # Telegram @usernames (without the @) of those who have one
+        self.languages = dict(languages or {})  # their Telegram app's language, when not English
 
     def say(self, text: str, user_id: int, chat_id: int | None = None) -> int:
         """A person writes in their private chat, or in a group when chat_id is given; returns the update id."""
+        who = {
+            "user_id": user_id,
+            "first_name": self.names[user_id],
+            "username": self.usernames.get(user_id),
+            "language_code": self.languages.get(user_id, "en"),
+        }
         if chat_id is None:
-            return self.fake.send_text(text, user_id=user_id, first_name=self.names[user_id])
-        return self.fake.send_text(
-            text, user_id=user_id, chat_id=chat_id, chat_type="group", first_name=self.names[user_id]
-        )
+            return self.fake.send_text(text, **who)
+        return self.fake.send_text(text, chat_id=chat_id, chat_type="group", **who)
 
     async def reply(self, chat_id: int, after: int, contains: str = "") -> SentMessage:
         """The first message the bot sent to this chat after the first ``after`` ones, containing this text."""
@@ -70,7 +84,14 @@ class People:
 
     def press(self, message: SentMessage, data: str, user_id: int) -> str:
         """Press a button the message shows (or showed); returns the query id."""
-        return self.fake.press_button(message, data, user_id=user_id, first_name=self.names[user_id])
+        return self.fake.press_button(
+            message,
+            data,
+            user_id=user_id,
+            first_name=self.names[user_id],
+            username=self.usernames.get(user_id),
+            language_code=self.languages.get(user_id, "en"),
+        )
 
     def forge(self, message: SentMessage, data: str, user_id: int) -> str:
         """Press with callback data of one's choosing, as a modified client can; returns the query id."""

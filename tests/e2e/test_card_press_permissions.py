@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlmodel import SQLModel
 
 from bot.chat import texts
-from bot.services.access import Action, refusal_of
+from bot.services.access import Action, Role, refusal_of
+from bot.services.team import TeamMember
 from storage.models import Link, LinkStatus
 from tests.e2e.harness import BotProcess, Database
 from tests.e2e.people import People, payermax_calls
@@ -61,6 +62,8 @@ REFUSALS: dict[int, dict[str, Action]] = {
     OTHER_AGENT: ANOTHER_AGENT,
     SUPPORT: SUPPORT_REFUSED,
 }
+MEMBER_ROLES = {OTHER_AGENT: Role.AGENT, SUPPORT: Role.SUPPORT}
+ASKED = [TeamMember(OWNER, Role.OWNER, "Olga", False)]
 # Bookkeeping of the bot itself, not of anything a person did: claims of updates, the send budget.
 MACHINERY = frozenset({"processed_updates", "leases", "refusal_notices", "send_slots", "send_chat_pace"})
 
@@ -123,7 +126,9 @@ async def test_crafted_presses_on_other_peoples_links_are_refused(database_url: 
                     pressed[people.forge(agent_card, data, who)] = (who, data, "the card", needed)
             for query_id, (who, data, where, needed) in pressed.items():
                 answer = await people.answer(query_id)
-                expected = texts.refusal(refusal_of(needed), who)
+                # A member hears their own role and whom to ask (here only the owner can give any role that
+                # would do); a stranger and the removed agent hear how to be invited.
+                expected = texts.refusal(refusal_of(needed), who, role=MEMBER_ROLES.get(who), asked=ASKED)
                 as_expected = answer.get("show_alert") is True and answer.get("text") == expected
                 assert as_expected, (NAMES[who], data, where, answer)
             await people.settled()

@@ -191,7 +191,10 @@ async def test_group_set_to_portuguese_writes_cards_in_portuguese(database_url: 
 
 
 async def test_command_menus_in_every_language(database_url: str, tmp_path: Path) -> None:
-    """Telegram gets the command menu once per language (language_code), described in that language."""
+    """Telegram gets the command menu once per language (language_code), described in that language.
+
+    The groups' menu is checked: it offers /link (private chats offer a stranger only how to start).
+    """
     async with running(database_url, tmp_path / "data") as (fake, _bot, _db):
         calls = {}
         for code in ("", "id", "ar", "pt", "es", "tr", "th", "zh"):
@@ -199,7 +202,7 @@ async def test_command_menus_in_every_language(database_url: str, tmp_path: Path
                 "setMyCommands",
                 lambda c, code=code: (
                     (c.params.get("language_code") or "") == code
-                    and c.params.get("scope", {}).get("type") == "all_private_chats"
+                    and c.params.get("scope", {}).get("type") == "all_group_chats"
                 ),
                 timeout=WAIT,
             )

@@ -20,8 +20,9 @@ from sqlalchemy import select
 
 from bot.chat import texts
 from bot.payermax.client import PayerMaxClient
-from bot.services.access import Action, refusal_of
+from bot.services.access import Action, Role, refusal_of
 from bot.services.links import new_merchant_link_id
+from bot.services.team import TeamMember
 from storage.models import AuditEvent, Link, LinkEvent, LinkStatus, Member, utcnow
 from tests.e2e.harness import BotProcess, Database
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
@@ -54,9 +55,12 @@ def _callback_data(message: SentMessage) -> list[str]:
     return [button["callback_data"] for button in message.buttons if "callback_data" in button]
 
 
-def _refusal(action: Action, user_id: int) -> str:
-    """The refusal this person should read: the role the action needs and who grants it."""
-    return texts.refusal(refusal_of(action), user_id)
+def _refusal(action: Action, user_id: int, role: Role) -> str:
+    """The refusal this team member should read: the role the action needs, theirs, and who can give it.
+
+    The owner has not written to the bot yet, so it names her by her Telegram id.
+    """
+    return texts.refusal(refusal_of(action), user_id, role=role, asked=[TeamMember(OWNER, Role.OWNER, "", False)])
 
 
 def _qr_payload(png: bytes) -> str:
@@ -286,13 +290,13 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
 
             # Agent B can neither cancel nor look at agent A's link.
             refused = await _answer(fake, _press(fake, shoes, _button(shoes, "x"), AGENT_B))
-            assert refused["show_alert"] and refused["text"] == _refusal(Action.CANCEL_ANY_LINK, AGENT_B)
+            assert refused["show_alert"] and refused["text"] == _refusal(Action.CANCEL_ANY_LINK, AGENT_B, Role.AGENT)
             hidden = await _answer(fake, _press(fake, shoes, _button(shoes, "r"), AGENT_B))
-            assert hidden["text"] == _refusal(Action.VIEW_ALL_LINKS, AGENT_B)
+            assert hidden["text"] == _refusal(Action.VIEW_ALL_LINKS, AGENT_B, Role.AGENT)
             count = len(fake.sent(AGENT_B))
             _say(fake, f"/status {shoes_link.merchant_link_id}", AGENT_B)
             assert (await _reply(fake, AGENT_B, count, "needs one of these roles")).text == _refusal(
-                Action.VIEW_ALL_LINKS, AGENT_B
+                Action.VIEW_ALL_LINKS, AGENT_B, Role.AGENT
             )
             count = len(fake.sent(AGENT_B))
             _say(fake, "/find winter", AGENT_B)
@@ -303,7 +307,7 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
             count = len(fake.sent(SUPPORT))
             _say(fake, "/link 5 USD Free money", SUPPORT)
             no_create = await _reply(fake, SUPPORT, count, "needs one of these roles")
-            assert no_create.text == _refusal(Action.CREATE_LINK, SUPPORT)
+            assert no_create.text == _refusal(Action.CREATE_LINK, SUPPORT, Role.SUPPORT)
 
             # The customer pays agent A's link; support answers "did order X get paid?".
             await _pay(_url(shoes))
@@ -342,7 +346,7 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
             )
             assert "Rain boots" in opened.text and "Waiting for payment" in opened.text
             no_cancel = await _answer(fake, _press(fake, opened, _button(opened, "x"), SUPPORT))
-            assert no_cancel["text"] == _refusal(Action.CANCEL_ANY_LINK, SUPPORT)
+            assert no_cancel["text"] == _refusal(Action.CANCEL_ANY_LINK, SUPPORT, Role.SUPPORT)
             count = len(fake.sent(SUPPORT))
             await _answer(fake, _press(fake, opened, _button(opened, "s"), SUPPORT))
             await _reply(fake, SUPPORT, count, "Payment request")

@@ -72,7 +72,7 @@ async def say(
 
 async def join(fake: FakeTelegram, role: str, user_id: int) -> SentMessage:
     """The owner invites someone, who opens the deep link; return the welcome."""
-    invite = await say(fake, f"/invite {role}", user_id=OWNER)
+    invite = await say(fake, f"/invite {role}", user_id=OWNER, match=lambda m: "Invite for" in (m.text or ""))
     return await say(fake, f"/start {_invite_code(fake, invite)}", user_id=user_id)
 
 
@@ -99,20 +99,17 @@ async def _edited_to(fake: FakeTelegram, message: SentMessage, phrase: str) -> S
 async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: str, tmp_path) -> None:
     """An invite works once and not after expiry; support cannot create; a removed agent is refused at once."""
     async with running_bot(database_url, tmp_path / "data") as (fake, _bot, db):
-        # Telegram shows each kind of chat its own command menu.
-        private = await fake.wait_for_call(
-            "setMyCommands", lambda c: c.params.get("scope", {}).get("type") == "all_private_chats"
-        )
-        group = await fake.wait_for_call(
-            "setMyCommands", lambda c: c.params.get("scope", {}).get("type") == "all_group_chats"
-        )
-        private_names = {command["command"] for command in private.params["commands"]}
-        group_names = {command["command"] for command in group.params["commands"]}
+        # Telegram shows each kind of chat its own command menu, and the owner's private chat the owner's.
+        await fake.wait_for_call("setMyCommands", lambda c: c.params.get("scope", {}).get("type") == "all_group_chats")
+        await fake.wait_for_call("setMyCommands", lambda c: c.params.get("scope", {}).get("chat_id") == OWNER)
+        private_names = set(fake.menu_seen_by(OWNER))
+        group_names = set(fake.menu_seen_by(OWNER, chat_id=GROUP))
         assert {"link", "newlink", "team", "invite", "remove", "settings", "audit", "help"} <= private_names
         assert {"link", "newlink", "links", "find", "status", "help"} <= group_names and not {
             "invite",
             "audit",
         } & group_names
+        assert fake.menu_seen_by(NEWCOMER) == ["start", "language", "help"]  # not on the team: how to start
 
         invite = await say(fake, "/invite agent", user_id=OWNER)
         code = _invite_code(fake, invite)
@@ -127,13 +124,15 @@ async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: s
         assert "You are on support here now" in (await join(fake, "support", SUPPORT)).text
         refusal = await say(fake, "/link 5 USD Cake", user_id=SUPPORT, in_group=True)
         assert "making payment links needs one of these roles" in refusal.text
-        assert "agent, admin, or owner" in refusal.text and "Ask an owner or an admin to /invite you" in refusal.text
+        # Already on the team: told their own role and who can give them one that would do, not to get invited.
+        assert "agent, admin, or owner" in refusal.text and "You are on support here." in refusal.text
+        assert "An owner or an admin can give you that role: Olga." in refusal.text and "/invite" not in refusal.text
 
-        team = await say(fake, "/team", user_id=OWNER)
-        for line in ("owner · 1001", "agent · Ali (4004)", "support · Sue (5005)"):
+        team = await say(fake, "/team", user_id=OWNER, match=lambda m: "Team" in (m.text or ""))
+        for line in ("owner · Olga (1001)", "agent · Ali (4004)", "support · Sue (5005)"):
             assert line in team.text, team.text
 
-        removed = await say(fake, f"/remove {AGENT}", user_id=OWNER)
+        removed = await say(fake, f"/remove {AGENT}", user_id=OWNER, match=lambda m: "no longer" in (m.text or ""))
         assert "Ali" in removed.text and "no longer agent" in removed.text
         refusal = await say(fake, "/link 10 USD Tea", user_id=AGENT, in_group=True)
         assert (
@@ -188,13 +187,13 @@ async def test_settings_shape_the_next_link_and_audit_is_for_owners(database_url
 
         refusal = await say(fake, "/audit", user_id=ADMIN)
         assert "only the bot's owners can read the audit log" in refusal.text
-        audit = await say(fake, "/audit", user_id=OWNER)
+        audit = await say(fake, "/audit", user_id=OWNER, match=lambda m: "Audit log" in (m.text or ""))
         for entry in (
             f"Ada ({ADMIN}) in chat {GROUP}: made link {link.merchant_link_id}",
-            "changed validity: 1d -> 3d",
-            "changed currency: — -> EUR",
-            "Ada (3003): joined as admin",
-            "Olga (1001): invited admin",
+            "changed validity: 1 day → 3 days",
+            "changed currency: — → EUR",
+            "Ada (3003): joined as admin: invited by Olga",
+            "Olga (1001): invited admin: works once, until",
         ):
             assert entry in audit.text, audit.text
         assert audit.text.index("made link") < audit.text.index("joined as admin")  # newest first

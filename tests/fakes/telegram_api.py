@@ -476,6 +476,25 @@ class FakeTelegram:
         self._commands[self._commands_key(request.params)] = commands
         return True
 
+    def menu_seen_by(self, user_id: int, *, chat_id: int | None = None, language_code: str = "en") -> list[str]:
+        """The commands a person sees under "/" in a chat (their private chat by default), as Telegram picks them.
+
+        Telegram takes the first menu set, most specific first: this chat member, this chat, all
+        group chats or all private chats, then the default; at each scope the person's app
+        language before the menu set with no language.
+        """
+        chat = user_id if chat_id is None else chat_id
+        kind = "all_private_chats" if chat_id is None or chat_id > 0 else "all_group_chats"
+        scopes: list[JSONDict] = [{"type": "chat", "chat_id": chat}, {"type": kind}, {"type": "default"}]
+        if chat_id is not None and chat_id < 0:
+            scopes.insert(0, {"type": "chat_member", "chat_id": chat, "user_id": user_id})
+        for scope in scopes:
+            for language in (language_code, ""):
+                commands = self._commands.get(self._commands_key({"scope": scope, "language_code": language}))
+                if commands is not None:
+                    return [str(command["command"]) for command in commands]
+        return []
+
     async def _get_my_commands(self, request: ApiRequest) -> list[JSONDict]:
         return self._commands.get(self._commands_key(request.params), [])
 

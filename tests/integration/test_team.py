@@ -7,6 +7,7 @@ is moved by hand, to see an invite expire.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.botapi.markup import visible_text
 from bot.chat import texts
+from bot.i18n.reader import Reader, reading_as
 from bot.payermax.models import PaymentAttempt
 from bot.services.access import AccessService, Action, Role
 from bot.services.actors import Actor
@@ -27,6 +29,7 @@ from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService, ChatRef, SettingError
 from bot.services.links import new_merchant_link_id
 from bot.services.payments import Outcome, PaymentReport, PaymentService
+from bot.services.people import PeopleService, Seen
 from bot.services.team import TeamError, TeamService
 from storage.db import create_engine, session_factory, upgrade
 from storage.models import Link, LinkStatus, OutboxMessage, utcnow
@@ -188,7 +191,9 @@ async def test_removal_is_immediate_and_bounded_by_role(world: World) -> None:
     with team_refusal("no longer works"):
         await world.team.accept(pending.code, SUPPORT, "Sue")  # its maker may no longer grant roles
     [latest] = await world.audit.recent(1)
-    assert (latest.action, latest.subject, latest.detail) == ("remove", str(ADMIN), "Ada was admin")
+    assert "removed Ada (3003): was admin" in visible_text(texts.audit_line(latest))
+    with reading_as(Reader("id", "Asia/Jakarta")):  # stored without words: worded in the reader's language
+        assert "mengeluarkan Ada (3003)" in visible_text(texts.audit_line(latest))
 
 
 async def test_members_lists_owners_first_then_by_role(world: World) -> None:
@@ -203,6 +208,74 @@ async def test_members_lists_owners_first_then_by_role(world: World) -> None:
         (AGENT, Role.AGENT),
         (SUPPORT, Role.SUPPORT),
     ]
+
+
+async def _seen(world: World, user_id: int, name: str, username: str | None) -> None:
+    """The bot met this person (as it does with every update's sender)."""
+    people = PeopleService(world.sessions, default_language="en")
+    await people.seen(Seen(user_id, name, username, "en"))
+
+
+async def _team_news(world: World) -> list[tuple[int, dict[str, object]]]:
+    """The team news queued so far: (whose private chat, what), oldest first."""
+    async with world.sessions() as session:
+        statement = select(OutboxMessage).where(OutboxMessage.kind == "team").order_by(OutboxMessage.id)
+        return [(row.chat_id, json.loads(row.payload)) for row in (await session.execute(statement)).scalars()]
+
+
+async def test_the_team_is_named_with_usernames_owners_too(world: World) -> None:
+    """/team's data names everyone as last seen (owners from configuration included), with @usernames when known."""
+    await _seen(world, OWNER, "Olga Owner", "Olga_Shop")
+    await world.join(Role.AGENT, AGENT, "Ali")
+    await _seen(world, AGENT, "Ali Agent", None)
+    await world.join(Role.SUPPORT, SUPPORT, "Sue")
+    named = [(m.user_id, m.name, m.username) for m in await world.team.members()]
+    assert named == [
+        (OWNER, "Olga Owner", "olga_shop"),
+        (AGENT, "Ali Agent", None),
+        (SUPPORT, "Sue", None),  # never seen since joining: the name she joined with
+    ]
+
+
+async def test_whom_to_ask_is_whoever_may_grant_a_role_that_would_do(world: World) -> None:
+    """Seeing all links takes support (owners and admins grant it); cancelling others' links, admin (owners only)."""
+    await _seen(world, OWNER, "Olga", "olga")
+    await world.join(Role.ADMIN, ADMIN, "Ada")
+    await world.join(Role.AGENT, AGENT, "Ali")
+    view_all = await world.access.check(AGENT, Action.VIEW_ALL_LINKS)
+    cancel_any = await world.access.check(AGENT, Action.CANCEL_ANY_LINK)
+    assert view_all is not None and cancel_any is not None
+    assert [m.user_id for m in await world.team.who_grants(view_all.roles)] == [OWNER, ADMIN]
+    assert [m.user_id for m in await world.team.who_grants(cancel_any.roles)] == [OWNER]
+
+    asked = await world.team.who_grants(view_all.roles)
+    refusal = texts.refusal(view_all, AGENT, role=Role.AGENT, asked=asked)
+    assert refusal.splitlines() == [
+        "Sorry, seeing all links needs one of these roles: support, admin, or owner.",
+        "You are an agent here.",
+        "An owner or an admin can give you that role: Olga (@olga) or Ada.",
+    ]
+    assert "/invite" not in refusal  # already on the team: nobody tells them to get invited
+
+
+async def test_the_inviter_and_the_removed_are_told_once(world: World) -> None:
+    """A used invite queues news for its maker; a removal queues news for the removed person, once per membership."""
+    await world.join(Role.ADMIN, ADMIN, "Ada")
+    await world.join(Role.AGENT, AGENT, "Ali", by=ADMIN)
+    assert await _team_news(world) == [
+        (OWNER, {"news": "joined", "user_id": ADMIN, "name": "Ada", "role": "admin", "was": None}),
+        (ADMIN, {"news": "joined", "user_id": AGENT, "name": "Ali", "role": "agent", "was": None}),
+    ]
+    await world.team.remove(Actor(ADMIN, "Ada"), AGENT)
+    with team_refusal("not on the team"):
+        await world.team.remove(Actor(ADMIN, "Ada"), AGENT)  # a repeated /remove tells nobody again
+    removed = [(chat, news) for chat, news in await _team_news(world) if news["news"] == "removed"]
+    assert removed == [(AGENT, {"news": "removed", "user_id": AGENT, "name": "Ada", "role": "agent"})]
+
+    world.clock.now += timedelta(seconds=5)
+    await world.join(Role.SUPPORT, AGENT, "Ali", by=ADMIN)  # back on the team, then out again: told again
+    await world.team.remove(Actor(OWNER, "Olga"), AGENT)
+    assert len([news for _chat, news in await _team_news(world) if news["news"] == "removed"]) == 2
 
 
 async def test_notify_private_is_for_members(world: World) -> None:
@@ -242,15 +315,23 @@ async def test_settings_are_validated_stored_and_audited(world: World) -> None:
     assert await chats.defaults_for(GROUP) == ChatDefaults("EUR", "ID", "es", "es", "UTC", 3 * 86400)
     assert await chats.defaults_for(OWNER) == DEPLOYMENT  # other chats keep the deployment's
 
-    changes = [
-        (e.subject, e.detail, e.actor_user_id, e.chat_id) for e in await world.audit.recent() if e.action == "settings"
+    changes = [e for e in await world.audit.recent() if e.action == "settings"]
+    assert [(e.subject, e.actor_user_id, e.chat_id) for e in changes] == [
+        ("expiry", ADMIN, GROUP),
+        ("language", ADMIN, GROUP),
+        ("country", ADMIN, GROUP),
+        ("currency", ADMIN, GROUP),
     ]
-    assert changes == [
-        ("expiry", "1d -> 3d", ADMIN, GROUP),
-        ("language", "en -> es", ADMIN, GROUP),
-        ("country", "US -> ID", ADMIN, GROUP),
-        ("currency", "USD -> EUR", ADMIN, GROUP),
+    # Each change is worded when it is read: old -> new in the reader's words.
+    worded = [visible_text(texts.audit_line(e)).split(": ", 1)[1] for e in changes]
+    assert worded == [
+        "changed validity: 1 day → 3 days",
+        "changed language: English → Español (Latinoamérica)",
+        "changed country: US → ID",
+        "changed currency: USD → EUR",
     ]
+    with reading_as(Reader("id", "Asia/Jakarta")):
+        assert "1 hari → 3 hari" in visible_text(texts.audit_line(changes[0]))
 
 
 async def _link(world: World, *, chat_id: int, creator: int) -> Link:

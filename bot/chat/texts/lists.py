@@ -26,12 +26,13 @@ from bot.chat.texts.base import (
     when,
 )
 from bot.chat.texts.cards import STATUS_EMOJI, payment_method, status_text
+from bot.chat.texts.details import after_colon, event_detail, source_name
 from bot.chat.texts.refunds import timeline_refund
 from bot.chat.texts.team import person
 from bot.i18n import clock
 from bot.money import Money
 from bot.services.link_queries import FoundLink, LinkPage, Timeline
-from storage.models import Chat, Link, LinkEventKind, LinkStatus, PaymentSource
+from storage.models import Chat, Link, LinkEventKind, LinkStatus
 
 
 def filter_name(status_filter: str) -> str:
@@ -260,15 +261,6 @@ def event_kind(kind: LinkEventKind | str) -> str:
     }.get(LinkEventKind(kind), str(kind))
 
 
-def source_name(source: PaymentSource | str) -> str:
-    """Who reported a payment first."""
-    return {
-        PaymentSource.PAYBYLINK: _("link notification"),
-        PaymentSource.PAYMENT: _("payment notification"),
-        PaymentSource.RECONCILE: _("our check with PayerMax"),
-    }.get(PaymentSource(source), str(source))
-
-
 def timeline(view: Timeline) -> Markup:
     """The /status answer: the link, where and by whom it was made, its payments and every event."""
     link = view.link
@@ -322,7 +314,7 @@ def timeline(view: Timeline) -> Markup:
             "{when} · {kind}{detail}",
             when=short_when(event.created_at),
             kind=event_kind(event.kind),
-            detail=": " + clip(event.detail, 160) if event.detail else "",
+            detail=after_colon(event_detail(event)),
         )
         for event in view.events
     ]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from babel.core import Locale
-from babel.dates import format_skeleton, get_timezone_location
+from babel.dates import get_timezone_location
 
 from bot.botapi.markup import MESSAGE_LIMIT, fit_lines
 from bot.chat.texts.base import (
@@ -20,15 +19,18 @@ from bot.chat.texts.base import (
     ngettext,
     pgettext,
     plain,
+    short_when,
     t,
-    when,
 )
+from bot.chat.texts.details import after_colon, audit_detail, summary_time
 from bot.chat.texts.team import person, role_name
 from bot.i18n import clock
 from bot.i18n.locales import NATIVE_NAMES, format_locale
 from bot.i18n.reader import current
+from bot.services.audit import AuditPage
 from bot.services.chat_defaults import ChatDefaults, SettingError, SettingProblem
 from bot.services.feed import FeedChat
+from storage.details import read_detail
 from storage.models import AuditAction, AuditEvent, Role
 
 
@@ -64,15 +66,6 @@ def zone_name(zone: str | None, now: datetime) -> str:
         city = zone
     label = clock.zone_label(local)
     return label if city in (label, zone) and zone == "UTC" else f"{city} · {label}"
-
-
-def reminder_short(seconds: int | None) -> str:
-    """A chat's reminder setting in a word or two, for its button ("auto", "off", "6 hours")."""
-    if seconds is None:
-        return pgettext("reminders", "auto")
-    if seconds == 0:
-        return pgettext("reminders", "off")
-    return expiry_text(seconds)
 
 
 def reminder_setting(seconds: int | None) -> str:
@@ -232,14 +225,6 @@ def settings_usage() -> Markup:
     )
 
 
-def summary_time(minute: int | None) -> str:
-    """The daily summary's time as the reader writes times ("18:30", "18.30"), or that there is none."""
-    if minute is None:
-        return pgettext("daily summary", "off")
-    moment = datetime(2000, 1, 1, minute // 60, minute % 60)
-    return ltr(format_skeleton("Hm", moment, locale=format_locale(current().locale)))
-
-
 def summary_off_word() -> str:
     """The word for "off" a person may type after /settings summary, in their language."""
     return pgettext("daily summary", "off")
@@ -390,9 +375,6 @@ def audit_action(action: AuditAction | str) -> str:
     }.get(AuditAction(action), str(action))
 
 
-AUDIT_DETAIL_UNITS = 200
-
-
 def _setting_word(subject: str) -> str:
     """A setting's name in an audit entry (stored in English), in the reader's words."""
     return {
@@ -409,42 +391,61 @@ def _setting_word(subject: str) -> str:
 
 
 def audit_line(event: AuditEvent) -> Markup:
-    """One audit event for people: when, who, where, what."""
-    subject = event.subject
-    if event.action in (AuditAction.INVITE, AuditAction.JOIN) and subject in set(Role):
-        subject = role_name(Role(subject))  # the role, in the reader's words
+    """One audit event for people: when, who, where, what (amounts and moments the reader's way)."""
+    subject: Markup | str = ltr(clip(event.subject, 64))
+    if event.action in (AuditAction.INVITE, AuditAction.JOIN) and event.subject in set(Role):
+        subject = role_name(Role(event.subject))  # the role, in the reader's words
     elif event.action == AuditAction.SETTINGS:
-        subject = _setting_word(subject)
-    what = " ".join(part for part in (audit_action(event.action), ltr(clip(subject, 64))) if part)
-    if event.detail:
-        what += ": " + clip(event.detail, AUDIT_DETAIL_UNITS)
+        subject = _setting_word(event.subject)
+    elif event.action == AuditAction.REMOVE and event.subject.lstrip("-").isdigit():
+        removed = read_detail(event.detail)
+        subject = person(removed.text("name") if removed else "", int(event.subject))
+    what = Markup(" ").join(part for part in (audit_action(event.action), subject) if part) + after_colon(
+        audit_detail(event)
+    )
     where = event.chat_id is not None and event.chat_id != event.actor_user_id
     if where:
         return t(
             _("{when} · {person} in chat <code>{chat}</code>: {what}"),
-            when=when(event.created_at),
+            when=short_when(event.created_at),
             person=person(event.actor_name, event.actor_user_id),
             chat=ltr(str(event.chat_id)),
             what=what,
         )
     return t(
         _("{when} · {person}: {what}"),
-        when=when(event.created_at),
+        when=short_when(event.created_at),
         person=person(event.actor_name, event.actor_user_id),
         what=what,
     )
 
 
-def audit_log(events: Sequence[AuditEvent]) -> Markup:
-    """The /audit answer: newest first, as many as fit; what is left out is the oldest."""
+def audit_log(page: AuditPage, *, now: datetime) -> Markup:
+    """One /audit page: newest first, its place among the pages, and the zone its times are in."""
+    head = t(
+        _("<b>Audit log</b>, newest first · page {page} of {pages} · times in {zone}"),
+        page=count(page.page + 1),
+        pages=count(page.pages),
+        zone=clock.current_zone_label(now),
+    )
     return fit_lines(
-        [t(_("<b>Audit log</b>, newest first"))],
-        [audit_line(event) for event in events],
+        [head],
+        [audit_line(event) for event in page.events],
         limit=MESSAGE_LIMIT,
         more=lambda more: t(
             ngettext("… {count} older event not shown", "… {count} older events not shown", more), count=count(more)
         ),
     )
+
+
+def audit_newer_button() -> str:
+    """The page of newer audit events."""
+    return _("‹ Newer")
+
+
+def audit_older_button() -> str:
+    """The page of older audit events."""
+    return _("Older ›")
 
 
 def audit_empty() -> Markup:

@@ -82,20 +82,63 @@ def role_list(roles: Sequence[Role]) -> str:
     return format_list(names, style="or", locale=format_locale(current().locale))
 
 
-def refusal(refused: Refusal, user_id: int) -> str:
-    """A sentence for the person refused: the roles that would do and who grants them (plain text)."""
+# What a team member's own role is, when it does not allow what they tried.
+_YOU_ARE = {
+    Role.ADMIN: N_("You are an admin here."),
+    Role.AGENT: N_("You are an agent here."),
+    Role.SUPPORT: N_("You are on support here."),
+}
+
+# Whom a team member can ask for a role that would do, keyed by who may grant it; {people} are named.
+_ASK_BY_NAME = {
+    frozenset({Role.OWNER}): N_("Only an owner can give you that role: {people}."),
+    frozenset({Role.OWNER, Role.ADMIN}): N_("An owner or an admin can give you that role: {people}."),
+}
+
+ASKED_AT_MOST = 3  # people named in a refusal (a button's pop-up holds 200 characters)
+
+
+def handle(name: str, user_id: int, username: str | None) -> str:
+    """A person in plain text: name and @username when known, else their Telegram id (kept in one piece)."""
+    shown = name_of(name, user_id)
+    return f"{shown} ({ltr('@' + username)})" if username else shown
+
+
+def people_list(members: Sequence[TeamMember]) -> str:
+    """A few people named the reader's way ("Olga (@olga) or Ada"), plain text."""
+    named = [handle(member.name, member.user_id, member.username) for member in members[:ASKED_AT_MOST]]
+    if len(members) > ASKED_AT_MOST:
+        named.append(
+            plain(
+                ngettext("{count} other", "{count} others", len(members) - ASKED_AT_MOST),
+                count=count(len(members) - ASKED_AT_MOST),
+            )
+        )
+    return format_list(named, style="or", locale=format_locale(current().locale)) if named else ""
+
+
+def refusal(refused: Refusal, user_id: int, *, role: Role | None = None, asked: Sequence[TeamMember] = ()) -> str:
+    """A sentence for the person refused (plain text): the roles that would do, and whom to ask.
+
+    Someone not on the team learns how to be invited (the team is not named to strangers); a
+    member learns that their own role does not allow it, which role would, and who can give it.
+    """
     if refused.action == Action.REFUND:
         return refund_refusal(user_id)
     needs = plain(_(_NEEDS[refused.action]), roles=role_list(refused.roles))
-    if refused.roles == [Role.OWNER]:
-        return needs  # owners are named in the configuration: nobody can invite one
-    grantors = GRANTORS.get(refused.roles[-1], frozenset({Role.OWNER}))
-    return "\n".join(
-        (
-            needs,
-            plain(_(_ASK[grantors]), user_id=user_id),
-        )
-    )
+    if role is None or role == Role.OWNER:
+        if refused.roles == [Role.OWNER]:
+            return needs  # owners are named in the configuration: nobody can invite one
+        grantors = GRANTORS.get(refused.roles[-1], frozenset({Role.OWNER}))
+        return "\n".join((needs, plain(_(_ASK[grantors]), user_id=user_id)))
+    lines = [needs, _(_YOU_ARE[role])] if role in _YOU_ARE else [needs]
+    if asked:
+        if refused.roles == [Role.OWNER]:
+            lines.append(plain(_("This bot's owners: {people}."), people=people_list(asked)))
+        else:
+            grantors = GRANTORS.get(refused.roles[-1], frozenset({Role.OWNER}))
+            lines.append(plain(_(_ASK_BY_NAME[grantors]), people=people_list(asked)))
+    return "\n".join(lines)
 
 
 def role_duty(role: Role) -> str:
@@ -107,14 +150,24 @@ def role_duty(role: Role) -> str:
     }.get(role, "")
 
 
-def invite_usage() -> Markup:
-    """/invite without a role."""
+def invite_usage(roles: Sequence[Role] = (Role.AGENT, Role.SUPPORT, Role.ADMIN)) -> Markup:
+    """/invite without a role: the roles this person may invite to, and what each does."""
+    if set(roles) == {Role.AGENT, Role.SUPPORT, Role.ADMIN}:
+        return t(
+            _(
+                "Which role? <code>/invite agent</code>, <code>/invite support</code> or <code>/invite admin</code>.\n"
+                "• admin: {admin}\n• agent: {agent}\n• support: {support}"
+            ),
+            admin=role_duty(Role.ADMIN),
+            agent=role_duty(Role.AGENT),
+            support=role_duty(Role.SUPPORT),
+        )
+    # An admin: agents and support only (owners invite admins).
     return t(
         _(
-            "Which role? <code>/invite agent</code>, <code>/invite support</code> or <code>/invite admin</code>.\n"
-            "• admin: {admin}\n• agent: {agent}\n• support: {support}"
+            "Which role? <code>/invite agent</code> or <code>/invite support</code>.\n"
+            "• agent: {agent}\n• support: {support}"
         ),
-        admin=role_duty(Role.ADMIN),
         agent=role_duty(Role.AGENT),
         support=role_duty(Role.SUPPORT),
     )
@@ -190,10 +243,13 @@ def team_problem(error: TeamError) -> Markup:
             )
 
 
-def person(name: str, user_id: int) -> Markup:
-    """A person for lists: their (clipped) name and Telegram id."""
-    if name:
-        return t("{name} (<code>{user_id}</code>)", name=name_of(name), user_id=ltr(str(user_id)))
+def person(name: str, user_id: int, username: str | None = None) -> Markup:
+    """A person for lists: their (clipped) name, @username when known, and Telegram id."""
+    at = ltr("@" + username) if username else ""
+    if name and at:
+        return t("{name} ({at}, <code>{user_id}</code>)", name=name_of(name), at=at, user_id=ltr(str(user_id)))
+    if name or at:
+        return t("{name} (<code>{user_id}</code>)", name=name_of(name) if name else at, user_id=ltr(str(user_id)))
     return t("<code>{user_id}</code>", user_id=ltr(str(user_id)))
 
 
@@ -208,7 +264,7 @@ def _member_line(member: TeamMember) -> Markup:
         template = _("• <b>{role}</b> · {person} · also gets “Paid” in private")
     else:
         template = _("• <b>{role}</b> · {person}")
-    return t(template, role=role_name(member.role), person=person(member.name, member.user_id))
+    return t(template, role=role_name(member.role), person=person(member.name, member.user_id, member.username))
 
 
 def team_list(members: Sequence[TeamMember]) -> Markup:
@@ -220,7 +276,7 @@ def team_list(members: Sequence[TeamMember]) -> Markup:
         more=lambda more: t(ngettext("… and {count} more", "… and {count} more", more), count=count(more)),
         tail=[
             Markup(""),
-            t(_("/invite agent adds someone; /remove 123456789 takes them out at once.")),
+            t(_("/invite agent adds someone; /remove @username or /remove 123456789 takes them out at once.")),
             t(
                 _(
                     "Owners and admins can refund. <code>/team refund 123456789 on</code> lets an agent or "
@@ -235,17 +291,56 @@ def remove_usage() -> Markup:
     """/remove without whom."""
     return t(
         _(
-            "Whom? Send <code>/remove 123456789</code> with their Telegram user id (see /team), "
-            "or reply <code>/remove</code> to one of their messages."
+            "Whom? Send <code>/remove @username</code> or <code>/remove 123456789</code> with their Telegram "
+            "user id (see /team), or reply <code>/remove</code> to one of their messages."
         )
     )
 
 
-def removed(name: str, user_id: int, role: Role) -> Markup:
+def unknown_username(username: str) -> Markup:
+    """/remove @name for a name the bot has never seen."""
+    return t(
+        _(
+            "I haven't seen {username} yet, so I don't know who that is. Use their Telegram user id "
+            "from /team, or reply <code>/remove</code> to one of their messages."
+        ),
+        username=ltr("@" + clip(username, 32)),
+    )
+
+
+def removed(name: str, user_id: int, role: Role, username: str | None = None) -> Markup:
     """Someone was taken off the team."""
     return t(
-        _("{person} is no longer {role} and can't use the bot from now on."),
-        person=person(name, user_id),
+        _("{person} is no longer {role} and can't use the bot from now on. I've told them."),
+        person=person(name, user_id, username),
+        role=role_name(role),
+    )
+
+
+def invite_used(name: str, user_id: int, username: str | None, role: Role, was: Role | None) -> Markup:
+    """To the inviter: who used their invite, and as what."""
+    if was is not None and was != role:
+        return t(
+            _("👋 {person} used your invite and is now <b>{role}</b> (was {was})."),
+            person=person(name, user_id, username),
+            role=role_name(role),
+            was=role_name(was),
+        )
+    return t(
+        _("👋 {person} used your invite and joined the team as <b>{role}</b>."),
+        person=person(name, user_id, username),
+        role=role_name(role),
+    )
+
+
+def you_were_removed(role: Role, by: str) -> Markup:
+    """To a member taken off the team, once."""
+    return t(
+        _(
+            "{by} took you off the team: you are no longer {role} and can't use the bot from now on. "
+            "If that is a mistake, ask an owner or an admin for a new invite."
+        ),
+        by=name_of(by) if by else "?",
         role=role_name(role),
     )
 
