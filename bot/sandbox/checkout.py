@@ -221,9 +221,10 @@ def _link_summary(link: PaymentLink, amount: str) -> str:
     if contact:
         rows.append((gettext("Shop contact"), contact))
     facts = "".join(f"<div><dt>{_e(name)}</dt><dd>{_e(value)}</dd></div>" for name, value in rows)
+    purpose = gettext("For")  # outside the f-string, where pybabel finds it
     return (
         f'<h1 class="amount">{_e(amount)}</h1>'
-        f'<p class="for"><span class="label">{_e(gettext("For"))}</span> {_e(link.description)}</p>'
+        f'<p class="for"><span class="label">{_e(purpose)}</span> {_e(link.description)}</p>'
         f"<dl>{facts}</dl>"
     )
 
@@ -241,10 +242,11 @@ def _payment_form(amount: str) -> str:
     # What the two buttons do on a test page, for whoever plays the customer.
     explained = gettext("A test page: nothing is charged. Decline shows what happens when a bank says no.")
     # As FULL_REFUND_ONLY_METHODS has it: wallets are refunded only in full.
+    pay_with = gettext("Pay with")
     refunds = gettext("Test refunds: a card payment can be refunded in parts, an e-wallet payment only in full.")
     return (
         '<form method="post">'
-        f"<fieldset><legend>{_e(gettext('Pay with'))}</legend>{choices}</fieldset>"
+        f"<fieldset><legend>{_e(pay_with)}</legend>{choices}</fieldset>"
         f'<button class="pay" type="submit" name="action" value="pay">{_e(pay)}</button>'
         f'<button class="decline" type="submit" name="action" value="decline">{_e(decline)}</button>'
         "</form>"
