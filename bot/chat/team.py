@@ -57,6 +57,7 @@ async def _grant_command(update: Update, context: PaylinkContext, args: Sequence
         return
     log.info("refund permission", extra={"user": member.user_id, "status": "on" if member.can_refund else "off"})
     await reply(update, context, texts.refund_granted(member.name, member.user_id, member.can_refund))
+    await menus.fit_menu(context.bot, context.services, member.user_id)  # /refund joins or leaves their menu
 
 
 async def _grant_buttons(
@@ -93,6 +94,7 @@ async def grant_pressed(update: Update, context: PaylinkContext) -> None:
         await sending.answer(query, visible_text(texts.team_problem(exc)), alert=True)
         return
     await sending.answer(query, visible_text(texts.refund_granted(member.name, member.user_id, member.can_refund)))
+    await menus.fit_menu(context.bot, context.services, member.user_id)  # /refund joins or leaves their menu
     if isinstance(query.message, Message):
         members = await context.services.team.members()
         buttons = await _grant_buttons(context, sender(update).id, members)
