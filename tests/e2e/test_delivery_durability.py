@@ -75,6 +75,8 @@ def _describe_burst(fake: FakeTelegram, answered: Callable[[], int]) -> Callable
     return describe
 
 
+@pytest.mark.timing
+@pytest.mark.xdist_group("bursts")
 async def test_sigkill_mid_burst_loses_and_repeats_nothing(database_url: str, tmp_path) -> None:
     """A bot killed with SIGKILL during 200 notifications announces each acknowledged payment once after a restart.
 
@@ -139,6 +141,8 @@ async def test_sigkill_mid_burst_loses_and_repeats_nothing(database_url: str, tm
             await db.close()
 
 
+@pytest.mark.timing
+@pytest.mark.xdist_group("timing")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_outage_then_flood_wait_loses_nothing_and_keeps_limits(database_url: str, tmp_path) -> None:
     """Telegram answering 502 for 20 s, then 429 retry_after: every payment is announced once, within the limits.

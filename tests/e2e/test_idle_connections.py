@@ -11,7 +11,8 @@ import pytest
 from tests.e2e.harness import BotProcess, Database, link_paid_notification
 from tests.fakes.telegram_api import FakeTelegram
 
-pytestmark = pytest.mark.e2e
+# It checks how long the bot takes: see the "timing" marker.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing, pytest.mark.xdist_group("timing")]
 
 FILE_LIMIT = 256  # the bot's RLIMIT_NOFILE: far fewer descriptors than the flood has connections
 IDLE_CONNECTIONS = 1100

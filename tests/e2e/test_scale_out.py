@@ -27,7 +27,8 @@ from tests.e2e.harness import (
 )
 from tests.fakes.telegram_api import FakeTelegram
 
-pytestmark = pytest.mark.e2e
+# It pushes hundreds of messages through the bot and checks how long they take: see the "timing" marker.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing, pytest.mark.xdist_group("bursts")]
 
 SELLER = 1001
 FIRST_CHAT = 70_001

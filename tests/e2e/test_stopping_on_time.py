@@ -21,7 +21,8 @@ from storage.models import Lease, Link, LinkStatus, utcnow
 from tests.e2e.harness import BotProcess, Database
 from tests.fakes.telegram_api import FakeTelegram
 
-pytestmark = pytest.mark.e2e
+# It checks how long the bot takes: see the "timing" marker.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing, pytest.mark.xdist_group("timing")]
 
 SELLER = 424_242
 SLOW_PAYERMAX = '{"query_delay": 10}'

@@ -23,7 +23,8 @@ from storage.models import ProcessedUpdate
 from tests.e2e.harness import BotProcess, Database, link_paid_notification, post_notifications, wait_until
 from tests.fakes.telegram_api import Call, FakeTelegram
 
-pytestmark = pytest.mark.e2e
+# It pushes hundreds of messages through the bot and checks how long they take: see the "timing" marker.
+pytestmark = [pytest.mark.e2e, pytest.mark.timing, pytest.mark.xdist_group("bursts")]
 
 OWNER = 1001
 SHOP_GROUPS = (-100_200_300_001, -100_200_300_002)  # where the owner's paid links live

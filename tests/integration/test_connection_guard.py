@@ -26,6 +26,9 @@ from bot.web.app import build_web_app
 from bot.web.connections import ConnectionGuard, server_config
 from storage.db import create_engine, session_factory
 
+# It checks how long things take: see the "timing" marker.
+pytestmark = [pytest.mark.timing, pytest.mark.xdist_group("timing")]
+
 HALF_A_HEAD = b"POST /slow HTTP/1.1\r\nHost: bot\r\nContent-Ty"
 CLOSED_WITHIN = 2.0  # seconds a test waits for the server to close a connection
 

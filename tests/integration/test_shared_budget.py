@@ -12,6 +12,9 @@ from bot.botapi.budget import Limits, Priority
 from bot.botapi.shared_budget import SharedBudget
 from storage.db import create_engine, session_factory, upgrade
 
+# It checks how long things take: see the "timing" marker.
+pytestmark = [pytest.mark.timing, pytest.mark.xdist_group("timing")]
+
 
 def _max_in_window(times: list[float], width: float) -> int:
     times = sorted(times)
