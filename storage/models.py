@@ -19,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     inspect,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -292,6 +293,10 @@ class Link(SQLModel, table=True):
         Index("ix_links_chat_status_created", "chat_id", "status", "created_at", "id"),
         Index("ix_links_creator_created", "creator_user_id", "created_at", "id"),
         Index("ix_links_creator_status_created", "creator_user_id", "status", "created_at", "id"),
+        # /report: links that were cancelled, or expired, in a period (migration 0010 adds, on PostgreSQL
+        # only, an index of the id carrying what a report reads of a payment's link).
+        Index("ix_links_status_updated", "status", "updated_at"),
+        Index("ix_links_status_ended", "status", text("coalesce(expires_at, updated_at)")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -11,8 +11,8 @@ Create Date: 2026-11-26 22:30:00
   Without pg_trgm (or FTS5's trigram tokenizer) the search still works, by a scan, and a warning
   says so.
 
-On a database of 1,000,000 links this takes about 20 s on PostgreSQL, during which links cannot be
-written (bench/scale.py --fill-at 0004 measures it).
+On a database of 1,000,000 links this took 31-33 s on PostgreSQL (two shared cores, busy), during
+which links cannot be written (bench/scale.py --fill-at 0007 measures it).
 """
 
 from __future__ import annotations
