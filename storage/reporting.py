@@ -8,13 +8,13 @@ here holds a month of a busy team in memory at once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Float, Integer, Numeric, Row, and_, case, cast, func, or_, select
+from sqlalchemy import Date, Float, Integer, Numeric, Row, and_, case, cast, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -51,16 +51,21 @@ class MadeByCreator:
 
 
 @dataclass(frozen=True)
-class PaidGroup:
-    """Payments completed in a window with one currency, link creator, method and local day: their sum and count."""
+class PaidSum:
+    """Payments completed in a window that share something: their exact sum and how many."""
 
-    currency: str
-    creator_user_id: int
-    creator_name: str
-    payment_method: str | None  # upper case, as PayerMax names it (None: not given)
-    day: date  # in the zone the window was asked in
     total: Decimal
     count: int
+
+
+@dataclass(frozen=True)
+class PaidTotals:
+    """Payments completed in a window, summed per currency and creator, and method, and local day."""
+
+    by_person: dict[tuple[str, int], PaidSum]  # (currency, creator user id)
+    names: dict[int, str]  # creator user id -> a name the links carry
+    by_method: dict[tuple[str, str | None], PaidSum]  # method upper case, as PayerMax names it (None: not given)
+    by_day: dict[tuple[str, date], PaidSum]  # day in the zone the window was asked in
 
 
 async def made_by_creator(session: AsyncSession, scope: Scope, start: datetime, end: datetime) -> list[MadeByCreator]:
@@ -92,19 +97,31 @@ async def ended_in(session: AsyncSession, scope: Scope, start: datetime, end: da
     return {LinkStatus(status): int(count) for status, count in (await session.execute(statement)).all()}
 
 
-async def paid_groups(
+async def paid_totals(
     session: AsyncSession, scope: Scope, start: datetime, end: datetime, zone: ZoneInfo
-) -> list[PaidGroup]:
-    """Payments completed in [start, end) on links in scope, summed per currency, creator, method and local day.
+) -> PaidTotals:
+    """Payments completed in [start, end) on links in scope, summed per person, per method and per local day.
 
     The database sums and groups them, so a busy month comes back as a few hundred rows. PostgreSQL
-    casts the amounts to exact NUMERIC and finds the local days with its own time zone data. SQLite
-    has neither: it sums whole thousandths and groups by quarter of an hour (UTC), and the quarters
-    are put on local days here (every zone's offset is a whole number of quarter hours).
+    casts the amounts to exact NUMERIC, finds the local days with its own time zone data and makes
+    the three groupings in one pass (GROUPING SETS). SQLite has neither: it sums whole thousandths,
+    in three queries, and groups days by quarter of an hour (UTC), which are put on local days here
+    (every zone's offset is a whole number of quarter hours).
     """
     if session.get_bind().dialect.name == "postgresql":
-        return await _paid_groups_in_sql(session, scope, start, end, zone)
-    return await _paid_groups_by_quarter_hour(session, scope, start, end, zone)
+        return await _paid_totals_in_sql(session, scope, start, end, zone)
+    return await _paid_totals_by_quarter_hour(session, scope, start, end, zone)
+
+
+def _paid_in(scope: Scope, start: datetime, end: datetime, *columns: Any) -> Any:
+    """A select of ``columns`` over the payments completed in [start, end) on links in scope."""
+    completed_at = col(Payment.completed_at)
+    return scope.narrow(
+        select(*columns)
+        .select_from(Payment)
+        .join(Link, col(Link.id) == col(Payment.link_id))
+        .where(completed_at >= start, completed_at < end)
+    )
 
 
 # PayerMax amounts have at most 3 decimals and 12 integer digits: in thousandths they are integers
@@ -113,71 +130,84 @@ _THOUSANDTHS = 1000
 QUARTER = timedelta(minutes=15)
 
 
-async def _paid_groups_by_quarter_hour(
+def _sum(thousandths: Any, count: Any) -> PaidSum:
+    return PaidSum(Decimal(int(thousandths)) / _THOUSANDTHS, int(count))
+
+
+async def _paid_totals_by_quarter_hour(
     session: AsyncSession, scope: Scope, start: datetime, end: datetime, zone: ZoneInfo
-) -> list[PaidGroup]:
-    completed_at = col(Payment.completed_at)
+) -> PaidTotals:
+    currency, creator = col(Payment.currency), col(Link.creator_user_id)
     method = func.upper(col(Payment.payment_method))
+    thousandths = func.sum(cast(func.round(cast(col(Payment.amount), Float) * _THOUSANDTHS), Integer))
     # SQLite keeps these UTC times as text, "YYYY-MM-DD HH:MM:SS.ffffff".
+    completed_at = col(Payment.completed_at)
     hour = func.substr(completed_at, 1, 13)
     quarter = cast(func.substr(completed_at, 15, 2), Integer) // 15
-    thousandths = func.sum(cast(func.round(cast(col(Payment.amount), Float) * _THOUSANDTHS), Integer))
-    statement = scope.narrow(
-        select(
-            col(Payment.currency),
-            col(Link.creator_user_id),
-            func.max(col(Link.creator_name)),
-            method,
-            hour,
-            quarter,
-            thousandths,
-            func.count(),
-        )
-        .join(Link, col(Link.id) == col(Payment.link_id))
-        .where(completed_at >= start, completed_at < end)
-        .group_by(col(Payment.currency), col(Link.creator_user_id), method, hour, quarter)
-    )
-    groups: dict[tuple[str, int, str | None, date], PaidGroup] = {}
-    for currency, creator, name, method_name, hour_text, quarter_index, total, count in (
-        await session.execute(statement)
+
+    people = _paid_in(scope, start, end, currency, creator, func.max(col(Link.creator_name)), thousandths, func.count())
+    by_person: dict[tuple[str, int], PaidSum] = {}
+    names: dict[int, str] = {}
+    for code, user_id, name, total, count in (await session.execute(people.group_by(currency, creator))).all():
+        by_person[(code, int(user_id))] = _sum(total, count)
+        names[int(user_id)] = name or ""
+
+    methods = _paid_in(scope, start, end, currency, method, thousandths, func.count()).group_by(currency, method)
+    by_method = {
+        (code, name): _sum(total, count) for code, name, total, count in (await session.execute(methods)).all()
+    }
+
+    quarters = _paid_in(scope, start, end, currency, hour, quarter, thousandths, func.count())
+    by_day: dict[tuple[str, date], PaidSum] = {}
+    for code, hour_text, quarter_index, total, count in (
+        await session.execute(quarters.group_by(currency, hour, quarter))
     ).all():
         moment = datetime.strptime(hour_text, "%Y-%m-%d %H").replace(tzinfo=UTC) + quarter_index * QUARTER
-        key = (currency, int(creator), method_name, moment.astimezone(zone).date())
-        amount = Decimal(int(total)) / _THOUSANDTHS
-        known = groups.get(key)
-        groups[key] = (
-            PaidGroup(currency, key[1], name or "", method_name, key[3], amount, int(count))
-            if known is None
-            else replace(known, total=known.total + amount, count=known.count + int(count))
-        )
-    return list(groups.values())
+        key = (code, moment.astimezone(zone).date())
+        part, known = _sum(total, count), by_day.get(key)
+        by_day[key] = part if known is None else PaidSum(known.total + part.total, known.count + part.count)
+    return PaidTotals(by_person, names, by_method, by_day)
 
 
-async def _paid_groups_in_sql(
+async def _paid_totals_in_sql(
     session: AsyncSession, scope: Scope, start: datetime, end: datetime, zone: ZoneInfo
-) -> list[PaidGroup]:
-    completed_at = col(Payment.completed_at)
+) -> PaidTotals:
+    currency, creator = col(Payment.currency), col(Link.creator_user_id)
     method = func.upper(col(Payment.payment_method))
-    day = cast(func.timezone(zone.key, completed_at), Date)
-    statement = scope.narrow(
-        select(
-            col(Payment.currency),
-            col(Link.creator_user_id),
-            func.max(col(Link.creator_name)),
-            method,
-            day,
-            func.sum(cast(col(Payment.amount), Numeric)),
-            func.count(),
-        )
-        .join(Link, col(Link.id) == col(Payment.link_id))
-        .where(completed_at >= start, completed_at < end)
-        .group_by(col(Payment.currency), col(Link.creator_user_id), method, day)
-    )
-    rows = (await session.execute(statement)).all()
-    return [
-        PaidGroup(currency, int(creator), name or "", method_name, local_day, Decimal(total), int(count))
-        for currency, creator, name, method_name, local_day, total, count in rows
-    ]
+    day = cast(func.timezone(zone.key, col(Payment.completed_at)), Date)
+    # GROUPING() tells which set a row sums: a NULL method is a real group, not a missing column.
+    creator_grouped = func.grouping(creator)
+    method_grouped = func.grouping(method)
+    statement = _paid_in(
+        scope,
+        start,
+        end,
+        currency,
+        creator,
+        func.max(col(Link.creator_name)),
+        method,
+        day,
+        func.sum(cast(col(Payment.amount), Numeric)),
+        func.count(),
+        creator_grouped,
+        method_grouped,
+    ).group_by(func.grouping_sets(tuple_(currency, creator), tuple_(currency, method), tuple_(currency, day)))
+    by_person: dict[tuple[str, int], PaidSum] = {}
+    names: dict[int, str] = {}
+    by_method: dict[tuple[str, str | None], PaidSum] = {}
+    by_day: dict[tuple[str, date], PaidSum] = {}
+    for code, user_id, name, method_name, local_day, total, count, no_creator, no_method in (
+        await session.execute(statement)
+    ).all():
+        paid = PaidSum(Decimal(total), int(count))
+        if not no_creator:
+            by_person[(code, int(user_id))] = paid
+            names[int(user_id)] = name or ""
+        elif not no_method:
+            by_method[(code, method_name)] = paid
+        else:
+            by_day[(code, local_day)] = paid
+    return PaidTotals(by_person, names, by_method, by_day)
 
 
 # What an export row shows of a link and of its payments: plain rows, not ORM objects (a third of the time).

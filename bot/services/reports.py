@@ -104,28 +104,27 @@ class ReportService:
         """The period's figures for the links in scope, with days in ``zone``."""
         where = storage_scope(scope)
         start, end = period.window(zone)
-        paid = Takings()
-        by_person: dict[int, Takings] = defaultdict(Takings)
-        names: dict[int, str] = {}
-        by_method: dict[str | None, Takings] = defaultdict(Takings)
-        daily: dict[str, dict[date, Decimal]] = defaultdict(dict)
         async with self._sessions() as session:
             made = await reporting.made_by_creator(session, where, start, end)
             ended = await reporting.ended_in(session, where, start, end)
-            groups = await reporting.paid_groups(session, where, start, end, zone)
+            totals = await reporting.paid_totals(session, where, start, end, zone)
             refunded = await _refunded(session, where, start, end)
-        for group in groups:
-            paid.add(group.currency, group.total, group.count)
-            by_person[group.creator_user_id].add(group.currency, group.total, group.count)
-            names.setdefault(group.creator_user_id, group.creator_name)
-            by_method[group.payment_method].add(group.currency, group.total, group.count)
-            days = daily[group.currency]
-            days[group.day] = days.get(group.day, Decimal(0)) + group.total
+        paid = Takings()
+        by_person: dict[int, Takings] = defaultdict(Takings)
+        for (currency, user_id), part in totals.by_person.items():
+            paid.add(currency, part.total, part.count)
+            by_person[user_id].add(currency, part.total, part.count)
+        by_method: dict[str | None, Takings] = defaultdict(Takings)
+        for (currency, method), part in totals.by_method.items():
+            by_method[method].add(currency, part.total, part.count)
+        daily: dict[str, dict[date, Decimal]] = defaultdict(dict)
+        for (currency, day), part in totals.by_day.items():
+            daily[currency][day] = part.total
         made_by = {entry.creator_user_id: entry for entry in made}
         people = [
             PersonFigures(
                 user_id,
-                made_by[user_id].creator_name if user_id in made_by else names.get(user_id, ""),
+                made_by[user_id].creator_name if user_id in made_by else totals.names.get(user_id, ""),
                 made_by[user_id].made if user_id in made_by else 0,
                 by_person.get(user_id, Takings()),
             )
