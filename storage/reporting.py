@@ -1,8 +1,8 @@
 """Reading history for reports and exports: counts and sums grouped in the database, links read in pages.
 
-Amounts are exact text (see ``DecimalText``): PostgreSQL sums them cast to NUMERIC; on SQLite,
-which would sum them as floats, they are streamed (``yield_per``) and summed in Python. Nothing
-here holds a month of a busy team in memory at once.
+Amounts are exact text (see ``DecimalText``): PostgreSQL sums them cast to NUMERIC; SQLite, which
+would sum them as floats, sums them as whole thousandths (exact integers). Nothing here
+holds a month of a busy team in memory at once.
 """
 
 from __future__ import annotations
