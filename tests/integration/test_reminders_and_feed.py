@@ -15,6 +15,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.botapi.markup import visible_text
+from bot.chat import texts
+from bot.i18n.reader import Reader, reading_as
 from bot.payermax.models import Notification
 from bot.payermax.webhook import verify_notification
 from bot.services.actors import Actor
@@ -37,6 +40,12 @@ def chat_defaults(stack: LinkStack) -> ChatDefaultsService:
         currency="IDR", country="ID", language="en", customer_language="en", timezone="UTC", expires_seconds=86400
     )
     return ChatDefaultsService(stack.sessions, deployment)
+
+
+def worded(event: AuditEvent) -> str:
+    """An audit entry's detail as an English reader of /audit sees it."""
+    with reading_as(Reader(locale="en")):
+        return visible_text(texts.audit_detail(event))
 
 
 async def fresh(stack: LinkStack, link: Link) -> Link:
@@ -97,9 +106,9 @@ async def test_paid_links_and_chats_that_said_no_get_no_reminder(stack: LinkStac
     assert reminder.link_id == unpaid.id
     async with stack.sessions() as session:
         audited = (await session.execute(select(AuditEvent).order_by(col(AuditEvent.id)))).scalars().all()
-    assert [(row.action, row.subject, row.detail) for row in audited if row.subject == "reminders"] == [
-        (AuditAction.SETTINGS, "reminders", "default -> off"),
-        (AuditAction.SETTINGS, "reminders", "off -> 6h"),
+    assert [(row.action, row.subject, worded(row)) for row in audited if row.subject == "reminders"] == [
+        (AuditAction.SETTINGS, "reminders", "auto → off"),
+        (AuditAction.SETTINGS, "reminders", "off → 6 hours"),
     ]
 
 
@@ -189,7 +198,7 @@ async def test_naming_the_feed_is_audited_and_moves_it(stack: LinkStack) -> None
     assert await feed.current() == FeedChat(FEED.id, "Sales feed")
     async with stack.sessions() as session:
         events = (await session.execute(select(AuditEvent).order_by(col(AuditEvent.id)))).scalars().all()
-    assert [row.detail for row in events if row.subject == "payments feed"] == [
-        f"off -> {SHOP.id}",
-        f"{SHOP.id} -> {FEED.id}",
+    assert [worded(row) for row in events if row.subject == "payments feed"] == [
+        f"off → {SHOP.id}",
+        f"{SHOP.id} → {FEED.id}",
     ]
