@@ -61,6 +61,11 @@ def _paid(fake: FakeTelegram, chat_id: int) -> list[SentMessage]:
     return [m for m in fake.sent(chat_id) if (m.text or "").startswith("✅ Paid")]
 
 
+def needs(action: Action, user_id: int) -> str:
+    """A refusal's first line: what the action needs (the next lines name the person's role and whom to ask)."""
+    return texts.refusal(refusal_of(action), user_id).split("\n")[0]
+
+
 async def _outbox(db: Database, kind: str) -> list[OutboxMessage]:
     async with db.sessions() as session:
         statement = select(OutboxMessage).where(col(OutboxMessage.kind) == kind)
@@ -195,9 +200,9 @@ async def test_expired_card_offers_a_new_link(database_url: str, tmp_path: Path)
 
             # Support may not make links, an agent may not replace someone else's: nothing is made.
             refused = await people.answer(people.press(card, new_link, SUPPORT))
-            assert refused["text"] == texts.refusal(refusal_of(Action.CREATE_LINK), SUPPORT)
+            assert refused["text"].startswith(needs(Action.CREATE_LINK, SUPPORT)) and "support" in refused["text"]
             refused = await people.answer(people.press(card, new_link, AGENT))
-            assert refused["text"] == texts.refusal(refusal_of(Action.VIEW_ALL_LINKS), AGENT)
+            assert refused["text"].startswith(needs(Action.VIEW_ALL_LINKS, AGENT)) and "agent" in refused["text"]
             assert len(await db.links()) == 1
 
             people.press(card, new_link, OWNER)
@@ -238,7 +243,7 @@ async def test_feed_gets_each_payment_once(database_url: str, tmp_path: Path) ->
             settings = await people.ask("/settings", OWNER, FEED, contains="Payments feed: off")
             use_feed = _data(settings, "set:feed:on")
             refused = await people.answer(people.press(settings, use_feed, ADMIN))
-            assert refused["text"] == texts.refusal(refusal_of(Action.CHOOSE_FEED), ADMIN)
+            assert refused["text"].startswith(needs(Action.CHOOSE_FEED, ADMIN)) and "owners" in refused["text"]
             answered = await people.answer(people.press(settings, use_feed, OWNER))
             assert answered["text"] == texts.feed_started()
             settings = await fake.wait_for_message(
