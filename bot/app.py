@@ -36,6 +36,7 @@ from bot.gateway_setup import connect_payermax
 from bot.logs import configure_logging
 from bot.outbox import OutboxDispatcher
 from bot.services.access import AccessService
+from bot.services.attempts import FailedAttempts
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService
 from bot.services.drafts import DraftService
@@ -127,8 +128,13 @@ class PaylinkApp:
             lease=timedelta(seconds=settings.outbox_lease_seconds),
             readers=self.readers,
         )
+        # An attempt whose link is not known yet has its candidate links asked about in the next round, at once.
+        self.attempts = FailedAttempts(self.sessions, on_unplaced=lambda: self.reconciler.wake())
         self.payments = PaymentService(
-            self.sessions, owner_chat_ids=settings.admin_user_ids, on_enqueued=self.dispatcher.wake
+            self.sessions,
+            owner_chat_ids=settings.admin_user_ids,
+            on_enqueued=self.dispatcher.wake,
+            attempts=self.attempts,
         )
         self.notifications = NotificationWriter(self.payments, self.engine)
         self.access = AccessService(
@@ -162,6 +168,7 @@ class PaylinkApp:
             retention=Retention(self.sessions, timedelta(days=settings.retention_days)),
             refunds=self.refunds,
             reminders=Reminders(self.sessions, on_enqueued=self.dispatcher.wake),
+            attempts=self.attempts,
         )
         self.application.bot_data.services = self._chat_services()
         router.register(self.application)

@@ -199,6 +199,7 @@ class OutboxKind(StrEnum):
     REFUND = "refund"  # a refund's outcome (refunded or failed) in the link's chat
     REMINDER = "reminder"  # "still unpaid" to a link's creator, once, some time before it expires
     FEED = "feed"  # a payment (or refund) of the team, posted in the payments feed chat
+    SHARED_PAID = "shared_paid"  # edit a customer message the bot posted (Share) to "paid, thank you"
 
 
 class RefundStatus(StrEnum):
@@ -276,7 +277,8 @@ class Link(SQLModel, table=True):
 
     __tablename__ = "links"
     # Due reminders are found among ACTIVE links only: the index never walks the paid and expired past.
-    __table_args__ = (Index("ix_links_reminder_due", "status", "remind_at"),)
+    # /find by amount looks links up by their exact amount text.
+    __table_args__ = (Index("ix_links_reminder_due", "status", "remind_at"), Index("ix_links_amount", "amount"))
 
     id: int | None = Field(default=None, primary_key=True)
     merchant_link_id: str = Field(max_length=64, unique=True)
@@ -308,6 +310,45 @@ class Link(SQLModel, table=True):
     # transaction that queues the reminder, with reminded_at set: the marker that makes it one reminder.
     remind_at: datetime | None = _time_column()
     reminded_at: datetime | None = _time_column()
+
+
+class FailedAttempt(SQLModel, table=True):
+    """A payment attempt that did not go through (declined, failed, closed), once per order, as PayerMax reported it.
+
+    A PAYMENT notification names only the order: until PayerMax lists that order on one of our links
+    (queryPaybylink), the attempt is kept with no link, and links it may belong to are asked about soon.
+    """
+
+    __tablename__ = "failed_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    out_trade_no: str = Field(max_length=64, unique=True)
+    link_id: int | None = Field(default=None, foreign_key="links.id", index=True)
+    status: str = Field(max_length=16)  # FAILED or CLOSED (orderQuery's spelling)
+    amount: Decimal | None = Field(default=None, sa_column=Column(DecimalText(), nullable=True))
+    currency: str | None = Field(default=None, max_length=3)
+    payment_method: str | None = Field(default=None, max_length=64)
+    target_org: str | None = Field(default=None, max_length=64)
+    card_org: str | None = Field(default=None, max_length=32)
+    card_number: str | None = Field(default=None, max_length=32)
+    result_code: str | None = Field(default=None, max_length=64)
+    result_msg: str | None = Field(default=None, max_length=256)
+    source: PaymentSource = _vocabulary(PaymentSource, 16)
+    attempted_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SharedMessage(SQLModel, table=True):
+    """A customer message the bot posted for a link (Share), edited to "paid, thank you" once the link is paid."""
+
+    __tablename__ = "shared_messages"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id", name="uq_shared_messages_chat_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(foreign_key="links.id", index=True)
+    chat_id: int = _telegram_id()
+    message_id: int = _telegram_id()
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Payment(SQLModel, table=True):

@@ -17,6 +17,7 @@ from storage.models import (
     AuditEvent,
     Chat,
     Draft,
+    FailedAttempt,
     Lease,
     Link,
     LinkEvent,
@@ -33,6 +34,7 @@ from storage.models import (
     Refund,
     RefundStatus,
     RefusalNotice,
+    SharedMessage,
     TeamSettings,
     table_of,
     utcnow,
@@ -498,18 +500,37 @@ async def find_links(
     chat_id: int | None,
     creator_user_id: int | None,
     limit: int,
+    fragment: str | None = None,
+    amounts: Sequence[str] = (),
+    currencies: Sequence[str] = (),
 ) -> Sequence[Link]:
-    """Links whose id, PayerMax link id or payment outTradeNo is ``reference``, or whose description has every word.
+    """Links a search names, newest first.
 
-    Newest first.
+    By ``reference``: the link id, PayerMax's link id, or the outTradeNo of a payment or failed
+    attempt; by ``fragment``: part of any of these (upper case, compared in upper case); by
+    ``amounts``: the link's amount as stored text, in one of ``currencies`` (none: any); by ``words``:
+    every word in the description.
     """
-    paid_by_order = select(col(Payment.link_id)).where(col(Payment.out_trade_no) == reference)
     matches = [
         col(Link.merchant_link_id) == reference,
         col(Link.merchant_link_id) == reference.upper(),
         col(Link.payermax_link_id) == reference,
-        col(Link.id).in_(paid_by_order),
+        col(Link.id).in_(_links_with_order(col(Payment.out_trade_no) == reference, Payment)),
+        col(Link.id).in_(_links_with_order(col(FailedAttempt.out_trade_no) == reference, FailedAttempt)),
     ]
+    if fragment:
+        pattern = _like_escaped(fragment.upper())
+        matches += [
+            func.upper(Link.merchant_link_id).like(pattern, escape="\\"),
+            func.upper(Link.payermax_link_id).like(pattern, escape="\\"),
+            col(Link.id).in_(_links_with_order(func.upper(Payment.out_trade_no).like(pattern, escape="\\"), Payment)),
+            col(Link.id).in_(
+                _links_with_order(func.upper(FailedAttempt.out_trade_no).like(pattern, escape="\\"), FailedAttempt)
+            ),
+        ]
+    if amounts:
+        by_amount = col(Link.amount).in_(list(amounts))
+        matches.append(and_(by_amount, col(Link.currency).in_(list(currencies))) if currencies else by_amount)
     if words:
         matches.append(
             and_(*(func.lower(Link.description).like(_like_escaped(word.lower()), escape="\\") for word in words))
@@ -519,8 +540,30 @@ async def find_links(
     return (await session.execute(statement)).scalars().all()
 
 
+def _links_with_order(condition: Any, model: type[Payment] | type[FailedAttempt]) -> Any:
+    """The ids of links with a payment (or failed attempt) whose order meets ``condition``."""
+    link_id = col(Payment.link_id) if model is Payment else col(FailedAttempt.link_id)
+    return select(link_id).where(condition, link_id.is_not(None))
+
+
+async def orders_of_links(session: AsyncSession, link_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The outTradeNo of every payment and placed failed attempt of these links."""
+    if not link_ids:
+        return {}
+    orders: dict[int, list[str]] = {}
+    for link_column, order_column in (
+        (col(Payment.link_id), col(Payment.out_trade_no)),
+        (col(FailedAttempt.link_id), col(FailedAttempt.out_trade_no)),
+    ):
+        statement = select(link_column, order_column).where(link_column.in_(list(link_ids)))
+        for link_id, out_trade_no in (await session.execute(statement)).all():
+            if link_id is not None:
+                orders.setdefault(link_id, []).append(out_trade_no)
+    return orders
+
+
 async def link_by_reference(session: AsyncSession, reference: str) -> Link | None:
-    """The one link this id names: our link id, PayerMax's link id, or the outTradeNo of its payment."""
+    """The one link this id names: our link id, PayerMax's link id, or the outTradeNo of a payment or failed attempt."""
     statement = (
         select(Link)
         .where(
@@ -528,7 +571,8 @@ async def link_by_reference(session: AsyncSession, reference: str) -> Link | Non
                 col(Link.merchant_link_id) == reference,
                 col(Link.merchant_link_id) == reference.upper(),
                 col(Link.payermax_link_id) == reference,
-                col(Link.id).in_(select(col(Payment.link_id)).where(col(Payment.out_trade_no) == reference)),
+                col(Link.id).in_(_links_with_order(col(Payment.out_trade_no) == reference, Payment)),
+                col(Link.id).in_(_links_with_order(col(FailedAttempt.out_trade_no) == reference, FailedAttempt)),
             )
         )
         .order_by(col(Link.id))
@@ -735,3 +779,90 @@ async def refunds_settled_between(
         creator_user_id=creator_user_id,
     ).where(col(Refund.status) == RefundStatus.SUCCESS, col(Refund.finished_at) >= start, col(Refund.finished_at) < end)
     return [(currency, amount) for currency, amount in (await session.execute(statement)).all()]
+
+
+# --- payment attempts that did not go through ------------------------------------------------
+
+
+async def failed_attempts_of(session: AsyncSession, link_id: int) -> Sequence[FailedAttempt]:
+    """A link's declined and failed attempts, oldest first."""
+    statement = (
+        select(FailedAttempt)
+        .where(col(FailedAttempt.link_id) == link_id)
+        .order_by(col(FailedAttempt.attempted_at), col(FailedAttempt.id))
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def failed_attempts_by_order(session: AsyncSession, out_trade_nos: Sequence[str]) -> dict[str, FailedAttempt]:
+    """The failed attempts recorded under these outTradeNos, by outTradeNo."""
+    if not out_trade_nos:
+        return {}
+    statement = select(FailedAttempt).where(col(FailedAttempt.out_trade_no).in_(list(out_trade_nos)))
+    return {attempt.out_trade_no: attempt for attempt in (await session.execute(statement)).scalars()}
+
+
+async def add_failed_attempt(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Record a failed attempt once per outTradeNo (atomic); True if this call recorded it."""
+    statement = upsert(session, FailedAttempt).values(**values).on_conflict_do_nothing(index_elements=["out_trade_no"])
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def place_failed_attempt(session: AsyncSession, out_trade_no: str, link_id: int) -> bool:
+    """Put an attempt recorded without a link on the link PayerMax lists it on; True if it had none before."""
+    result = await session.execute(
+        update(FailedAttempt)
+        .where(col(FailedAttempt.out_trade_no) == out_trade_no, col(FailedAttempt.link_id).is_(None))
+        .values(link_id=link_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def link_of_order(session: AsyncSession, out_trade_no: str) -> int | None:
+    """The link an order is known to belong to (by a payment or a placed failed attempt), if any."""
+    for link_column, order_column in (
+        (col(Payment.link_id), col(Payment.out_trade_no)),
+        (col(FailedAttempt.link_id), col(FailedAttempt.out_trade_no)),
+    ):
+        statement = select(link_column).where(order_column == out_trade_no, link_column.is_not(None)).limit(1)
+        link_id = (await session.execute(statement)).scalar_one_or_none()
+        if link_id is not None:
+            return int(link_id)
+    return None
+
+
+async def active_links_costing(
+    session: AsyncSession, amounts: Sequence[str], currency: str, *, limit: int
+) -> Sequence[Link]:
+    """ACTIVE links of one of these amounts (stored text) in this currency, newest first."""
+    statement = (
+        select(Link)
+        .where(
+            col(Link.status) == LinkStatus.ACTIVE,
+            col(Link.amount).in_(list(amounts)),
+            col(Link.currency) == currency,
+        )
+        .order_by(col(Link.created_at).desc(), col(Link.id).desc())
+        .limit(limit)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+# --- customer messages the bot posted ----------------------------------------------------------
+
+
+async def remember_shared_message(session: AsyncSession, link_id: int, chat_id: int, message_id: int) -> None:
+    """Remember a customer message posted for a link (once per message)."""
+    statement = (
+        upsert(session, SharedMessage)
+        .values(link_id=link_id, chat_id=chat_id, message_id=message_id, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
+    )
+    await session.execute(statement)
+
+
+async def shared_messages_of(session: AsyncSession, link_id: int) -> Sequence[SharedMessage]:
+    """The customer messages posted for a link, oldest first."""
+    statement = select(SharedMessage).where(col(SharedMessage.link_id) == link_id).order_by(col(SharedMessage.id))
+    return (await session.execute(statement)).scalars().all()

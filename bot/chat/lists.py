@@ -20,9 +20,11 @@ from bot.chat.context import PaylinkContext, arguments, chat_of, query_of, sende
 from bot.chat.guards import refuse, refuse_unless
 from bot.chat.reply import reply
 from bot.i18n.clock import today_starts
+from bot.i18n.reader import current
 from bot.services.access import Action
 from bot.services.link_access import LinkScope
 from bot.services.link_queries import StatusFilter
+from bot.services.link_search import search_terms
 from storage.models import utcnow
 
 PAGE_SIZE = 5  # fits a phone screen with one button per link
@@ -94,7 +96,7 @@ async def links_page(update: Update, context: PaylinkContext) -> None:
 
 
 async def find_command(update: Update, context: PaylinkContext) -> None:
-    """Find links by our link id, PayerMax's link id, an order's outTradeNo, or words of the description."""
+    """Find links by an amount, an id or order number (or 6 characters of one), or words of the description."""
     text = arguments(update)
     if not text:
         await reply(update, context, texts.find_usage())
@@ -104,9 +106,11 @@ async def find_command(update: Update, context: PaylinkContext) -> None:
     if scope is None:
         await refuse_unless(update, context, Action.VIEW_ALL_LINKS)
         return
-    found = await services.link_queries.find(text, scope)
+    defaults = await services.chat_defaults.defaults_for(chat_of(update).id)
+    terms = search_terms(text, locale=current().locale, chat_currency=defaults.currency)
+    found = await services.link_queries.find(terms, scope)
     if not found:
-        await reply(update, context, texts.find_none(text, own_only=not scope.all_links))
+        await reply(update, context, texts.find_none(text, own_only=not scope.all_links, short_id=terms.short_id))
         return
     await reply(
         update, context, texts.found_links(text, found), buttons=keyboards.open_keyboard([item.link for item in found])

@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.payermax.models import NOTIFY_TYPE_PAYBYLINK, Notification, PaymentAttempt
+from bot.payermax.models import NOTIFY_TYPE_PAYBYLINK, UNSUCCESSFUL_STATUSES, Notification, PaymentAttempt
+from bot.services.attempts import FailedAttempts
 from bot.services.feed import FeedEvent, feed_entry
 from bot.services.links import looks_like_ours
 from storage import bulk, repo
@@ -355,10 +356,12 @@ class PaymentService:
         *,
         owner_chat_ids: Sequence[int],
         on_enqueued: Callable[[], None] = lambda: None,
+        attempts: FailedAttempts | None = None,
     ) -> None:
         self._sessions = sessions
         self._owner_chat_ids = tuple(owner_chat_ids)
         self._on_enqueued = on_enqueued
+        self._attempts = attempts  # where declined and failed orders are kept (None: not kept)
 
     async def apply_notification(self, notification: Notification) -> Outcome:
         """Apply a PAYBYLINK or PAYMENT notification whose signature was verified."""
@@ -372,6 +375,11 @@ class PaymentService:
             )
         assert notification.order is not None
         order = notification.order
+        if order.status in UNSUCCESSFUL_STATUSES:
+            # Declined, failed or left unpaid: no money, but what the customer will tell support about.
+            if self._attempts is not None:
+                await self._attempts.reported(order, reported_at=notification.notify_time)
+            return Outcome.NOT_PAID
         attempts = notification.successful_attempts()
         async with self._sessions() as session:
             known = await repo.get_payment_by_trade(session, order.out_trade_no)

@@ -21,17 +21,21 @@ from bot.chat.texts.base import (
     money,
     money_of,
     ngettext,
+    plain,
+    plain_amount,
     short_when,
     t,
     when,
 )
-from bot.chat.texts.cards import STATUS_EMOJI, payment_method, status_text
+from bot.chat.texts.cards import STATUS_EMOJI, method_name, payment_method, status_text
 from bot.chat.texts.refunds import timeline_refund
 from bot.chat.texts.team import person
 from bot.i18n import clock
 from bot.money import Money
-from bot.services.link_queries import FoundLink, LinkPage, Timeline
-from storage.models import Chat, Link, LinkEventKind, LinkStatus, PaymentSource
+from bot.payermax.models import STATUS_CLOSED
+from bot.services.link_queries import FoundLink, LinkPage, Matched, Timeline
+from bot.services.link_search import MIN_FRAGMENT
+from storage.models import Chat, FailedAttempt, Link, LinkEventKind, LinkStatus, PaymentSource, utcnow
 
 
 def filter_name(status_filter: str) -> str:
@@ -130,28 +134,38 @@ def find_usage() -> Markup:
     """/find without words."""
     return t(
         _(
-            "What should I look for? Send <code>/find</code> with a link id (<code>PL…</code>), an order number, "
-            "a PayerMax link id or words from the description, for example <code>/find winter shoes</code>."
-        )
+            "What should I look for? Send <code>/find</code> with an amount (<code>{amount}</code>), "
+            "a link id or order number (6 characters of it are enough), or words from the description, "
+            "for example <code>/find winter shoes</code>."
+        ),
+        amount=plain_amount(Decimal(150000)),
     )
 
 
-def find_none(text: str, *, own_only: bool) -> Markup:
-    """Nothing matched the search."""
-    if own_only:
+def find_none(text: str, *, own_only: bool, short_id: bool = False) -> Markup:
+    """Nothing matched the search (and, for a short piece of an id, that 6 characters are needed)."""
+    quoted = clip(text, QUERY_UNITS)
+    if short_id:
         return t(
-            _("Nothing found for <b>{text}</b>. You can see only the links you made."), text=clip(text, QUERY_UNITS)
+            _("Nothing found for <b>{text}</b>. To find a link by part of its id, send at least {count} characters."),
+            text=quoted,
+            count=count(MIN_FRAGMENT),
         )
-    return t(_("Nothing found for <b>{text}</b>."), text=clip(text, QUERY_UNITS))
+    if own_only:
+        return t(_("Nothing found for <b>{text}</b>. You can see only the links you made."), text=quoted)
+    return t(_("Nothing found for <b>{text}</b>."), text=quoted)
 
 
-def _matched(matched: str) -> str:
+def _matched(matched: Matched) -> str:
     return {
-        "link id": _("link id"),
-        "PayerMax link id": _("PayerMax link id"),
-        "order": _("order number"),
-        "description": _("description"),
-    }.get(matched, matched)
+        Matched.LINK_ID: _("link id"),
+        Matched.PAYERMAX_ID: _("PayerMax link id"),
+        Matched.ORDER: _("order number"),
+        Matched.PART_OF_LINK_ID: _("part of the link id"),
+        Matched.PART_OF_ORDER: _("part of an order number"),
+        Matched.AMOUNT: _("amount"),
+        Matched.DESCRIPTION: _("description"),
+    }[matched]
 
 
 def found_links(text: str, found: Sequence[FoundLink]) -> Markup:
@@ -269,7 +283,43 @@ def source_name(source: PaymentSource | str) -> str:
     }.get(PaymentSource(source), str(source))
 
 
-def timeline(view: Timeline) -> Markup:
+def attempt_outcome(attempt: FailedAttempt) -> str:
+    """What became of an attempt that did not go through, in a few words: "card declined", "payment not completed"."""
+    if attempt.status == STATUS_CLOSED:
+        return _("payment not completed")
+    if attempt.payment_method:
+        return plain(_("{method} declined"), method=method_name(attempt.payment_method))
+    return _("payment declined")
+
+
+def _at(moment: datetime, now: datetime) -> str:
+    """A moment for "declined at …": the time alone today, the day and time before."""
+    return clock.time_of_day(moment) if moment >= clock.today_starts(now) else short_when(moment)
+
+
+def last_failed_attempt(attempt: FailedAttempt, now: datetime) -> Markup:
+    """The head of /status for an unpaid link: what the customer will say happened ("card declined at 16:20")."""
+    return t(
+        _("⚠️ Last attempt: {outcome} at {time} ({zone})"),
+        outcome=attempt_outcome(attempt),
+        time=_at(attempt.attempted_at, now),
+        zone=clock.current_zone_label(now),
+    )
+
+
+def _attempt_entry(attempt: FailedAttempt) -> Markup:
+    """A failed attempt in the timeline: what happened, PayerMax's reason, the order."""
+    reason = t(": {reason}", reason=clip(attempt.result_msg, 120)) if attempt.result_msg else Markup("")
+    return t(
+        _("{when} · {outcome}{reason} · order <code>{trade}</code>"),
+        when=short_when(attempt.attempted_at),
+        outcome=attempt_outcome(attempt),
+        reason=reason,
+        trade=ltr(attempt.out_trade_no),
+    )
+
+
+def timeline(view: Timeline, now: datetime | None = None) -> Markup:
     """The /status answer: the link, where and by whom it was made, its payments and every event."""
     link = view.link
     emoji, state = STATUS_EMOJI[LinkStatus(link.status)], status_text(link)
@@ -293,6 +343,9 @@ def timeline(view: Timeline) -> Markup:
     ]
     if link.expires_at and link.status == LinkStatus.ACTIVE:
         head.append(t(_("Valid until {when}"), when=when(link.expires_at)))
+    last_try = view.last_failed_attempt
+    if last_try is not None and link.status != LinkStatus.PAID:
+        head.append(last_failed_attempt(last_try, now or utcnow()))
     if link.failure_code:
         head.append(
             t(
@@ -317,15 +370,20 @@ def timeline(view: Timeline) -> Markup:
     if view.refunds:
         head += [Markup(""), t(_("<b>Refunds</b>")), *(timeline_refund(refund) for refund in view.refunds[-10:])]
     head += [Markup(""), t(_("<b>Timeline</b>"))]
-    events = [
-        t(
-            "{when} · {kind}{detail}",
-            when=short_when(event.created_at),
-            kind=event_kind(event.kind),
-            detail=": " + clip(event.detail, 160) if event.detail else "",
+    entries = [
+        (
+            event.created_at,
+            t(
+                "{when} · {kind}{detail}",
+                when=short_when(event.created_at),
+                kind=event_kind(event.kind),
+                detail=": " + clip(event.detail, 160) if event.detail else "",
+            ),
         )
         for event in view.events
     ]
+    entries += [(attempt.attempted_at, _attempt_entry(attempt)) for attempt in view.failed_attempts]
+    events = [entry for _moment, entry in sorted(entries, key=lambda pair: pair[0])]
     return fit_lines(
         head,
         events,
