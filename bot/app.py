@@ -54,6 +54,7 @@ from bot.services.reconcile import Reconciler
 from bot.services.refunds import RefundService
 from bot.services.reminders import Reminders
 from bot.services.retention import Retention
+from bot.services.shared import SharedMessages
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
 from bot.startup_gc import freeze_startup_objects
@@ -217,6 +218,7 @@ class PaylinkApp:
             readers=self.readers,
             refunds=self.refunds,
             feed=PaymentsFeed(self.sessions),
+            shared=SharedMessages(self.sessions, on_enqueued=self.dispatcher.wake),
         )
 
     def _web_app(self) -> Starlette:

@@ -40,9 +40,10 @@ HOLD_AHEAD_SECONDS = 2.0  # a message whose slot is further away goes back to th
 REFILL_AHEAD_SECONDS = 1.0  # claim more once the booked sends reach less than this far ahead
 BACKLOG_REFRESH_SECONDS = 5.0
 STOP_GRACE_SECONDS = 3.0  # at shutdown, how long sends already under way may take to finish
-# Failures of these kinds are not worth an owner's attention: the news itself went out (or, for a
-# reminder, was only a nudge to a person who may never have opened a private chat with the bot).
-_QUIET_FAILURES = frozenset({OutboxKind.ALERT, OutboxKind.CARD_UPDATE, OutboxKind.REMINDER})
+# Failures of these kinds are not worth an owner's attention: the news itself went out (an edit's
+# message may have been deleted), or, for a reminder, was only a nudge to a person who may never
+# have opened a private chat with the bot.
+_QUIET_FAILURES = frozenset({OutboxKind.ALERT, OutboxKind.CARD_UPDATE, OutboxKind.SHARED_PAID, OutboxKind.REMINDER})
 
 
 class OutboxDispatcher:
@@ -182,7 +183,7 @@ class OutboxDispatcher:
             kind = OutboxKind(message.kind)
             reader = await self._readers.chat(message.chat_id) if self._readers is not None else Reader()
             with reading_as(reader):
-                await RENDERERS[kind](Delivery(message, self._bot, self._sessions))
+                await RENDERERS[kind](Delivery(message, self._bot, self._sessions, self._readers))
         except asyncio.CancelledError:
             raise
         except Exception as exc:

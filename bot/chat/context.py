@@ -28,6 +28,7 @@ from bot.services.notices import RefusalNotices
 from bot.services.people import PeopleService
 from bot.services.readers import Readers
 from bot.services.refunds import RefundService
+from bot.services.shared import SharedMessages
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
 
@@ -51,6 +52,7 @@ class Services:
     readers: Readers
     refunds: RefundService
     feed: PaymentsFeed
+    shared: SharedMessages
 
 
 class BotData:

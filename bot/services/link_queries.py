@@ -57,6 +57,7 @@ class LinkPage:
     page: int  # 0-based, clamped to the pages there are
     pages: int  # at least 1, even when there are no links
     total: int
+    size: int = MAX_PAGE_SIZE  # links a page holds (numbering goes on from page to page)
 
 
 class Matched(StrEnum):
@@ -178,7 +179,7 @@ class LinkQueries:
             links = list(
                 await repo.list_links(session, statuses=statuses, offset=page * page_size, limit=page_size, **where)
             )
-        return LinkPage(links, page, pages, total)
+        return LinkPage(links, page, pages, total, page_size)
 
     async def paid_totals_since(self, scope: LinkScope, since: datetime) -> dict[str, Decimal]:
         """What links in scope took since ``since`` (the reader's midnight), per currency, in currency code order."""

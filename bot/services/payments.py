@@ -30,6 +30,7 @@ from bot.payermax.models import NOTIFY_TYPE_PAYBYLINK, UNSUCCESSFUL_STATUSES, No
 from bot.services.attempts import FailedAttempts
 from bot.services.feed import FeedEvent, feed_entry
 from bot.services.links import looks_like_ours
+from bot.services.shared import shared_paid
 from storage import bulk, repo
 from storage.db import BatchTransactions
 from storage.models import (
@@ -191,9 +192,18 @@ def _wants_private_copy(link: LinkFacts) -> bool:
 
 
 def _announcements(
-    link: LinkFacts, trade: str, payment_id: int, *, creator_notified_privately: bool, feed_chat_id: int | None
+    link: LinkFacts,
+    trade: str,
+    payment_id: int,
+    *,
+    creator_notified_privately: bool,
+    feed_chat_id: int | None,
+    shared: Sequence[tuple[int, int]] = (),
 ) -> list[bulk.OutboxEntry]:
-    """The messages a new payment queues: "Paid", the card edit, the creator's copy if they asked, the feed's post."""
+    """The messages a new payment queues: "Paid", the card edit, the creator's copy if they asked, the feed's post.
+
+    ``shared``: the (chat, message) of each customer message posted for the link, each edited to say it was paid.
+    """
     messages: list[bulk.OutboxEntry] = [
         {
             "dedupe_key": f"paid:{link.id}:{trade}",
@@ -231,6 +241,7 @@ def _announcements(
     )
     if posted is not None:
         messages.append(posted)
+    messages += [shared_paid(link.id, chat_id, message_id) for chat_id, message_id in shared]
     return messages
 
 
@@ -315,6 +326,7 @@ def _record_decided(connection: Connection, decisions: Sequence[_Decision]) -> l
     }
     notified_privately = bulk.members_notified_privately(connection, sorted(creators))
     feed_chat_id = bulk.feed_chat_id(connection) if new_ids else None
+    shared = bulk.shared_messages(connection, sorted({link_id for link_id, _trade in new_ids}))
     final: list[_Decision] = []
     events: list[tuple[int, LinkEventKind, str]] = []
     link_changes: dict[int, dict[str, Any]] = {}
@@ -338,6 +350,7 @@ def _record_decided(connection: Connection, decisions: Sequence[_Decision]) -> l
                 payment_id,
                 creator_notified_privately=link.creator_user_id in notified_privately,
                 feed_chat_id=feed_chat_id,
+                shared=shared.get(link.id, ()),
             )
             _log_recorded(link, trade)
         final.append(decision)
@@ -470,6 +483,7 @@ class PaymentService:
             stored_id(payment),
             creator_notified_privately=notified_privately,
             feed_chat_id=await repo.feed_chat_id(session),
+            shared=[(shared.chat_id, shared.message_id) for shared in await repo.shared_messages_of(session, link.id)],
         )
         for message in announcements:
             await repo.enqueue(session, **message)

@@ -9,7 +9,6 @@ from decimal import Decimal
 from bot.botapi.markup import MESSAGE_LIMIT, fit_lines
 from bot.chat.texts.base import (
     BUTTON_DESCRIPTION_UNITS,
-    LIST_DESCRIPTION_UNITS,
     NAME_UNITS,
     QUERY_UNITS,
     Markup,
@@ -20,6 +19,7 @@ from bot.chat.texts.base import (
     ltr,
     money,
     money_of,
+    name_of,
     ngettext,
     plain,
     plain_amount,
@@ -36,6 +36,10 @@ from bot.payermax.models import STATUS_CLOSED
 from bot.services.link_queries import FoundLink, LinkPage, Matched, Timeline
 from bot.services.link_search import MIN_FRAGMENT
 from storage.models import Chat, FailedAttempt, Link, LinkEventKind, LinkStatus, PaymentSource, utcnow
+
+# A list line on a phone: about 40 characters, the amount and status first.
+PHONE_DESCRIPTION_UNITS = 18
+PHONE_NAME_UNITS = 10
 
 
 def filter_name(status_filter: str) -> str:
@@ -66,17 +70,22 @@ def link_button_label(link: Link) -> str:
     )
 
 
-def _link_line(link: Link) -> Markup:
-    """One link in a list: status, amount, description, when it was made, its id."""
-    return t(
-        _("{emoji} <b>{amount}</b> {description}\n    {state} · made {made} · <code>{link_id}</code>"),
-        emoji=STATUS_EMOJI[LinkStatus(link.status)],
-        amount=money_of(link),
-        description=clip(link.description, LIST_DESCRIPTION_UNITS),
-        state=status_text(link),
-        made=short_when(link.created_at),
-        link_id=ltr(link.merchant_link_id),
-    )
+def _link_line(number: int, link: Link, *, with_creator: bool, now: datetime) -> Markup:
+    """One link in a list, short enough for one line on a phone: number, status, amount, what, (who,) when."""
+    values = {
+        "number": count(number),
+        "emoji": STATUS_EMOJI[LinkStatus(link.status)],
+        "amount": money_of(link),
+        "description": clip(link.description, PHONE_DESCRIPTION_UNITS),
+        "made": clock.moment_in_list(link.created_at, now),
+    }
+    if with_creator:
+        return t(
+            _("{number}. {emoji} <b>{amount}</b> · {description} · {name} · {made}"),
+            name=clip(person_name(link), PHONE_NAME_UNITS),
+            **values,
+        )
+    return t(_("{number}. {emoji} <b>{amount}</b> · {description} · {made}"), **values)
 
 
 def paid_totals(totals: dict[str, Decimal], now: datetime) -> Markup:
@@ -88,32 +97,46 @@ def paid_totals(totals: dict[str, Decimal], now: datetime) -> Markup:
     return t(_("Paid today ({zone}): {totals}"), zone=zone, totals=amounts)
 
 
+def links_title(*, in_group: bool, own_only: bool, team: bool, name: str) -> Markup:
+    """Whose links a /links message lists; in a group, also whom the list is for (each person has their own)."""
+    if in_group:
+        if own_only:
+            return t(_("<b>Links in this chat</b> (only yours), for {name}"), name=name_of(name))
+        return t(_("<b>Links in this chat</b>, for {name}"), name=name_of(name))
+    if team:
+        return t(_("<b>The team's links</b>"))
+    return t(_("<b>Your links</b>"))
+
+
 def links_page(
     page: LinkPage,
     *,
-    in_group: bool,
-    own_only: bool,
+    title: Markup,
     status_filter: str,
     totals: dict[str, Decimal],
-    viewer: bool,
+    with_creators: bool,
+    none_made_yet: bool,
     now: datetime,
 ) -> Markup:
-    """The /links message: title, today's totals, the page's links."""
-    if in_group:
-        title = t(_("<b>Links in this chat</b> (only yours)")) if own_only else t(_("<b>Links in this chat</b>"))
-    else:
-        title = t(_("<b>Your links</b>"))
+    """The /links message: title, today's totals, one numbered line per link, where the list stands.
+
+    ``none_made_yet``: an empty list of one's own links, for someone who can see everyone's.
+    """
     lines = [title, paid_totals(totals, now), Markup("")]
     if not page.links:
-        if viewer and not in_group and status_filter == "all":
+        if none_made_yet and status_filter == "all":
             lines.append(
                 t(_("You haven't made any links yourself. /find looks up any link by id, order number or description."))
             )
         else:
             lines.append(t(_("No links to show.")))
     else:
-        lines += [_link_line(link) for link in page.links]
-        lines += [Markup(""), t(_("Tap a link to open its card."))]
+        first = page.page * page.size
+        lines += [
+            _link_line(first + index + 1, link, with_creator=with_creators, now=now)
+            for index, link in enumerate(page.links)
+        ]
+        lines += [Markup(""), t(_("Tap a number to open that link's card."))]
     lines.append(
         t(
             ngettext(
@@ -128,6 +151,11 @@ def links_page(
         )
     )
     return join(lines)
+
+
+def list_for_you() -> str:
+    """The pop-up when someone presses a filter on another person's list: theirs comes as a new message."""
+    return _("Here is your own list: the one you pressed stays as it was.")
 
 
 def find_usage() -> Markup:
