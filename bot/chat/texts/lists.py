@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from bot.botapi.markup import MESSAGE_LIMIT, fit_lines
+from bot.botapi.keyboard_rows import display_units
+from bot.botapi.markup import MESSAGE_LIMIT, fit_lines, visible_text
 from bot.chat.texts.base import (
     BUTTON_DESCRIPTION_UNITS,
     NAME_UNITS,
@@ -37,8 +38,9 @@ from bot.services.link_queries import FoundLink, LinkPage, Matched, Timeline
 from bot.services.link_search import MIN_FRAGMENT
 from storage.models import Chat, FailedAttempt, Link, LinkEventKind, LinkStatus, PaymentSource, utcnow
 
-# A list line on a phone: about 40 characters, the amount and status first.
-PHONE_DESCRIPTION_UNITS = 18
+# A list line on a phone 390 points wide: about 40 characters before it wraps, the amount and status first.
+PHONE_LINE_UNITS = 40
+PHONE_DESCRIPTION_UNITS = 10  # the least of the description a line shows, however long the amount
 PHONE_NAME_UNITS = 10
 
 
@@ -71,21 +73,32 @@ def link_button_label(link: Link) -> str:
 
 
 def _link_line(number: int, link: Link, *, with_creator: bool, now: datetime) -> Markup:
-    """One link in a list, short enough for one line on a phone: number, status, amount, what, (who,) when."""
-    values = {
-        "number": count(number),
-        "emoji": STATUS_EMOJI[LinkStatus(link.status)],
-        "amount": money_of(link),
-        "description": clip(link.description, PHONE_DESCRIPTION_UNITS),
-        "made": clock.moment_in_list(link.created_at, now),
-    }
-    if with_creator:
+    """One link in a list, one line on a phone: number, status, amount, as much of the description as fits, who or when.
+
+    Lists of everyone's links say who made each; lists of one's own, when it was made.
+    """
+
+    def line(description: str) -> Markup:
+        values = {
+            "number": count(number),
+            "emoji": STATUS_EMOJI[LinkStatus(link.status)],
+            "amount": money_of(link),
+            "description": description,
+        }
+        if with_creator:
+            return t(
+                _("{number}. {emoji} <b>{amount}</b> · {description} · {name}"),
+                name=clip(person_name(link), PHONE_NAME_UNITS),
+                **values,
+            )
         return t(
-            _("{number}. {emoji} <b>{amount}</b> · {description} · {name} · {made}"),
-            name=clip(person_name(link), PHONE_NAME_UNITS),
+            _("{number}. {emoji} <b>{amount}</b> · {description} · {made}"),
+            made=clock.moment_in_list(link.created_at, now),
             **values,
         )
-    return t(_("{number}. {emoji} <b>{amount}</b> · {description} · {made}"), **values)
+
+    room = PHONE_LINE_UNITS - display_units(visible_text(line("")))
+    return line(clip(link.description, max(PHONE_DESCRIPTION_UNITS, room)))
 
 
 def paid_totals(totals: dict[str, Decimal], now: datetime) -> Markup:
