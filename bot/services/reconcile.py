@@ -195,13 +195,24 @@ class Reconciler:
         if successful:
             await self._payments.apply_to_link(link.merchant_link_id, successful, notify_type=PaymentSource.RECONCILE)
         if self._attempts is not None:
-            # PayerMax lists the link's declined orders too: this is where a kept one learns its link.
-            await self._attempts.place(link, info.attempts, self._client.order_query)
+            await self._place_attempts(link, info)
         if successful:
             return
         expired = info.link_status == "EXPIRED" or (info.expires_at is not None and info.expires_at <= utcnow())
         if expired:
             await self._mark_expired(link)
+
+    async def _place_attempts(self, link: Link, info: LinkInfo) -> None:
+        """PayerMax lists the link's declined orders too: this is where a kept one learns its link.
+
+        A PayerMax that does not answer orderQuery now must not keep the link from being marked
+        expired: the attempts are asked about again at the next check.
+        """
+        assert self._attempts is not None
+        try:
+            await self._attempts.place(link, info.attempts, self._client.order_query)
+        except PayerMaxError as exc:
+            log.warning("reconcile: PayerMax did not answer about the attempts on %s: %s", link.merchant_link_id, exc)
 
     async def _report(self, info: LinkInfo, attempt: PaymentAttempt) -> PaymentReport | None:
         """A successful attempt as a report; a pending one is asked about with orderQuery."""
