@@ -24,12 +24,13 @@ from bot.botapi.markup import Markup
 from bot.chat import keyboards, texts
 from bot.chat.card_view import card_view
 from bot.i18n.clock import zone
-from bot.i18n.reader import current
+from bot.i18n.reader import current, reading_as
 from bot.money import Money
 from bot.qr import qr_png
 from bot.services import daily_summary as summary
 from bot.services.daily_summary import SummaryPayload
 from bot.services.feed import FeedEvent
+from bot.services.readers import Readers
 from bot.services.reports import ReportService
 from bot.services.team import TeamNews
 from storage import repo
@@ -47,6 +48,7 @@ ORDER: Mapping[OutboxKind, int] = {
     OutboxKind.REFUND: 0,
     OutboxKind.FEED: 0,
     OutboxKind.CARD_UPDATE: 1,
+    OutboxKind.SHARED_PAID: 1,
     OutboxKind.REMINDER: 2,
     OutboxKind.NOTICE: 2,
     OutboxKind.DAILY_SUMMARY: 2,
@@ -101,6 +103,7 @@ class Delivery:
     message: OutboxMessage
     bot: sending.Bot
     sessions: async_sessionmaker[AsyncSession]
+    readers: Readers | None = None  # who reads what (a customer message is in its customers' language)
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -184,10 +187,18 @@ async def send_paid(delivery: Delivery) -> None:
     if payment is None:
         raise Undeliverable(f"payment {payload['payment_id']} no longer exists")
     in_card_chat = delivery.message.chat_id == link.chat_id
+    async with delivery.sessions() as session:
+        chat = await repo.get_chat(session, link.chat_id)
+    place = _place(chat)
+    # In a group, where several people make links, it says whose link it was; the private copy says where.
+    if in_card_chat:
+        text = texts.paid_message(link, payment, made_by=place is not None)
+    else:
+        text = texts.paid_message(link, payment, place=place or _group_of(link))
     await sending.send_text(
         delivery.bot,
         delivery.message.chat_id,
-        texts.paid_message(link, payment),
+        text,
         reply_to=link.card_message_id if in_card_chat else None,
         priority=Priority.ANNOUNCE,
         booked=True,
@@ -330,8 +341,28 @@ async def send_feed(delivery: Delivery) -> None:
     await sending.send_text(delivery.bot, delivery.message.chat_id, text, priority=Priority.ANNOUNCE, booked=True)
 
 
+async def update_shared(delivery: Delivery) -> None:
+    """Make a customer message posted for a link (Share) say it was paid, thank you: no Pay button any more."""
+    link = await delivery.link()
+    if link.status != LinkStatus.PAID:
+        return
+    message_id = int(delivery.payload.get("message_id", 0))
+    customers = await delivery.readers.customers_of(link.chat_id) if delivery.readers is not None else current()
+    with reading_as(customers):
+        text = texts.customer_message(link)
+    await sending.edit_text(
+        delivery.bot,
+        delivery.message.chat_id,
+        message_id,
+        text,
+        buttons=keyboards.share_keyboard(link, None),  # "send it on", in the words of the chat it is in
+        priority=PRIORITY,
+        booked=True,
+    )
+
+
 def _place(chat: Chat | None) -> str | None:
-    """A group's title for "made in …" (None for a private chat, or a group the bot never learnt the title of)."""
+    """A group's title for "made in …" (None for a private chat; an untitled group by its id)."""
     if chat is None or chat.type == "private":
         return None
     return chat.title or str(chat.id)
@@ -358,6 +389,11 @@ async def send_team_news(delivery: Delivery) -> None:
     await sending.send_text(delivery.bot, delivery.message.chat_id, text, priority=Priority.ANNOUNCE, booked=True)
 
 
+def _group_of(link: Link) -> str | None:
+    """A link's chat when the bot knows nothing of it but its id: a group's id is negative."""
+    return str(link.chat_id) if link.chat_id < 0 else None
+
+
 Renderer = Callable[[Delivery], Awaitable[None]]
 
 RENDERERS: Mapping[OutboxKind, Renderer] = {
@@ -372,4 +408,5 @@ RENDERERS: Mapping[OutboxKind, Renderer] = {
     OutboxKind.FEED: send_feed,
     OutboxKind.DAILY_SUMMARY: send_daily_summary,
     OutboxKind.TEAM: send_team_news,
+    OutboxKind.SHARED_PAID: update_shared,
 }

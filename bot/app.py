@@ -36,6 +36,7 @@ from bot.gateway_setup import connect_payermax
 from bot.logs import configure_logging
 from bot.outbox import OutboxDispatcher
 from bot.services.access import AccessService
+from bot.services.attempts import FailedAttempts
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService
 from bot.services.daily_summary import DailySummaries
@@ -56,6 +57,7 @@ from bot.services.refunds import RefundService
 from bot.services.reminders import Reminders
 from bot.services.reports import ReportService
 from bot.services.retention import Retention
+from bot.services.shared import SharedMessages
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
 from bot.startup_gc import freeze_startup_objects
@@ -154,7 +156,11 @@ class PaylinkApp:
             self.sessions, owner_ids=frozenset(settings.admin_user_ids), sandbox=settings.is_sandbox
         )
         self.link_access = LinkAccess(self.access)
-        self.payments = PaymentService(self.sessions, owner_chat_ids=settings.admin_user_ids, on_enqueued=wake)
+        # An attempt whose link is not known yet has its candidate links asked about in the next round, at once.
+        self.attempts = FailedAttempts(self.sessions, on_unplaced=lambda: self.reconciler.wake())
+        self.payments = PaymentService(
+            self.sessions, owner_chat_ids=settings.admin_user_ids, on_enqueued=wake, attempts=self.attempts
+        )
         self.notifications = NotificationWriter(self.payments, self.engine)
         self.refunds = RefundService(
             self.sessions,
@@ -188,6 +194,7 @@ class PaylinkApp:
             refunds=self.refunds,
             reminders=Reminders(self.sessions, on_enqueued=wake),
             summaries=DailySummaries(self.sessions, self.chat_defaults, self.access, on_enqueued=wake),
+            attempts=self.attempts,
         )
 
     def _telegram_application(self) -> PaylinkApplication:
@@ -236,6 +243,7 @@ class PaylinkApp:
             reports=ReportService(self.sessions),
             exports=ExportService(self.sessions),
             environment=settings.payermax_env,
+            shared=SharedMessages(self.sessions, on_enqueued=self.dispatcher.wake),
         )
 
     def _web_app(self) -> Starlette:

@@ -40,10 +40,13 @@ HOLD_AHEAD_SECONDS = 2.0  # a message whose slot is further away goes back to th
 REFILL_AHEAD_SECONDS = 1.0  # claim more once the booked sends reach less than this far ahead
 BACKLOG_REFRESH_SECONDS = 5.0
 STOP_GRACE_SECONDS = 3.0  # at shutdown, how long sends already under way may take to finish
-# Failures of these kinds are not worth an owner's attention: the news itself went out (or, for a
-# reminder, was only a nudge to a person who may never have opened a private chat with the bot; for team
-# news, the change was confirmed to whoever made it, and a removed member may well have blocked the bot).
-_QUIET_FAILURES = frozenset({OutboxKind.ALERT, OutboxKind.CARD_UPDATE, OutboxKind.REMINDER, OutboxKind.TEAM})
+# Failures of these kinds are not worth an owner's attention: the news itself went out (an edit's
+# message may have been deleted), or, for a reminder, was only a nudge to a person who may never have
+# opened a private chat with the bot; for team news, the change was confirmed to whoever made it, and a
+# removed member may well have blocked the bot.
+_QUIET_FAILURES = frozenset(
+    {OutboxKind.ALERT, OutboxKind.CARD_UPDATE, OutboxKind.SHARED_PAID, OutboxKind.REMINDER, OutboxKind.TEAM}
+)
 
 
 class OutboxDispatcher:
@@ -183,7 +186,7 @@ class OutboxDispatcher:
             kind = OutboxKind(message.kind)
             reader = await self._readers.chat(message.chat_id) if self._readers is not None else Reader()
             with reading_as(reader):
-                await RENDERERS[kind](Delivery(message, self._bot, self._sessions))
+                await RENDERERS[kind](Delivery(message, self._bot, self._sessions, self._readers))
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -24,6 +24,7 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
     Payment,
+    SharedMessage,
     TeamSettings,
     table_of,
     utcnow,
@@ -92,6 +93,21 @@ def members_notified_privately(connection: Connection, user_ids: Sequence[int]) 
         col(Member.user_id).in_(list(user_ids)), col(Member.notify_private).is_(True)
     )
     return set(connection.execute(statement).scalars())
+
+
+def shared_messages(connection: Connection, link_ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+    """The (chat id, message id) of each customer message posted for these links, by link."""
+    if not link_ids:
+        return {}
+    statement = (
+        select(col(SharedMessage.link_id), col(SharedMessage.chat_id), col(SharedMessage.message_id))
+        .where(col(SharedMessage.link_id).in_(list(link_ids)))
+        .order_by(col(SharedMessage.id))
+    )
+    found: dict[int, list[tuple[int, int]]] = {}
+    for row in connection.execute(statement):
+        found.setdefault(row.link_id, []).append((row.chat_id, row.message_id))
+    return found
 
 
 def feed_chat_id(connection: Connection) -> int | None:

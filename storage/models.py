@@ -202,6 +202,7 @@ class OutboxKind(StrEnum):
     FEED = "feed"  # a payment (or refund) of the team, posted in the payments feed chat
     DAILY_SUMMARY = "daily_summary"  # a chat's daily report, written when sent (once a day: summary:<chat>:<date>)
     TEAM = "team"  # team news for one person: their invite was used, they were taken off the team
+    SHARED_PAID = "shared_paid"  # edit a customer message the bot posted (Share) to "paid, thank you"
 
 
 class RefundStatus(StrEnum):
@@ -297,6 +298,7 @@ class Link(SQLModel, table=True):
         # only, an index of the id carrying what a report reads of a payment's link).
         Index("ix_links_status_updated", "status", "updated_at"),
         Index("ix_links_status_ended", "status", text("coalesce(expires_at, updated_at)")),
+        Index("ix_links_amount", "amount"),  # /find by amount looks links up by their exact amount text
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -329,6 +331,45 @@ class Link(SQLModel, table=True):
     # transaction that queues the reminder, with reminded_at set: the marker that makes it one reminder.
     remind_at: datetime | None = _time_column()
     reminded_at: datetime | None = _time_column()
+
+
+class FailedAttempt(SQLModel, table=True):
+    """A payment attempt that did not go through (declined, failed, closed), once per order, as PayerMax reported it.
+
+    A PAYMENT notification names only the order: until PayerMax lists that order on one of our links
+    (queryPaybylink), the attempt is kept with no link, and links it may belong to are asked about soon.
+    """
+
+    __tablename__ = "failed_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    out_trade_no: str = Field(max_length=64, unique=True)
+    link_id: int | None = Field(default=None, foreign_key="links.id", index=True)
+    status: str = Field(max_length=16)  # FAILED or CLOSED (orderQuery's spelling)
+    amount: Decimal | None = Field(default=None, sa_column=Column(DecimalText(), nullable=True))
+    currency: str | None = Field(default=None, max_length=3)
+    payment_method: str | None = Field(default=None, max_length=64)
+    target_org: str | None = Field(default=None, max_length=64)
+    card_org: str | None = Field(default=None, max_length=32)
+    card_number: str | None = Field(default=None, max_length=32)
+    result_code: str | None = Field(default=None, max_length=64)
+    result_msg: str | None = Field(default=None, max_length=256)
+    source: PaymentSource = _vocabulary(PaymentSource, 16)
+    attempted_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SharedMessage(SQLModel, table=True):
+    """A customer message the bot posted for a link (Share), edited to "paid, thank you" once the link is paid."""
+
+    __tablename__ = "shared_messages"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id", name="uq_shared_messages_chat_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(foreign_key="links.id", index=True)
+    chat_id: int = _telegram_id()
+    message_id: int = _telegram_id()
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Payment(SQLModel, table=True):

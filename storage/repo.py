@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, union_all, update
+from sqlalchemy import and_, delete, func, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
@@ -18,6 +18,7 @@ from storage.models import (
     AuditEvent,
     Chat,
     Draft,
+    FailedAttempt,
     Lease,
     Link,
     LinkEvent,
@@ -34,6 +35,7 @@ from storage.models import (
     Refund,
     RefundStatus,
     RefusalNotice,
+    SharedMessage,
     TeamSettings,
     table_of,
     utcnow,
@@ -494,14 +496,18 @@ def _of_payment_link(column: Any) -> Any:
 
 
 def _links_named(reference: str) -> Any:
-    """The ids of links this reference names: our link id (any case), PayerMax's link id, or a payment's outTradeNo.
+    """The ids of links this reference names: our link id (any case), PayerMax's link id, an order's outTradeNo.
 
-    A UNION of three index look-ups: the same conditions joined by OR make PostgreSQL scan every link.
+    A UNION of index look-ups (the order of a payment or of a failed attempt): the same conditions
+    joined by OR make PostgreSQL scan every link.
     """
     named = union_all(
         select(col(Link.id)).where(col(Link.merchant_link_id).in_({reference, reference.upper()})),
         select(col(Link.id)).where(col(Link.payermax_link_id) == reference),
         select(col(Payment.link_id)).where(col(Payment.out_trade_no) == reference),
+        select(col(FailedAttempt.link_id)).where(
+            col(FailedAttempt.out_trade_no) == reference, col(FailedAttempt.link_id).is_not(None)
+        ),
     ).subquery()
     return select(named.c.id)
 
@@ -514,23 +520,68 @@ async def find_links(
     chat_id: int | None,
     creator_user_id: int | None,
     limit: int,
+    fragment: str | None = None,
+    amounts: Sequence[str] = (),
+    currencies: Sequence[str] = (),
 ) -> Sequence[Link]:
-    """Links whose id, PayerMax link id or payment outTradeNo is ``reference``, or whose description has every word.
+    """Links a search names, newest first.
 
-    Newest first.
+    By ``reference``: the link id, PayerMax's link id, or the outTradeNo of a payment or failed
+    attempt; by ``fragment``: part of any of these (upper case, compared in upper case); by
+    ``amounts``: the link's amount as stored text, in one of ``currencies`` (none: any); by ``words``:
+    every word in the description.
     """
     scoped = _links_in_scope(select(Link), chat_id=chat_id, creator_user_id=creator_user_id)
     newest_first = (col(Link.created_at).desc(), col(Link.id).desc())
     named = scoped.where(col(Link.id).in_(_links_named(reference))).order_by(*newest_first)
     found = {link.id: link for link in (await session.execute(named.limit(limit))).scalars()}
+    others: list[Any] = []  # the slower ways in, each its own query so the look-up by id keeps its indexes
+    if fragment:
+        pattern = search.like_anywhere(fragment.upper())
+        others += [
+            func.upper(Link.merchant_link_id).like(pattern, escape="\\"),
+            func.upper(Link.payermax_link_id).like(pattern, escape="\\"),
+            col(Link.id).in_(_links_with_order(func.upper(Payment.out_trade_no).like(pattern, escape="\\"), Payment)),
+            col(Link.id).in_(
+                _links_with_order(func.upper(FailedAttempt.out_trade_no).like(pattern, escape="\\"), FailedAttempt)
+            ),
+        ]
+    if amounts:
+        by_amount = col(Link.amount).in_(list(amounts))
+        others.append(and_(by_amount, col(Link.currency).in_(list(currencies))) if currencies else by_amount)
+    for condition in others:
+        for link in (await session.execute(scoped.where(condition).order_by(*newest_first).limit(limit))).scalars():
+            found.setdefault(link.id, link)
     if words:
         for link in await search.links_described(session, scoped, words, limit=limit):
             found.setdefault(link.id, link)
     return sorted(found.values(), key=lambda link: (link.created_at, link.id or 0), reverse=True)[:limit]
 
 
+def _links_with_order(condition: Any, model: type[Payment] | type[FailedAttempt]) -> Any:
+    """The ids of links with a payment (or failed attempt) whose order meets ``condition``."""
+    link_id = col(Payment.link_id) if model is Payment else col(FailedAttempt.link_id)
+    return select(link_id).where(condition, link_id.is_not(None))
+
+
+async def orders_of_links(session: AsyncSession, link_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The outTradeNo of every payment and placed failed attempt of these links."""
+    if not link_ids:
+        return {}
+    orders: dict[int, list[str]] = {}
+    for link_column, order_column in (
+        (col(Payment.link_id), col(Payment.out_trade_no)),
+        (col(FailedAttempt.link_id), col(FailedAttempt.out_trade_no)),
+    ):
+        statement = select(link_column, order_column).where(link_column.in_(list(link_ids)))
+        for link_id, out_trade_no in (await session.execute(statement)).all():
+            if link_id is not None:
+                orders.setdefault(link_id, []).append(out_trade_no)
+    return orders
+
+
 async def link_by_reference(session: AsyncSession, reference: str) -> Link | None:
-    """The one link this id names: our link id, PayerMax's link id, or the outTradeNo of its payment."""
+    """The one link this id names: our link id, PayerMax's link id, or the outTradeNo of a payment or failed attempt."""
     statement = select(Link).where(col(Link.id).in_(_links_named(reference))).order_by(col(Link.id)).limit(1)
     return (await session.execute(statement)).scalar_one_or_none()
 
@@ -748,3 +799,90 @@ async def refunds_settled_between(
         creator_user_id=creator_user_id,
     ).where(col(Refund.status) == RefundStatus.SUCCESS, col(Refund.finished_at) >= start, col(Refund.finished_at) < end)
     return [(currency, amount) for currency, amount in (await session.execute(statement)).all()]
+
+
+# --- payment attempts that did not go through ------------------------------------------------
+
+
+async def failed_attempts_of(session: AsyncSession, link_id: int) -> Sequence[FailedAttempt]:
+    """A link's declined and failed attempts, oldest first."""
+    statement = (
+        select(FailedAttempt)
+        .where(col(FailedAttempt.link_id) == link_id)
+        .order_by(col(FailedAttempt.attempted_at), col(FailedAttempt.id))
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def failed_attempts_by_order(session: AsyncSession, out_trade_nos: Sequence[str]) -> dict[str, FailedAttempt]:
+    """The failed attempts recorded under these outTradeNos, by outTradeNo."""
+    if not out_trade_nos:
+        return {}
+    statement = select(FailedAttempt).where(col(FailedAttempt.out_trade_no).in_(list(out_trade_nos)))
+    return {attempt.out_trade_no: attempt for attempt in (await session.execute(statement)).scalars()}
+
+
+async def add_failed_attempt(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Record a failed attempt once per outTradeNo (atomic); True if this call recorded it."""
+    statement = upsert(session, FailedAttempt).values(**values).on_conflict_do_nothing(index_elements=["out_trade_no"])
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def place_failed_attempt(session: AsyncSession, out_trade_no: str, link_id: int) -> bool:
+    """Put an attempt recorded without a link on the link PayerMax lists it on; True if it had none before."""
+    result = await session.execute(
+        update(FailedAttempt)
+        .where(col(FailedAttempt.out_trade_no) == out_trade_no, col(FailedAttempt.link_id).is_(None))
+        .values(link_id=link_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def link_of_order(session: AsyncSession, out_trade_no: str) -> int | None:
+    """The link an order is known to belong to (by a payment or a placed failed attempt), if any."""
+    for link_column, order_column in (
+        (col(Payment.link_id), col(Payment.out_trade_no)),
+        (col(FailedAttempt.link_id), col(FailedAttempt.out_trade_no)),
+    ):
+        statement = select(link_column).where(order_column == out_trade_no, link_column.is_not(None)).limit(1)
+        link_id = (await session.execute(statement)).scalar_one_or_none()
+        if link_id is not None:
+            return int(link_id)
+    return None
+
+
+async def active_links_costing(
+    session: AsyncSession, amounts: Sequence[str], currency: str, *, limit: int
+) -> Sequence[Link]:
+    """ACTIVE links of one of these amounts (stored text) in this currency, newest first."""
+    statement = (
+        select(Link)
+        .where(
+            col(Link.status) == LinkStatus.ACTIVE,
+            col(Link.amount).in_(list(amounts)),
+            col(Link.currency) == currency,
+        )
+        .order_by(col(Link.created_at).desc(), col(Link.id).desc())
+        .limit(limit)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+# --- customer messages the bot posted ----------------------------------------------------------
+
+
+async def remember_shared_message(session: AsyncSession, link_id: int, chat_id: int, message_id: int) -> None:
+    """Remember a customer message posted for a link (once per message)."""
+    statement = (
+        upsert(session, SharedMessage)
+        .values(link_id=link_id, chat_id=chat_id, message_id=message_id, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
+    )
+    await session.execute(statement)
+
+
+async def shared_messages_of(session: AsyncSession, link_id: int) -> Sequence[SharedMessage]:
+    """The customer messages posted for a link, oldest first."""
+    statement = select(SharedMessage).where(col(SharedMessage.link_id) == link_id).order_by(col(SharedMessage.id))
+    return (await session.execute(statement)).scalars().all()

@@ -186,7 +186,9 @@ async def answer(query: CallbackQuery, text: str = "", *, alert: bool = False) -
     """Answer a button press (plain text, at most 200 characters); a press too old to answer is fine."""
     try:
         shown = text if len(text) <= CALLBACK_ANSWER_LIMIT else text[: CALLBACK_ANSWER_LIMIT - 1] + "…"
-        await query.answer(shown, show_alert=alert)
+        # No text is None, never "": with defaults, PTB takes an empty string for an empty list of poll
+        # options and sends "[]", which Telegram would show as the pop-up.
+        await query.answer(shown or None, show_alert=alert)
     except BadRequest as exc:
         # Telegram forgets a press after ~15 s (e.g. while PayerMax answered slowly): nothing to fix.
         if "query is too old" not in exc.message.lower() and "query id is invalid" not in exc.message.lower():

@@ -95,10 +95,14 @@ async def card_pressed(update: Update, context: PaylinkContext) -> None:
 async def show_card(update: Update, context: PaylinkContext, link: Link) -> None:
     """Make the pressed card show the link as it is now, with the buttons that fit its state."""
     message = query_of(update).message
-    if not isinstance(message, Message):
-        return  # too old for Telegram to let us edit it
+    if isinstance(message, Message):  # else too old for Telegram to let us edit it
+        await _show_on(context, message, link)
+
+
+async def _show_on(context: PaylinkContext, card: Message, link: Link) -> None:
+    """Make this card message show the link as it is now."""
     facts = await context.services.link_queries.card_facts(link)
-    await sending.edit_message(context.bot, message, render_caption(link, facts), buttons=card_buttons(link, facts))
+    await sending.edit_message(context.bot, card, render_caption(link, facts), buttons=card_buttons(link, facts))
 
 
 async def send_card(context: PaylinkContext, chat_id: int, link: Link) -> None:
@@ -119,30 +123,66 @@ async def refresh_card(update: Update, context: PaylinkContext, link: Link) -> N
 
 
 async def ask_cancel(update: Update, context: PaylinkContext, link: Link) -> None:
-    """Ask "Cancel this link?" by turning the card's buttons into Yes / No."""
+    """Ask "Cancel the link …?" in a message of its own under the card, with Yes / No."""
     query = query_of(update)
     obstacle = await context.services.link_actions.cancel_obstacle(link, sender(update).id)
     if obstacle is not None:
         await _tell_cancel_result(update, context, obstacle)
         return
-    await sending.answer(query, texts.cancel_ask())
-    message = query.message
-    if isinstance(message, Message):
-        await sending.edit_buttons(
-            context.bot, message.chat.id, message.message_id, keyboards.cancel_confirm_keyboard(link)
-        )
+    await sending.answer(query)
+    await sending.send_text(
+        context.bot,
+        chat_of(update).id,
+        texts.cancel_question(link),
+        buttons=keyboards.cancel_question_keyboard(link),
+        reply_to=_pressed_message_id(update),
+    )
+
+
+async def answer_cancel_yes(update: Update, context: PaylinkContext, link: Link) -> None:
+    """Yes under the question: cancel at PayerMax; the question then says what became of the link, the card shows it.
+
+    A cancel that may work in a minute (PayerMax unreachable, the link not confirmed yet) leaves the
+    question as it is, to be answered again.
+    """
+    query = query_of(update)
+    result = await context.services.link_actions.cancel(_row_id(link), actor(update))
+    if result.refusal is not None:
+        await refuse(update, context, result.refusal)
+        return
+    settled = result.outcome in (CancelOutcome.CANCELLED, CancelOutcome.ALREADY_CANCELLED)
+    await sending.answer(query, texts.cancel_answer(result), alert=not settled)
+    question = query.message
+    if result.outcome in _TRY_AGAIN or not isinstance(question, Message):
+        return
+    await sending.edit_text(context.bot, question.chat.id, question.message_id, texts.cancel_done(result))
+    card = question.reply_to_message
+    if card is not None and result.link is not None:
+        await _show_on(context, card, result.link)
+
+
+async def answer_cancel_no(update: Update, context: PaylinkContext, link: Link) -> None:
+    """No under the question: the link stays; the question says so."""
+    query = query_of(update)
+    await sending.answer(query)
+    question = query.message
+    if isinstance(question, Message):
+        await sending.edit_text(context.bot, question.chat.id, question.message_id, texts.cancel_kept(link))
 
 
 async def confirm_cancel(update: Update, context: PaylinkContext, link: Link) -> None:
-    """Cancel the link at PayerMax; the card then shows it cancelled (or why it could not be)."""
+    """Yes on a card that asked on itself (before questions were messages): cancel, and show the card."""
     result = await context.services.link_actions.cancel(_row_id(link), actor(update))
     await _tell_cancel_result(update, context, result)
 
 
 async def keep_link(update: Update, context: PaylinkContext, link: Link) -> None:
-    """Answer No to "Cancel this link?": give the card its buttons back."""
-    await sending.answer(query_of(update), texts.cancel_kept())
+    """No on a card that asked on itself: give the card its buttons back."""
+    await sending.answer(query_of(update))
     await show_card(update, context, link)
+
+
+_TRY_AGAIN = frozenset({CancelOutcome.UNREACHABLE, CancelOutcome.NOT_READY})
 
 
 async def _tell_cancel_result(update: Update, context: PaylinkContext, result: CancelResult) -> None:
@@ -181,18 +221,25 @@ async def customer_message(context: PaylinkContext, link: Link) -> tuple[Markup,
 
 
 async def share_link(update: Update, context: PaylinkContext, link: Link) -> None:
-    """Post the clean customer message, ready to forward or to send on through inline mode."""
-    if not await _payable(update, context, link):
+    """Post the clean customer message, ready to forward or to send on through inline mode.
+
+    Once the link is paid it is a thank-you instead of a request; a request posted here is
+    remembered, so that it turns into the thank-you when the payment comes.
+    """
+    if link.status != LinkStatus.PAID and not await _payable(update, context, link):
         return
     await sending.answer(query_of(update), texts.shared())
     message, pay_button = await customer_message(context, link)
-    await sending.send_text(
+    here = chat_of(update).id
+    posted = await sending.send_text(
         context.bot,
-        chat_of(update).id,
+        here,
         message,
         buttons=keyboards.share_keyboard(link, pay_button),
         reply_to=_pressed_message_id(update),
     )
+    if link.status != LinkStatus.PAID:
+        await context.services.shared.remember(_row_id(link), here, posted.message_id)
 
 
 async def send_qr(update: Update, context: PaylinkContext, link: Link) -> None:
@@ -260,6 +307,8 @@ async def reissue_link(update: Update, context: PaylinkContext, link: Link) -> N
 BUTTONS: dict[str, Button] = {
     keyboards.CARD_REFRESH: Button(Needs.VIEW, refresh_card),
     keyboards.CARD_CANCEL: Button(Needs.CANCEL, ask_cancel),
+    keyboards.CARD_CANCEL_YES: Button(Needs.CANCEL, answer_cancel_yes),
+    keyboards.CARD_CANCEL_NO: Button(Needs.CANCEL, answer_cancel_no),
     keyboards.CARD_CANCEL_CONFIRMED: Button(Needs.CANCEL, confirm_cancel),
     keyboards.CARD_KEEP: Button(Needs.CANCEL, keep_link),
     keyboards.CARD_SHARE: Button(Needs.RESEND, share_link),
@@ -271,7 +320,10 @@ BUTTONS: dict[str, Button] = {
 
 
 async def share_inline(update: Update, context: PaylinkContext) -> None:
-    """Answer "@bot <link id>" (or an empty query: my recent active links) with the customer message."""
+    """Answer "@bot <link id>" (or an empty query: my recent active links) with the customer message.
+
+    A paid link named by its id gets its thank-you message.
+    """
     query = update.inline_query
     if query is None:
         return
@@ -289,12 +341,15 @@ async def share_inline(update: Update, context: PaylinkContext) -> None:
     results = [
         await _article(context, link)
         for link in candidates
-        if link.status == LinkStatus.ACTIVE
-        and link.link_url
-        and await services.link_access.resend_refusal(link, user_id) is None
+        if _sendable(link) and await services.link_access.resend_refusal(link, user_id) is None
     ]
     # Personal and uncached: what a person may send depends on who they are, right now.
     await query.answer(results, cache_time=0, is_personal=True)
+
+
+def _sendable(link: Link) -> bool:
+    """Whether a customer message for this link says something useful: pay here, or (paid) thank you."""
+    return link.status == LinkStatus.PAID or (link.status == LinkStatus.ACTIVE and bool(link.link_url))
 
 
 async def _article(context: PaylinkContext, link: Link) -> InlineQueryResultArticle:

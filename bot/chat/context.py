@@ -30,6 +30,7 @@ from bot.services.people import PeopleService
 from bot.services.readers import Readers
 from bot.services.refunds import RefundService
 from bot.services.reports import ReportService
+from bot.services.shared import SharedMessages
 from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
 
@@ -56,6 +57,7 @@ class Services:
     reports: ReportService
     exports: ExportService
     environment: str  # PAYERMAX_ENV: sandbox, uat or production (what /start tells people)
+    shared: SharedMessages
 
 
 class BotData:

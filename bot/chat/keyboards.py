@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.botapi.keyboard_rows import button_rows
 from bot.chat import texts
 from storage.models import Link, LinkStatus
 
@@ -21,6 +22,10 @@ QUESTION_PREFIX = "q"
 CARD_PREFIX = "c"
 CARD_REFRESH = "r"
 CARD_CANCEL = "x"
+# Yes / No of the message that asks before cancelling. (Cards once asked on themselves with "xy" / "n":
+# presses of those still work.)
+CARD_CANCEL_YES = "cy"
+CARD_CANCEL_NO = "cn"
 CARD_CANCEL_CONFIRMED = "xy"
 CARD_KEEP = "n"
 CARD_SHARE = "s"
@@ -102,13 +107,13 @@ def reminder_keyboard(link: Link) -> InlineKeyboardMarkup:
     )
 
 
-def cancel_confirm_keyboard(link: Link) -> InlineKeyboardMarkup:
-    """The card's buttons while it asks "Cancel this link?"."""
+def cancel_question_keyboard(link: Link) -> InlineKeyboardMarkup:
+    """Yes / No under the message that asks "Cancel the link …?"."""
     return InlineKeyboardMarkup(
         [
             [
-                _card_button(texts.confirm_cancel_button(), CARD_CANCEL_CONFIRMED, link),
-                _card_button(texts.keep_button(), CARD_KEEP, link),
+                _card_button(texts.confirm_cancel_button(), CARD_CANCEL_YES, link),
+                _card_button(texts.keep_button(), CARD_CANCEL_NO, link),
             ]
         ]
     )
@@ -157,43 +162,47 @@ def share_keyboard(link: Link, customer: InlineKeyboardMarkup | None) -> InlineK
 
 
 def customer_keyboard(link: Link) -> InlineKeyboardMarkup | None:
-    """What the customer's copy carries: a button to the payment page, when Telegram accepts its URL."""
-    if not is_public_url(link.link_url):
+    """The customer's Pay button: while the link can be paid, and when Telegram takes its URL."""
+    if link.status != LinkStatus.ACTIVE or not is_public_url(link.link_url):
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(texts.pay_now_button(), url=link.link_url)]])
 
 
-# /links buttons: "l:<status filter>:<page>" re-renders the list; each link opens its card.
+# /links buttons: "l:<status filter>:<page>:<user id>" re-renders the list of the person it is for
+# (lists sent before the user id was added have none); each link's number opens its card.
 LIST_PREFIX = "l"
 LIST_FILTERS = ("all", "active", "paid", "expired", "cancelled")
+NUMBERS_PER_ROW = 5  # one-digit buttons: five side by side still show in full
 
 
-def list_data(status_filter: str, page: int) -> str:
-    """Callback data for one page of /links with one status filter."""
-    return f"{LIST_PREFIX}:{status_filter}:{page}"
+def list_data(status_filter: str, page: int, owner: int) -> str:
+    """Callback data for one page of /links with one status filter, for the person whose list it is."""
+    return f"{LIST_PREFIX}:{status_filter}:{page}:{owner}"
 
 
-def links_keyboard(links: Sequence[Link], *, status_filter: str, page: int, pages: int) -> InlineKeyboardMarkup:
-    """Filters on top, one button per link (opens its card), then the pager."""
+def links_keyboard(
+    links: Sequence[Link], *, status_filter: str, page: int, pages: int, first_number: int, owner: int
+) -> InlineKeyboardMarkup:
+    """Filters in rows that fit a phone, a number per link (opens its card, as numbered in the text), the pager."""
     filters = [
         InlineKeyboardButton(
             f"• {texts.filter_name(value)}" if value == status_filter else texts.filter_name(value),
-            callback_data=list_data(value, 0),
+            callback_data=list_data(value, 0, owner),
         )
         for value in LIST_FILTERS
     ]
-    rows = [
-        filters,
-        *(
-            [InlineKeyboardButton(texts.link_button_label(link), callback_data=card_data(CARD_OPEN, link))]
-            for link in links
-        ),
+    numbers = [
+        InlineKeyboardButton(texts.count(first_number + index), callback_data=card_data(CARD_OPEN, link))
+        for index, link in enumerate(links)
     ]
+    rows = [*button_rows(filters), *button_rows(numbers, most=NUMBERS_PER_ROW)]
     pager = []
     if page > 0:
-        pager.append(InlineKeyboardButton(texts.previous_button(), callback_data=list_data(status_filter, page - 1)))
+        pager.append(
+            InlineKeyboardButton(texts.previous_button(), callback_data=list_data(status_filter, page - 1, owner))
+        )
     if page < pages - 1:
-        pager.append(InlineKeyboardButton(texts.next_button(), callback_data=list_data(status_filter, page + 1)))
+        pager.append(InlineKeyboardButton(texts.next_button(), callback_data=list_data(status_filter, page + 1, owner)))
     if pager:
         rows.append(pager)
     return InlineKeyboardMarkup(rows)

@@ -94,6 +94,16 @@ def time_of_day(moment: datetime | None) -> str:
     return _isolated(format_skeleton("Hm", local, tzinfo=local.tzinfo, locale=format_locale(current().locale)))
 
 
+def moment_in_list(moment: datetime | None, now: datetime) -> str:
+    """As short as a phone list allows: the time for today ("16:20"), the day before ("Nov 26")."""
+    if moment is None:
+        return "—"
+    if moment >= today_starts(now):
+        return time_of_day(moment)
+    local = _local(moment)
+    return _isolated(format_skeleton("MMMd", local, tzinfo=local.tzinfo, locale=format_locale(current().locale)))
+
+
 def day(moment: datetime) -> str:
     """A date for reports and totals ("27 Nov 2026")."""
     local = _local(moment)

@@ -34,6 +34,9 @@ MAX_USER_ID_CHARS = 64
 # Statuses (contract §5.3).
 STATUS_SUCCESS = "SUCCESS"
 STATUS_CLOSED = "CLOSED"
+STATUS_FAILED = "FAILED"
+# An attempt that ended without money: declined or failed (FAILED), or left unpaid (CLOSED) (§5.3).
+UNSUCCESSFUL_STATUSES = frozenset({STATUS_FAILED, STATUS_CLOSED})
 _STATUS_ALIASES = {"CLOSE": STATUS_CLOSED}  # payByLinkInfo[].status spells it CLOSE (§9.5)
 
 # Refund statuses (contract §11.3-§11.4).
@@ -246,6 +249,7 @@ class OrderInfo:
     target_org: str | None
     card_org: str | None
     card_number: str | None
+    create_time: datetime | None = None  # when the customer started the attempt (orderQuery's createTime)
 
 
 @dataclass(frozen=True)
@@ -464,6 +468,7 @@ def parse_order_info(data: Mapping[str, Any]) -> OrderInfo:
         result_msg=_optional_str(data, "resultMsg"),
         complete_time=parse_timestamp(data.get("completeTime"), field="completeTime"),
         **_payment_method_fields(data, ""),
+        create_time=parse_timestamp(data.get("createTime"), field="createTime"),
     )
 
 

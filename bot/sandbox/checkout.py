@@ -1,10 +1,12 @@
 """The customer's side of the sandbox: the checkout page, and paying or declining a link.
 
 Plain HTML without JavaScript; every value is escaped. Paying creates a SUCCESS attempt and
-queues the PAYBYLINK notification; declining creates a CLOSED attempt and notifies nobody,
-because PayerMax only notifies successful link payments. The page speaks the language the link
-was made with (createPaybylink's ``language``, PayerMax's codes), as PayerMax's own page does,
-and writes the amount and the expiry that language's way, in the main time zone of the link's country.
+queues the PAYBYLINK notification; declining creates a FAILED attempt and queues a PAYMENT
+notification with that status (contract §5.2: PayerMax's link notification reports only successes;
+the general payment notification, sent here to the link's notifyUrl, reports failures too). The page
+speaks the language the link was made with (createPaybylink's ``language``, PayerMax's codes), as
+PayerMax's own page does, and writes the amount and the expiry that language's way, in the main
+time zone of the link's country.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bot.i18n.regions import zones_of
 from bot.money import Money, format_money
 from bot.sandbox.errors import CheckoutRefused
 from bot.sandbox.notifier import Notifier, new_delivery
-from bot.sandbox.payloads import SandboxUrls, paybylink_notification
+from bot.sandbox.payloads import SandboxUrls, paybylink_notification, payment_notification
 from bot.sandbox.store import (
     AttemptStatus,
     LinkState,
@@ -124,16 +126,22 @@ class CheckoutDesk:
         return attempt
 
     def decline(self, link_id: str, method: str = PaymentMethod.CARD) -> PaymentAttempt:
-        """Record a declined attempt; the link stays payable and nobody is notified."""
+        """Record a declined attempt and queue its PAYMENT notification; the link stays payable."""
         link = self._payable_link(link_id, method)
+        now = self._clock()
         attempt = PaymentAttempt(
             out_trade_no=new_out_trade_no(),
             trade_token=new_trade_token(),
-            status=AttemptStatus.CLOSED,
+            status=AttemptStatus.FAILED,
             method=method,
-            created_at=self._clock(),
+            created_at=now,
+            complete_at=now,
         )
         self._store.add_attempt(link, attempt)
+        body = payment_notification(link, attempt, app_id=self._app_id, merchant_no=self._merchant_no, now=now)
+        self._notifier.submit(
+            new_delivery(delivery_id=attempt.out_trade_no, link_id=link.link_id, notify_url=link.notify_url, body=body)
+        )
         return attempt
 
     def _payable_link(self, link_id: str, method: str) -> PaymentLink:

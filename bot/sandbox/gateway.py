@@ -176,6 +176,10 @@ class SandboxGateway:
         """Pay a link as a customer would with the Pay button; return the new ``outTradeNo``."""
         return self._checkout.pay(link_id, method).out_trade_no
 
+    async def decline(self, link_id: str, *, method: str = PaymentMethod.CARD) -> str:
+        """Decline a payment of a link as the Decline button does; return the failed order's ``outTradeNo``."""
+        return self._checkout.decline(link_id, method).out_trade_no
+
     def settle_refunds(self) -> list[Refund]:
         """Settle every pending refund now, without waiting for the delay; return the refunds settled."""
         return self._refunds.settle_pending()

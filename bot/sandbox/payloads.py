@@ -14,13 +14,21 @@ from bot.sandbox.store import AttemptStatus, PaymentAttempt, PaymentLink, Refund
 
 MOUNT_PREFIX = "/sandbox"
 NOTIFY_TYPE_PAYBYLINK = "PAYBYLINK"
+NOTIFY_TYPE_PAYMENT = "PAYMENT"
 NOTIFY_TYPE_REFUND = "REFUND"
 KEY_VERSION = "1"
 SUCCESS_MSG = "Success."
 SANDBOX_WALLET_ORG = "SANDBOXWALLET"
 # payByLinkInfo spells the closed status CLOSE while orderQuery spells it CLOSED (contract §9.5);
-# the sandbox reproduces both spellings so the bot is tested against each.
-_PAY_BY_LINK_STATUS = {AttemptStatus.SUCCESS: "SUCCESS", AttemptStatus.CLOSED: "CLOSE"}
+# the sandbox reproduces both spellings so the bot is tested against each. payByLinkInfo has no
+# FAILED (§4.1): a declined attempt is CLOSE there and FAILED in orderQuery and PAYMENT notifications.
+_PAY_BY_LINK_STATUS = {AttemptStatus.SUCCESS: "SUCCESS", AttemptStatus.FAILED: "CLOSE", AttemptStatus.CLOSED: "CLOSE"}
+# Why a declined attempt failed, per method (PayerMax's resultCode and resultMsg).
+DECLINE_CODE = "PAYMENT_FAILED"
+_DECLINE_MESSAGES = {
+    "CARD": "SANDBOX: the card was declined",
+    "WALLET": "SANDBOX: the e-wallet declined the payment",
+}
 
 
 @dataclass(frozen=True)
@@ -123,10 +131,36 @@ def order_details(link: PaymentLink, attempt: PaymentAttempt) -> dict[str, Any]:
         details["completeTime"] = paid_at
         details["cashierCountry"] = link.country
         details["paymentDetails"] = [{**payment_detail(attempt), "payAmount": amount, "payCurrency": link.currency}]
+    elif attempt.status == AttemptStatus.FAILED:
+        details["resultCode"] = DECLINE_CODE
+        details["resultMsg"] = _DECLINE_MESSAGES.get(attempt.method, "SANDBOX: the payment was declined")
     else:
         details["resultCode"] = "ORDER_CLOSED"
         details["resultMsg"] = "SANDBOX: the customer declined the payment"
     return details
+
+
+def payment_notification(
+    link: PaymentLink, attempt: PaymentAttempt, *, app_id: str, merchant_no: str, now: datetime
+) -> dict[str, Any]:
+    """The PAYMENT notification for an attempt that did not go through (contract §5.2).
+
+    ``code`` is the failure's code and ``data.status`` FAILED; like orderQuery, ``totalAmount`` is a
+    number. ``paymentDetails`` names only the method: card details come with successes.
+    """
+    data = order_details(link, attempt)
+    data["completeTime"] = format_millis(attempt.complete_at or attempt.created_at)
+    data["paymentDetails"] = [{"paymentMethodType": attempt.method}]
+    return {
+        "code": data.get("resultCode", DECLINE_CODE),
+        "msg": data.get("resultMsg", ""),
+        "keyVersion": KEY_VERSION,
+        "appId": app_id,
+        "merchantNo": merchant_no,
+        "notifyTime": format_millis(now),
+        "notifyType": NOTIFY_TYPE_PAYMENT,
+        "data": data,
+    }
 
 
 def paybylink_notification(

@@ -51,7 +51,8 @@ class AttemptStatus:
     """Status of one payment attempt, in orderQuery's spelling (contract §5.3)."""
 
     SUCCESS = "SUCCESS"
-    CLOSED = "CLOSED"
+    FAILED = "FAILED"  # declined (the checkout's Decline)
+    CLOSED = "CLOSED"  # left unpaid (kept for state files written before declines were FAILED)
 
 
 @dataclass

@@ -14,9 +14,20 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.link_access import LinkScope
+from bot.services.link_search import SearchTerms
 from bot.services.refund_summary import RefundSummary, summarize
 from storage import repo
-from storage.models import AuditAction, Chat, Link, LinkEvent, LinkStatus, Payment, Refund, RefundStatus
+from storage.models import (
+    AuditAction,
+    Chat,
+    FailedAttempt,
+    Link,
+    LinkEvent,
+    LinkStatus,
+    Payment,
+    Refund,
+    RefundStatus,
+)
 
 CANCEL_AUDIT_ACTION = AuditAction.CANCEL_LINK
 MAX_FOUND = 10  # what one Telegram message can show with details
@@ -46,6 +57,19 @@ class LinkPage:
     page: int  # 0-based, clamped to the pages there are
     pages: int  # at least 1, even when there are no links
     total: int
+    size: int = MAX_PAGE_SIZE  # links a page holds (numbering goes on from page to page)
+
+
+class Matched(StrEnum):
+    """What of a link a search text matched, most telling first."""
+
+    LINK_ID = "link id"
+    PAYERMAX_ID = "PayerMax link id"
+    ORDER = "order"
+    PART_OF_LINK_ID = "part of link id"
+    PART_OF_ORDER = "part of order"
+    AMOUNT = "amount"
+    DESCRIPTION = "description"
 
 
 @dataclass(frozen=True)
@@ -54,7 +78,7 @@ class FoundLink:
 
     link: Link
     payment: Payment | None
-    matched: str  # "link id", "PayerMax link id", "order", "description"
+    matched: Matched
 
 
 @dataclass(frozen=True)
@@ -66,6 +90,12 @@ class Timeline:
     events: list[LinkEvent]
     payments: list[Payment]
     refunds: list[Refund] = field(default_factory=list)  # every refund asked for (proposals not confirmed left out)
+    failed_attempts: list[FailedAttempt] = field(default_factory=list)  # declined or failed, oldest first
+
+    @property
+    def last_failed_attempt(self) -> FailedAttempt | None:
+        """The latest attempt that did not go through, what a customer who says "it didn't work" means."""
+        return self.failed_attempts[-1] if self.failed_attempts else None
 
 
 @dataclass(frozen=True)
@@ -134,7 +164,8 @@ class LinkQueries:
                 for refund in await repo.refunds_of_link(session, link_id)
                 if refund.status not in (RefundStatus.PROPOSED, RefundStatus.DISCARDED)
             ]
-        return Timeline(link, chat, events, payments, refunds)
+            failed = list(await repo.failed_attempts_of(session, link_id))
+        return Timeline(link, chat, events, payments, refunds, failed)
 
     async def list_links(self, scope: LinkScope, status: StatusFilter, page: int, page_size: int) -> LinkPage:
         """One page of the links in scope with this status, newest first."""
@@ -148,7 +179,7 @@ class LinkQueries:
             links = list(
                 await repo.list_links(session, statuses=statuses, offset=page * page_size, limit=page_size, **where)
             )
-        return LinkPage(links, page, pages, total)
+        return LinkPage(links, page, pages, total, page_size)
 
     async def paid_totals_since(self, scope: LinkScope, since: datetime) -> dict[str, Decimal]:
         """What links in scope took since ``since`` (the reader's midnight), per currency, in currency code order."""
@@ -161,39 +192,51 @@ class LinkQueries:
             totals[payment.currency] = totals.get(payment.currency, Decimal(0)) + payment.amount
         return dict(sorted(totals.items()))
 
-    async def find(self, text: str, scope: LinkScope) -> list[FoundLink]:
-        """Links in scope this text names (link id, PayerMax id, outTradeNo) or describes (every word); newest first."""
-        reference = text.strip()
-        words = [word for word in reference.split() if word]
-        if not words:
+    async def find(self, terms: SearchTerms, scope: LinkScope) -> list[FoundLink]:
+        """Links in scope the search names (an id, part of one, an amount) or describes (every word); newest first."""
+        if not terms.words:
             return []
+        amount = terms.amount
         async with self._sessions() as session:
             links = list(
                 await repo.find_links(
                     session,
-                    reference=reference,
-                    words=words,
+                    reference=terms.text,
+                    words=terms.words,
+                    fragment=terms.fragment,
+                    amounts=amount.stored_texts() if amount else (),
+                    currencies=amount.currencies if amount else (),
                     chat_id=scope.chat_id,
                     creator_user_id=scope.creator_user_id,
                     limit=MAX_FOUND,
                 )
             )
-            payments = await repo.latest_payments(session, [link.id for link in links if link.id is not None])
-            orders = (
-                {payment.link_id for payment in await repo.payments_of_trade(session, reference)} if links else set()
-            )
+            ids = [link.id for link in links if link.id is not None]
+            payments = await repo.latest_payments(session, ids)
+            orders = await repo.orders_of_links(session, ids)
         return [
-            FoundLink(link, payments.get(link.id) if link.id is not None else None, _matched(link, reference, orders))
+            FoundLink(
+                link,
+                payments.get(link.id) if link.id is not None else None,
+                _matched(link, terms, orders.get(link.id, []) if link.id is not None else []),
+            )
             for link in links
         ]
 
 
-def _matched(link: Link, reference: str, order_link_ids: set[int]) -> str:
-    """Say which of the link's identifiers (or its description) the search text matched."""
+def _matched(link: Link, terms: SearchTerms, orders: list[str]) -> Matched:
+    """Say which of the link's identifiers, its amount or its description the search matched."""
+    reference, fragment = terms.text, terms.fragment
     if link.merchant_link_id.upper() == reference.upper():
-        return "link id"
+        return Matched.LINK_ID
     if link.payermax_link_id == reference:
-        return "PayerMax link id"
-    if link.id in order_link_ids:
-        return "order"
-    return "description"
+        return Matched.PAYERMAX_ID
+    if reference in orders:
+        return Matched.ORDER
+    if fragment and (fragment in link.merchant_link_id.upper() or fragment in (link.payermax_link_id or "").upper()):
+        return Matched.PART_OF_LINK_ID
+    if fragment and any(fragment in order.upper() for order in orders):
+        return Matched.PART_OF_ORDER
+    if terms.amount is not None and terms.amount.matches(link.amount, link.currency):
+        return Matched.AMOUNT
+    return Matched.DESCRIPTION

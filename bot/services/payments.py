@@ -26,9 +26,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.payermax.models import NOTIFY_TYPE_PAYBYLINK, Notification, PaymentAttempt
+from bot.payermax.models import NOTIFY_TYPE_PAYBYLINK, UNSUCCESSFUL_STATUSES, Notification, PaymentAttempt
+from bot.services.attempts import FailedAttempts
 from bot.services.feed import FeedEvent, feed_entry
 from bot.services.links import looks_like_ours
+from bot.services.shared import shared_paid
 from storage import bulk, repo
 from storage.db import BatchTransactions
 from storage.details import DetailKind, detail
@@ -197,9 +199,18 @@ def _wants_private_copy(link: LinkFacts) -> bool:
 
 
 def _announcements(
-    link: LinkFacts, trade: str, payment_id: int, *, creator_notified_privately: bool, feed_chat_id: int | None
+    link: LinkFacts,
+    trade: str,
+    payment_id: int,
+    *,
+    creator_notified_privately: bool,
+    feed_chat_id: int | None,
+    shared: Sequence[tuple[int, int]] = (),
 ) -> list[bulk.OutboxEntry]:
-    """The messages a new payment queues: "Paid", the card edit, the creator's copy if they asked, the feed's post."""
+    """The messages a new payment queues: "Paid", the card edit, the creator's copy if they asked, the feed's post.
+
+    ``shared``: the (chat, message) of each customer message posted for the link, each edited to say it was paid.
+    """
     messages: list[bulk.OutboxEntry] = [
         {
             "dedupe_key": f"paid:{link.id}:{trade}",
@@ -237,6 +248,7 @@ def _announcements(
     )
     if posted is not None:
         messages.append(posted)
+    messages += [shared_paid(link.id, chat_id, message_id) for chat_id, message_id in shared]
     return messages
 
 
@@ -321,6 +333,7 @@ def _record_decided(connection: Connection, decisions: Sequence[_Decision]) -> l
     }
     notified_privately = bulk.members_notified_privately(connection, sorted(creators))
     feed_chat_id = bulk.feed_chat_id(connection) if new_ids else None
+    shared = bulk.shared_messages(connection, sorted({link_id for link_id, _trade in new_ids}))
     final: list[_Decision] = []
     events: list[tuple[int, LinkEventKind, str]] = []
     link_changes: dict[int, dict[str, Any]] = {}
@@ -344,6 +357,7 @@ def _record_decided(connection: Connection, decisions: Sequence[_Decision]) -> l
                 payment_id,
                 creator_notified_privately=link.creator_user_id in notified_privately,
                 feed_chat_id=feed_chat_id,
+                shared=shared.get(link.id, ()),
             )
             _log_recorded(link, trade)
         final.append(decision)
@@ -362,10 +376,12 @@ class PaymentService:
         *,
         owner_chat_ids: Sequence[int],
         on_enqueued: Callable[[], None] = lambda: None,
+        attempts: FailedAttempts | None = None,
     ) -> None:
         self._sessions = sessions
         self._owner_chat_ids = tuple(owner_chat_ids)
         self._on_enqueued = on_enqueued
+        self._attempts = attempts  # where declined and failed orders are kept (None: not kept)
 
     async def apply_notification(self, notification: Notification) -> Outcome:
         """Apply a PAYBYLINK or PAYMENT notification whose signature was verified."""
@@ -379,6 +395,11 @@ class PaymentService:
             )
         assert notification.order is not None
         order = notification.order
+        if order.status in UNSUCCESSFUL_STATUSES:
+            # Declined, failed or left unpaid: no money, but what the customer will tell support about.
+            if self._attempts is not None:
+                await self._attempts.reported(order, reported_at=notification.notify_time)
+            return Outcome.NOT_PAID
         attempts = notification.successful_attempts()
         async with self._sessions() as session:
             known = await repo.get_payment_by_trade(session, order.out_trade_no)
@@ -469,6 +490,7 @@ class PaymentService:
             stored_id(payment),
             creator_notified_privately=notified_privately,
             feed_chat_id=await repo.feed_chat_id(session),
+            shared=[(shared.chat_id, shared.message_id) for shared in await repo.shared_messages_of(session, link.id)],
         )
         for message in announcements:
             await repo.enqueue(session, **message)

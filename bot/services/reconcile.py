@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.payermax.client import PayerMaxClient
 from bot.payermax.errors import ApiError, PayerMaxError
 from bot.payermax.models import STATUS_SUCCESS, LinkInfo, PaymentAttempt
+from bot.services.attempts import FailedAttempts
 from bot.services.daily_summary import DailySummaries
 from bot.services.links import LinkPending, LinkRefused, LinkService
 from bot.services.payments import PaymentReport, PaymentService
@@ -75,8 +76,11 @@ class Reconciler:
         refunds: RefundService | None = None,
         reminders: Reminders | None = None,
         summaries: DailySummaries | None = None,
+        attempts: FailedAttempts | None = None,
     ) -> None:
         self._sessions = sessions
+        self._attempts = attempts
+        self._woken = asyncio.Event()
         self._refunds = refunds
         self._retention = retention
         self._reminders = reminders
@@ -86,7 +90,7 @@ class Reconciler:
         self._payments = payments
         self._pause = 1.0 / calls_per_second
         self._batch_size = batch_size
-        self._idle = idle_seconds
+        self._idle_seconds = idle_seconds
         self._on_enqueued = on_enqueued
         self.holder = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
 
@@ -97,14 +101,29 @@ class Reconciler:
         signal; a call in flight is the caller's to wait for or cancel (``bot.app`` bounds it).
         """
         while not stop.is_set():
+            self._woken.clear()  # a wake from now on (even during this round) starts the next round at once
             try:
                 checked = await self.reconcile_once(stop)
             except Exception:
                 log.exception("reconcile round failed")
                 checked = 0
             if checked < self._batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._idle)
+                await self._idle(stop)
+
+    def wake(self) -> None:
+        """Start the next round now rather than after the idle wait (links were made due for a reason)."""
+        self._woken.set()
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait until the idle time is over, the reconciler is woken, or told to stop."""
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._woken.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self._idle_seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*waits, return_exceptions=True)
 
     async def reconcile_once(self, stop: asyncio.Event | None = None) -> int:
         """Check every due link and refund (if this replica holds the lease) until ``stop``; return how many."""
@@ -186,10 +205,25 @@ class Reconciler:
         successful = [report for report in reports if report is not None]
         if successful:
             await self._payments.apply_to_link(link.merchant_link_id, successful, notify_type=PaymentSource.RECONCILE)
+        if self._attempts is not None:
+            await self._place_attempts(link, info)
+        if successful:
             return
         expired = info.link_status == "EXPIRED" or (info.expires_at is not None and info.expires_at <= utcnow())
         if expired:
             await self._mark_expired(link)
+
+    async def _place_attempts(self, link: Link, info: LinkInfo) -> None:
+        """PayerMax lists the link's declined orders too: this is where a kept one learns its link.
+
+        A PayerMax that does not answer orderQuery now must not keep the link from being marked
+        expired: the attempts are asked about again at the next check.
+        """
+        assert self._attempts is not None
+        try:
+            await self._attempts.place(link, info.attempts, self._client.order_query)
+        except PayerMaxError as exc:
+            log.warning("reconcile: PayerMax did not answer about the attempts on %s: %s", link.merchant_link_id, exc)
 
     async def _report(self, info: LinkInfo, attempt: PaymentAttempt) -> PaymentReport | None:
         """A successful attempt as a report; a pending one is asked about with orderQuery."""

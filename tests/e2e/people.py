@@ -93,6 +93,25 @@ class People:
             language_code=self.languages.get(user_id, "en"),
         )
 
+    async def cancel_question(self, card: SentMessage, link_id: int, user_id: int) -> SentMessage:
+        """Press Cancel link on a card; the question the bot asks under it (a message with Yes / No)."""
+        before = len(self.fake.sent(card.chat_id))
+        await self.answer(self.press(card, f"c:x:{link_id}", user_id))
+        return await self.fake.wait_for_message(
+            lambda m: (
+                m.chat_id == card.chat_id
+                and m in self.fake.sent(card.chat_id)[before:]
+                and m.reply_to_message_id == card.message_id
+                and f"c:cy:{link_id}" in str(m.buttons)
+            ),
+            timeout=WAIT,
+        )
+
+    async def cancel(self, card: SentMessage, link_id: int, user_id: int) -> dict[str, Any]:
+        """Cancel a link from its card: Cancel link, then Yes under the question; what the bot answered to Yes."""
+        question = await self.cancel_question(card, link_id, user_id)
+        return await self.answer(self.press(question, f"c:cy:{link_id}", user_id))
+
     def forge(self, message: SentMessage, data: str, user_id: int) -> str:
         """Press with callback data of one's choosing, as a modified client can; returns the query id."""
         return self.fake.press_forged(message, data, user_id=user_id, first_name=self.names[user_id])

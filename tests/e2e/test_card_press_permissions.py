@@ -36,13 +36,15 @@ STRANGER = 9001
 GROUP = -100_555_666
 NAMES = {OWNER: "Olga", AGENT: "Ann", OTHER_AGENT: "Bob", REMOVED: "Rex", SUPPORT: "Sue", STRANGER: "Eve"}
 
-ACTIONS = ("r", "x", "xy", "n", "s", "q", "o", "rf")
+ACTIONS = ("r", "x", "cy", "cn", "xy", "n", "s", "q", "o", "rf")
 SUPPORT_MAY = ("r", "s", "q", "o")
 # What each press is refused for: the action the presser's role lacks for this link.
 NOT_ON_TEAM = {
     "r": Action.VIEW_ALL_LINKS,
     "o": Action.VIEW_ALL_LINKS,
     "x": Action.CANCEL_ANY_LINK,
+    "cy": Action.CANCEL_ANY_LINK,
+    "cn": Action.CANCEL_ANY_LINK,
     "xy": Action.CANCEL_ANY_LINK,
     "n": Action.CANCEL_ANY_LINK,
     "s": Action.RESEND_LINK,
@@ -52,6 +54,8 @@ NOT_ON_TEAM = {
 ANOTHER_AGENT = {**NOT_ON_TEAM, "s": Action.VIEW_ALL_LINKS, "q": Action.VIEW_ALL_LINKS}
 SUPPORT_REFUSED = {
     "x": Action.CANCEL_ANY_LINK,
+    "cy": Action.CANCEL_ANY_LINK,
+    "cn": Action.CANCEL_ANY_LINK,
     "xy": Action.CANCEL_ANY_LINK,
     "n": Action.CANCEL_ANY_LINK,
     "rf": Action.REFUND,  # support refunds only once an owner grants it
@@ -120,7 +124,8 @@ async def test_crafted_presses_on_other_peoples_links_are_refused(database_url: 
                 # The other buttons are checked too: settings anywhere, /links pages for those with no links to see.
                 others = {"set:currency:EUR": Action.CHANGE_SETTINGS, "set:expiry": Action.CHANGE_SETTINGS}
                 if who in (STRANGER, REMOVED):
-                    others["l:all:0"] = Action.MANAGE_OWN_LINKS
+                    others["l:all:0"] = Action.MANAGE_OWN_LINKS  # a list from before lists named their person
+                    others[f"l:all:0:{OWNER}"] = Action.MANAGE_OWN_LINKS  # someone else's list
                 for data, needed in others.items():
                     pressed[people.forge(desks[who], data, who)] = (who, data, "private chat", needed)
                     pressed[people.forge(agent_card, data, who)] = (who, data, "the card", needed)
@@ -153,16 +158,16 @@ async def test_crafted_presses_on_other_peoples_links_are_refused(database_url: 
                 sent = await people.reply(SUPPORT, count, "Olga's order")
                 assert shows in (sent.text or ""), (action, sent.text)
 
-            # The agent may handle their own link: Cancel asks, "No, keep it" gives the card back.
-            await people.answer(people.press(agent_card, f"c:x:{agent_link.id}", AGENT))
-            asking = await fake.wait_for_message(
-                lambda m: m.message_id == agent_card.message_id and m.chat_id == GROUP and "c:xy:" in str(m.buttons)
+            # The agent may handle their own link: Cancel asks in a message, "No, keep it" answers it.
+            question = await people.cancel_question(agent_card, agent_link.id, AGENT)
+            assert "Cancel the link for $25.00 · Ann's order?" in (question.text or "")
+            await people.answer(people.press(question, f"c:cn:{agent_link.id}", AGENT))
+            kept = await fake.wait_for_message(
+                lambda m: m.message_id == question.message_id and m.chat_id == GROUP and "Kept" in (m.text or "")
             )
-            answer = await people.answer(people.press(asking, f"c:n:{agent_link.id}", AGENT))
-            assert answer.get("text") == texts.cancel_kept()
-            await fake.wait_for_message(
-                lambda m: m.message_id == agent_card.message_id and m.chat_id == GROUP and "c:s:" in str(m.buttons)
-            )
+            assert kept.buttons == [] and "can still be paid" in (kept.text or "")
+            card_now = next(m for m in fake.sent(GROUP) if m.message_id == agent_card.message_id)
+            assert "c:s:" in str(card_now.buttons)  # the card as it was
             assert (await _link(db, "Ann's order")).status == LinkStatus.ACTIVE
         finally:
             exit_code = await bot.stop()

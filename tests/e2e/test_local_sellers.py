@@ -98,7 +98,7 @@ async def paid_in(fake: FakeTelegram, db: Database, link: Link, reader: Reader) 
     )
     [payment] = [p for p in await db.payments() if p.link_id == link.id]
     with reading_as(reader):
-        expected = visible_text(texts.paid_message(link, payment))
+        expected = visible_text(texts.paid_message(link, payment, made_by=link.chat_id < 0))  # a group names its maker
     assert paid.text == expected
     return paid
 

@@ -116,10 +116,15 @@ async def _card_shows(fake: FakeTelegram, card: SentMessage, text: str) -> SentM
 
 
 async def _asking(fake: FakeTelegram, card: SentMessage, user_id: int) -> SentMessage:
-    """Press Cancel link and wait until the card asks Yes / No."""
+    """Press Cancel link and wait for the question the bot asks under the card, with Yes / No."""
+    count = len(fake.sent(card.chat_id))
     await _answer(fake, _press(fake, card, _button(card, "x"), user_id))
     return await fake.wait_for_message(
-        lambda m: m.chat_id == card.chat_id and m.message_id == card.message_id and "c:xy:" in str(m.buttons),
+        lambda m: (
+            m in fake.sent(card.chat_id)[count:]
+            and m.reply_to_message_id == card.message_id
+            and "c:cy:" in str(m.buttons)
+        ),
         timeout=WAIT,
     )
 
@@ -240,7 +245,7 @@ async def test_the_card_follows_the_link(database_url: str, tmp_path) -> None:
             _say(fake, "/link 10 USD Tea", OWNER)
             tea = await _card(fake, OWNER, "Tea")
             asking = await _asking(fake, tea, OWNER)
-            yes = _button(asking, "xy")
+            yes = _button(asking, "cy")
             first, second = _press(fake, asking, yes, OWNER), _press(fake, asking, yes, OWNER)
             answers = sorted([(await _answer(fake, first))["text"], (await _answer(fake, second))["text"]])
             assert answers[0].startswith("Cancelled.") and "Olga already cancelled this link" in answers[1]
@@ -353,7 +358,7 @@ async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> No
 
             # The owner cancels agent B's link from B's group; the timeline names who did it.
             asking = await _asking(fake, boots, OWNER)
-            assert (await _answer(fake, _press(fake, asking, _button(asking, "xy"), OWNER)))["text"].startswith(
+            assert (await _answer(fake, _press(fake, asking, _button(asking, "cy"), OWNER)))["text"].startswith(
                 "Cancelled."
             )
             await _card_shows(fake, boots, "Cancelled")
@@ -395,7 +400,7 @@ async def test_links_pages_and_filters(database_url: str, tmp_path) -> None:
             _say(fake, "/link 7 USD Item 7", OWNER)
             cancelled_card = await _card(fake, OWNER, "Item 7")
             asking = await _asking(fake, cancelled_card, OWNER)
-            await _answer(fake, _press(fake, asking, _button(asking, "xy"), OWNER))
+            await _answer(fake, _press(fake, asking, _button(asking, "cy"), OWNER))
             await _card_shows(fake, cancelled_card, "Cancelled")
 
             count = len(fake.sent(OWNER))
@@ -407,24 +412,24 @@ async def test_links_pages_and_filters(database_url: str, tmp_path) -> None:
             labels = [button["text"] for button in listing.buttons]
             assert "Older ›" in labels and "‹ Newer" not in labels and "• All" in labels
 
-            await _answer(fake, _press(fake, listing, "l:all:1", OWNER))
+            await _answer(fake, _press(fake, listing, f"l:all:1:{OWNER}", OWNER))
             page_two = await fake.wait_for_message(
                 lambda m: m.message_id == listing.message_id and "page 2 of 2" in (m.text or ""), timeout=WAIT
             )
             assert re.findall(r"Item (\d)", page_two.text) == ["2", "1"]
             assert any(b.get("text") == "‹ Newer" for b in page_two.buttons)
 
-            await _answer(fake, _press(fake, page_two, "l:paid:0", OWNER))
+            await _answer(fake, _press(fake, page_two, f"l:paid:0:{OWNER}", OWNER))
             paid = await fake.wait_for_message(
                 lambda m: m.message_id == listing.message_id and "Paid · page 1 of 1" in (m.text or ""), timeout=WAIT
             )
             assert re.findall(r"Item (\d)", paid.text) == ["6"]
-            await _answer(fake, _press(fake, paid, "l:cancelled:0", OWNER))
+            await _answer(fake, _press(fake, paid, f"l:cancelled:0:{OWNER}", OWNER))
             cancelled = await fake.wait_for_message(
                 lambda m: m.message_id == listing.message_id and "Cancelled · page" in (m.text or ""), timeout=WAIT
             )
             assert re.findall(r"Item (\d)", cancelled.text) == ["7"]
-            await _answer(fake, _press(fake, cancelled, "l:active:0", OWNER))
+            await _answer(fake, _press(fake, cancelled, f"l:active:0:{OWNER}", OWNER))
             active = await fake.wait_for_message(
                 lambda m: m.message_id == listing.message_id and "Waiting · page" in (m.text or ""), timeout=WAIT
             )

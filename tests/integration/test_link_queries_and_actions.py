@@ -26,18 +26,31 @@ from bot.chat import texts
 from bot.i18n.clock import today_starts
 from bot.money import Money
 from bot.payermax.client import PayerMaxClient
+from bot.payermax.models import parse_notification
 from bot.sandbox.gateway import SandboxGateway
 from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
 from bot.services.access import AccessService, Action, Role
 from bot.services.actors import Actor
+from bot.services.attempts import FailedAttempts
 from bot.services.link_access import LinkAccess, LinkScope
 from bot.services.link_actions import CancelOutcome, LinkActions
 from bot.services.link_queries import LinkQueries, StatusFilter
+from bot.services.link_search import search_terms
 from bot.services.links import LinkOrder, LinkService
-from bot.services.payments import PaymentService
+from bot.services.payments import Outcome, PaymentService
 from bot.services.reconcile import Reconciler
 from storage.db import create_engine, session_factory, upgrade
-from storage.models import AuditEvent, Link, LinkEvent, LinkStatus, Member, OutboxMessage, Payment, utcnow
+from storage.models import (
+    AuditEvent,
+    FailedAttempt,
+    Link,
+    LinkEvent,
+    LinkStatus,
+    Member,
+    OutboxMessage,
+    Payment,
+    utcnow,
+)
 from tests.fakes.loopback import LoopbackServer
 
 OWNER = 100
@@ -61,10 +74,18 @@ class _Slot:
         await self.app(scope, receive, send)
 
 
-async def _acknowledge(request: Request) -> JSONResponse:
-    """A notify endpoint that says SUCCESS and records nothing: payments come only from asking PayerMax."""
-    await request.body()
-    return JSONResponse({"code": "SUCCESS", "msg": "Success"})
+class _Acknowledger:
+    """A notify endpoint that says SUCCESS and applies nothing: payments come only from asking PayerMax.
+
+    It keeps what it was sent, so a test can hand a notification to the services itself.
+    """
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def receive(self, request: Request) -> JSONResponse:
+        self.bodies.append(await request.body())
+        return JSONResponse({"code": "SUCCESS", "msg": "Success"})
 
 
 @dataclass
@@ -78,6 +99,9 @@ class World:
     access: LinkAccess
     queries: LinkQueries
     actions: LinkActions
+    payments: PaymentService
+    reconciler: Reconciler
+    notified: _Acknowledger
 
     async def make_link(self, user_id: int, chat_id: int, amount: str, currency: str, description: str) -> Link:
         """A link made by this person in this chat, ACTIVE at the sandbox."""
@@ -136,7 +160,8 @@ async def world(database_url: str, keys: SandboxKeys, tmp_path) -> AsyncIterator
         for user_id, role in ((AGENT, "agent"), (OTHER_AGENT, "agent"), (SUPPORT, "support")):
             session.add(Member(user_id=user_id, role=role, name=NAMES[user_id], added_by=OWNER))
     slot = _Slot()
-    app = Starlette(routes=[Route("/payermax/notify", _acknowledge, methods=["POST"]), Mount("/sandbox", app=slot)])
+    notified = _Acknowledger()
+    app = Starlette(routes=[Route("/payermax/notify", notified.receive, methods=["POST"]), Mount("/sandbox", app=slot)])
     async with LoopbackServer(app) as server:
         gateway = SandboxGateway(
             keys=keys, public_base_url=server.url, state_path=tmp_path / "sandbox.json", notify_schedule=(0,)
@@ -160,13 +185,14 @@ async def world(database_url: str, keys: SandboxKeys, tmp_path) -> AsyncIterator
             sandbox=True,
             retry_delays=(0.05,),
         )
-        payments = PaymentService(sessions, owner_chat_ids=[OWNER])
-        reconciler = Reconciler(sessions, client, links, payments, calls_per_second=1000)
+        attempts = FailedAttempts(sessions)
+        payments = PaymentService(sessions, owner_chat_ids=[OWNER], attempts=attempts)
+        reconciler = Reconciler(sessions, client, links, payments, calls_per_second=1000, attempts=attempts)
         access = LinkAccess(AccessService(sessions, owner_ids=frozenset({OWNER}), sandbox=True))
         queries = LinkQueries(sessions)
         actions = LinkActions(sessions, client, reconciler, access, queries)
         try:
-            yield World(sessions, gateway, client, links, access, queries, actions)
+            yield World(sessions, gateway, client, links, access, queries, actions, payments, reconciler, notified)
         finally:
             await gateway.stop()
             await client.aclose()
@@ -331,7 +357,7 @@ async def test_find_by_ids_order_and_description_words(world: World) -> None:
     assert support is not None
 
     async def found(text: str, scope: LinkScope) -> list[tuple[int, str]]:
-        return [(item.link.id, item.matched) for item in await world.queries.find(text, scope)]
+        return [(item.link.id, item.matched) for item in await world.queries.find(search_terms(text), scope)]
 
     assert await found(shoes.merchant_link_id.lower(), support) == [(shoes.id, "link id")]
     assert await found(shoes.payermax_link_id or "", support) == [(shoes.id, "PayerMax link id")]
@@ -341,7 +367,7 @@ async def test_find_by_ids_order_and_description_words(world: World) -> None:
     assert await found("1000%", support) == []  # % is a character here, not a wildcard
     assert await found("winter boots", support) == []  # every word must match
     assert await found("boots", support) == [(boots.id, "description")]
-    [paid] = await world.queries.find(trade, support)
+    [paid] = await world.queries.find(search_terms(trade), support)
     assert paid.payment is not None and paid.payment.out_trade_no == trade
 
     agent = await world.access.scope_for(AGENT)
@@ -349,6 +375,89 @@ async def test_find_by_ids_order_and_description_words(world: World) -> None:
     assert await found("boots", agent) == []
     assert await found(boots.merchant_link_id, agent) == []
     assert await world.queries.lookup(trade) == await world.link(shoes.id)
+
+
+async def test_find_by_amount_in_the_chats_formats_and_by_part_of_an_id(world: World) -> None:
+    """/find 150000, 150.000 in Indonesian, Rp 150.000, 12.5: amounts as people write them; 6 characters of an id."""
+    shoes = await world.make_link(AGENT, SHOP_GROUP, "150000", "IDR", "Winter shoes")
+    gift = await world.make_link(OWNER, OWNER, "150000", "PHP", "Gift box")  # stored with its two decimals
+    coffee = await world.make_link(OWNER, OWNER, "12.50", "USD", "Coffee beans")
+    trade = await world.pay(shoes)
+    await world.actions.refresh(shoes.id, actor(SUPPORT))
+    support = await world.access.scope_for(SUPPORT)
+    agent = await world.access.scope_for(AGENT)
+    assert support is not None and agent is not None
+
+    async def found(text: str, scope: LinkScope, **reading: str) -> list[tuple[int, str]]:
+        terms = search_terms(text, **reading)
+        return [(item.link.id, item.matched) for item in await world.queries.find(terms, scope)]
+
+    assert await found("150000", support) == [(gift.id, "amount"), (shoes.id, "amount")]
+    assert await found("150.000", support, locale="id") == [(gift.id, "amount"), (shoes.id, "amount")]
+    assert await found("150000 IDR", support) == [(shoes.id, "amount")]
+    assert await found("Rp 150.000", support, locale="id") == [(shoes.id, "amount")]
+    assert await found("₱150,000", support, locale="en", chat_currency="PHP") == [(gift.id, "amount")]
+    assert await found("12.5", support) == [(coffee.id, "amount")]
+    assert await found("12,50 USD", support, locale="de") == [(coffee.id, "amount")]
+    assert await found("150000 USD", support) == []
+    assert await found("150000", agent) == [(shoes.id, "amount")]  # agents still see only their own
+
+    piece = shoes.merchant_link_id[3:9].lower()
+    assert await found(piece, support) == [(shoes.id, "part of link id")]
+    assert await found(trade[-7:], support) == [(shoes.id, "part of order")]
+    short = search_terms(shoes.merchant_link_id[:5])
+    assert short.short_id and await world.queries.find(short, support) == []
+    assert await found("%%%%%%", support) == []  # LIKE's wildcards are characters here
+
+
+async def test_a_declined_attempt_is_kept_and_put_on_its_link(world: World) -> None:
+    """A PAYMENT notification names only the order: kept, its link found by asking PayerMax, shown in /status."""
+    link = await world.make_link(AGENT, SHOP_GROUP, "150000", "IDR", "Winter shoes")
+    other = await world.make_link(AGENT, SHOP_GROUP, "99000", "IDR", "Rain boots")
+    assert link.payermax_link_id
+    trade = await world.gateway.decline(link.payermax_link_id)
+    for _ in range(100):
+        if world.notified.bodies:
+            break
+        await asyncio.sleep(0.02)
+    [body] = world.notified.bodies
+    notification = parse_notification(body)
+    assert notification.notify_type == "PAYMENT" and notification.order is not None
+    assert notification.order.status == "FAILED"
+
+    assert await world.payments.apply_notification(notification) == Outcome.NOT_PAID
+    assert await world.payments.apply_notification(notification) == Outcome.NOT_PAID  # delivered twice: kept once
+    [kept] = await world.rows(FailedAttempt)
+    assert (kept.out_trade_no, kept.link_id, kept.payment_method) == (trade, None, "CARD")
+    now = utcnow()
+    candidate, bystander = await world.link(link.id), await world.link(other.id)
+    assert candidate.next_check_at is not None and candidate.next_check_at <= now  # asked about next round
+    assert bystander.next_check_at is None or bystander.next_check_at > now  # another amount: not a candidate
+
+    order_queries = sum(1 for api, _ in world.gateway.requests_seen() if api == "orderQuery")
+    await world.reconciler.check(candidate)
+    [placed] = await world.rows(FailedAttempt)
+    assert placed.link_id == link.id
+    assert sum(1 for api, _ in world.gateway.requests_seen() if api == "orderQuery") == order_queries
+
+    # A decline whose notification never came: queryPaybylink lists it, orderQuery tells the rest.
+    lost = await world.gateway.decline(link.payermax_link_id, method="WALLET")
+    await world.reconciler.check(await world.link(link.id))
+    attempts = {attempt.out_trade_no: attempt for attempt in await world.rows(FailedAttempt)}
+    assert attempts[lost].link_id == link.id and attempts[lost].source == "RECONCILE"
+    assert attempts[lost].result_msg == "SANDBOX: the e-wallet declined the payment"
+
+    timeline = await world.queries.timeline(link.id)
+    assert timeline is not None and [a.out_trade_no for a in timeline.failed_attempts] == [trade, lost]
+    story = texts.timeline(timeline)
+    assert "Last attempt: payment declined at" in story  # orderQuery names no method for a failure
+    assert f"card declined: SANDBOX: the card was declined · order <code>{trade}</code>" in story
+    support = await world.access.scope_for(SUPPORT)
+    assert support is not None
+    [(found, matched)] = [(i.link.id, i.matched) for i in await world.queries.find(search_terms(lost), support)]
+    assert (found, matched) == (link.id, "order")
+    assert await world.queries.lookup(trade) == await world.link(link.id)
+    assert (await world.link(link.id)).status == LinkStatus.ACTIVE  # a decline changes nothing else
 
 
 async def test_timeline_tells_the_whole_story(world: World) -> None:

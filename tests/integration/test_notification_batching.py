@@ -72,7 +72,7 @@ async def writer(database_url: str, platform_key: RSAPrivateKey) -> AsyncIterato
             )
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
                 state = Writer(
-                    Endpoint(client, sessions, platform_key), engine, payments, notifications, wakeups=wakeups
+                    Endpoint(client, sessions, platform_key, payments), engine, payments, notifications, wakeups=wakeups
                 )
                 batched = payments.apply_link_notifications
 

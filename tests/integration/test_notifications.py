@@ -24,15 +24,26 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
+from bot.payermax.models import parse_link_info
 from bot.payermax.signing import generate_private_key, sign
 from bot.payermax.webhook import MerchantIdentity
+from bot.services.attempts import FailedAttempts
 from bot.services.links import new_merchant_link_id
 from bot.services.notification_writer import NotificationWriter
-from bot.services.payments import PaymentService
+from bot.services.payments import Outcome, PaymentReport, PaymentService
+from bot.services.shared import SharedMessages
 from bot.web.app import build_web_app
 from bot.web.notify import MAX_BODY_BYTES
 from storage.db import create_engine, session_factory, upgrade
-from storage.models import Link, LinkStatus, NotificationEvent, OutboxMessage, Payment
+from storage.models import (
+    FailedAttempt,
+    Link,
+    LinkStatus,
+    NotificationEvent,
+    OutboxMessage,
+    Payment,
+    PaymentSource,
+)
 
 OWNER = 900_001
 SELLER_CHAT = -100_555_000_111
@@ -144,6 +155,7 @@ class Endpoint:
     client: httpx.AsyncClient
     sessions: async_sessionmaker[AsyncSession]
     platform_key: RSAPrivateKey
+    payments: PaymentService
 
     async def post_raw(self, body: Any, headers: dict[str, str]) -> httpx.Response:
         """Send these bytes (or this byte stream) with exactly these headers."""
@@ -207,7 +219,7 @@ async def endpoint(database_url: str, platform_key: RSAPrivateKey) -> AsyncItera
     try:
         await upgrade(engine)
         sessions = session_factory(engine)
-        payments = PaymentService(sessions, owner_chat_ids=[OWNER])
+        payments = PaymentService(sessions, owner_chat_ids=[OWNER], attempts=FailedAttempts(sessions))
         async with NotificationWriter(payments, engine) as notifications:
             app = build_web_app(
                 merchant=MerchantIdentity("app-under-test", "M000000000001"),
@@ -217,7 +229,7 @@ async def endpoint(database_url: str, platform_key: RSAPrivateKey) -> AsyncItera
                 platform_public_key=platform_key.public_key(),
             )
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-                yield Endpoint(client, sessions, platform_key)
+                yield Endpoint(client, sessions, platform_key, payments)
     finally:
         await engine.dispose()
 
@@ -306,14 +318,56 @@ async def test_successful_payment_for_unknown_order_is_retried(endpoint: Endpoin
     assert await endpoint.snapshot() == before
 
 
-async def test_failed_payment_for_unknown_order_is_acknowledged(endpoint: Endpoint) -> None:
-    await endpoint.seed_link()
+async def test_failed_payment_for_unknown_order_is_acknowledged_and_kept(endpoint: Endpoint) -> None:
+    """A declined order names no link: kept once, and the links it may be (same amount) are asked about soon."""
+    candidate = await endpoint.seed_link()
+    other = await endpoint.seed_link(amount=Decimal("99000"))
     before = await endpoint.snapshot()
 
-    response = await endpoint.post(payment("T-NEVER-SEEN", status="FAILED"))
+    for _ in range(2):
+        assert_acknowledged(await endpoint.post(payment("T-DECLINED", status="FAILED")))
 
-    assert_acknowledged(response)
-    assert await endpoint.snapshot() == before
+    [kept] = await endpoint.rows(FailedAttempt)
+    assert (kept.out_trade_no, kept.link_id, kept.status, kept.payment_method) == ("T-DECLINED", None, "FAILED", "CARD")
+    assert kept.attempted_at == datetime(2024, 5, 13, 10, 28, 3, 606000, tzinfo=UTC)
+    assert (await endpoint.link(candidate.id)).next_check_at is not None
+    assert (await endpoint.link(other.id)).next_check_at is None
+    after = await endpoint.snapshot()
+    for row in after["links"]:
+        row["next_check_at"] = None  # the one change: when the reconciler looks again
+    assert after == before
+
+
+async def test_a_customer_message_posted_for_the_link_is_turned_into_thanks_once(endpoint: Endpoint) -> None:
+    """Share's messages are edited when the link is paid: queued with the payment, by either way of applying it."""
+    shared = SharedMessages(endpoint.sessions)
+    batched, alone = await endpoint.seed_link(), await endpoint.seed_link()
+    for link in (batched, alone):
+        await shared.remember(link.id, SELLER_CHAT, 70 + link.id)
+        await shared.remember(link.id, SELLER, 80 + link.id)
+        await shared.remember(link.id, SELLER, 80 + link.id)  # the same message twice: once
+
+    for _ in range(2):
+        assert_acknowledged(await endpoint.post(paybylink(batched.merchant_link_id)))  # the group commit
+    attempt = parse_link_info(paybylink(alone.merchant_link_id)["data"]).attempts[0]
+    report = PaymentReport(attempt, PRICE, CURRENCY, PaymentSource.RECONCILE)
+    assert await endpoint.payments.apply_to_link(alone.merchant_link_id, [report], notify_type="RECONCILE") == (
+        Outcome.APPLIED
+    )
+
+    edits = [(m.chat_id, json.loads(m.payload)) for m in await endpoint.rows(OutboxMessage) if m.kind == "shared_paid"]
+    assert sorted(edits, key=str) == sorted(
+        [
+            (chat, {"message_id": message})
+            for link in (batched, alone)
+            for chat, message in ((SELLER_CHAT, 70 + link.id), (SELLER, 80 + link.id))
+        ],
+        key=str,
+    )
+    # Shared after it was paid (the press read the link a moment before): the edit is queued at once.
+    await shared.remember(batched.id, SELLER_CHAT, 99)
+    late = [m for m in await endpoint.rows(OutboxMessage) if m.kind == "shared_paid" and m.chat_id == SELLER_CHAT]
+    assert {json.loads(m.payload)["message_id"] for m in late} == {70 + batched.id, 70 + alone.id, 99}
 
 
 async def test_late_pending_report_does_not_move_a_paid_link_back(endpoint: Endpoint) -> None:

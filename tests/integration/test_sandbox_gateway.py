@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.payermax.models import parse_notification
 from bot.payermax.signing import generate_private_key, public_key_base64, sign, verify
 from bot.sandbox.errors import CheckoutRefused
 from bot.sandbox.gateway import SandboxGateway
@@ -156,7 +157,7 @@ async def test_notification_is_given_up_after_six_attempts(
     assert len(recorder.deliveries) == 6
 
 
-async def test_declined_attempt_is_recorded_without_notification_and_link_stays_payable(
+async def test_declined_attempt_is_notified_as_a_failed_payment_and_link_stays_payable(
     harness: Harness, receiver: tuple[NotificationReceiver, str]
 ) -> None:
     recorder, _ = receiver
@@ -165,11 +166,18 @@ async def test_declined_attempt_is_recorded_without_notification_and_link_stays_
     assert declined.status_code == 200 and "declined" in declined.text
     queried = await harness.query("tg-decline")
     [attempt] = queried["data"]["payByLinkInfo"]
-    assert attempt["status"] == "CLOSE" and "paymentDetails" not in attempt
+    assert attempt["status"] == "CLOSE" and "paymentDetails" not in attempt  # payByLinkInfo knows no FAILED
     order = await harness.call("orderQuery", {"outTradeNo": attempt["outTradeNo"]}, version="1.4")
-    assert order["data"]["status"] == "CLOSED" and order["data"]["paymentDetails"] == []
-    await asyncio.sleep(0.1)
-    assert recorder.deliveries == []
+    assert order["data"]["status"] == "FAILED" and order["data"]["paymentDetails"] == []
+    assert order["data"]["resultMsg"] == "SANDBOX: the e-wallet declined the payment"
+    # PayerMax's general payment notification (contract §5.2) tells of the failure; the link's does not.
+    await wait_until(lambda: len(recorder.deliveries) == 1)
+    headers, body = recorder.deliveries[0]
+    assert verify(body, headers["sign"], harness.keys.platform_public_key)
+    notification = parse_notification(body)
+    assert notification.notify_type == "PAYMENT" and notification.order is not None
+    assert (notification.order.out_trade_no, notification.order.status) == (attempt["outTradeNo"], "FAILED")
+    assert notification.order.payment_method == "WALLET" and notification.order.total_amount == Decimal("150000")
     page = await harness.http.get(link["linkUrl"])
     assert 'value="pay"' in page.text
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.botapi.markup import CAPTION_LIMIT, visible_length
 from bot.chat.texts.base import (
+    NAME_UNITS,
     Markup,
     _,
     clip,
@@ -24,6 +25,7 @@ from bot.money import Money
 from bot.services.link_actions import CancelOutcome, CancelResult
 from storage.models import Link, LinkStatus, Payment
 
+QUESTION_DESCRIPTION_UNITS = 60  # how much of the description a question about a link repeats
 STATUS_EMOJI = {
     LinkStatus.CREATING: "🕓",
     LinkStatus.ACTIVE: "⏳",
@@ -123,11 +125,21 @@ def link_card(
     return card(clip(link.description, CAPTION_LIMIT - without))
 
 
-def paid_message(link: Link, payment: Payment) -> Markup:
-    """The announcement that a link was paid: the amount first."""
+def paid_message(link: Link, payment: Payment, *, made_by: bool = False, place: str | None = None) -> Markup:
+    """The announcement that a link was paid: the amount first.
+
+    ``made_by``: name who made the link (in a group, where several people make links); ``place``: the
+    group the link was made in (the creator's private copy).
+    """
     lines = [
         t(_("✅ <b>Paid: {amount}</b>"), amount=money(Money(payment.amount, payment.currency))),
         t("{description}", description=link.description),
+    ]
+    if place:
+        lines.append(t(_("Your link in {chat}"), chat=ltr(clip(place, NAME_UNITS))))
+    elif made_by:
+        lines.append(t(_("Link by {person}"), person=name_of(link.creator_name, link.creator_user_id)))
+    lines += [
         t(_("Paid with {method}"), method=payment_method(payment)),
         t(
             _("Paid at {when} · link <code>{link_id}</code>"),
@@ -141,7 +153,16 @@ def paid_message(link: Link, payment: Payment) -> Markup:
 
 
 def customer_message(link: Link) -> Markup:
-    """The clean message for the customer: how much, what for, where to pay, until when."""
+    """The clean message for the customer: how much, what for, where to pay, until when; once paid, thanks."""
+    if link.status == LinkStatus.PAID:
+        paid = [
+            t(_("✅ <b>Paid: {amount}</b>. Thank you!"), amount=money_of(link)),
+            t("{description}", description=link.description),
+            t(_("Payment received {when}"), when=when(link.paid_at)),
+        ]
+        if link.sandbox:
+            paid.append(t(_("🧪 Test payment: no real money moved.")))
+        return join(paid)
     lines = [
         t(_("Payment request: <b>{amount}</b>"), amount=money_of(link)),
         t("{description}", description=link.description),
@@ -174,6 +195,8 @@ def inline_title(link: Link) -> str:
 
 def inline_description(link: Link) -> str:
     """An inline-mode result's second line (plain text)."""
+    if link.status == LinkStatus.PAID:
+        return plain(_("Paid {when}: a thank-you for the customer"), when=when(link.paid_at))
     return plain(_("Payment link, valid until {when}"), when=when(link.expires_at))
 
 
@@ -246,14 +269,41 @@ def cancel_answer(result: CancelResult) -> str:
             return link_gone()
 
 
-def cancel_ask() -> str:
-    """The pop-up when Cancel is first pressed."""
-    return _("Cancel this link? The customer will no longer be able to pay it. Tap Yes to confirm.")
+def cancel_question(link: Link) -> Markup:
+    """The message that asks before a link is cancelled, under its Yes / No buttons."""
+    return t(
+        _(
+            "Cancel the link for <b>{amount}</b> · {description}?\n"
+            "The customer will no longer be able to pay it. This cannot be undone."
+        ),
+        amount=money_of(link),
+        description=clip(link.description, QUESTION_DESCRIPTION_UNITS),
+    )
 
 
-def cancel_kept() -> str:
-    """The pop-up after "No, keep it"."""
-    return _("Kept: the link can still be paid.")
+def cancel_done(result: CancelResult) -> Markup:
+    """The question once answered Yes: what became of the link (the same words however often Yes was pressed)."""
+    link = result.link
+    cancelled = result.outcome in (CancelOutcome.CANCELLED, CancelOutcome.ALREADY_CANCELLED)
+    if not cancelled or link is None:
+        return t("{answer}", answer=cancel_answer(result))
+    values = {"amount": money_of(link), "description": clip(link.description, QUESTION_DESCRIPTION_UNITS)}
+    if result.cancelled_by:
+        return t(
+            _("✖️ Cancelled by {name}: <b>{amount}</b> · {description}. The customer can no longer pay this link."),
+            name=name_of(result.cancelled_by),
+            **values,
+        )
+    return t(_("✖️ Cancelled: <b>{amount}</b> · {description}. The customer can no longer pay this link."), **values)
+
+
+def cancel_kept(link: Link) -> Markup:
+    """The question once answered No."""
+    return t(
+        _("↩️ Kept: <b>{amount}</b> · {description} can still be paid."),
+        amount=money_of(link),
+        description=clip(link.description, QUESTION_DESCRIPTION_UNITS),
+    )
 
 
 def refreshed(link: Link) -> str:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from bot.botapi.markup import MESSAGE_LIMIT, fit_lines
+from bot.botapi.keyboard_rows import display_units
+from bot.botapi.markup import MESSAGE_LIMIT, fit_lines, visible_text
 from bot.chat.texts.base import (
     BUTTON_DESCRIPTION_UNITS,
-    LIST_DESCRIPTION_UNITS,
     NAME_UNITS,
     QUERY_UNITS,
     Markup,
@@ -20,19 +20,29 @@ from bot.chat.texts.base import (
     ltr,
     money,
     money_of,
+    name_of,
     ngettext,
+    plain,
+    plain_amount,
     short_when,
     t,
     when,
 )
-from bot.chat.texts.cards import STATUS_EMOJI, payment_method, status_text
+from bot.chat.texts.cards import STATUS_EMOJI, method_name, payment_method, status_text
 from bot.chat.texts.details import after_colon, event_detail, source_name
 from bot.chat.texts.refunds import timeline_refund
 from bot.chat.texts.team import person
 from bot.i18n import clock
 from bot.money import Money
-from bot.services.link_queries import FoundLink, LinkPage, Timeline
-from storage.models import Chat, Link, LinkEventKind, LinkStatus
+from bot.payermax.models import STATUS_CLOSED
+from bot.services.link_queries import FoundLink, LinkPage, Matched, Timeline
+from bot.services.link_search import MIN_FRAGMENT
+from storage.models import Chat, FailedAttempt, Link, LinkEventKind, LinkStatus, utcnow
+
+# A list line on a phone 390 points wide: about 40 characters before it wraps, the amount and status first.
+PHONE_LINE_UNITS = 40
+PHONE_DESCRIPTION_UNITS = 10  # the least of the description a line shows, however long the amount
+PHONE_NAME_UNITS = 10
 
 
 def filter_name(status_filter: str) -> str:
@@ -63,17 +73,33 @@ def link_button_label(link: Link) -> str:
     )
 
 
-def _link_line(link: Link) -> Markup:
-    """One link in a list: status, amount, description, when it was made, its id."""
-    return t(
-        _("{emoji} <b>{amount}</b> {description}\n    {state} · made {made} · <code>{link_id}</code>"),
-        emoji=STATUS_EMOJI[LinkStatus(link.status)],
-        amount=money_of(link),
-        description=clip(link.description, LIST_DESCRIPTION_UNITS),
-        state=status_text(link),
-        made=short_when(link.created_at),
-        link_id=ltr(link.merchant_link_id),
-    )
+def _link_line(number: int, link: Link, *, with_creator: bool, now: datetime) -> Markup:
+    """One link in a list, one line on a phone: number, status, amount, as much of the description as fits, who or when.
+
+    Lists of everyone's links say who made each; lists of one's own, when it was made.
+    """
+
+    def line(description: str) -> Markup:
+        values = {
+            "number": count(number),
+            "emoji": STATUS_EMOJI[LinkStatus(link.status)],
+            "amount": money_of(link),
+            "description": description,
+        }
+        if with_creator:
+            return t(
+                _("{number}. {emoji} <b>{amount}</b> · {description} · {name}"),
+                name=clip(person_name(link), PHONE_NAME_UNITS),
+                **values,
+            )
+        return t(
+            _("{number}. {emoji} <b>{amount}</b> · {description} · {made}"),
+            made=clock.moment_in_list(link.created_at, now),
+            **values,
+        )
+
+    room = PHONE_LINE_UNITS - display_units(visible_text(line("")))
+    return line(clip(link.description, max(PHONE_DESCRIPTION_UNITS, room)))
 
 
 def paid_totals(totals: dict[str, Decimal], now: datetime) -> Markup:
@@ -85,32 +111,46 @@ def paid_totals(totals: dict[str, Decimal], now: datetime) -> Markup:
     return t(_("Paid today ({zone}): {totals}"), zone=zone, totals=amounts)
 
 
+def links_title(*, in_group: bool, own_only: bool, team: bool, name: str) -> Markup:
+    """Whose links a /links message lists; in a group, also whom the list is for (each person has their own)."""
+    if in_group:
+        if own_only:
+            return t(_("<b>Links in this chat</b> (only yours), for {name}"), name=name_of(name))
+        return t(_("<b>Links in this chat</b>, for {name}"), name=name_of(name))
+    if team:
+        return t(_("<b>The team's links</b>"))
+    return t(_("<b>Your links</b>"))
+
+
 def links_page(
     page: LinkPage,
     *,
-    in_group: bool,
-    own_only: bool,
+    title: Markup,
     status_filter: str,
     totals: dict[str, Decimal],
-    viewer: bool,
+    with_creators: bool,
+    none_made_yet: bool,
     now: datetime,
 ) -> Markup:
-    """The /links message: title, today's totals, the page's links."""
-    if in_group:
-        title = t(_("<b>Links in this chat</b> (only yours)")) if own_only else t(_("<b>Links in this chat</b>"))
-    else:
-        title = t(_("<b>Your links</b>"))
+    """The /links message: title, today's totals, one numbered line per link, where the list stands.
+
+    ``none_made_yet``: an empty list of one's own links, for someone who can see everyone's.
+    """
     lines = [title, paid_totals(totals, now), Markup("")]
     if not page.links:
-        if viewer and not in_group and status_filter == "all":
+        if none_made_yet and status_filter == "all":
             lines.append(
                 t(_("You haven't made any links yourself. /find looks up any link by id, order number or description."))
             )
         else:
             lines.append(t(_("No links to show.")))
     else:
-        lines += [_link_line(link) for link in page.links]
-        lines += [Markup(""), t(_("Tap a link to open its card."))]
+        first = page.page * page.size
+        lines += [
+            _link_line(first + index + 1, link, with_creator=with_creators, now=now)
+            for index, link in enumerate(page.links)
+        ]
+        lines += [Markup(""), t(_("Tap a number to open that link's card."))]
     lines.append(
         t(
             ngettext(
@@ -127,32 +167,47 @@ def links_page(
     return join(lines)
 
 
+def list_for_you() -> str:
+    """The pop-up when someone presses a filter on another person's list: theirs comes as a new message."""
+    return _("Here is your own list: the one you pressed stays as it was.")
+
+
 def find_usage() -> Markup:
     """/find without words."""
     return t(
         _(
-            "What should I look for? Send <code>/find</code> with a link id (<code>PL…</code>), an order number, "
-            "a PayerMax link id or words from the description, for example <code>/find winter shoes</code>."
-        )
+            "What should I look for? Send <code>/find</code> with an amount (<code>{amount}</code>), "
+            "a link id or order number (6 characters of it are enough), or words from the description, "
+            "for example <code>/find winter shoes</code>."
+        ),
+        amount=plain_amount(Decimal(150000)),
     )
 
 
-def find_none(text: str, *, own_only: bool) -> Markup:
-    """Nothing matched the search."""
-    if own_only:
+def find_none(text: str, *, own_only: bool, short_id: bool = False) -> Markup:
+    """Nothing matched the search (and, for a short piece of an id, that 6 characters are needed)."""
+    quoted = clip(text, QUERY_UNITS)
+    if short_id:
         return t(
-            _("Nothing found for <b>{text}</b>. You can see only the links you made."), text=clip(text, QUERY_UNITS)
+            _("Nothing found for <b>{text}</b>. To find a link by part of its id, send at least {count} characters."),
+            text=quoted,
+            count=count(MIN_FRAGMENT),
         )
-    return t(_("Nothing found for <b>{text}</b>."), text=clip(text, QUERY_UNITS))
+    if own_only:
+        return t(_("Nothing found for <b>{text}</b>. You can see only the links you made."), text=quoted)
+    return t(_("Nothing found for <b>{text}</b>."), text=quoted)
 
 
-def _matched(matched: str) -> str:
+def _matched(matched: Matched) -> str:
     return {
-        "link id": _("link id"),
-        "PayerMax link id": _("PayerMax link id"),
-        "order": _("order number"),
-        "description": _("description"),
-    }.get(matched, matched)
+        Matched.LINK_ID: _("link id"),
+        Matched.PAYERMAX_ID: _("PayerMax link id"),
+        Matched.ORDER: _("order number"),
+        Matched.PART_OF_LINK_ID: _("part of the link id"),
+        Matched.PART_OF_ORDER: _("part of an order number"),
+        Matched.AMOUNT: _("amount"),
+        Matched.DESCRIPTION: _("description"),
+    }[matched]
 
 
 def found_links(text: str, found: Sequence[FoundLink]) -> Markup:
@@ -261,7 +316,43 @@ def event_kind(kind: LinkEventKind | str) -> str:
     }.get(LinkEventKind(kind), str(kind))
 
 
-def timeline(view: Timeline) -> Markup:
+def attempt_outcome(attempt: FailedAttempt) -> str:
+    """What became of an attempt that did not go through, in a few words: "card declined", "payment not completed"."""
+    if attempt.status == STATUS_CLOSED:
+        return _("payment not completed")
+    if attempt.payment_method:
+        return plain(_("{method} declined"), method=method_name(attempt.payment_method))
+    return _("payment declined")
+
+
+def _at(moment: datetime, now: datetime) -> str:
+    """A moment for "declined at …": the time alone today, the day and time before."""
+    return clock.time_of_day(moment) if moment >= clock.today_starts(now) else short_when(moment)
+
+
+def last_failed_attempt(attempt: FailedAttempt, now: datetime) -> Markup:
+    """The head of /status for an unpaid link: what the customer will say happened ("card declined at 16:20")."""
+    return t(
+        _("⚠️ Last attempt: {outcome} at {time} ({zone})"),
+        outcome=attempt_outcome(attempt),
+        time=_at(attempt.attempted_at, now),
+        zone=clock.current_zone_label(now),
+    )
+
+
+def _attempt_entry(attempt: FailedAttempt) -> Markup:
+    """A failed attempt in the timeline: what happened, PayerMax's reason, the order."""
+    reason = t(": {reason}", reason=clip(attempt.result_msg, 120)) if attempt.result_msg else Markup("")
+    return t(
+        _("{when} · {outcome}{reason} · order <code>{trade}</code>"),
+        when=short_when(attempt.attempted_at),
+        outcome=attempt_outcome(attempt),
+        reason=reason,
+        trade=ltr(attempt.out_trade_no),
+    )
+
+
+def timeline(view: Timeline, now: datetime | None = None) -> Markup:
     """The /status answer: the link, where and by whom it was made, its payments and every event."""
     link = view.link
     emoji, state = STATUS_EMOJI[LinkStatus(link.status)], status_text(link)
@@ -285,6 +376,9 @@ def timeline(view: Timeline) -> Markup:
     ]
     if link.expires_at and link.status == LinkStatus.ACTIVE:
         head.append(t(_("Valid until {when}"), when=when(link.expires_at)))
+    last_try = view.last_failed_attempt
+    if last_try is not None and link.status != LinkStatus.PAID:
+        head.append(last_failed_attempt(last_try, now or utcnow()))
     if link.failure_code:
         head.append(
             t(
@@ -309,15 +403,20 @@ def timeline(view: Timeline) -> Markup:
     if view.refunds:
         head += [Markup(""), t(_("<b>Refunds</b>")), *(timeline_refund(refund) for refund in view.refunds[-10:])]
     head += [Markup(""), t(_("<b>Timeline</b>"))]
-    events = [
-        t(
-            "{when} · {kind}{detail}",
-            when=short_when(event.created_at),
-            kind=event_kind(event.kind),
-            detail=after_colon(event_detail(event)),
+    entries = [
+        (
+            event.created_at,
+            t(
+                "{when} · {kind}{detail}",
+                when=short_when(event.created_at),
+                kind=event_kind(event.kind),
+                detail=after_colon(event_detail(event)),
+            ),
         )
         for event in view.events
     ]
+    entries += [(attempt.attempted_at, _attempt_entry(attempt)) for attempt in view.failed_attempts]
+    events = [entry for _moment, entry in sorted(entries, key=lambda pair: pair[0])]
     return fit_lines(
         head,
         events,
