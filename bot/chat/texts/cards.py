@@ -125,17 +125,22 @@ def link_card(
     return card(clip(link.description, CAPTION_LIMIT - without))
 
 
-def paid_message(link: Link, payment: Payment, *, made_by: bool = False, place: str | None = None) -> Markup:
+def paid_message(
+    link: Link, payment: Payment, *, made_by: bool = False, place: str | None = None, about: Markup | None = None
+) -> Markup:
     """The announcement that a link was paid: the amount first.
 
     ``made_by``: name who made the link (in a group, where several people make links); ``place``: the
-    group the link was made in (the creator's private copy).
+    group the link was made in (the creator's private copy); ``about``: a line of its own instead
+    (the payments feed says who made it and where).
     """
     lines = [
         t(_("✅ <b>Paid: {amount}</b>"), amount=money(Money(payment.amount, payment.currency))),
         t("{description}", description=link.description),
     ]
-    if place:
+    if about is not None:
+        lines.append(about)
+    elif place:
         lines.append(t(_("Your link in {chat}"), chat=ltr(clip(place, NAME_UNITS))))
     elif made_by:
         lines.append(t(_("Link by {person}"), person=name_of(link.creator_name, link.creator_user_id)))

@@ -17,7 +17,7 @@ from bot.chat.texts.base import (
     t,
     when,
 )
-from bot.chat.texts.cards import payment_method
+from bot.chat.texts.cards import paid_message
 from bot.money import Money
 from storage.models import Link, Payment
 
@@ -85,20 +85,7 @@ def _made_by(link: Link, place: str | None) -> Markup:
 
 def feed_paid(link: Link, payment: Payment, place: str | None) -> Markup:
     """A payment in the payments feed: the amount, what for, who made the link and where, how it was paid."""
-    lines = [
-        t(_("✅ <b>Paid: {amount}</b>"), amount=money(Money(payment.amount, payment.currency))),
-        t("{description}", description=link.description),
-        _made_by(link, place),
-        t(_("Paid with {method}"), method=payment_method(payment)),
-        t(
-            _("Paid at {when} · link <code>{link_id}</code>"),
-            when=when(payment.completed_at),
-            link_id=ltr(link.merchant_link_id),
-        ),
-    ]
-    if link.sandbox:
-        lines.append(t(_("🧪 SANDBOX payment: no real money moved.")))
-    return join(lines)
+    return paid_message(link, payment, about=_made_by(link, place))
 
 
 def feed_refund(link: Link, amount: Money, reference: str, place: str | None, *, failed: bool) -> Markup:
