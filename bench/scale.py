@@ -48,6 +48,7 @@ from bench.scale_data import PRODUCT_WORDS, group_id, user_id, vocabulary, words
 from bench.scale_fill import Filled, database_url_for, drop, ensure_filled_apart
 from bot.services.link_access import LinkScope
 from bot.services.link_queries import LinkQueries, StatusFilter
+from bot.services.link_search import search_terms
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.models import Link, Payment
 
@@ -113,7 +114,7 @@ def lookup_cases(queries: LinkQueries, links: list[Link], payments: list[Payment
     nobodys = ["PL" + "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(12)) for _ in range(50)]
 
     def find(inputs: Sequence[str], scope: LinkScope = everything) -> list[Call]:
-        return [partial(queries.find, reference, scope) for reference in _cycle(inputs, samples)]
+        return [partial(queries.find, search_terms(reference), scope) for reference in _cycle(inputs, samples)]
 
     async def status(reference: str) -> Any:
         link = await queries.lookup(reference)  # what bot.chat.lists.status_command reads
@@ -146,7 +147,7 @@ def word_cases(queries: LinkQueries, seed: int, samples: int) -> list[Case]:
     everything = LinkScope(OWNER, all_links=True)
 
     def find(inputs: Sequence[str], scope: LinkScope = everything, count: int = samples) -> list[Call]:
-        return [partial(queries.find, text, scope) for text in _cycle(inputs, count)]
+        return [partial(queries.find, search_terms(text), scope) for text in _cycle(inputs, count)]
 
     return [
         Case("words", "/find <a common word>", GOAL_WORDS_MS, find(common)),

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.services.link_access import LinkScope
 from bot.services.link_queries import LinkQueries
+from bot.services.link_search import search_terms
 from storage import search
 from storage.db import create_engine, is_sqlite, session_factory, upgrade
 from storage.models import Link, LinkStatus, Payment, PaymentSource, utcnow
@@ -132,7 +133,7 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def _found(queries: LinkQueries, text_: str, scope: LinkScope = EVERYTHING) -> list[str]:
-    return [item.link.description for item in await queries.find(text_, scope)]
+    return [item.link.description for item in await queries.find(search_terms(text_), scope)]
 
 
 async def _drop_search_structures(engine: AsyncEngine) -> None:
@@ -235,10 +236,10 @@ async def test_a_link_is_named_by_each_of_its_ids(sessions: async_sessionmaker[A
         found = await queries.lookup(reference)
         assert found is not None and found.id == boots.id, reference
     assert await queries.lookup("pm000000000002") is None  # PayerMax's ids are not ours to upper-case
-    assert [(item.link.id, item.matched) for item in await queries.find("T2026000000001", EVERYTHING)] == [
-        (boots.id, "order")
-    ]
-    assert await queries.find("PLTEST00000002", LinkScope(AGENT, all_links=False)) == []
+    assert [
+        (item.link.id, item.matched) for item in await queries.find(search_terms("T2026000000001"), EVERYTHING)
+    ] == [(boots.id, "order")]
+    assert await queries.find(search_terms("PLTEST00000002"), LinkScope(AGENT, all_links=False)) == []
 
 
 def _payment(link_id: int | None, trade: str, *, completed_minutes_ago: int) -> Payment:
