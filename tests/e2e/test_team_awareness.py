@@ -124,7 +124,7 @@ async def test_audit_pages_and_entries_read_in_the_readers_words(database_url: s
             cake_card = await people.ask("/link 20000 IDR Cake", OWNER, contains="Cake")
             tea, cake = await db.links()
             people.press(cake_card, f"c:x:{cake.id}", OWNER)
-            confirm = f"c:xy:{cake.id}"
+            confirm = f"c:cy:{cake.id}"  # Yes on the question posted under the card
             asking = await fake.wait_for_message(lambda m: m.chat_id == OWNER and confirm in _callback_data(m), 20)
             people.press(asking, confirm, OWNER)
             await pay(re.search(r"Pay here: (\S+)", tea_card.text or "").group(1))
