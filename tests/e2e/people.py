@@ -116,10 +116,10 @@ class People:
         """Press with callback data of one's choosing, as a modified client can; returns the query id."""
         return self.fake.press_forged(message, data, user_id=user_id, first_name=self.names[user_id])
 
-    async def answer(self, query_id: str) -> dict[str, Any]:
+    async def answer(self, query_id: str, timeout: float = WAIT) -> dict[str, Any]:
         """What the bot answered to this button press."""
         call = await self.fake.wait_for_call(
-            "answerCallbackQuery", lambda c: c.params.get("callback_query_id") == query_id, timeout=WAIT
+            "answerCallbackQuery", lambda c: c.params.get("callback_query_id") == query_id, timeout=timeout
         )
         return call.params
 
