@@ -74,3 +74,11 @@ def _timing_runs_first_on_the_cpu(request: pytest.FixtureRequest) -> Iterator[No
         yield
     finally:
         os.setpriority(os.PRIO_PROCESS, 0, before)  # lowering one's priority again is always allowed
+
+
+@pytest.fixture(autouse=True)
+def _kept_in_its_xdist_group(request: pytest.FixtureRequest) -> None:
+    """Fail a grouped test that pytest-xdist did not keep in its group (with pytest 9.2 it silently did not)."""
+    in_a_group = request.node.get_closest_marker("xdist_group") is not None
+    if in_a_group and getattr(request.config.option, "loadgroup", False) and "@" not in request.node.nodeid:
+        pytest.fail("--dist loadgroup ignored this test's xdist_group (pytest-xdist#1386): see pyproject.toml")
