@@ -264,21 +264,19 @@ class OutboxDispatcher:
             await repo.finish_outbox(session, message.id, status=OutboxStatus.FAILED, error=error)
             if message.kind not in _QUIET_FAILURES:
                 link = await repo.get_link(session, message.link_id) if message.link_id else None
-                for owner in self._owners:
-                    if owner != message.chat_id:
-                        await repo.enqueue(
-                            session,
-                            dedupe_key=f"undeliverable:{message.id}:{owner}",
-                            kind=OutboxKind.ALERT,
-                            chat_id=owner,
-                            link_id=message.link_id,
-                            payload={
-                                "alert": "undeliverable",
-                                "chat_id": message.chat_id,
-                                "error": error[:200],
-                                "link": link.merchant_link_id if link else None,
-                            },
-                        )
+                await repo.alert_owners(
+                    session,
+                    self._owners,
+                    dedupe_key=f"undeliverable:{message.id}",
+                    link_id=message.link_id,
+                    skip_chat=message.chat_id,
+                    payload={
+                        "alert": "undeliverable",
+                        "chat_id": message.chat_id,
+                        "error": error[:200],
+                        "link": link.merchant_link_id if link else None,
+                    },
+                )
         metrics.OUTBOX_SENT.labels(kind=message.kind, result="undeliverable").inc()
         self.wake()
 

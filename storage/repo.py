@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -328,6 +328,28 @@ async def enqueue(
         .returning(table.c.id)
     )
     return (await session.execute(statement)).first() is not None
+
+
+async def alert_owners(
+    session: AsyncSession,
+    owners: Iterable[int],
+    *,
+    dedupe_key: str,
+    payload: dict[str, Any],
+    link_id: int | None = None,
+    skip_chat: int | None = None,
+) -> None:
+    """Queue one alert per owner (``<dedupe_key>:<owner>``), in the caller's transaction; ``skip_chat`` hears none."""
+    for owner in owners:
+        if owner != skip_chat:
+            await enqueue(
+                session,
+                dedupe_key=f"{dedupe_key}:{owner}",
+                kind=OutboxKind.ALERT,
+                chat_id=owner,
+                link_id=link_id,
+                payload=payload,
+            )
 
 
 async def due_outbox(session: AsyncSession, *, now: datetime, limit: int, skip_locked: bool) -> Sequence[OutboxMessage]:
@@ -787,21 +809,6 @@ async def refunds_due_for_check(session: AsyncSession, *, now: datetime, limit: 
         .limit(limit)
     )
     return (await session.execute(statement)).scalars().all()
-
-
-async def refunds_settled_between(
-    session: AsyncSession, start: datetime, end: datetime, *, chat_id: int | None, creator_user_id: int | None
-) -> Sequence[tuple[str, Any]]:
-    """(currency, amount) of each successful refund settled in [start, end) on links in scope (the caller sums)."""
-    statement = _links_in_scope(
-        select(col(Refund.currency), col(Refund.amount)).join(Link, col(Link.id) == col(Refund.link_id)),
-        chat_id=chat_id,
-        creator_user_id=creator_user_id,
-    ).where(col(Refund.status) == RefundStatus.SUCCESS, col(Refund.finished_at) >= start, col(Refund.finished_at) < end)
-    return [(currency, amount) for currency, amount in (await session.execute(statement)).all()]
-
-
-# --- payment attempts that did not go through ------------------------------------------------
 
 
 async def failed_attempts_of(session: AsyncSession, link_id: int) -> Sequence[FailedAttempt]:

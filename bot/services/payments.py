@@ -518,20 +518,18 @@ class PaymentService:
             link_id=link.id,
         )
         await repo.add_link_event(session, link.id, LinkEventKind.MISMATCH, evidence)
-        for owner in self._owner_chat_ids:
-            await repo.enqueue(
-                session,
-                dedupe_key=f"mismatch:{link.id}:{trade}:{owner}",
-                kind=OutboxKind.ALERT,
-                chat_id=owner,
-                link_id=link.id,
-                payload={
-                    "alert": "mismatch",
-                    "expected": f"{link.amount} {link.currency}",
-                    "reported": f"{report.amount} {report.currency}",
-                    "trade": trade,
-                },
-            )
+        await repo.alert_owners(
+            session,
+            self._owner_chat_ids,
+            dedupe_key=f"mismatch:{link.id}:{trade}",
+            link_id=link.id,
+            payload={
+                "alert": "mismatch",
+                "expected": f"{link.amount} {link.currency}",
+                "reported": f"{report.amount} {report.currency}",
+                "trade": trade,
+            },
+        )
         log.error(
             "payment amount mismatch",
             extra={"link": link.merchant_link_id, "chat": link.chat_id, "trade": trade, "status": "MISMATCH"},

@@ -43,7 +43,7 @@ from bot.payermax.models import (
 from bot.services.access import Refusal
 from bot.services.actors import Actor
 from bot.services.feed import FeedEvent, feed_entry
-from bot.services.link_access import LinkAccess, LinkScope
+from bot.services.link_access import LinkAccess
 from bot.services.payments import Outcome
 from bot.services.refund_summary import RefundSummary, summarize
 from storage import repo
@@ -624,21 +624,19 @@ class RefundService:
             link_id=link.id,
         )
         await repo.add_link_event(session, _id(link), LinkEventKind.REFUND_MISMATCH, detail[:500])
-        for owner in self._owner_chat_ids:
-            await repo.enqueue(
-                session,
-                dedupe_key=f"refund-mismatch:{refund.id}:{info.refund_trade_no}:{info.status}:{owner}",
-                kind=OutboxKind.ALERT,
-                chat_id=owner,
-                link_id=link.id,
-                payload={
-                    "alert": "refund_mismatch",
-                    "refund": refund.out_refund_no,
-                    "expected": f"{refund.amount} {refund.currency}",
-                    "reported": f"{info.refund_amount} {info.refund_currency}",
-                    "trade": info.out_trade_no,
-                },
-            )
+        await repo.alert_owners(
+            session,
+            self._owner_chat_ids,
+            dedupe_key=f"refund-mismatch:{refund.id}:{info.refund_trade_no}:{info.status}",
+            link_id=link.id,
+            payload={
+                "alert": "refund_mismatch",
+                "refund": refund.out_refund_no,
+                "expected": f"{refund.amount} {refund.currency}",
+                "reported": f"{info.refund_amount} {info.refund_currency}",
+                "trade": info.out_trade_no,
+            },
+        )
 
     # --- REFUND notifications ----------------------------------------------------------------
 
@@ -749,17 +747,6 @@ class RefundService:
         if not payments:
             return None
         return summarize(sum((p.amount for p in payments), start=Decimal(0)), payments[0].currency, refunds)
-
-    async def refunded_per_currency(self, scope: LinkScope, start: datetime, end: datetime) -> dict[str, Decimal]:
-        """What was refunded (settled successfully) in [start, end) on links in scope, per currency (for reports)."""
-        async with self._sessions() as session:
-            rows = await repo.refunds_settled_between(
-                session, start, end, chat_id=scope.chat_id, creator_user_id=scope.creator_user_id
-            )
-        totals: dict[str, Decimal] = {}
-        for currency, amount in rows:
-            totals[currency] = totals.get(currency, Decimal(0)) + Decimal(amount)
-        return dict(sorted(totals.items()))
 
     async def _target(self, reference: str | None, link_id: int | None) -> tuple[Link, Payment | None]:
         """The link a refund is for and the payment it refunds (an order number picks its payment)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,12 +18,12 @@ from bot.payermax.errors import RefundRefusal
 from bot.payermax.signing import generate_private_key
 from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
 from bot.services.actors import Actor
-from bot.services.link_access import LinkScope
 from bot.services.refund_summary import RefundState
 from bot.services.refunds import RefundError, RefundOutcome, RefundProblem
 from bot.services.team import TeamError, TeamProblem
 from storage import repo
 from storage.models import AuditAction, LinkEventKind, Member, OutboxKind, Refund, RefundStatus, Role, utcnow
+from storage.refund_facts import refund_facts
 from tests.integration.link_stack import closed_port_url
 from tests.integration.refund_stack import OWNER, RefundStack, owner, refund_stack, wait_for
 
@@ -100,17 +100,18 @@ async def test_partial_refund_is_sent_once_and_announced_once(stack: RefundStack
     kinds = [event.kind for event in await stack.events(link)]
     assert kinds.count(LinkEventKind.REFUND_REQUESTED) == 1 and kinds.count(LinkEventKind.REFUNDED) == 1
     assert LinkEventKind.REFUND_NOTIFICATION in kinds  # the repeat is on the timeline, and changed nothing
-    # What reports read: refunds settled in a period, per currency, within a person's view.
+    # What reports read (storage.refund_facts): refunds settled in a period, per currency, within a view.
     now = utcnow()
-    everyone = LinkScope(OWNER, all_links=True)
-    assert await stack.refunds.refunded_per_currency(everyone, now - timedelta(hours=1), now + timedelta(hours=1)) == {
-        "IDR": Decimal("50000")
-    }
-    assert await stack.refunds.refunded_per_currency(everyone, now + timedelta(hours=1), now + timedelta(hours=2)) == {}
-    other_chat = LinkScope(OWNER, all_links=True, chat_id=-1)
-    assert (
-        await stack.refunds.refunded_per_currency(other_chat, now - timedelta(hours=1), now + timedelta(hours=1)) == {}
-    )
+
+    async def refunded(chat_id: int | None, start: datetime, end: datetime) -> list[tuple[str, Decimal]]:
+        async with stack.sessions() as session:
+            facts = await refund_facts(session, chat_id=chat_id, refunded_from=start, refunded_before=end)
+        return [(fact.currency, fact.amount) for fact in facts if fact.counts_as_refunded]
+
+    hour = timedelta(hours=1)
+    assert await refunded(None, now - hour, now + hour) == [("IDR", Decimal("50000"))]
+    assert await refunded(None, now + hour, now + 2 * hour) == []
+    assert await refunded(-1, now - hour, now + hour) == []
     [audited] = [event for event in await stack.audit() if event.action == AuditAction.REFUND]
     assert audited.actor_user_id == OWNER and audited.subject == link.merchant_link_id
     assert "50,000" in audited.detail and "Box arrived damaged" in audited.detail
