@@ -458,6 +458,32 @@ async def audit(
     await session.flush()
 
 
+async def record_link_action(
+    session: AsyncSession,
+    link: Link,
+    *,
+    actor_user_id: int,
+    actor_name: str,
+    chat_id: int | None,
+    kind: LinkEventKind,
+    action: AuditAction,
+    timeline_detail: str,
+    audit_detail: str,
+) -> None:
+    """A person's doing on a link, in the caller's transaction: its timeline entry and its audit entry."""
+    assert link.id is not None  # a link stored or flushed already
+    await add_link_event(session, link.id, kind, timeline_detail, actor_user_id=actor_user_id)
+    await audit(
+        session,
+        actor_user_id=actor_user_id,
+        actor_name=actor_name,
+        chat_id=chat_id,
+        action=action,
+        subject=link.merchant_link_id,
+        detail=audit_detail,
+    )
+
+
 # --- looking links up for people (lists, search, timelines) ---------------------------------
 
 

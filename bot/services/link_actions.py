@@ -152,21 +152,16 @@ class LinkActions:
                 current.status = LinkStatus.CANCELLED
                 current.updated_at = utcnow()
                 current.next_check_at = None
-                await repo.add_link_event(
+                await repo.record_link_action(
                     session,
-                    stored_id(current),
-                    LinkEventKind.CANCELLED,
-                    detail(DetailKind.BY, name=actor.name),
-                    actor_user_id=actor.user_id,
-                )
-                await repo.audit(
-                    session,
+                    current,
                     actor_user_id=actor.user_id,
                     actor_name=actor.name,
                     chat_id=actor.chat_id,
+                    kind=LinkEventKind.CANCELLED,
                     action=CANCEL_AUDIT_ACTION,
-                    subject=current.merchant_link_id,
-                    detail=detail(
+                    timeline_detail=detail(DetailKind.BY, name=actor.name),
+                    audit_detail=detail(
                         DetailKind.LINK,
                         amount=current.amount,
                         currency=current.currency,

@@ -256,27 +256,22 @@ class LinkService:
                 await repo.upsert_chat(session, order.chat_id, order.chat_type, order.chat_title)
                 session.add(link)
                 await session.flush()
-                await repo.add_link_event(
+                await repo.record_link_action(
                     session,
-                    stored_id(link),
-                    LinkEventKind.REQUESTED,
-                    detail(
+                    link,
+                    actor_user_id=order.user_id,
+                    actor_name=order.user_name,
+                    chat_id=order.chat_id,
+                    kind=LinkEventKind.REQUESTED,
+                    action=AuditAction.CREATE_LINK,
+                    timeline_detail=detail(
                         DetailKind.REQUESTED,
                         amount=order.money.amount,
                         currency=order.money.currency,
                         by=order.user_name,
                         chat_title=None if order.chat_type == "private" else (order.chat_title or ""),
                     ),
-                    actor_user_id=order.user_id,
-                )
-                await repo.audit(
-                    session,
-                    actor_user_id=order.user_id,
-                    actor_name=order.user_name,
-                    chat_id=order.chat_id,
-                    action=AuditAction.CREATE_LINK,
-                    subject=link.merchant_link_id,
-                    detail=detail(
+                    audit_detail=detail(
                         DetailKind.LINK,
                         amount=order.money.amount,
                         currency=order.money.currency,
