@@ -33,6 +33,22 @@ class DetailKind(StrEnum):
     MISMATCH = "mismatch"  # expected_amount, expected_currency, reported_amount, reported_currency, trade
     EXPIRED = "expired"  # PayerMax said the link expired
     BY = "by"  # name: who did it (cancelled, refreshed)
+    REFUND = "refund"  # amount, currency, trade, refund (our outRefundNo), reason, by: a refund confirmed
+    REFUND_ACCEPTED = "refund_accepted"  # amount, currency, refund, payermax_refund (PayerMax's refundTradeNo)
+    REFUND_RESULT = "refund_result"  # amount, currency, refund, status, source (RefundSource): refunded or failed
+    REFUND_REFUSED = "refund_refused"  # amount, currency, refund, code, message: PayerMax's refusal, as worded
+    REFUND_REPEATED = "refund_repeated"  # refund, status: a refund notification of what we already knew
+    # refund, status (PayerMax's), expected_amount, expected_currency, expected_trade,
+    # reported_amount, reported_currency, reported_trade: a refund report that is not about our refund
+    REFUND_MISMATCH = "refund_mismatch"
+    PERMISSION = "permission"  # allowed, name, role: an owner gave or took someone's refund permission
+
+
+class RefundSource(StrEnum):
+    """Who told us first how a refund ended (a REFUND_RESULT's source)."""
+
+    ANSWER = "answer"  # PayerMax's answer to the refund, or to refundQuery
+    NOTIFICATION = "notification"  # a REFUND notification
 
 
 Value = str | int | bool | None

@@ -28,7 +28,7 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.money import Money, currency_decimals, format_money
+from bot.money import Money, currency_decimals
 from bot.payermax.client import PayerMaxClient
 from bot.payermax.errors import ApiError, PayerMaxError, RefundRefusal, TransportError, classify_refund_refusal
 from bot.payermax.models import (
@@ -48,6 +48,7 @@ from bot.services.payments import Outcome
 from bot.services.refund_summary import RefundSummary, summarize
 from storage import repo
 from storage.bulk import OutboxEntry
+from storage.details import DetailKind, RefundSource, detail
 from storage.models import (
     AuditAction,
     Link,
@@ -77,6 +78,8 @@ GIVE_UP_SENDING_AFTER = timedelta(hours=1)
 NO_SUCH_REFUND = frozenset({"ORDER_NOT_EXIST"})
 # Codes that mean "this outRefundNo is already taken": ask what PayerMax has under it.
 _ALREADY_APPLIED = frozenset({"ORDER_REPEAT"})
+# Our own failure code for a confirmed refund that never reached PayerMax in time (never PayerMax's).
+NOT_SENT = "NOT_SENT"
 
 _STATUS_OF = {
     REFUND_PENDING: RefundStatus.PENDING,
@@ -169,10 +172,6 @@ class RefundResult:
     refusal: RefundRefusal | None = None
     code: str = ""
     msg: str = ""
-
-
-def _money(refund: Refund) -> str:
-    return format_money(Money(refund.amount, refund.currency))
 
 
 def outcome_messages(
@@ -407,22 +406,25 @@ class RefundService:
                 refund.status = RefundStatus.REQUESTING
                 refund.confirmed_at = refund.updated_at = now
                 refund.next_check_at = now + REQUESTING_GRACE
-                detail = _describe(refund)
-                await repo.add_link_event(
-                    session,
-                    _id(link),
-                    LinkEventKind.REFUND_REQUESTED,
-                    f"{detail} by {actor.name}",
-                    actor_user_id=actor.user_id,
+                confirmed = detail(
+                    DetailKind.REFUND,
+                    amount=refund.amount,
+                    currency=refund.currency,
+                    trade=refund.out_trade_no,
+                    refund=refund.out_refund_no,
+                    reason=refund.comments,
+                    by=actor.name,
                 )
-                await repo.audit(
+                await repo.record_link_action(
                     session,
+                    link,
                     actor_user_id=actor.user_id,
                     actor_name=actor.name,
                     chat_id=actor.chat_id,
+                    kind=LinkEventKind.REFUND_REQUESTED,
                     action=AuditAction.REFUND,
-                    subject=link.merchant_link_id,
-                    detail=detail,
+                    timeline_detail=confirmed,
+                    audit_detail=confirmed,
                 )
                 await repo.enqueue(session, **_card_edit(link, refund))
         if expired is not None:
@@ -502,12 +504,13 @@ class RefundService:
             if not _same_refund(current, info):
                 # PayerMax's answer under our number describes another refund: never settle on it.
                 log.error(
-                    "PayerMax describes refund %s as %s %s of %s; we asked for %s of %s",
+                    "PayerMax describes refund %s as %s %s of %s; we asked for %s %s of %s",
                     current.out_refund_no,
                     info.refund_amount,
                     info.refund_currency,
                     info.out_trade_no,
-                    _describe(current),
+                    current.amount,
+                    current.currency,
                     current.out_trade_no,
                 )
                 await self._alert_mismatch(session, link, current, info)
@@ -515,7 +518,7 @@ class RefundService:
             status = _STATUS_OF[info.status]
             await self._accepted(session, link, current, info)
             if status != RefundStatus.PENDING:
-                await self._settle(session, link, current, status, info.finish_time, "PayerMax's answer")
+                await self._settle(session, link, current, status, info.finish_time, RefundSource.ANSWER)
             remaining = await self._remaining(session, current)
         self._on_enqueued()
         outcome = {
@@ -536,7 +539,13 @@ class RefundService:
             session,
             _id(link),
             LinkEventKind.REFUND_ACCEPTED,
-            f"{_describe(refund)}, PayerMax refund {info.refund_trade_no}",
+            detail(
+                DetailKind.REFUND_ACCEPTED,
+                amount=refund.amount,
+                currency=refund.currency,
+                refund=refund.out_refund_no,
+                payermax_refund=info.refund_trade_no,
+            ),
         )
         await repo.enqueue(session, **_card_edit(link, refund))
 
@@ -552,7 +561,17 @@ class RefundService:
                 current.status, current.updated_at, current.next_check_at = RefundStatus.REFUSED, now, None
                 current.failure_code, current.failure_message = code[:64], msg[:512]
                 await repo.add_link_event(
-                    session, _id(link), LinkEventKind.REFUND_REFUSED, f"{_describe(current)}: {code} {msg}"[:500]
+                    session,
+                    _id(link),
+                    LinkEventKind.REFUND_REFUSED,
+                    detail(
+                        DetailKind.REFUND_REFUSED,
+                        amount=current.amount,
+                        currency=current.currency,
+                        refund=current.out_refund_no,
+                        code=code[:64],
+                        message=msg[:400],
+                    ),
                 )
                 await session.flush()
                 remaining = await self._remaining(session, current)
@@ -577,7 +596,7 @@ class RefundService:
         refund: Refund,
         status: RefundStatus,
         finished_at: datetime | None,
-        told_by: str,
+        told_by: RefundSource,
     ) -> bool:
         """Record a final status once, with its timeline entry and its messages; False if it was settled already."""
         if not (RefundStatus(refund.status).open or refund.status == RefundStatus.REFUSED):
@@ -589,7 +608,19 @@ class RefundService:
         refund.status, refund.updated_at, refund.next_check_at = status, now, None
         refund.finished_at = finished_at.astimezone(UTC) if finished_at else now
         kind = LinkEventKind.REFUNDED if status == RefundStatus.SUCCESS else LinkEventKind.REFUND_FAILED
-        await repo.add_link_event(session, _id(link), kind, f"{_describe(refund)}, reported by {told_by}")
+        await repo.add_link_event(
+            session,
+            _id(link),
+            kind,
+            detail(
+                DetailKind.REFUND_RESULT,
+                amount=refund.amount,
+                currency=refund.currency,
+                refund=refund.out_refund_no,
+                status=RefundStatus(status).value,
+                source=told_by.value,
+            ),
+        )
         await session.flush()
         remaining = await self._remaining(session, refund)
         feed_chat_id = await repo.feed_chat_id(session)
@@ -610,20 +641,35 @@ class RefundService:
 
     async def _alert_mismatch(self, session: AsyncSession, link: Link, refund: Refund, info: RefundInfo) -> None:
         """Keep the evidence of a refund report that does not match our refund, and tell the owners."""
-        detail = (
-            f"refund {refund.out_refund_no}: expected {refund.amount} {refund.currency} "
-            f"of order {refund.out_trade_no}, "
-            f"reported {info.refund_amount} {info.refund_currency} of order {info.out_trade_no} ({info.status})"
-        )
+        # The operators' note (notification_events, read in the database, never by sellers) stays a sentence.
         await repo.record_event(
             session,
             notify_type="REFUND",
             reference=refund.out_refund_no,
             outcome="mismatch",
-            detail=detail,
+            detail=(
+                f"refund {refund.out_refund_no}: expected {refund.amount} {refund.currency} "
+                f"of order {refund.out_trade_no}, "
+                f"reported {info.refund_amount} {info.refund_currency} of order {info.out_trade_no} ({info.status})"
+            ),
             link_id=link.id,
         )
-        await repo.add_link_event(session, _id(link), LinkEventKind.REFUND_MISMATCH, detail[:500])
+        await repo.add_link_event(
+            session,
+            _id(link),
+            LinkEventKind.REFUND_MISMATCH,
+            detail(
+                DetailKind.REFUND_MISMATCH,
+                refund=refund.out_refund_no,
+                status=info.status[:64],
+                expected_amount=refund.amount,
+                expected_currency=refund.currency,
+                expected_trade=refund.out_trade_no,
+                reported_amount=info.refund_amount,
+                reported_currency=info.refund_currency[:64],
+                reported_trade=info.out_trade_no[:64],
+            ),
+        )
         await repo.alert_owners(
             session,
             self._owner_chat_ids,
@@ -672,7 +718,9 @@ class RefundService:
                 was = refund.status
                 await self._accepted(session, link, refund, info)
                 outcome = Outcome.APPLIED if was != refund.status else Outcome.DUPLICATE
-            elif await self._settle(session, link, refund, _STATUS_OF[info.status], info.finish_time, "notification"):
+            elif await self._settle(
+                session, link, refund, _STATUS_OF[info.status], info.finish_time, RefundSource.NOTIFICATION
+            ):
                 outcome = Outcome.APPLIED
             else:
                 if RefundStatus(refund.status) != _STATUS_OF[info.status]:
@@ -686,7 +734,11 @@ class RefundService:
                     session,
                     _id(link),
                     LinkEventKind.REFUND_NOTIFICATION,
-                    f"{info.status} for {refund.out_refund_no} again (already recorded)",
+                    detail(
+                        DetailKind.REFUND_REPEATED,
+                        refund=refund.out_refund_no,
+                        status=_STATUS_OF[info.status].value,
+                    ),
                 )
                 outcome = Outcome.DUPLICATE
         if outcome in (Outcome.APPLIED, Outcome.MISMATCH):
@@ -728,7 +780,7 @@ class RefundService:
         started = refund.confirmed_at or refund.created_at
         if self._clock() - started > GIVE_UP_SENDING_AFTER:
             await self._refused(
-                refund, "NOT_SENT", "PayerMax could not be reached in time; nothing was refunded", tell_chat=True
+                refund, NOT_SENT, "PayerMax could not be reached in time; nothing was refunded", tell_chat=True
             )
             return
         async with self._sessions() as session:
@@ -811,12 +863,6 @@ _UNANSWERED = _Marker("unanswered")  # refundQuery: no usable answer
 def _id(row: Link | Payment | Refund) -> int:
     assert row.id is not None  # a row read from the database
     return row.id
-
-
-def _describe(refund: Refund) -> str:
-    """A refund for the timeline and the audit log (stored in English, like every timeline entry)."""
-    reason = f": {refund.comments}" if refund.comments else ""
-    return f"{_money(refund)} of order {refund.out_trade_no} ({refund.out_refund_no}){reason}"
 
 
 def _same_refund(refund: Refund, info: RefundInfo) -> bool:

@@ -341,7 +341,7 @@ class TeamService:
                     chat_id=actor.chat_id,
                     action=AuditAction.REFUND_PERMISSION,
                     subject=str(user_id),
-                    detail=f"{'granted to' if allowed else 'taken from'} {member.name or user_id} ({role.value})",
+                    detail=detail(DetailKind.PERMISSION, allowed=allowed, name=member.name, role=role.value),
                 )
             return TeamMember(member.user_id, role, member.name, member.notify_private, member.can_refund)
 

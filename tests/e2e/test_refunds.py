@@ -135,9 +135,13 @@ async def test_partial_refund_told_once_and_more_than_is_left_refused(database_u
             fake.send_text(f"/status {link.merchant_link_id}", user_id=SELLER)
             status = await fake.wait_for_message(lambda m: "Refunds" in (m.text or ""), timeout=10)
             assert "IDR 50,000 · refunded" in _text(status) and "Box arrived damaged" in _text(status)
+            asked = r"refund asked for: IDR 50,000 by .+, order \S+, refund RF\w+ · Box arrived damaged"
+            assert re.search(asked, _text(status)), _text(status)
+            assert re.search(r"refunded: IDR 50,000, refund RF\w+, first told by ", _text(status)), _text(status)
             fake.send_text("/audit", user_id=SELLER)
             audit = await fake.wait_for_message(lambda m: "refunded on link" in (m.text or ""), timeout=10)
-            assert link.merchant_link_id in _text(audit) and "IDR 50,000" in _text(audit)
+            audited = rf"refunded on link {link.merchant_link_id}: IDR 50,000, order \S+, refund RF\w+ · Box arrived"
+            assert re.search(audited, _text(audit)), _text(audit)
         finally:
             exit_code = await bot.stop()
             await db.close()

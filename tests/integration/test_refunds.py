@@ -13,6 +13,9 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
+from bot.botapi.markup import visible_text
+from bot.chat import texts
+from bot.i18n.reader import Reader, reading_as
 from bot.money import Money
 from bot.payermax.errors import RefundRefusal
 from bot.payermax.signing import generate_private_key
@@ -22,7 +25,19 @@ from bot.services.refund_summary import RefundState
 from bot.services.refunds import RefundError, RefundOutcome, RefundProblem
 from bot.services.team import TeamError, TeamProblem
 from storage import repo
-from storage.models import AuditAction, LinkEventKind, Member, OutboxKind, Refund, RefundStatus, Role, utcnow
+from storage.models import (
+    AuditAction,
+    AuditEvent,
+    Link,
+    LinkEvent,
+    LinkEventKind,
+    Member,
+    OutboxKind,
+    Refund,
+    RefundStatus,
+    Role,
+    utcnow,
+)
 from storage.refund_facts import refund_facts
 from tests.integration.link_stack import closed_port_url
 from tests.integration.refund_stack import OWNER, RefundStack, owner, refund_stack, wait_for
@@ -39,8 +54,22 @@ async def stack(database_url: str, keys: SandboxKeys, tmp_path: Path) -> AsyncIt
         yield started
 
 
+NBSP = "\u00a0"
+
+
 def idr(amount: str) -> Money:
     return Money(Decimal(amount), "IDR")
+
+
+def worded(entry: LinkEvent | AuditEvent, locale: str = "en") -> str:
+    """A timeline or audit entry's detail as a reader of /status or /audit in that language sees it."""
+    with reading_as(Reader(locale)):
+        return visible_text(texts.event_detail(entry) if isinstance(entry, LinkEvent) else texts.audit_detail(entry))
+
+
+async def timeline(stack: RefundStack, link: Link, kind: LinkEventKind) -> list[LinkEvent]:
+    """A link's timeline entries of one kind, oldest first."""
+    return [event for event in await stack.events(link) if event.kind == kind]
 
 
 async def settled(stack: RefundStack, refund_id: int) -> Refund:
@@ -114,7 +143,22 @@ async def test_partial_refund_is_sent_once_and_announced_once(stack: RefundStack
     assert await refunded(-1, now - hour, now + hour) == []
     [audited] = [event for event in await stack.audit() if event.action == AuditAction.REFUND]
     assert audited.actor_user_id == OWNER and audited.subject == link.merchant_link_id
-    assert "50,000" in audited.detail and "Box arrived damaged" in audited.detail
+    ids = f"order {refund.out_trade_no}, refund {refund.out_refund_no}"
+    assert worded(audited) == f"IDR{NBSP}50,000, {ids} · Box arrived damaged"
+    # Each step on the timeline, stored as facts and worded for whoever reads it.
+    [asked] = await timeline(stack, link, LinkEventKind.REFUND_REQUESTED)
+    [accepted] = await timeline(stack, link, LinkEventKind.REFUND_ACCEPTED)
+    [refunded] = await timeline(stack, link, LinkEventKind.REFUNDED)
+    [again, *_] = await timeline(stack, link, LinkEventKind.REFUND_NOTIFICATION)
+    assert (asked.actor_user_id, worded(asked)) == (OWNER, f"IDR{NBSP}50,000 by Ann Owner, {ids} · Box arrived damaged")
+    assert (
+        worded(accepted) == f"IDR{NBSP}50,000, refund {refund.out_refund_no}, its id there is {refund.refund_trade_no}"
+    )
+    assert worded(refunded) == f"IDR{NBSP}50,000, refund {refund.out_refund_no}, first told by refund notification"
+    assert worded(again) == f"refund {refund.out_refund_no} (refunded), already recorded"
+    for entry in (audited, asked, accepted, refunded):
+        indonesian = worded(entry, "id")
+        assert indonesian.startswith(f"Rp{NBSP}50.000") and "IDR" not in indonesian, indonesian
 
 
 async def test_more_than_what_remains_is_refused_before_payermax(stack: RefundStack) -> None:
@@ -221,7 +265,10 @@ async def test_payermax_refusals_are_explained_and_count_for_nothing(stack: Refu
     assert (result.outcome, result.refusal) == (RefundOutcome.REFUSED, RefundRefusal.INSUFFICIENT_BALANCE)
     assert result.remaining == Decimal("150000")
     assert (await stack.refund(proposal.refund.id or 0)).status == RefundStatus.REFUSED
-    assert LinkEventKind.REFUND_REFUSED in [event.kind for event in await stack.events(link)]
+    [refused] = await timeline(stack, link, LinkEventKind.REFUND_REFUSED)
+    assert worded(refused).startswith(
+        f"IDR{NBSP}50,000, refund {proposal.refund.out_refund_no}: REFUND_INSUFFICIENT_BALANCE "
+    ), worded(refused)
     stack.gateway.faults.update({"insufficient_balance": False})
 
     wallet = await stack.paid_link("80000", method="WALLET")
@@ -281,6 +328,13 @@ async def test_refund_notifications_are_checked_before_anything_changes(stack: R
     assert await stack.outbox(OutboxKind.REFUND) == []
     alerts = [m for m in await stack.outbox(OutboxKind.ALERT) if '"refund_mismatch"' in m.payload]
     assert alerts and {m.chat_id for m in alerts} == {OWNER}
+    mismatches = [worded(event) for event in await timeline(stack, link, LinkEventKind.REFUND_MISMATCH)]
+    assert mismatches == [
+        f"expected IDR{NBSP}50,000, reported IDR{NBSP}150,000 (order {refund.out_trade_no}, "
+        f"refund {refund.out_refund_no})",
+        f"expected IDR{NBSP}50,000 of order {refund.out_trade_no}, reported IDR{NBSP}50,000 of order "
+        f"T-SOMETHING-ELSE (refund {refund.out_refund_no})",
+    ]
 
     accepted = await stack.post_refund_notification(good)
     assert accepted.status_code == 200 and accepted.json() == {"code": "SUCCESS", "msg": "Success"}
@@ -307,6 +361,8 @@ async def test_the_reconciler_settles_refunds_pending_too_long(stack: RefundStac
     assert (await stack.refund(proposal.refund.id or 0)).status == RefundStatus.SUCCESS
     await reconciler.reconcile_once()
     assert len(await stack.outbox(OutboxKind.REFUND)) == 1
+    [refunded] = await timeline(stack, link, LinkEventKind.REFUNDED)
+    assert worded(refunded).endswith("first told by PayerMax's answer"), worded(refunded)
 
 
 async def test_a_refund_payermax_never_received_is_sent_by_the_reconciler(stack: RefundStack) -> None:
@@ -371,7 +427,11 @@ async def test_refund_permission_is_per_person(stack: RefundStack) -> None:
         await stack.refunds.confirm(proposal.refund.id or 0, owner())
     assert someone_else.value.problem == RefundProblem.NOT_YOURS
     grants = [event for event in await stack.audit() if event.action == AuditAction.REFUND_PERMISSION]
-    assert [event.detail.split()[0] for event in grants] == ["granted", "granted", "taken"]
+    assert [worded(event) for event in grants] == [
+        "may refund now (support)",
+        "may refund now (agent)",
+        "may not refund any more (support)",
+    ]
     assert stack.refund_calls() == []
 
 

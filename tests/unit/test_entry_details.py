@@ -86,3 +86,142 @@ def test_a_mismatch_shows_the_amount_exactly_as_reported() -> None:
     )
     worded = visible_text(texts.event_detail(_event(LinkEventKind.MISMATCH, mismatch)))
     assert worded == f"expected IDR{NBSP}150,000, reported 150000.5 IDR (order T9)"
+
+
+# --- refunds --------------------------------------------------------------------------------
+
+ASKED = detail(
+    DetailKind.REFUND,
+    amount=Decimal(50000),
+    currency="IDR",
+    trade="T20261127001",
+    refund="RFABCDEFGH234567",
+    reason="Box arrived damaged",
+    by="Ann Owner",
+)
+
+
+def _audit(action: AuditAction, stored: str, subject: str = "PL1") -> AuditEvent:
+    return AuditEvent(actor_user_id=1, actor_name="Ann Owner", action=action, subject=subject, detail=stored)
+
+
+def _read(entry: LinkEvent | AuditEvent, locale: str) -> str:
+    """An entry's detail as a reader of that language sees it."""
+    with reading_as(Reader(locale, "Asia/Jakarta")):
+        worded = texts.event_detail(entry) if isinstance(entry, LinkEvent) else texts.audit_detail(entry)
+        return visible_text(worded)
+
+
+def test_a_refund_is_stored_as_facts() -> None:
+    """No sentence in the row: the amount exactly, the order, our refund number, the reason and name as typed."""
+    stored = read_detail(ASKED)
+    assert stored is not None and stored.kind == DetailKind.REFUND
+    assert dict(stored.fields) == {
+        "amount": "50000",
+        "currency": "IDR",
+        "trade": "T20261127001",
+        "refund": "RFABCDEFGH234567",
+        "reason": "Box arrived damaged",
+        "by": "Ann Owner",
+    }
+
+
+def test_a_refund_reads_in_the_readers_words_on_the_timeline_and_in_the_audit_log() -> None:
+    """English readers read the sentence; an Indonesian one the amount as Indonesians write it, never IDR 50,000."""
+    timeline = _event(LinkEventKind.REFUND_REQUESTED, ASKED)
+    assert _read(timeline, "en") == (
+        f"IDR{NBSP}50,000 by Ann Owner, order T20261127001, refund RFABCDEFGH234567 · Box arrived damaged"
+    )
+    audited = _audit(AuditAction.REFUND, ASKED)  # the audit entry names who did it already
+    assert _read(audited, "en") == f"IDR{NBSP}50,000, order T20261127001, refund RFABCDEFGH234567 · Box arrived damaged"
+    for entry in (timeline, audited):
+        indonesian = _read(entry, "id")
+        assert indonesian.startswith(f"Rp{NBSP}50.000"), indonesian  # the amount first
+        assert "IDR" not in indonesian and "50,000" not in indonesian
+        assert "T20261127001" in indonesian and "RFABCDEFGH234567" in indonesian
+        assert indonesian.endswith(" · Box arrived damaged")  # the reason as the person typed it
+    without_reason = detail(
+        DetailKind.REFUND, amount=Decimal(5), currency="USD", trade="T2", refund="RF2", reason=None, by="Ann"
+    )
+    assert _read(_event(LinkEventKind.REFUND_REQUESTED, without_reason), "en") == "$5.00 by Ann, order T2, refund RF2"
+
+
+def test_what_became_of_a_refund_reads_in_the_readers_words() -> None:
+    """Accepted, settled, refused, reported again: each the amount first, in the reader's money format."""
+    facts = {"amount": Decimal(50000), "currency": "IDR", "refund": "RF1"}
+    entries = {
+        LinkEventKind.REFUND_ACCEPTED: (
+            detail(DetailKind.REFUND_ACCEPTED, **facts, payermax_refund="RSBX9"),
+            f"IDR{NBSP}50,000, refund RF1, its id there is RSBX9",
+        ),
+        LinkEventKind.REFUNDED: (
+            detail(DetailKind.REFUND_RESULT, **facts, status="SUCCESS", source="notification"),
+            f"IDR{NBSP}50,000, refund RF1, first told by refund notification",
+        ),
+        LinkEventKind.REFUND_FAILED: (
+            detail(DetailKind.REFUND_RESULT, **facts, status="FAILED", source="answer"),
+            f"IDR{NBSP}50,000, refund RF1, first told by PayerMax's answer",
+        ),
+        LinkEventKind.REFUND_REFUSED: (
+            detail(DetailKind.REFUND_REFUSED, **facts, code="REFUND_INSUFFICIENT_BALANCE", message="Balance low"),
+            f"IDR{NBSP}50,000, refund RF1: REFUND_INSUFFICIENT_BALANCE Balance low",
+        ),
+    }
+    for kind, (stored, english) in entries.items():
+        event = _event(kind, stored)
+        assert _read(event, "en") == english
+        indonesian = _read(event, "id")
+        assert indonesian.startswith(f"Rp{NBSP}50.000") and "RF1" in indonesian and "IDR" not in indonesian
+    not_sent = detail(DetailKind.REFUND_REFUSED, **facts, code="NOT_SENT", message="anything")
+    assert _read(_event(LinkEventKind.REFUND_REFUSED, not_sent), "en") == (
+        f"IDR{NBSP}50,000, refund RF1: PayerMax could not be reached in time"
+    )
+    again = _event(
+        LinkEventKind.REFUND_NOTIFICATION, detail(DetailKind.REFUND_REPEATED, refund="RF1", status="SUCCESS")
+    )
+    assert _read(again, "en") == "refund RF1 (refunded), already recorded"
+    assert "(sudah di-refund)" in _read(again, "id")  # the status in the reader's words (already translated)
+
+
+def test_a_refund_report_that_does_not_match_shows_both_sides_exactly() -> None:
+    """Expected and reported amounts (as reported, never rounded), and both orders when they differ."""
+    same_order = detail(
+        DetailKind.REFUND_MISMATCH,
+        refund="RF1",
+        status="REFUND_SUCCESS",
+        expected_amount=Decimal(50000),
+        expected_currency="IDR",
+        expected_trade="T1",
+        reported_amount=Decimal("150000.5"),
+        reported_currency="IDR",
+        reported_trade="T1",
+    )
+    event = _event(LinkEventKind.REFUND_MISMATCH, same_order)
+    assert _read(event, "en") == f"expected IDR{NBSP}50,000, reported 150000.5 IDR (order T1, refund RF1)"
+    assert f"Rp{NBSP}50.000" in _read(event, "id") and "150000.5 IDR" in _read(event, "id")
+    other_order = same_order.replace('"reported_trade":"T1"', '"reported_trade":"T2"')
+    assert _read(_event(LinkEventKind.REFUND_MISMATCH, other_order), "en") == (
+        f"expected IDR{NBSP}50,000 of order T1, reported 150000.5 IDR of order T2 (refund RF1)"
+    )
+
+
+def test_a_refund_permission_change_names_the_role() -> None:
+    """Given or taken, with the person's role in the reader's words; the person is the entry's subject."""
+    given = _audit(AuditAction.REFUND_PERMISSION, detail(DetailKind.PERMISSION, allowed=True, name="Pia", role="agent"))
+    taken = _audit(
+        AuditAction.REFUND_PERMISSION, detail(DetailKind.PERMISSION, allowed=False, name="Pia", role="support")
+    )
+    assert (_read(given, "en"), _read(taken, "en")) == ("may refund now (agent)", "may not refund any more (support)")
+    given.subject = "501"
+    with reading_as(Reader("en")):
+        line = visible_text(texts.audit_line(given))
+    assert "changed the refund permission of Pia (501): may refund now (agent)" in line
+
+
+def test_old_english_refund_entries_are_shown_as_they_were_written() -> None:
+    """Rows written before refunds were stored as facts still read as written."""
+    old = "IDR 50,000 of order T1 (RF1), reported by notification"
+    assert texts.event_detail(_event(LinkEventKind.REFUNDED, old)) == old
+    assert texts.audit_detail(_audit(AuditAction.REFUND_PERMISSION, "granted to Pia (agent)")) == (
+        "granted to Pia (agent)"
+    )

@@ -13,15 +13,18 @@ from babel.dates import format_skeleton
 
 from bot.chat.texts.base import Markup, _, clip, expiry_text, ltr, money, name_of, pgettext, short_when, t
 from bot.chat.texts.cards import method_name
+from bot.chat.texts.refunds import refund_status_name
 from bot.chat.texts.team import role_name
 from bot.i18n.locales import NATIVE_NAMES, format_locale
 from bot.i18n.reader import current
 from bot.money import AmountError, Money
 from bot.money.currencies import smallest_unit
-from storage.details import Detail, DetailKind, read_detail
+from bot.services.refunds import NOT_SENT
+from storage.details import Detail, DetailKind, RefundSource, read_detail
 from storage.models import AuditEvent, LinkEvent, PaymentSource, Role
 
 LEGACY_UNITS = 200  # how much of an old free-text detail an entry shows
+REASON_UNITS = 60  # how much of a refund's reason an entry repeats
 
 
 def source_name(source: PaymentSource | str) -> str:
@@ -58,6 +61,15 @@ def _role(value: str) -> str:
 
 def _source(value: str) -> str:
     return source_name(PaymentSource(value)) if value in set(PaymentSource) else value
+
+
+def _refund_source(value: str) -> str:
+    """Who told us first how a refund ended."""
+    if value == RefundSource.ANSWER:
+        return _("PayerMax's answer")
+    if value == RefundSource.NOTIFICATION:
+        return _("refund notification")
+    return value
 
 
 def event_detail(event: LinkEvent) -> Markup | str:
@@ -107,8 +119,95 @@ def event_detail(event: LinkEvent) -> Markup | str:
             return t(_("as PayerMax reports"))
         case DetailKind.BY:
             return t(_("by {person}"), person=_name(detail, "name"))
+        case DetailKind.REFUND:
+            return _refund(detail, with_person=True)
+        case DetailKind.REFUND_ACCEPTED:
+            return t(
+                _("{amount}, refund <code>{refund}</code>, its id there is <code>{number}</code>"),
+                amount=_amount(detail),
+                refund=ltr(detail.text("refund")),
+                number=ltr(detail.text("payermax_refund")),
+            )
+        case DetailKind.REFUND_RESULT:
+            return t(
+                _("{amount}, refund <code>{refund}</code>, first told by {source}"),
+                amount=_amount(detail),
+                refund=ltr(detail.text("refund")),
+                source=_refund_source(detail.text("source")),
+            )
+        case DetailKind.REFUND_REFUSED:
+            if detail.text("code") == NOT_SENT:
+                return t(
+                    _("{amount}, refund <code>{refund}</code>: PayerMax could not be reached in time"),
+                    amount=_amount(detail),
+                    refund=ltr(detail.text("refund")),
+                )
+            # PayerMax's own code and message, as PayerMax wrote them.
+            return t(
+                _("{amount}, refund <code>{refund}</code>: {code} {message}"),
+                amount=_amount(detail),
+                refund=ltr(detail.text("refund")),
+                code=ltr(detail.text("code")),
+                message=clip(detail.text("message"), 160),
+            )
+        case DetailKind.REFUND_REPEATED:
+            return t(
+                _("refund <code>{refund}</code> ({status}), already recorded"),
+                refund=ltr(detail.text("refund")),
+                status=refund_status_name(detail.text("status")),
+            )
+        case DetailKind.REFUND_MISMATCH:
+            return _refund_mismatch(detail)
         case _:
             return ""
+
+
+def _refund(detail: Detail, *, with_person: bool) -> Markup:
+    """A confirmed refund: the amount, who asked (on a timeline), the order, our refund number, the reason."""
+    if with_person:
+        worded = t(
+            _("{amount} by {person}, order <code>{trade}</code>, refund <code>{refund}</code>"),
+            amount=_amount(detail),
+            person=_name(detail, "by"),
+            trade=ltr(detail.text("trade")),
+            refund=ltr(detail.text("refund")),
+        )
+    else:  # the audit entry names who did it already
+        worded = t(
+            _("{amount}, order <code>{trade}</code>, refund <code>{refund}</code>"),
+            amount=_amount(detail),
+            trade=ltr(detail.text("trade")),
+            refund=ltr(detail.text("refund")),
+        )
+    if not detail.optional("reason"):
+        return worded
+    # The reason as the person typed it.
+    return t("{refund} · {reason}", refund=worded, reason=clip(detail.text("reason"), REASON_UNITS))
+
+
+def _refund_mismatch(detail: Detail) -> Markup:
+    """A refund report that does not match our refund: what we asked for and what was reported, exactly."""
+    expected = _amount(detail, "expected_amount", "expected_currency")
+    reported = _amount(detail, "reported_amount", "reported_currency")
+    if detail.text("expected_trade") == detail.text("reported_trade"):
+        return t(
+            _("expected {expected}, reported {reported} (order <code>{trade}</code>, refund <code>{refund}</code>)"),
+            expected=expected,
+            reported=reported,
+            trade=ltr(detail.text("expected_trade")),
+            refund=ltr(detail.text("refund")),
+        )
+    return t(
+        _(
+            "expected {expected} of order <code>{expected_trade}</code>, reported {reported} of order "
+            "<code>{reported_trade}</code> (refund <code>{refund}</code>)"
+        ),
+        expected=expected,
+        reported=reported,
+        expected_trade=ltr(detail.text("expected_trade")),
+        reported_trade=ltr(detail.text("reported_trade")),
+        refund=ltr(detail.text("refund")),
+    )
 
 
 def audit_detail(event: AuditEvent) -> Markup | str:
@@ -138,6 +237,12 @@ def audit_detail(event: AuditEvent) -> Markup | str:
                 old=_setting_value(event.subject, detail.fields.get("old")),
                 new=_setting_value(event.subject, detail.fields.get("new")),
             )
+        case DetailKind.REFUND:
+            return _refund(detail, with_person=False)
+        case DetailKind.PERMISSION:
+            if detail.fields.get("allowed") is True:
+                return t(_("may refund now ({role})"), role=_role(detail.text("role")))
+            return t(_("may not refund any more ({role})"), role=_role(detail.text("role")))
         case _:
             return ""
 

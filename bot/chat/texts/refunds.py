@@ -11,6 +11,7 @@ from bot.money import Money
 from bot.payermax.errors import RefundRefusal, classify_refund_refusal
 from bot.services.refund_summary import RefundState, RefundSummary
 from bot.services.refunds import (
+    NOT_SENT,
     REFUND_WINDOW,
     Proposal,
     RefundError,
@@ -137,7 +138,7 @@ def refusal_reason(refusal: RefundRefusal | None, code: str, msg: str) -> Markup
                 msg=clip(msg, REASON_UNITS),
             )
         case _:
-            if code == "NOT_SENT":
+            if code == NOT_SENT:
                 return t(_("PayerMax could not be reached for an hour, so I gave up. Nothing was refunded; try again."))
             return t(_("PayerMax said: {code} {msg}"), code=ltr(code), msg=clip(msg, REASON_UNITS))
 
@@ -201,6 +202,13 @@ def refund_result(result: RefundResult) -> Markup:
 
 def refund_status(refund: Refund) -> str:
     """A refund's state in a few words."""
+    return refund_status_name(refund.status)
+
+
+def refund_status_name(status: RefundStatus | str) -> str:
+    """A refund status in a few words (as stored: unknown ones as they are)."""
+    if status not in set(RefundStatus):
+        return str(status)
     return {
         RefundStatus.PROPOSED: _("waiting for confirmation"),
         RefundStatus.DISCARDED: _("called off, nothing sent"),
@@ -209,7 +217,7 @@ def refund_status(refund: Refund) -> str:
         RefundStatus.SUCCESS: _("refunded"),
         RefundStatus.FAILED: _("failed"),
         RefundStatus.REFUSED: _("refused by PayerMax"),
-    }[RefundStatus(refund.status)]
+    }[RefundStatus(status)]
 
 
 def refund_problem(error: RefundError) -> Markup:
@@ -325,7 +333,7 @@ def refund_message(link: Link, refund: Refund, remaining: Decimal) -> Markup:
 def _refusal_of(refund: Refund) -> RefundRefusal | None:
     return (
         classify_refund_refusal(refund.failure_code)
-        if refund.failure_code and refund.failure_code != "NOT_SENT"
+        if refund.failure_code and refund.failure_code != NOT_SENT
         else None
     )
 

@@ -397,9 +397,10 @@ def audit_line(event: AuditEvent) -> Markup:
         subject = role_name(Role(event.subject))  # the role, in the reader's words
     elif event.action == AuditAction.SETTINGS:
         subject = _setting_word(event.subject)
-    elif event.action == AuditAction.REMOVE and event.subject.lstrip("-").isdigit():
-        removed = read_detail(event.detail)
-        subject = person(removed.text("name") if removed else "", int(event.subject))
+    elif event.action in (AuditAction.REMOVE, AuditAction.REFUND_PERMISSION) and event.subject.lstrip("-").isdigit():
+        # The person by the name the entry kept, with their id.
+        about = read_detail(event.detail)
+        subject = person(about.text("name") if about else "", int(event.subject))
     what = Markup(" ").join(part for part in (audit_action(event.action), subject) if part) + after_colon(
         audit_detail(event)
     )
