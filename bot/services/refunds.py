@@ -563,7 +563,8 @@ class RefundService:
                 await repo.add_link_event(
                     session,
                     _id(link),
-                    LinkEventKind.REFUND_REFUSED,
+                    # Never sent is not a refusal: PayerMax did not hear of it.
+                    LinkEventKind.REFUND_FAILED if code == NOT_SENT else LinkEventKind.REFUND_REFUSED,
                     detail(
                         DetailKind.REFUND_REFUSED,
                         amount=current.amount,

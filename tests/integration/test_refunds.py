@@ -22,7 +22,7 @@ from bot.payermax.signing import generate_private_key
 from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
 from bot.services.actors import Actor
 from bot.services.refund_summary import RefundState
-from bot.services.refunds import RefundError, RefundOutcome, RefundProblem
+from bot.services.refunds import GIVE_UP_SENDING_AFTER, RefundError, RefundOutcome, RefundProblem
 from bot.services.team import TeamError, TeamProblem
 from storage import repo
 from storage.models import (
@@ -385,6 +385,32 @@ async def test_a_refund_payermax_never_received_is_sent_by_the_reconciler(stack:
     await stack.reconciler().reconcile_once()
     assert (await stack.refund(proposal.refund.id or 0)).status == RefundStatus.PENDING
     assert [call["outRefundNo"] for call in stack.refund_calls()] == [proposal.refund.out_refund_no]
+
+
+async def test_a_refund_payermax_never_received_is_dropped_when_too_late(stack: RefundStack) -> None:
+    """Unsent past the give-up time: dropped, told once, refundable again; the timeline says failed, not refused."""
+    unreachable = stack.refund_service(stack.new_client(closed_port_url()))
+    link = await stack.paid_link("150000")
+    proposal = await unreachable.propose(owner(), link_id=link.id, amount=idr("50000"))
+    assert (await unreachable.confirm(proposal.refund.id or 0, owner())).outcome == RefundOutcome.UNCONFIRMED
+    too_long_ago = utcnow() - GIVE_UP_SENDING_AFTER - timedelta(minutes=1)
+    async with stack.sessions() as session, session.begin():
+        await session.execute(
+            update(Refund)
+            .where(col(Refund.id) == proposal.refund.id)
+            .values(confirmed_at=too_long_ago, created_at=too_long_ago, next_check_at=utcnow() - timedelta(seconds=1))
+        )
+    await stack.reconciler().reconcile_once()
+    assert (await stack.refund(proposal.refund.id or 0)).status == RefundStatus.REFUSED
+    assert stack.refund_calls() == []  # PayerMax never hears of it
+    assert await timeline(stack, link, LinkEventKind.REFUND_REFUSED) == []
+    [dropped] = await timeline(stack, link, LinkEventKind.REFUND_FAILED)
+    assert worded(dropped) == (
+        f"IDR{NBSP}50,000, refund {proposal.refund.out_refund_no}: PayerMax could not be reached in time"
+    ), worded(dropped)
+    assert len(await stack.outbox(OutboxKind.REFUND)) == 1  # the chat is told once
+    whole = await stack.refunds.propose(owner(), link_id=link.id)
+    assert whole.refund.amount == Decimal("150000")
 
 
 async def test_refund_permission_is_per_person(stack: RefundStack) -> None:
