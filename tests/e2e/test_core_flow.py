@@ -75,8 +75,12 @@ async def test_link_paid_and_announced_once(database_url: str, tmp_path) -> None
             await asyncio.sleep(2.0)  # let the duplicate deliveries arrive and be answered
             assert len(await _paid_messages(fake, SELLER)) == 1
             assert len(await db.payments()) == 1
-            card_now = next(m for m in fake.sent(SELLER) if m.message_id == card.message_id)
-            assert "PAID" in card_now.text and "Pay here" not in card_now.text
+            # The card's edit is paced behind the Paid message: wait for it rather than assume two seconds did.
+            card_now = await fake.wait_for_message(
+                lambda m: m.chat_id == SELLER and m.message_id == card.message_id and "PAID" in (m.text or ""),
+                timeout=20,
+            )
+            assert "Pay here" not in card_now.text
 
             # A second link stays unpaid whatever forged or wrong notifications say.
             fake.send_text("/link 10 USD Tea", user_id=SELLER)
