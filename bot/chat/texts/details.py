@@ -124,29 +124,25 @@ def event_detail(event: LinkEvent) -> Markup | str:
         case DetailKind.REFUND_ACCEPTED:
             return t(
                 _("{amount}, refund <code>{refund}</code>, its id there is <code>{number}</code>"),
-                amount=_amount(detail),
-                refund=ltr(detail.text("refund")),
+                **_refund_facts(detail),
                 number=ltr(detail.text("payermax_refund")),
             )
         case DetailKind.REFUND_RESULT:
             return t(
                 _("{amount}, refund <code>{refund}</code>, first told by {source}"),
-                amount=_amount(detail),
-                refund=ltr(detail.text("refund")),
+                **_refund_facts(detail),
                 source=_refund_source(detail.text("source")),
             )
         case DetailKind.REFUND_REFUSED:
             if detail.text("code") == NOT_SENT:
                 return t(
                     _("{amount}, refund <code>{refund}</code>: PayerMax could not be reached in time"),
-                    amount=_amount(detail),
-                    refund=ltr(detail.text("refund")),
+                    **_refund_facts(detail),
                 )
             # PayerMax's own code and message, as PayerMax wrote them.
             return t(
                 _("{amount}, refund <code>{refund}</code>: {code} {message}"),
-                amount=_amount(detail),
-                refund=ltr(detail.text("refund")),
+                **_refund_facts(detail),
                 code=ltr(detail.text("code")),
                 message=clip(detail.text("message"), 160),
             )
@@ -162,22 +158,25 @@ def event_detail(event: LinkEvent) -> Markup | str:
             return ""
 
 
+def _refund_facts(detail: Detail) -> dict[str, str]:
+    """What every refund line names: the amount and our refund number."""
+    return {"amount": _amount(detail), "refund": ltr(detail.text("refund"))}
+
+
 def _refund(detail: Detail, *, with_person: bool) -> Markup:
     """A confirmed refund: the amount, who asked (on a timeline), the order, our refund number, the reason."""
     if with_person:
         worded = t(
             _("{amount} by {person}, order <code>{trade}</code>, refund <code>{refund}</code>"),
-            amount=_amount(detail),
+            **_refund_facts(detail),
             person=_name(detail, "by"),
             trade=ltr(detail.text("trade")),
-            refund=ltr(detail.text("refund")),
         )
     else:  # the audit entry names who did it already
         worded = t(
             _("{amount}, order <code>{trade}</code>, refund <code>{refund}</code>"),
-            amount=_amount(detail),
+            **_refund_facts(detail),
             trade=ltr(detail.text("trade")),
-            refund=ltr(detail.text("refund")),
         )
     if not detail.optional("reason"):
         return worded
