@@ -288,10 +288,14 @@ def setting_problem(error: SettingError) -> str:
     value = clip(error.value, 32)
     match error.problem:
         case SettingProblem.UNKNOWN_CURRENCY:
+            examples = local_examples()
+            # The sentence already names USD: where USD is the local money, give another example first.
+            if examples["currency"] == "USD":
+                examples["currency"] = "EUR"
             return plain(
                 _("“{value}” is not a currency code. Use 3 letters, such as {currency} or USD."),
                 value=value,
-                **local_examples(),
+                **examples,
             )
         case SettingProblem.UNKNOWN_COUNTRY:
             return plain(
