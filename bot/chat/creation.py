@@ -17,7 +17,15 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Message,
+    Update,
+)
 from telegram.constants import ChatAction, ChatType
 
 from bot.botapi import sending
@@ -33,7 +41,7 @@ from bot.i18n.regions import likely_currencies
 from bot.money import AmountError, AmountReading, Money, is_known_currency, read_amount, read_amount_prefix, settle
 from bot.services.access import Action
 from bot.services.chat_defaults import ChatDefaults, link_country
-from bot.services.drafts import Step
+from bot.services.drafts import DraftView, Step, summary_request_key
 from bot.services.links import LinkOrder, LinkPending, LinkRefused
 
 log = logging.getLogger("paylink.chat")
@@ -338,12 +346,36 @@ async def description_step(update: Update, context: PaylinkContext, money: Money
     if problem or money is None:
         await reply(update, context, problem or texts.description_empty(), buttons=ASK_AGAIN)
         return
-    drafts = context.services.drafts
-    await drafts.set_description(chat.id, user.id, description)
+    # The token is in the draft before the summary leaves: a press can come before the send is answered.
+    token = await context.services.drafts.set_description(chat.id, user.id, description)
     defaults = await context.services.chat_defaults.defaults_for(chat.id)
     summary = texts.confirm(_format(money), description, defaults.expires_seconds)
-    sent = await reply(update, context, summary, buttons=keyboards.confirm_keyboard())
-    await drafts.set_summary(chat.id, user.id, sent.message_id)
+    await reply(update, context, summary, buttons=keyboards.confirm_keyboard(token))
+
+
+def _pressed_summary(chat_id: int, query: CallbackQuery, summary: MaybeInaccessibleMessage) -> str:
+    """The request key of the link the pressed summary makes: named by the token its button carries.
+
+    Not by the summary's message id: the bot learns that id only when the Bot API answers the send,
+    and Telegram lets the seller press Create before then. (A summary sent before buttons carried a
+    token is still named by its message id.)
+    """
+    token = keyboards.summary_token(query.data)
+    if token is None:
+        return f"cb:{summary.chat.id}:{summary.message_id}"
+    return summary_request_key(chat_id, token)
+
+
+def _is_current(draft: DraftView, chat_id: int, query: CallbackQuery, summary: MaybeInaccessibleMessage) -> bool:
+    """Whether the pressed summary is the draft's current one: an older one may show other words or be done."""
+    if draft.step != Step.CONFIRM:
+        return False
+    token = keyboards.summary_token(query.data)
+    if token is None:
+        # A draft from before tokens knows its summary by message id; a draft with a token accepts only
+        # its token, so a token-less press cannot make a second link under another request key.
+        return draft.request_key is None and draft.summary_message_id == summary.message_id
+    return draft.request_key == summary_request_key(chat_id, token)
 
 
 async def confirm_create(update: Update, context: PaylinkContext) -> None:
@@ -355,14 +387,14 @@ async def confirm_create(update: Update, context: PaylinkContext) -> None:
     if summary is None:
         await sending.answer(query, texts.stale_summary(), alert=True)
         return
-    request_key = f"cb:{summary.chat.id}:{summary.message_id}"
+    request_key = _pressed_summary(chat.id, query, summary)
     # The draft first: a first press that finishes between the two reads has made the link, so the
     # second press hears "already being made" rather than "out of date".
     draft = await services.drafts.get(chat.id, user.id)
     if await services.links.exists(request_key):
         await sending.answer(query, texts.already_requested())
         return
-    if draft is None or draft.summary_message_id != summary.message_id or draft.money is None or not draft.description:
+    if draft is None or not _is_current(draft, chat.id, query, summary) or draft.money is None or not draft.description:
         await sending.answer(query, texts.stale_summary(), alert=True)
         return
     if await refuse_unless(update, context, Action.CREATE_LINK):
@@ -384,7 +416,7 @@ async def abort_create(update: Update, context: PaylinkContext) -> None:
     chat, user = chat_of(update), sender(update)
     draft = await context.services.drafts.get(chat.id, user.id)
     summary = query.message
-    if draft is None or summary is None or draft.summary_message_id != summary.message_id:
+    if draft is None or summary is None or not _is_current(draft, chat.id, query, summary):
         await sending.answer(query, texts.stale_summary(), alert=True)
         return
     await context.services.drafts.discard(chat.id, user.id)

@@ -12,6 +12,9 @@ from bot.botapi.keyboard_rows import button_rows
 from bot.chat import texts
 from storage.models import Link, LinkStatus
 
+# Create / Cancel under a /newlink summary: "create:<token>", "abort:<token>", the token its draft was
+# given with the description the summary shows. Bare "create" / "abort" are from summaries sent before
+# buttons carried a token (those are known by their message id).
 CREATE = "create"
 ABORT = "abort"
 # A question asked before a link: "q:a:<index>" an amount, "q:c:<code>" a currency, "q:w:<code>" the word
@@ -139,16 +142,26 @@ def _card_button(text: str, action: str, link: Link) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=card_data(action, link))
 
 
-def confirm_keyboard() -> InlineKeyboardMarkup:
-    """Create / Cancel under the summary of a new link."""
+def confirm_keyboard(token: str) -> InlineKeyboardMarkup:
+    """Create / Cancel under the summary of a new link; both name the summary by its draft's token."""
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(texts.create_button(), callback_data=CREATE),
-                InlineKeyboardButton(texts.cancel_button(), callback_data=ABORT),
+                InlineKeyboardButton(texts.create_button(), callback_data=f"{CREATE}:{token}"),
+                InlineKeyboardButton(texts.cancel_button(), callback_data=f"{ABORT}:{token}"),
             ]
         ]
     )
+
+
+def summary_pattern(action: str) -> str:
+    """The callback data of a summary's button: the action, with or without a token."""
+    return f"^{action}(:|$)"
+
+
+def summary_token(data: str | None) -> str | None:
+    """The token a summary's button carries; None for a button from before tokens."""
+    return (data or "").partition(":")[2] or None
 
 
 def share_keyboard(link: Link, customer: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup:

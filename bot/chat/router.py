@@ -98,8 +98,12 @@ def register(application: PaylinkApplication) -> None:
     application.add_handler(TypeHandler(Update, remember_update), group=HANDLED_GROUP)
     for command, callback in COMMANDS.items():
         application.add_handler(CommandHandler(command, callback))
-    application.add_handler(CallbackQueryHandler(creation.confirm_create, pattern=f"^{keyboards.CREATE}$"))
-    application.add_handler(CallbackQueryHandler(creation.abort_create, pattern=f"^{keyboards.ABORT}$"))
+    application.add_handler(
+        CallbackQueryHandler(creation.confirm_create, pattern=keyboards.summary_pattern(keyboards.CREATE))
+    )
+    application.add_handler(
+        CallbackQueryHandler(creation.abort_create, pattern=keyboards.summary_pattern(keyboards.ABORT))
+    )
     application.add_handler(CallbackQueryHandler(cards.card_pressed, pattern=f"^{keyboards.CARD_PREFIX}:"))
     application.add_handler(CallbackQueryHandler(lists.links_page, pattern=lists.LIST_PATTERN))
     application.add_handler(CallbackQueryHandler(refunds.refund_pressed, pattern=f"^{keyboards.REFUND_PREFIX}:"))

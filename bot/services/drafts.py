@@ -1,9 +1,17 @@
 """The /newlink conversation's state, and questions asked before a link, kept in the database so any replica
-can continue them."""
+can continue them.
+
+A /newlink summary is named by a token written with the description it shows, before it is sent,
+and carried in its buttons' data. Telegram shows the summary (and lets the seller press Create)
+before the Bot API answers the send with its message id, so the id cannot name it in time; the
+token can. The draft keeps the token in the request key of the link it will make, so a press
+matches the current summary exactly, and every press of that summary makes the same one link.
+"""
 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +27,11 @@ Step = DraftStep  # the conversation's steps, as the handlers name them
 DRAFT_LIFETIME = timedelta(hours=1)  # an abandoned conversation does not ambush a later message
 
 
+def summary_request_key(chat_id: int, token: str) -> str:
+    """The request key of the link a /newlink summary (named by its token) makes."""
+    return f"summary:{chat_id}:{token}"
+
+
 @dataclass(frozen=True)
 class DraftView:
     """A draft as the handlers see it."""
@@ -26,8 +39,10 @@ class DraftView:
     step: Step
     money: Money | None
     description: str | None
-    summary_message_id: int | None
-    request_key: str | None = None  # the message that asked for the link, when a question is pending
+    summary_message_id: int | None  # only in drafts written before summaries carried a token
+    # The request key of the link this draft makes: the message that asked for it while a question is
+    # pending; at the summary, summary_request_key() of the summary's token.
+    request_key: str | None = None
     question: dict[str, Any] | None = None  # what was asked and offered (see bot.chat.questions)
 
 
@@ -89,13 +104,19 @@ class DraftService:
             chat_id, user_id, step=Step.DESCRIPTION, amount=money.amount, currency=money.currency, choices=None
         )
 
-    async def set_description(self, chat_id: int, user_id: int, description: str) -> None:
-        """Record the description and move on to confirmation."""
-        await self._update(chat_id, user_id, step=Step.CONFIRM, description=description)
-
-    async def set_summary(self, chat_id: int, user_id: int, message_id: int) -> None:
-        """Remember which message carries the Create button."""
-        await self._update(chat_id, user_id, summary_message_id=message_id)
+    async def set_description(self, chat_id: int, user_id: int, description: str) -> str:
+        """Record the description and move on to confirmation; the token that names the summary to send."""
+        # Fresh for every summary: of two sent at once (two descriptions typed quickly), only the one
+        # written last can be confirmed, and it shows the description the draft holds.
+        token = secrets.token_urlsafe(9)
+        await self._update(
+            chat_id,
+            user_id,
+            step=Step.CONFIRM,
+            description=description,
+            request_key=summary_request_key(chat_id, token),
+        )
+        return token
 
     async def discard(self, chat_id: int, user_id: int) -> bool:
         """Drop the draft; tell whether there was one."""

@@ -163,8 +163,8 @@ async def test_newlink_conversation_with_bad_amounts(database_url: str, tmp_path
             summary = await fake.wait_for_message(lambda m: "Create this link" in (m.text or ""), timeout=10)
             assert "$12.50" in summary.text and "Coffee beans" in summary.text
             assert await db.links() == []  # nothing is created before the button
-            fake.press_button(summary, "create", user_id=SELLER)
-            fake.press_button(summary, "create", user_id=SELLER)  # an impatient double tap
+            fake.press_button(summary, summary.button_data("create"), user_id=SELLER)
+            fake.press_button(summary, summary.button_data("create"), user_id=SELLER)  # an impatient double tap
             card = await fake.wait_for_message(lambda m: m.kind == "photo", timeout=20)
             assert "$12.50" in card.text and "Coffee beans" in card.text
             await asyncio.sleep(1.0)

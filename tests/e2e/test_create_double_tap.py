@@ -28,10 +28,8 @@ async def _summary(people: People, seller: int, description: str) -> SentMessage
     """Go through /newlink up to the summary with its Create / Cancel buttons."""
     await people.ask("/newlink", seller, contains="How much")
     await people.ask("12.50", seller, contains="What is it for")
-    summary = await people.ask(description, seller, contains="Create this link")
-    # The bot notes which message holds the buttons just after sending it; nobody taps that fast.
-    await people.settled()
-    return summary
+    # Pressed as soon as it shows: the buttons name the summary, so the bot need not have heard its id yet.
+    return await people.ask(description, seller, contains="Create this link")
 
 
 async def _ends_as(people: People, summary: SentMessage, text: str) -> SentMessage:
@@ -47,7 +45,8 @@ async def _ends_as(people: People, summary: SentMessage, text: str) -> SentMessa
 async def _double_tap_create(people: People, seller: int) -> None:
     description = f"Order of {NAMES[seller]}"
     summary = await _summary(people, seller, description)
-    first, second = people.press(summary, "create", seller), people.press(summary, "create", seller)
+    create = summary.button_data("create")
+    first, second = people.press(summary, create, seller), people.press(summary, create, seller)
     answers = [await people.answer(first), await people.answer(second)]
     created = texts.summary_created("$12.50", description)
     await _ends_as(people, summary, visible_text(created))
@@ -57,8 +56,8 @@ async def _double_tap_create(people: People, seller: int) -> None:
 async def _double_tap_cancel(people: People, seller: int) -> None:
     description = f"Not wanted by {NAMES[seller]}"
     summary = await _summary(people, seller, description)
-    people.press(summary, "abort", seller)
-    people.press(summary, "abort", seller)
+    people.press(summary, summary.button_data("abort"), seller)
+    people.press(summary, summary.button_data("abort"), seller)
     cancelled = texts.summary_cancelled("$12.50", description)
     await _ends_as(people, summary, visible_text(cancelled))
 

@@ -119,7 +119,7 @@ async def test_two_processes_share_one_database(database_url: str, tmp_path) -> 
             await fake.wait_for_message(lambda m: "What is it for" in (m.text or ""), timeout=20)
             await seller.post(first, seller.text("Coffee beans"))
             summary = await fake.wait_for_message(lambda m: "Create this link" in (m.text or ""), timeout=20)
-            fake.press_button(summary, "create", user_id=SELLER)
+            fake.press_button(summary, summary.button_data("create"), user_id=SELLER)
             card = await fake.wait_for_message(lambda m: m.kind == "photo", timeout=30)
             assert "$12.50" in card.text and "Coffee beans" in card.text
             assert [link.description for link in await db.links()] == ["Coffee beans"]

@@ -82,7 +82,7 @@ async def _description_everywhere(people: People, db: Database) -> Link:
     await people.ask("5", OWNER, contains="What is it for")
     summary = _shows(await people.ask(DESCRIPTION, OWNER, contains="Create this link"), DESCRIPTION, "summary")
     count = len(fake.sent(OWNER))
-    await people.answer(people.press(summary, "create", OWNER))
+    await people.answer(people.press(summary, summary.button_data("create"), OWNER))
     card = _shows(await people.reply(OWNER, count, "Link ID"), DESCRIPTION, "card")
     created = await fake.wait_for_message(
         lambda m: m.message_id == summary.message_id and m.chat_id == OWNER and "Link created" in (m.text or "")

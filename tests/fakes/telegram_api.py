@@ -9,7 +9,8 @@ The parts:
     ├── UpdateQueue     telegram_updates: getUpdates, setWebhook, webhook delivery
     ├── MessageStore    telegram_messages: chats, files, send* and editMessage*
     │   └── parse_text  telegram_markup: HTML / MarkdownV2 / Markdown to text + entities
-    └── FaultInjector   telegram_faults: 5xx, 429, 403, flood limits
+    ├── FaultInjector   telegram_faults: 5xx, 429, 403, flood limits
+    └── AnswerHold      this module: a call takes effect at once, its answer waits (a slow Bot API)
 
 Typical use::
 
@@ -52,7 +53,7 @@ from tests.fakes.telegram_protocol import (
 )
 from tests.fakes.telegram_updates import Signal, UpdateQueue
 
-__all__ = ["Call", "FakeTelegram", "SentMessage"]
+__all__ = ["AnswerHold", "Call", "FakeTelegram", "SentMessage"]
 
 _Found = TypeVar("_Found")
 _COMMAND_AT_START = re.compile(r"/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]+)?")
@@ -86,6 +87,48 @@ class Call:
     garbled: bool = False  # answered with something that is not the Bot API's JSON
 
 
+class AnswerHold:
+    """Answers kept back: matching calls take effect (a sent message can be seen and pressed) but the bot
+    hears nothing until release(), as when Telegram's answer is slow. Use with ``with``: leaving releases."""
+
+    def __init__(self, predicate: Callable[[Call], bool], holds: list[AnswerHold]) -> None:
+        self._predicate = predicate
+        self._holds = holds
+        self._released = asyncio.Event()
+        self._arrived = Signal()
+        self.held: list[Call] = []  # the calls whose answers were kept back, in order
+
+    def __enter__(self) -> AnswerHold:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Answer every call held so far, and hold no more."""
+        self._released.set()
+        if self in self._holds:
+            self._holds.remove(self)
+
+    async def wait_held(self, timeout: float = 10.0) -> Call:
+        """The first call held, waiting for it if needed."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.held:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError(f"no call was held within {timeout}s")
+            await self._arrived.wait(remaining)
+        return self.held[0]
+
+    async def keep(self, call: Call) -> None:
+        """Hold this call's answer if it matches, until release()."""
+        if self._released.is_set() or not self._predicate(call):
+            return
+        self.held.append(call)
+        self._arrived.notify()
+        await self._released.wait()
+
+
 class FakeTelegram:
     """A Bot API server on loopback that records what the bot sends and feeds it updates."""
 
@@ -101,6 +144,7 @@ class FakeTelegram:
         self._server: LoopbackServer | None = None
         self._recorded = Signal()  # a call was recorded
         self._faults = FaultInjector()
+        self._holds: list[AnswerHold] = []
         self._updates = UpdateQueue()
         self._messages = MessageStore(self._bot_user(), self._faults.take_send_slot, self._faults.take_edit_slot)
         self._query_ids = itertools.count(self.FIRST_QUERY_ID)
@@ -352,6 +396,12 @@ class FakeTelegram:
         """Sends and edits in this chat answer 200 with ``body`` (by default a proxy's HTML page) and change nothing."""
         self._faults.garble_chat(chat_id, body, content_type)
 
+    def hold_answers(self, predicate: Callable[[Call], bool]) -> AnswerHold:
+        """Keep back the answers to calls matching predicate (they still take effect) until the hold is released."""
+        hold = AnswerHold(predicate, self._holds)
+        self._holds.append(hold)
+        return hold
+
     @property
     def enforce_limits(self) -> bool:
         """When True, message sends that break Telegram's flood limits answer 429."""
@@ -407,6 +457,8 @@ class FakeTelegram:
             self.calls.append(call)
             self._recorded.notify()
             return Response(garbled.body, HTTPStatus.OK, media_type=garbled.content_type)
+        for hold in list(self._holds):
+            await hold.keep(call)
         self.calls.append(call)
         self._recorded.notify()
         return JSONResponse(body, call.status)

@@ -72,6 +72,14 @@ class SentMessage:
         rows = (self.reply_markup or {}).get("inline_keyboard", [])
         return [button for row in rows for button in row]
 
+    def button_data(self, action: str) -> str:
+        """The callback data of the button shown for ``action``: data that is ``action`` or starts with ``action:``."""
+        for button in self.buttons:
+            data = str(button.get("callback_data", ""))
+            if data == action or data.startswith(f"{action}:"):
+                return data
+        raise ValueError(f"message {self.message_id} shows no {action!r} button: {self.buttons}")
+
 
 @dataclass
 class _StoredFile:

@@ -191,6 +191,20 @@ async def test_a_pressed_button_reaches_the_callback_handler(fake: FakeTelegram)
         fake.press_button(card, "cancel:1", user_id=USER_ID)
 
 
+async def test_a_held_answer_lets_the_message_arrive_before_the_bot_hears_of_it(fake: FakeTelegram, bot: Bot) -> None:
+    button = InlineKeyboardMarkup([[InlineKeyboardButton("Create", callback_data="create")]])
+    with fake.hold_answers(lambda call: call.method == "sendMessage" and "Summary" in call.params["text"]) as hold:
+        summary = asyncio.create_task(bot.send_message(USER_ID, "Summary", reply_markup=button))
+        await hold.wait_held()
+        shown = fake.sent(USER_ID)[0]
+        fake.press_button(shown, "create", user_id=USER_ID)  # the person sees it and can press it already
+        other = await bot.send_message(USER_ID, "Something else")  # only matching calls wait
+        await asyncio.sleep(0.2)
+        assert not summary.done() and other.message_id == shown.message_id + 1
+    assert (await summary).message_id == shown.message_id
+    assert [call.params["text"] for call in hold.held] == ["Summary"]
+
+
 async def test_updates_are_confirmed_by_offset_and_long_polled(fake: FakeTelegram, bot: Bot) -> None:
     first = fake.send_text("/help", user_id=USER_ID)
     fake.send_text("hello", user_id=USER_ID)
