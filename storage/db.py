@@ -119,7 +119,8 @@ def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncSession:
     """A session from ``sessions`` whose transactions only read: on SQLite never behind the writer; writing raises.
 
     Use it for whatever reads without writing in the same transaction (lists, searches, cards,
-    reports, scans). A look-up that decides a write belongs in the writing transaction instead.
+    reports, scans). Reading then writing in one transaction (a claim, a check under a lock) stays
+    in a writing session.
     """
     return sessions(execution_options=READ_ONLY)
 
