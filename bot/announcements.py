@@ -34,6 +34,7 @@ from bot.services.readers import Readers
 from bot.services.reports import ReportService
 from bot.services.team import TeamNews
 from storage import repo
+from storage.db import read_session
 from storage.models import Chat, Link, LinkStatus, OutboxKind, OutboxMessage, Payment, Refund, Role, utcnow
 
 # Every outbox message is news a seller waits for: it may take any slot of the budget (replies
@@ -115,7 +116,7 @@ class Delivery:
         """The link the message is about (every kind but some alerts has one)."""
         if self.message.link_id is None:
             raise Undeliverable(f"outbox message {self.message.id} names no link")
-        async with self.sessions() as session:
+        async with read_session(self.sessions) as session:
             link = await repo.get_link(session, self.message.link_id)
         if link is None:
             raise Undeliverable(f"link {self.message.link_id} no longer exists")
@@ -160,7 +161,7 @@ async def update_card(delivery: Delivery) -> None:
     link = await delivery.link()
     if link.card_message_id is None or link.id is None:
         return  # no card yet: it will be posted showing the current state
-    async with delivery.sessions() as session:
+    async with read_session(delivery.sessions) as session:
         covered = await repo.latest_pending_card_update(session, link.id)
     caption, buttons = await card_view(delivery.sessions, link)
     await sending.edit_caption(
@@ -182,12 +183,12 @@ async def send_paid(delivery: Delivery) -> None:
     """Announce a payment: in the link's chat as a reply to its card, or as the creator's private copy."""
     link = await delivery.link()
     payload: PaidPayload = {"payment_id": int(delivery.payload.get("payment_id", 0))}
-    async with delivery.sessions() as session:
+    async with read_session(delivery.sessions) as session:
         payment = await session.get(Payment, payload["payment_id"])
     if payment is None:
         raise Undeliverable(f"payment {payload['payment_id']} no longer exists")
     in_card_chat = delivery.message.chat_id == link.chat_id
-    async with delivery.sessions() as session:
+    async with read_session(delivery.sessions) as session:
         chat = await repo.get_chat(session, link.chat_id)
     place = _place(chat)
     # In a group, where several people make links, it says whose link it was; the private copy says where.
@@ -212,7 +213,7 @@ async def send_refund(delivery: Delivery) -> None:
         "refund_id": int(delivery.payload.get("refund_id", 0)),
         "remaining": str(delivery.payload.get("remaining", "0")),
     }
-    async with delivery.sessions() as session:
+    async with read_session(delivery.sessions) as session:
         refund = await session.get(Refund, payload["refund_id"])
     if refund is None:
         raise Undeliverable(f"refund {payload['refund_id']} no longer exists")
@@ -283,7 +284,7 @@ async def send_reminder(delivery: Delivery) -> None:
     link = await delivery.link()
     if link.status != LinkStatus.ACTIVE or link.expires_at is None or link.expires_at <= utcnow():
         return  # paid, cancelled or expired since it was queued: a reminder would be wrong now
-    async with delivery.sessions() as session:
+    async with read_session(delivery.sessions) as session:
         chat = await repo.get_chat(session, link.chat_id)
     in_card_chat = delivery.message.chat_id == link.chat_id
     await sending.send_text(
@@ -326,7 +327,7 @@ async def send_feed(delivery: Delivery) -> None:
     link = await delivery.link()
     payload: FeedPayload = {**delivery.payload}  # type: ignore[typeddict-item]
     event = FeedEvent(payload.get("event", FeedEvent.PAID))
-    async with delivery.sessions() as session:
+    async with read_session(delivery.sessions) as session:
         chat = await repo.get_chat(session, link.chat_id)
         payment = await session.get(Payment, int(payload.get("payment_id", 0))) if event == FeedEvent.PAID else None
     place = _place(chat)
@@ -376,7 +377,7 @@ async def send_team_news(delivery: Delivery) -> None:
         text = texts.you_were_removed(role, str(news.get("name", "")))
     else:
         user_id = int(news.get("user_id", 0))
-        async with delivery.sessions() as session:
+        async with read_session(delivery.sessions) as session:
             person = await repo.get_person(session, user_id)
         was = news.get("was")
         text = texts.invite_used(

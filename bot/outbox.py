@@ -29,6 +29,7 @@ from bot.i18n.reader import Reader, reading_as
 from bot.services.readers import Readers
 from bot.web import metrics
 from storage import repo
+from storage.db import read_session
 from storage.models import OutboxKind, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger("paylink.outbox")
@@ -153,7 +154,7 @@ class OutboxDispatcher:
         return rows
 
     async def _backlog(self) -> int:
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await repo.outbox_backlog(session)
 
     async def _defer(self, deferred: list[tuple[OutboxMessage, Booking]]) -> None:

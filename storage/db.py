@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.private import log_tightened, private_sqlite_files
 
@@ -23,8 +26,17 @@ log = logging.getLogger("paylink.storage")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_SYNC_DRIVER = "sqlite+pysqlite"
+READ_ONLY_OPTION = "paylink_read_only"
+# A transaction that only reads: our SQLite "begin" listener's flag, and asyncpg's BEGIN READ ONLY.
+READ_ONLY = MappingProxyType({READ_ONLY_OPTION: True, "postgresql_readonly": True})
+_QUERY_ONLY = "paylink_query_only"  # whether PRAGMA query_only is on for a pooled SQLite connection
+_PG_READ_ONLY_TRANSACTION = "25006"  # SQLSTATE read_only_sql_transaction
 
 T = TypeVar("T")
+
+
+class WriteInReadOnlySession(RuntimeError):
+    """A statement tried to change the database inside a read-only session: a bug in its caller, never an outage."""
 
 
 def is_sqlite(engine_or_url: AsyncEngine | str) -> bool:
@@ -41,17 +53,20 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             log_tightened(private_sqlite_files(Path(database)))
         engine = create_async_engine(url, **options)
         _configure_sqlite(engine.sync_engine)
+        _refuse_writes_loudly(engine.sync_engine)
         return engine
     options.setdefault("pool_size", 10)
     options.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **options)
+    engine = create_async_engine(url, **options)
+    _refuse_writes_loudly(engine.sync_engine)
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL for concurrent readers, FULL sync for durable money, BEGIN IMMEDIATE against lock upgrades."""
+    """WAL for concurrent readers, FULL sync for durable money, BEGIN IMMEDIATE to write and plain BEGIN to read."""
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself instead of the driver's deferred BEGIN.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -60,17 +75,61 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
+        record.info[_QUERY_ONLY] = False
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        # A deferred transaction that reads and then writes can deadlock with another writer;
-        # taking the write lock at BEGIN makes the second writer wait on busy_timeout instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = bool(connection.get_execution_options().get(READ_ONLY_OPTION, False))
+        info = connection.connection.info
+        if info.get(_QUERY_ONLY, False) != read_only:
+            # query_only makes a write in a read-only transaction fail instead of taking the lock. It
+            # stays on while the pooled connection only reads, and goes off before one that may write.
+            connection.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
+            info[_QUERY_ONLY] = read_only
+        if read_only:
+            # In WAL mode a deferred transaction that only reads never waits for the writer nor holds it up.
+            connection.exec_driver_sql("BEGIN")
+        else:
+            # A deferred transaction that reads and then writes can deadlock with another writer;
+            # taking the write lock at BEGIN makes the second writer wait on busy_timeout instead.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _refuse_writes_loudly(engine: Engine) -> None:
+    """A write in a read-only transaction raises WriteInReadOnlySession, not "readonly database" (an outage)."""
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> BaseException | None:
+        connection = context.connection
+        if connection is None or not connection.get_execution_options().get(READ_ONLY_OPTION, False):
+            return None
+        error = context.original_exception
+        sqlite_refused = isinstance(error, sqlite3.Error) and error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_READONLY
+        if sqlite_refused or getattr(error, "sqlstate", None) == _PG_READ_ONLY_TRANSACTION:
+            return WriteInReadOnlySession(f"a read-only session tried to change the database: {error}")
+        return None
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncSession:
+    """A session from ``sessions`` whose transactions only read: on SQLite never behind the writer; writing raises.
+
+    Use it for whatever reads without writing in the same transaction (lists, searches, cards,
+    reports, scans). Reading then writing in one transaction (a claim, a check under a lock) stays
+    in a writing session.
+    """
+    return sessions(execution_options=READ_ONLY)
+
+
+@asynccontextmanager
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A Core connection whose transaction only reads, as in :func:`read_session`."""
+    async with engine.connect() as connection:
+        yield await connection.execution_options(**READ_ONLY)
 
 
 class BatchTransactions:

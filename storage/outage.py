@@ -13,6 +13,8 @@ import sqlite3
 import asyncpg
 from sqlalchemy import exc as sa
 
+from storage.db import WriteInReadOnlySession
+
 # SQLite's primary result codes for "cannot use the file now" (not SQLITE_ERROR: a bad statement).
 _SQLITE_OUTAGE_CODES = frozenset(
     {
@@ -45,6 +47,8 @@ def is_outage(error: BaseException) -> bool:
         return True
     cause: BaseException | None = error
     while cause is not None:
+        if isinstance(cause, WriteInReadOnlySession):
+            return False  # SQLite's query_only says "readonly database" too, but this is our bug, not the file
         if isinstance(cause, sqlite3.Error):
             return getattr(cause, "sqlite_errorcode", 0) & 0xFF in _SQLITE_OUTAGE_CODES
         if isinstance(cause, _ASYNCPG_OUTAGES + _OTHER_OUTAGES):

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.botapi.budget import Booking, Limits, Priority, SlotGrid, book_within
+from storage.db import read_session
 from storage.models import SendChatPace, SendSlot, table_of
 
 BOT_WIDE = 0  # the send_chat_pace row that holds a pause for the whole bot (no chat has id 0)
@@ -57,7 +58,7 @@ class SharedBudget:
 
     async def pause_left(self) -> float:
         """Seconds left of a bot-wide pause (0 when there is none)."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             now = await _database_now(session)
             until = await session.scalar(select(col(SendChatPace.next_at)).where(col(SendChatPace.chat_id) == BOT_WIDE))
         return max(0.0, (until or 0.0) - now)

@@ -12,6 +12,7 @@ from telegram import InlineKeyboardMarkup
 from bot.botapi.markup import Markup
 from bot.chat import keyboards, texts
 from bot.services.link_queries import CardFacts, load_card_facts
+from storage.db import read_session
 from storage.models import Link
 
 
@@ -30,7 +31,7 @@ async def card_view(
     sessions: async_sessionmaker[AsyncSession], link: Link
 ) -> tuple[Markup, InlineKeyboardMarkup | None]:
     """The card's caption and buttons: a PAID card names the method and refunds, a CANCELLED one who cancelled."""
-    async with sessions() as session:
+    async with read_session(sessions) as session:
         facts = await load_card_facts(session, link)
     return render_caption(link, facts), card_buttons(link, facts)
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.db import read_session
 from storage.models import Member
 from storage.models import Role as Role  # re-exported: roles are what this module is about
 
@@ -101,7 +102,7 @@ class AccessService:
         """The person's role and their members row (owners from configuration have none)."""
         if self._open or user_id in self.owner_ids:
             return Role.OWNER, None
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             member = await session.get(Member, user_id)
         return (Role(member.role), member) if member else (None, None)
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from storage.db import read_session
 from storage.models import AuditEvent
 
 PAGE_SIZE = 10  # events on one /audit page: a phone screen, well inside a message
@@ -36,12 +37,12 @@ class AuditLog:
         statement = (
             select(AuditEvent).order_by(col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc()).limit(limit)
         )
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return list((await session.execute(statement)).scalars())
 
     async def page(self, page: int, size: int = PAGE_SIZE) -> AuditPage:
         """Page ``page`` (0 is the newest; one past the end shows the last page)."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             total = int((await session.execute(select(func.count()).select_from(AuditEvent))).scalar_one())
             pages = max(1, -(-total // size))
             page = max(0, min(page, pages - 1))

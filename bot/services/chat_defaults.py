@@ -24,6 +24,7 @@ from bot.money import AmountError, normalise_currency
 from bot.services import reminders
 from bot.services.actors import Actor
 from storage import repo
+from storage.db import read_session
 from storage.details import DetailKind, detail
 from storage.models import AuditAction, Chat, OutboxKind, utcnow
 
@@ -177,13 +178,13 @@ class ChatDefaultsService:
 
     async def defaults_for(self, chat_id: int) -> ChatDefaults:
         """The chat's settings where it has them, the deployment's otherwise."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             chat = await repo.get_chat(session, chat_id)
         return self.merge(chat)
 
     async def title_of(self, chat_id: int) -> str | None:
         """The chat's title as last seen (a group's name; None for a private chat or a chat not yet seen)."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             chat = await repo.get_chat(session, chat_id)
         return chat.title if chat is not None and chat.title else None
 

@@ -29,6 +29,7 @@ from bot.services.chat_defaults import ChatDefaultsService
 from bot.services.link_access import LinkAccess, LinkScope
 from bot.services.periods import Period, PeriodKind, relative
 from storage import repo
+from storage.db import read_session
 from storage.models import Chat, OutboxKind, OutboxMessage
 
 log = logging.getLogger("paylink.summary")
@@ -97,7 +98,7 @@ class DailySummaries:
 
     async def queue_due(self, now: datetime) -> int:
         """Queue every summary due now and not queued yet today; return how many were queued."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             statement = select(Chat).where(col(Chat.daily_summary_minute).is_not(None))
             chats = list((await session.execute(statement)).scalars())
         queued = 0
@@ -118,7 +119,7 @@ class DailySummaries:
         return queued
 
     async def _queued(self, chat_id: int, day: date) -> bool:
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             statement = select(col(OutboxMessage.id)).where(col(OutboxMessage.dedupe_key) == dedupe_key(chat_id, day))
             return (await session.execute(statement)).first() is not None
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.money import Money
 from storage import repo
+from storage.db import read_session
 from storage.models import DraftStep, utcnow
 
 Step = DraftStep  # the conversation's steps, as the handlers name them
@@ -61,7 +62,7 @@ class DraftService:
 
     async def get(self, chat_id: int, user_id: int) -> DraftView | None:
         """The live draft of this person in this chat, if any."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             draft = await repo.get_draft(session, chat_id, user_id)
         if draft is None or utcnow() - draft.updated_at > DRAFT_LIFETIME:
             return None

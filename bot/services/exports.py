@@ -25,6 +25,7 @@ from bot.services.link_access import LinkScope
 from bot.services.periods import Period
 from bot.services.reports import storage_scope
 from storage import reporting
+from storage.db import read_session
 from storage.refund_facts import RefundFact, refund_facts
 
 PAGE_SIZE = 500
@@ -146,7 +147,7 @@ class ExportService:
             after: tuple[datetime, int] | None = None
             while True:
                 # A short session per page: no transaction stays open for the whole export.
-                async with self._sessions() as session:
+                async with read_session(self._sessions) as session:
                     links = list(
                         await reporting.links_made_page(session, where, start, end, after=after, limit=self._page_size)
                     )

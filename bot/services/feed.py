@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.services.actors import Actor
 from bot.services.chat_defaults import ChatRef
 from storage import bulk, repo
+from storage.db import read_session
 from storage.details import DetailKind, detail
 from storage.models import AuditAction, Link, OutboxKind, utcnow
 
@@ -114,7 +115,7 @@ class PaymentsFeed:
 
     async def current(self) -> FeedChat | None:
         """The feed group, if one is named."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             chat_id = await repo.feed_chat_id(session)
             chat = await repo.get_chat(session, chat_id) if chat_id is not None else None
         if chat_id is None:

@@ -17,6 +17,7 @@ from bot.services.link_access import LinkScope
 from bot.services.link_search import SearchTerms
 from bot.services.refund_summary import RefundSummary, summarize
 from storage import repo
+from storage.db import read_session
 from storage.models import (
     AuditAction,
     Chat,
@@ -134,7 +135,7 @@ class LinkQueries:
 
     async def get(self, link_id: int) -> Link | None:
         """A link by our row id."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await repo.get_link(session, link_id)
 
     async def lookup(self, reference: str) -> Link | None:
@@ -142,17 +143,17 @@ class LinkQueries:
         reference = reference.strip()
         if not reference:
             return None
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await repo.link_by_reference(session, reference)
 
     async def card_facts(self, link: Link) -> CardFacts:
         """What the link's card shows beyond the link itself."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await load_card_facts(session, link)
 
     async def timeline(self, link_id: int) -> Timeline | None:
         """The link with its chat, its events and its payments, oldest first."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             link = await repo.get_link(session, link_id)
             if link is None:
                 return None
@@ -172,7 +173,7 @@ class LinkQueries:
         page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         statuses = status.statuses
         where = {"chat_id": scope.chat_id, "creator_user_id": scope.creator_user_id}
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             total = await repo.count_links(session, statuses=statuses, **where)
             pages = max(1, -(-total // page_size))  # ceiling division; an empty list is one empty page
             page = min(max(0, page), pages - 1)
@@ -183,7 +184,7 @@ class LinkQueries:
 
     async def paid_totals_since(self, scope: LinkScope, since: datetime) -> dict[str, Decimal]:
         """What links in scope took since ``since`` (the reader's midnight), per currency, in currency code order."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             payments = await repo.payments_completed_since(
                 session, since, chat_id=scope.chat_id, creator_user_id=scope.creator_user_id
             )
@@ -197,7 +198,7 @@ class LinkQueries:
         if not terms.words:
             return []
         amount = terms.amount
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             links = list(
                 await repo.find_links(
                     session,

@@ -26,6 +26,7 @@ from bot.payermax.models import CreateLinkRequest, LinkInfo
 from bot.services.actors import Actor
 from bot.services.reminders import remind_at
 from storage import repo
+from storage.db import read_session
 from storage.details import DetailKind, detail
 from storage.models import AuditAction, Link, LinkEventKind, LinkStatus, OutboxKind, stored_id, utcnow
 
@@ -145,7 +146,7 @@ class LinkService:
     async def reissue(self, link: Link, actor: Actor) -> CreateResult:
         """A fresh link in this one's place (PayerMax links cannot be extended): same chat, amount, currency,
         description and validity, made by ``actor``; one per link however often or by whom it is asked for."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             chat = await repo.get_chat(session, link.chat_id)
         order = LinkOrder(
             chat_id=link.chat_id,
@@ -164,7 +165,7 @@ class LinkService:
 
     async def exists(self, request_key: str) -> bool:
         """Tell whether this request already made (or is making) a link."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await repo.get_link_by_request_key(session, request_key) is not None
 
     async def settle(self, link: Link) -> Link:
@@ -231,7 +232,7 @@ class LinkService:
     async def _store_intent(self, order: LinkOrder) -> tuple[Link, bool]:
         """Commit the CREATING row first; a repeated request key finds the first row instead."""
         if order.request_key:
-            async with self._sessions() as session:
+            async with read_session(self._sessions) as session:
                 existing = await repo.get_link_by_request_key(session, order.request_key)
             if existing is not None:
                 return existing, False
@@ -282,7 +283,7 @@ class LinkService:
             # The same request raced us between the look-up and the insert: theirs wins.
             if not order.request_key:
                 raise
-            async with self._sessions() as session:
+            async with read_session(self._sessions) as session:
                 existing = await repo.get_link_by_request_key(session, order.request_key)
             if existing is None:
                 raise

@@ -32,7 +32,7 @@ from bot.services.feed import FeedEvent, feed_entry
 from bot.services.links import looks_like_ours
 from bot.services.shared import shared_paid
 from storage import bulk, repo
-from storage.db import BatchTransactions
+from storage.db import BatchTransactions, read_session
 from storage.details import DetailKind, detail
 from storage.models import (
     Link,
@@ -401,7 +401,7 @@ class PaymentService:
                 await self._attempts.reported(order, reported_at=notification.notify_time)
             return Outcome.NOT_PAID
         attempts = notification.successful_attempts()
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             known = await repo.get_payment_by_trade(session, order.out_trade_no)
             link = await repo.get_link(session, known.link_id) if known else None
         if link is None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n.locales import from_telegram, supported
 from storage import repo
+from storage.db import read_session
 from storage.models import Person, utcnow
 
 # People whose details are already stored as seen: most updates then cost no write at all.
@@ -76,12 +77,12 @@ class PeopleService:
 
     async def by_username(self, username: str) -> Person | None:
         """The person last seen with this @username, if any."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await repo.person_by_username(session, username)
 
     async def menu_of(self, user_id: int) -> str | None:
         """The command menu last given to this person's private chat (None: the default one)."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             person = await repo.get_person(session, user_id)
         return person.menu if person else None
 
@@ -92,12 +93,12 @@ class PeopleService:
 
     async def with_menus(self) -> list[int]:
         """Everyone whose private chat has a command menu of their own."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await repo.people_with_menus(session)
 
     async def _chosen_language(self, user_id: int) -> str | None:
         if user_id not in self._chosen:
-            async with self._sessions() as session:
+            async with read_session(self._sessions) as session:
                 person = await repo.get_person(session, user_id)
             if len(self._chosen) > _REMEMBERED:
                 self._chosen.clear()
@@ -105,6 +106,6 @@ class PeopleService:
         return self._chosen[user_id]
 
     async def _telegram_language(self, user_id: int) -> str | None:
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             person = await repo.get_person(session, user_id)
         return person.telegram_language if person else None

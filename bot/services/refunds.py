@@ -48,6 +48,7 @@ from bot.services.payments import Outcome
 from bot.services.refund_summary import RefundSummary, summarize
 from storage import repo
 from storage.bulk import OutboxEntry
+from storage.db import read_session
 from storage.details import DetailKind, RefundSource, detail
 from storage.models import (
     AuditAction,
@@ -300,7 +301,7 @@ class RefundService:
         paid_at = payment.completed_at or payment.created_at
         if self._clock() - paid_at > REFUND_WINDOW:
             raise RefundError(RefundProblem.TOO_OLD, paid_at=paid_at)
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             refunds = list(await repo.refunds_of_payment(session, _id(payment)))
         value = _checked_value(payment, refunds, amount.amount if amount else None)
         refund = Refund(
@@ -333,7 +334,7 @@ class RefundService:
 
     async def confirmable(self, refund_id: int, actor: Actor) -> tuple[Refund, Link]:
         """The proposal this person may confirm, as it is now; RefundError if it is not theirs to confirm."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             refund = await repo.get_refund(session, refund_id)
             link = await repo.get_link(session, refund.link_id) if refund else None
         if refund is None or link is None:
@@ -750,7 +751,7 @@ class RefundService:
 
     async def due(self, now: datetime, limit: int) -> list[Refund]:
         """Unsettled refunds whose next check is due."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return list(await repo.refunds_due_for_check(session, now=now, limit=limit))
 
     async def check(self, refund: Refund) -> None:
@@ -771,7 +772,7 @@ class RefundService:
 
     async def check_link(self, link_id: int) -> None:
         """Ask PayerMax about every unsettled refund of a link now (the card's Refresh)."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             refunds = [r for r in await repo.refunds_of_link(session, link_id) if RefundStatus(r.status).open]
         for refund in refunds:
             await self.check(refund)
@@ -784,7 +785,7 @@ class RefundService:
                 refund, NOT_SENT, "PayerMax could not be reached in time; nothing was refunded", tell_chat=True
             )
             return
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             link = await repo.get_link(session, refund.link_id)
         assert link is not None
         # The person who confirmed it heard "not confirmed yet": a refusal now is told to the chat.
@@ -794,7 +795,7 @@ class RefundService:
 
     async def summary_of(self, link: Link) -> RefundSummary | None:
         """A paid link's refunds added up (None for a link without payments)."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             payments = list(await repo.payments_of(session, _id(link)))
             refunds = list(await repo.refunds_of_link(session, _id(link)))
         if not payments:
@@ -803,7 +804,7 @@ class RefundService:
 
     async def _target(self, reference: str | None, link_id: int | None) -> tuple[Link, Payment | None]:
         """The link a refund is for and the payment it refunds (an order number picks its payment)."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             if link_id is not None:
                 link = await repo.get_link(session, link_id)
             elif reference and reference.strip():
@@ -819,7 +820,7 @@ class RefundService:
 
     async def _proposal_of(self, request_key: str) -> Proposal | None:
         """The proposal a request already made, with its link and payment."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             refund = await repo.get_refund_by_request_key(session, request_key)
             if refund is None:
                 return None
@@ -832,14 +833,14 @@ class RefundService:
 
     async def as_now(self, refund: Refund) -> RefundResult:
         """A refund that was answered before, as it is now (for a second press)."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             link = await repo.get_link(session, refund.link_id)
         assert link is not None
         return await self._as_now(RefundOutcome.ALREADY, refund, link)
 
     async def _as_now(self, outcome: RefundOutcome, refund: Refund, link: Link) -> RefundResult:
         """A result that shows the refund as the database has it now."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             current = await repo.get_refund(session, _id(refund)) or refund
             remaining = await self._remaining(session, current)
         return RefundResult(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.services.link_access import LinkScope
 from bot.services.periods import Period
 from storage import reporting
+from storage.db import read_session
 from storage.models import LinkStatus
 from storage.refund_facts import refund_facts
 
@@ -104,7 +105,7 @@ class ReportService:
         """The period's figures for the links in scope, with days in ``zone``."""
         where = storage_scope(scope)
         start, end = period.window(zone)
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             made = await reporting.made_by_creator(session, where, start, end)
             ended = await reporting.ended_in(session, where, start, end)
             totals = await reporting.paid_totals(session, where, start, end, zone)

@@ -25,6 +25,7 @@ from sqlmodel import col
 from bot.services.access import GRANTORS, REFUND_GRANTABLE, REFUND_GRANTORS, AccessService, Role
 from bot.services.actors import Actor
 from storage import repo
+from storage.db import read_session
 from storage.details import DetailKind, detail
 from storage.models import AuditAction, Invite, Member, OutboxKind, Person, utcnow
 
@@ -218,7 +219,7 @@ class TeamService:
         """The invite behind a code, or a TeamError saying why it cannot be used."""
         invite = None
         if _CODE_SHAPE.fullmatch(code):
-            async with self._sessions() as session:
+            async with read_session(self._sessions) as session:
                 invite = await session.get(Invite, code_hash(code))
         if invite is None:
             raise TeamError(TeamProblem.INVITE_UNKNOWN)
@@ -234,7 +235,7 @@ class TeamService:
         Names and @usernames come from what the bot last saw of each person (owners too), falling
         back to the name a member joined with.
         """
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             rows = list((await session.execute(select(Member))).scalars())
             ids = sorted({row.user_id for row in rows} | self._access.owner_ids)
             people = {
@@ -347,7 +348,7 @@ class TeamService:
 
     async def notify_private(self, user_id: int) -> bool:
         """Whether the member also gets "Paid" privately for links they made in groups."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             member = await session.get(Member, user_id)
         if member is None:
             raise TeamError(TeamProblem.NOT_A_MEMBER)

@@ -27,6 +27,7 @@ from bot.web.connections import CLIENT_GONE_HANDLERS
 from bot.web.metrics import metrics_endpoint
 from bot.web.notify import notify_endpoint
 from bot.web.operator import local_only, token_only
+from storage.db import read_connection
 
 log = logging.getLogger("paylink.web")
 
@@ -36,9 +37,9 @@ MAX_UPDATE_BYTES = 1024 * 1024
 
 def _healthz(engine: AsyncEngine, database: DatabaseAvailability) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def healthz(_request: Request) -> JSONResponse:
-        """Report whether the database answers."""
+        """Report whether the database answers (a read: on SQLite it never waits behind a writer)."""
         try:
-            async with engine.connect() as connection:
+            async with read_connection(engine) as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception as exc:  # any failure means "not healthy"; logged once per outage, never shown
             database.lost(exc)
