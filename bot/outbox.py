@@ -2,8 +2,10 @@
 
 Messages are claimed in short database transactions (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so replicas never take the same row) and leased by moving ``next_attempt_at`` into
-the future; a process that dies mid-send leaves its rows to be taken again when the lease ends.
-Each row carries a dedupe key, written with the fact it announces, so a payment is queued once.
+the future; while a message is being sent its lease is renewed (:mod:`bot.outbox_leases`), so a
+slow send is never claimed and sent again; a process that dies mid-send stops renewing, and its
+rows are taken again when their lease ends. Each row carries a dedupe key, written with the fact
+it announces, so a payment is queued once.
 
 What a message says is :mod:`bot.announcements`' business (one renderer per kind); what a
 failure means is :func:`bot.botapi.errors.classify`'s. This module claims, books each message a
@@ -26,6 +28,7 @@ from bot.botapi import sending
 from bot.botapi.budget import Booking, SendBudget
 from bot.botapi.errors import UNEXPECTED_ATTEMPTS, Decision, Verdict, classify
 from bot.i18n.reader import Reader, reading_as
+from bot.outbox_leases import Held, SendLeases
 from bot.services.readers import Readers
 from bot.web import metrics
 from storage import repo
@@ -34,7 +37,9 @@ from storage.models import OutboxKind, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger("paylink.outbox")
 
-LEASE = timedelta(seconds=60)  # longer than any single send, with its retries inside PTB
+# How long a claim holds a message; renewed while it is being sent, it is also how soon after a
+# crash the messages the dead process held are sent again.
+LEASE = timedelta(seconds=60)
 FIRST_BACKOFF_SECONDS = 1.0  # the first retry's delay; each further one waits twice as long
 MAX_BACKOFF_SECONDS = 3600.0
 HOLD_AHEAD_SECONDS = 2.0  # a message whose slot is further away goes back to the queue
@@ -75,6 +80,7 @@ class OutboxDispatcher:
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
         self._lease = lease
+        self._leases = SendLeases(sessions, lease)
         self._readers = readers  # who reads each chat: its language and zone (English in UTC without it)
         self._first_backoff = first_backoff_seconds
         self._wake = asyncio.Event()
@@ -89,6 +95,7 @@ class OutboxDispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; errors in one round never end the loop."""
         sending_now: set[asyncio.Task[None]] = set()
+        renewing = asyncio.create_task(self._leases.keep(), name="outbox-leases")
         try:
             while not stop.is_set():
                 # Cleared before the claim, not after: a wake while claiming (news committed after the
@@ -111,16 +118,22 @@ class OutboxDispatcher:
                     waiter.cancel()
         finally:
             # Sends booked for the next moment get a short grace to go out and be recorded; what is
-            # still waiting then is dropped (its row stays leased and goes again after the lease).
+            # still waiting then is dropped (its row stays leased, no longer renewed, and goes again
+            # after the lease).
             if sending_now:
                 _done, waiting = await asyncio.wait(set(sending_now), timeout=STOP_GRACE_SECONDS)
                 for task in waiting:
                     task.cancel()
                 await asyncio.gather(*waiting, return_exceptions=True)
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
 
     async def _schedule(self, sending_now: set[asyncio.Task[None]]) -> int:
         """Claim due messages, book each a slot (news before card edits), start the near ones and hand the rest back."""
-        claimed = await self._claim()
+        claimed, until = await self._claim()
+        # A message still being sent here whose lease ran out before a renewal landed (a stalled
+        # database) comes back to its own sender's claim: the send under way is the one.
+        claimed = [message for message in claimed if not self._leases.sending(message.id or 0, until)]
         if not claimed:
             return 0
         claimed.sort(key=lambda message: (ORDER.get(OutboxKind(message.kind), 0), message.id or 0))
@@ -134,24 +147,27 @@ class OutboxDispatcher:
                 deferred.append((message, booking))
                 continue
             self._booked_until = max(self._booked_until, now + booking.wait)
-            task = asyncio.create_task(self._send_at(message, booking.wait), name=f"outbox-{message.id}")
+            held = self._leases.hold(message.id or 0, until)
+            task = asyncio.create_task(self._send_at(message, booking.wait, held), name=f"outbox-{message.id}")
             sending_now.add(task)
             task.add_done_callback(sending_now.discard)
         if deferred:
             await self._defer(deferred)
         return len(claimed) - len(deferred)
 
-    async def _claim(self) -> list[OutboxMessage]:
+    async def _claim(self) -> tuple[list[OutboxMessage], datetime]:
+        """Due messages, leased; and until when."""
         async with self._sessions() as session, session.begin():
             rows = list(
                 await repo.due_outbox(session, now=utcnow(), limit=self._batch_size, skip_locked=self._skip_locked)
             )
-            await repo.postpone_outbox(session, [row.id for row in rows if row.id is not None], utcnow() + self._lease)
+            until = utcnow() + self._lease
+            await repo.postpone_outbox(session, [row.id for row in rows if row.id is not None], until)
         if time.monotonic() >= self._backlog_due:
             # A COUNT per claim would be work on the hot path for a gauge scraped every few seconds.
             self._backlog_due = time.monotonic() + BACKLOG_REFRESH_SECONDS
             metrics.OUTBOX_BACKLOG.set(await self._backlog())
-        return rows
+        return rows, until
 
     async def _backlog(self) -> int:
         async with read_session(self._sessions) as session:
@@ -170,19 +186,27 @@ class OutboxDispatcher:
                         count_attempt=False,
                     )
 
-    async def _send_at(self, message: OutboxMessage, wait: float) -> None:
-        """Wait for the message's slot, then deliver it; whatever happens is recorded."""
-        if wait > 0:
-            await asyncio.sleep(wait)
-        pause = await self._budget.pause_left()
+    async def _send_at(self, message: OutboxMessage, wait: float, held: Held) -> None:
+        """Wait for the message's slot, then send it, its lease renewed meanwhile; whatever happens is recorded."""
+        try:
+            if wait > 0:
+                await asyncio.sleep(wait)
+            pause = await self._budget.pause_left()
+            failure = await self._send(message) if pause <= 0 else None
+        finally:
+            # Released before recording: from the outcome on, the row's status and retry time say
+            # what comes next, and a renewal racing with them changes nothing (compare and set).
+            self._leases.release(held)
         if pause > 0:
             # A 429 came while this message waited for its slot: Telegram wants silence until the pause ends.
             await self._retry(message, Decision(Verdict.RETRY, "held back by a 429", wait=pause, counts=False))
-            return
-        await self._deliver(message)
+        elif failure is not None:
+            await self._after_failure(message, failure)
+        else:
+            await self._sent(message)
 
-    async def _deliver(self, message: OutboxMessage) -> None:
-        """Render and send one message, and record what happened (never raises but for cancellation)."""
+    async def _send(self, message: OutboxMessage) -> Exception | None:
+        """Render and send one message; the failure, if any (never raises but for cancellation)."""
         try:
             kind = OutboxKind(message.kind)
             reader = await self._readers.chat(message.chat_id) if self._readers is not None else Reader()
@@ -191,8 +215,11 @@ class OutboxDispatcher:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self._after_failure(message, exc)
-            return
+            return exc
+        return None
+
+    async def _sent(self, message: OutboxMessage) -> None:
+        """Record a message Telegram took."""
         try:
             await self._finish(message, OutboxStatus.SENT)
         except Exception:

@@ -373,6 +373,30 @@ async def postpone_outbox(session: AsyncSession, message_ids: Sequence[int], unt
         )
 
 
+async def renew_outbox_leases(
+    session: AsyncSession, message_ids: Sequence[int], *, held_until: datetime, until: datetime
+) -> list[int]:
+    """Move the lease of messages still pending under ``held_until`` (ours) to ``until``; return those renewed.
+
+    A message finished, rescheduled or claimed by another worker meanwhile has another status or
+    ``next_attempt_at`` and is left alone (compare and set: on PostgreSQL a racing update is
+    waited for and the condition checked again).
+    """
+    if not message_ids:
+        return []
+    statement = (
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id).in_(message_ids),
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+            col(OutboxMessage.next_attempt_at) == held_until,
+        )
+        .values(next_attempt_at=until)
+        .returning(col(OutboxMessage.id))
+    )
+    return [row_id for row_id in (await session.execute(statement)).scalars() if row_id is not None]
+
+
 async def outbox_backlog(session: AsyncSession) -> int:
     """How many messages wait to be sent."""
     statement = select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status) == OutboxStatus.PENDING)

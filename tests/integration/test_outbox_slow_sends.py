@@ -1,0 +1,179 @@
+"""A "Paid" whose send outlasts the outbox lease is sent once; one whose sender stopped mid-send is sent again.
+
+Two outbox dispatchers (two replicas, as the bot builds them: a python-telegram-bot ExtBot paced
+by a send budget of its own) share one database, on SQLite and PostgreSQL, and send to the fake
+Bot API. The fake takes the send at once but holds its answer back, as a slow Telegram does, for
+far longer than the lease each claim takes. The lease used to run out in the middle of the send, and
+whichever dispatcher claimed next sent the same "Paid" again: the seller read it twice or more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+from telegram.constants import ParseMode
+from telegram.ext import Defaults, ExtBot
+
+from bot.botapi.budget import LocalBudget
+from bot.botapi.pacing import BudgetRateLimiter
+from bot.outbox import OutboxDispatcher
+from bot.payermax.models import PaymentAttempt
+from bot.services.payments import Outcome, PaymentReport, PaymentService
+from storage.db import create_engine, is_sqlite, session_factory, upgrade
+from storage.models import Link, LinkStatus, OutboxKind, OutboxMessage, OutboxStatus
+from tests.fakes.telegram_api import Call, FakeTelegram, SentMessage
+
+SELLER_CHAT = 50_001
+PAID_PREFIX = "✅ Paid"
+LEASE = timedelta(seconds=0.3)  # the bot's is 60 s; what matters is a send far longer than it
+SLOW_ANSWER = 2.0  # seconds Telegram takes to answer the send: six leases, well inside PTB's 5 s read timeout
+WAIT = 30.0
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def _paid_queued(sessions: async_sessionmaker[AsyncSession]) -> Link:
+    """An ACTIVE link in the seller's chat and a payment on it, so a "Paid" waits in the outbox."""
+    link = Link(
+        merchant_link_id="PLSLOWSEND00001",
+        chat_id=SELLER_CHAT,
+        creator_user_id=SELLER_CHAT,
+        creator_name="Ann",
+        amount=Decimal("10.00"),
+        currency="USD",
+        country="US",
+        description="Lamp",
+        expires_seconds=86400,
+        status=LinkStatus.ACTIVE,
+        sandbox=True,
+        link_url="https://pay.example/lamp",
+        next_check_at=None,
+    )
+    async with sessions() as session, session.begin():
+        session.add(link)
+    attempt = PaymentAttempt(
+        out_trade_no="TRADESLOWSEND01",
+        status="SUCCESS",
+        complete_at=datetime.now(UTC),
+        payment_method="CARD",
+        target_org=None,
+        card_org="VISA",
+        card_number="411111******1111",
+    )
+    report = PaymentReport(attempt=attempt, amount=link.amount, currency=link.currency, source="PAYBYLINK")
+    payments = PaymentService(sessions, owner_chat_ids=())
+    assert await payments.apply_to_link(link.merchant_link_id, [report], notify_type="PAYBYLINK") == Outcome.APPLIED
+    return link
+
+
+@asynccontextmanager
+async def _replica(fake: FakeTelegram, sessions: async_sessionmaker[AsyncSession], url: str) -> AsyncIterator[None]:
+    """One replica's outbox dispatcher, running until the block ends (then stopped as the bot stops it)."""
+    budget = LocalBudget()
+    bot = ExtBot(
+        fake.token,
+        base_url=fake.base_url,
+        defaults=Defaults(parse_mode=ParseMode.HTML),
+        rate_limiter=BudgetRateLimiter(budget),
+    )
+    await bot.initialize()
+    dispatcher = OutboxDispatcher(
+        sessions, bot, budget=budget, skip_locked=not is_sqlite(url), idle_poll_seconds=0.05, lease=LEASE
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        dispatcher.wake()
+        await running
+        await bot.shutdown()
+
+
+def _to_seller(call: Call) -> bool:
+    return call.method == "sendMessage" and call.params.get("chat_id") == SELLER_CHAT
+
+
+def _paid_messages(fake: FakeTelegram) -> list[SentMessage]:
+    """The "Paid" messages the seller's chat has (the fake keeps a send as soon as it takes it)."""
+    return [message for message in fake.sent(SELLER_CHAT) if (message.text or "").startswith(PAID_PREFIX)]
+
+
+async def _paid_row(sessions: async_sessionmaker[AsyncSession]) -> OutboxMessage:
+    async with sessions() as session:
+        statement = select(OutboxMessage).where(col(OutboxMessage.kind) == OutboxKind.PAID)
+        return (await session.execute(statement)).scalars().one()
+
+
+async def _eventually(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while not await condition():
+        assert loop.time() < deadline, f"not within {WAIT}s: {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_send_slower_than_the_lease_is_sent_once(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two replicas, the send answered six leases late: the seller gets one "Paid", recorded SENT at the first try."""
+    link = await _paid_queued(sessions)
+    async with FakeTelegram() as fake:
+        with fake.hold_answers(_to_seller) as slow:
+            async with _replica(fake, sessions, database_url), _replica(fake, sessions, database_url):
+                await slow.wait_held()
+                # Each replica claims again every 50 ms: a lease run out would be taken within this.
+                await asyncio.sleep(SLOW_ANSWER)
+                slow.release()
+
+                async def sent() -> bool:
+                    return (await _paid_row(sessions)).status == OutboxStatus.SENT
+
+                await _eventually(sent, "the Paid marked sent")
+
+    paid = _paid_messages(fake)
+    assert len(paid) == 1, f"the seller read 'Paid' {len(paid)} times"
+    assert link.merchant_link_id in (paid[0].text or "")
+    assert len([call for call in fake.calls if _to_seller(call)]) == 1
+    row = await _paid_row(sessions)
+    assert row.status == OutboxStatus.SENT and row.attempts == 0
+
+
+async def test_a_send_its_replica_gave_up_on_is_taken_over_after_the_lease(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A replica stopping mid-send (its answer never came) stops holding the message: another sends it after the lease.
+
+    At least once, by choice: Telegram already had the first send, so the seller reads "Paid"
+    twice; a message held for ever by a sender that is gone would be lost instead.
+    """
+    await _paid_queued(sessions)
+    async with FakeTelegram() as fake:
+        with fake.hold_answers(_to_seller) as slow:
+            async with _replica(fake, sessions, database_url):
+                await slow.wait_held()
+            # Stopped: it waited STOP_GRACE_SECONDS for the answer, then dropped the send.
+        assert (await _paid_row(sessions)).status == OutboxStatus.PENDING
+        async with _replica(fake, sessions, database_url):
+
+            async def sent() -> bool:
+                return (await _paid_row(sessions)).status == OutboxStatus.SENT
+
+            await _eventually(sent, "the second replica to send the Paid")
+
+    assert len(_paid_messages(fake)) == 2
