@@ -34,9 +34,11 @@ GROUP_CHAT = -100_500_001
 # longer than one send to the local fake takes.
 TEST_LEASE_SECONDS = "8"
 DELIVERY_TIMEOUT = 90.0
-KILL_AFTER_ANSWERS = 80
+# The first notifications go out as a burst of their own; the rest wait until Telegram refuses
+# sends and every accepted "Paid" is on record, and the kill lands while they are under way.
 REFUSE_SENDS_AFTER_ANSWERS = 50
-SENT_BEFORE_KILL = 1  # on SQLite the burst of notification writes leaves the outbox few turns
+KILL_AFTER_ANSWERS = 80
+SENT_BEFORE_KILL = 1  # "Paid" messages Telegram took before it refuses sends: the restart must not repeat them
 # A send the bot had already started when the 429 reached it may still arrive just after.
 IN_FLIGHT_GRACE = 0.25
 
@@ -68,9 +70,10 @@ def _accepted_paid(fake: FakeTelegram) -> int:
     return sum(1 for message in fake.sent() if (message.text or "").startswith(PAID_PREFIX))
 
 
-def _describe_burst(fake: FakeTelegram, answered: Callable[[], int]) -> Callable[[], Awaitable[str]]:
+def _describe_burst(fake: FakeTelegram, db: Database) -> Callable[[], Awaitable[str]]:
     async def describe() -> str:
-        return f"{answered()} notifications answered, {_accepted_paid(fake)} Paid messages accepted"
+        on_record = await db.outbox_count_by(OutboxStatus.SENT, "paid")
+        return f"{_accepted_paid(fake)} Paid messages accepted, {on_record} marked sent"
 
     return describe
 
@@ -83,7 +86,9 @@ async def test_sigkill_mid_burst_loses_and_repeats_nothing(database_url: str, tm
     Telegram has no idempotency key, so a "Paid" that Telegram accepted in the instant before the
     kill, but that the bot had not yet marked sent, is sent again after the restart: the outbox
     is at-least-once by choice (a repeated "Paid" beats a lost one). To test everything else
-    exactly, the kill lands while Telegram refuses sends and every accepted one is on record.
+    exactly, the kill lands while Telegram refuses sends and every accepted one is on record: the
+    notifications after the first burst are held until then, and the kill comes as soon as enough
+    of them are answered, with more in flight and the rest still to come.
     """
     data_dir = tmp_path / "data"
     async with FakeTelegram() as fake:
@@ -94,31 +99,28 @@ async def test_sigkill_mid_burst_loses_and_repeats_nothing(database_url: str, tm
         second: BotProcess | None = None
         try:
             links = await db.add_active_links([FIRST_CHAT + index % 40 for index in range(200)])
-            answered = 0
+            first_burst, held = links[:REFUSE_SENDS_AFTER_ANSWERS], links[REFUSE_SENDS_AFTER_ANSWERS:]
+            acknowledged = await post_notifications([(first, link_paid_notification(link)) for link in first_burst])
+            assert all(acknowledged)
 
-            def note_answer(acknowledged: int) -> None:
-                nonlocal answered
-                answered = acknowledged
+            async def under_way() -> bool:
+                return _accepted_paid(fake) >= SENT_BEFORE_KILL
 
-            async def kill_mid_burst() -> None:
-                async def under_way() -> bool:
-                    return answered >= REFUSE_SENDS_AFTER_ANSWERS and _accepted_paid(fake) >= SENT_BEFORE_KILL
+            await wait_until(under_way, timeout=60, describe=_describe_burst(fake, db))
+            fake.fail_for(DELIVERY_TIMEOUT, HTTPStatus.BAD_GATEWAY)
 
-                await wait_until(under_way, timeout=60, describe=_describe_burst(fake, lambda: answered))
-                fake.fail_for(DELIVERY_TIMEOUT, HTTPStatus.BAD_GATEWAY)
+            async def accepted_on_record() -> bool:
+                return await db.outbox_count_by(OutboxStatus.SENT, "paid") == _accepted_paid(fake)
 
-                async def accepted_on_record() -> bool:
-                    on_record = await db.outbox_count_by(OutboxStatus.SENT, "paid") == _accepted_paid(fake)
-                    return on_record and answered >= KILL_AFTER_ANSWERS
+            await wait_until(accepted_on_record, timeout=20, describe=_describe_burst(fake, db))
 
-                await wait_until(accepted_on_record, timeout=20, describe=_describe_burst(fake, lambda: answered))
-                first.kill()
+            def kill_when_enough(answered: int) -> None:
+                if answered == KILL_AFTER_ANSWERS - REFUSE_SENDS_AFTER_ANSWERS:
+                    first.kill()
 
-            killer = asyncio.create_task(kill_mid_burst())
-            acknowledged = await post_notifications(
-                [(first, link_paid_notification(link)) for link in links], on_acknowledged=note_answer
+            acknowledged += await post_notifications(
+                [(first, link_paid_notification(link)) for link in held], on_acknowledged=kill_when_enough
             )
-            await killer
             assert KILL_AFTER_ANSWERS <= sum(acknowledged) < len(links), (
                 "the kill did not land in the middle of the burst"
             )
