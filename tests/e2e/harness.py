@@ -67,6 +67,9 @@ class BotProcess:
     ) -> None:
         """``real_pacing``: Telegram's limits, for tests about pacing; otherwise FAST_SEND_LIMITS."""
         self.file_limit = file_limit  # RLIMIT_NOFILE for the child, as a container or systemd would set it
+        self.fake = fake
+        # The first update sent to this process: one a killed process left half-handled stays so for good.
+        self.first_update_id = fake.last_update_id + 1
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -94,6 +97,7 @@ class BotProcess:
 
     async def start(self) -> None:
         """Start the bot and wait until its web endpoint answers /healthz."""
+        self.first_update_id = self.fake.last_update_id + 1
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -269,21 +273,22 @@ async def wait_until(
 
 
 async def wait_until_idle(
-    bot: BotProcess, fake: FakeTelegram, db: Database, *, quiet: float = QUIET_SECONDS, timeout: float = IDLE_TIMEOUT
+    bot: BotProcess, db: Database, *, quiet: float = QUIET_SECONDS, timeout: float = IDLE_TIMEOUT
 ) -> None:
     """Wait until the bot has finished all it was given, so that a check that something did not happen is fair.
 
-    Idle means: every update sent so far handled, no outbox message pending (a retry waiting out
-    its backoff counts as pending), every notification of the sandbox delivered with its
-    duplicates, and no Bot API call but polling for ``quiet`` seconds.
+    Idle means: every update sent since the bot (last) started handled, no outbox message pending
+    (a retry waiting out its backoff counts as pending), every notification of the sandbox
+    delivered with its duplicates, and no Bot API call but polling for ``quiet`` seconds.
     """
-    last_update = fake.last_update_id
+    fake = bot.fake
+    first_update, last_update = bot.first_update_id, fake.last_update_id
 
     def last_call_at() -> float:
         return max((call.at for call in fake.calls if call.method != "getUpdates"), default=0.0)
 
     async def busy() -> list[str]:
-        unhandled = last_update - await db.updates_handled(up_to=last_update)
+        unhandled = last_update - first_update + 1 - await db.updates_handled(first_update, last_update)
         pending = await db.outbox_count_by(OutboxStatus.PENDING)
         undelivered = bot.sandbox_deliveries_pending()
         silent = time.monotonic() - last_call_at()  # the fake stamps calls with time.monotonic()
@@ -365,12 +370,12 @@ class Database:
         async with self.sessions() as session:
             return int((await session.execute(statement)).scalar_one())
 
-    async def updates_handled(self, *, up_to: int) -> int:
-        """How many Telegram updates with ids up to this one some process has finished handling."""
+    async def updates_handled(self, first: int, last: int) -> int:
+        """How many Telegram updates with ids from ``first`` to ``last`` some process has finished handling."""
         statement = (
             select(func.count())
             .select_from(ProcessedUpdate)
-            .where(col(ProcessedUpdate.update_id) <= up_to, col(ProcessedUpdate.done).is_(True))
+            .where(col(ProcessedUpdate.update_id).between(first, last), col(ProcessedUpdate.done).is_(True))
         )
         async with self.sessions() as session:
             return int((await session.execute(statement)).scalar_one())

@@ -203,7 +203,7 @@ async def test_blocked_chat_is_given_up_and_owners_told(database_url: str, tmp_p
             assert str(blocked.chat_id) in alert.text and blocked.merchant_link_id in alert.text
             await _wait_until_drained(fake, db, others)
             assert _wrong_counts(fake, others) == {}
-            await wait_until_idle(bot, fake, db)  # a retry waiting out its backoff keeps the bot busy
+            await wait_until_idle(bot, db)  # a retry waiting out its backoff keeps the bot busy
             attempts = [
                 c for c in fake.calls if c.method == "sendMessage" and c.params.get("chat_id") == blocked.chat_id
             ]

@@ -115,7 +115,7 @@ async def test_partial_refund_told_once_and_more_than_is_left_refused(database_u
             refunded = await fake.wait_for_message(lambda m: _text(m).startswith(REFUNDED), timeout=20)
             assert refunded.chat_id == SELLER and refunded.reply_to_message_id == card.message_id
             assert "IDR 50,000" in _text(refunded) and "IDR 100,000 can still be refunded" in _text(refunded)
-            await wait_until_idle(bot, fake, db)  # the second REFUND notification has arrived and been answered
+            await wait_until_idle(bot, db)  # the second REFUND notification has arrived and been answered
             assert len([m for m in fake.sent(SELLER) if _text(m).startswith(REFUNDED)]) == 1
             assert len(await _refund_calls(bot)) == 1
             await fake.wait_for_message(
@@ -129,7 +129,7 @@ async def test_partial_refund_told_once_and_more_than_is_left_refused(database_u
             fake.send_text(f"/refund {link.merchant_link_id} 120000", user_id=SELLER)
             too_much = await fake.wait_for_message(lambda m: "more than is left" in _text(m), timeout=10)
             assert "IDR 100,000" in _text(too_much)
-            await wait_until_idle(bot, fake, db)
+            await wait_until_idle(bot, db)
             assert len(await _refund_calls(bot)) == 1
 
             # /status and /audit say who refunded what.

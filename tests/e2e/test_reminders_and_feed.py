@@ -158,7 +158,7 @@ async def test_one_reminder_across_restarts(database_url: str, tmp_path: Path) -
             await _leases_run_out(db)
             await bot.start()
             await _new_reconciler_round(db, holder)
-            await wait_until_idle(bot, fake, db, quiet=ROUND_SETTLE_SECONDS)
+            await wait_until_idle(bot, db, quiet=ROUND_SETTLE_SECONDS)
             assert len(_reminders(fake, OWNER)) == 1
             assert len(await _outbox(db, "reminder")) == 1
 
@@ -278,7 +278,7 @@ async def test_feed_gets_each_payment_once(database_url: str, tmp_path: Path) ->
                 return f"the feed shows {[m.text for m in fake.sent(FEED)]}"
 
             await wait_until(both_posted, timeout=WAIT, describe=describe)
-            await wait_until_idle(bot, fake, db)  # the second deliveries have arrived and been answered
+            await wait_until_idle(bot, db)  # the second deliveries have arrived and been answered
             posts = _paid(fake, FEED)
             assert len(posts) == 2, [m.text for m in posts]
             tea_post = next(m for m in posts if "Tea" in (m.text or ""))
@@ -304,7 +304,7 @@ async def test_feed_gets_each_payment_once(database_url: str, tmp_path: Path) ->
             )
             await pay(_url(scone))
             await fake.wait_for_message(lambda m: m in _paid(fake, SHOP) and "Scone" in (m.text or ""), timeout=WAIT)
-            await wait_until_idle(bot, fake, db)
+            await wait_until_idle(bot, db)
             assert len(_paid(fake, FEED)) == 2
         finally:
             exit_code = await bot.stop()

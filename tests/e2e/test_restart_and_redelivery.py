@@ -112,7 +112,7 @@ async def test_restart_while_payermax_is_answering(database_url: str, tmp_path: 
                 lambda m: m.chat_id == SELLER and m.kind == "photo", timeout=CARD_TIMEOUT
             )
             assert "150,000" in card.text and "Winter shoes" in card.text
-            await wait_until_idle(bot, fake, db)
+            await wait_until_idle(bot, db)
 
             assert len(_cards(fake)) == 1
             [at_payermax] = _sandbox_links(data_dir)
@@ -156,7 +156,7 @@ async def test_update_delivered_twice_makes_one_link(database_url: str, tmp_path
 
             # One card (then the new chat's set-up offer, once), and no second answer of any kind.
             await fake.wait_for_message(lambda m: m.chat_id == SELLER and is_setup_offer(m), timeout=CARD_TIMEOUT)
-            await wait_until_idle(bot, fake, db, quiet=REPEAT_SETTLE_SECONDS)
+            await wait_until_idle(bot, db, quiet=REPEAT_SETTLE_SECONDS)
             answers = [m for m in fake.sent(SELLER) if not is_setup_offer(m)]
             assert [m.message_id for m in answers] == [card.message_id]
             assert len([m for m in fake.sent(SELLER) if is_setup_offer(m)]) == 1

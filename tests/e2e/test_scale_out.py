@@ -118,7 +118,7 @@ async def test_two_processes_share_one_database(database_url: str, tmp_path) -> 
             assert (await seller.post(second, repeated)).status_code == 200
             assert (await seller.post(first, repeated)).status_code == 200
             await fake.wait_for_message(lambda m: m.chat_id == SELLER and is_setup_offer(m), timeout=20)
-            await wait_until_idle(first, fake, db, quiet=REPEAT_SETTLE_SECONDS)
+            await wait_until_idle(first, db, quiet=REPEAT_SETTLE_SECONDS)
             # One welcome (and the new chat's set-up offer once), however often the update came.
             assert len([m for m in fake.sent(SELLER) if not is_setup_offer(m)]) == 1
             assert len([m for m in fake.sent(SELLER) if is_setup_offer(m)]) == 1
