@@ -24,7 +24,7 @@ from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, Defaults
 
-from bot.botapi.budget import LocalBudget, SendBudget
+from bot.botapi.budget import Limits, LocalBudget, SendBudget
 from bot.botapi.pacing import BudgetRateLimiter
 from bot.botapi.shared_budget import SharedBudget
 from bot.chat import router
@@ -87,11 +87,11 @@ def telegram_unreachable(settings: Settings, exc: NetworkError) -> ConfigError:
     return ConfigError("TELEGRAM_API_BASE_URL", f"cannot reach the Telegram Bot API at {where} ({problem})")
 
 
-def send_budget(engine: AsyncEngine) -> SendBudget:
+def send_budget(engine: AsyncEngine, limits: Limits) -> SendBudget:
     """Telegram's limits are per bot: replicas sharing PostgreSQL share one budget there; SQLite has one process."""
     if is_sqlite(engine):
-        return LocalBudget()
-    return SharedBudget(session_factory(engine))
+        return LocalBudget(limits)
+    return SharedBudget(session_factory(engine), limits)
 
 
 def deployment_defaults(settings: Settings) -> ChatDefaults:
@@ -117,7 +117,7 @@ class PaylinkApp:
         self.engine = open_engine(settings)
         self.sessions = session_factory(self.engine)
         self.payermax = connect_payermax(settings)
-        self.budget = send_budget(self.engine)
+        self.budget = send_budget(self.engine, settings.send_limits)
         self._build_readers()
         self.application = self._telegram_application()
         self.dispatcher = self._outbox_dispatcher()

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from bot.botapi.budget import TELEGRAM_LIMITS, Limits
 from bot.database_url import normalise_database_url
 from bot.money import AmountError, normalise_currency
 
@@ -105,6 +106,9 @@ class Settings(BaseSettings):
     admin_user_ids: Annotated[list[int], NoDecode] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Telegram's sending limits the bot paces itself by: per_second,private_per_second,group_per_minute.
+    telegram_send_limits: Annotated[tuple[int, int, int], NoDecode] = TELEGRAM_LIMITS
+
     # How long the outbox holds the messages it claimed: after a crash, they wait this long to be sent again.
     outbox_lease_seconds: float = Field(default=60.0, gt=0)
     # Days handled update ids and delivered outbox messages are kept (at least 2: the retry windows).
@@ -126,6 +130,20 @@ class Settings(BaseSettings):
                 raise ValueError("must be comma-separated numeric Telegram user ids, e.g. 12345,67890")
             return [int(part) for part in parts]
         return value
+
+    @field_validator("telegram_send_limits", mode="before")
+    @classmethod
+    def _three_limits(cls, value: object) -> object:
+        parts = value.split(",") if isinstance(value, str) else value
+        if not isinstance(parts, list | tuple):
+            return value  # pydantic names the wrong type
+        shown = ",".join(str(part).strip() for part in parts)
+        if len(parts) != 3 or not all(str(part).strip().isdigit() and int(part) > 0 for part in parts):
+            raise ValueError(
+                f"'{shown}' is not three whole numbers above 0: per_second,private_per_second,group_per_minute "
+                f"(Telegram's are {','.join(map(str, TELEGRAM_LIMITS))})"
+            )
+        return tuple(int(part) for part in parts)
 
     @field_validator("sandbox_notify_schedule", mode="before")
     @classmethod
@@ -263,6 +281,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data folder."""
         return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'paylink.db').as_posix()}"
+
+    @property
+    def send_limits(self) -> Limits:
+        """The send budget's limits, a little under TELEGRAM_SEND_LIMITS."""
+        return Limits.for_telegram(*self.telegram_send_limits)
 
     @property
     def link_expiry_seconds(self) -> int:

@@ -2,7 +2,8 @@
 
 The line answers what an operator (or a developer trying the sandbox) asks first: which bot,
 polling or webhook, which PayerMax, which database (never its password), the public address,
-and where customers pay. The hints explain why a payment link would not open on a phone.
+and where customers pay. The hints explain why a payment link would not open on a phone; a
+warning says when the bot would send faster than Telegram allows.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.botapi.budget import TELEGRAM_LIMITS
 from bot.config import Settings
 from bot.database import describe
 from bot.label.fonts import DEBIAN_PACKAGES, missing_families, shaping_available
@@ -65,6 +67,18 @@ def unreachable_warning(settings: Settings) -> str | None:
     )
 
 
+def pace_warning(settings: Settings) -> str | None:
+    """Send limits above Telegram's published ones: fine against a test Bot API, 429s from Telegram itself."""
+    limits = settings.telegram_send_limits
+    if all(mine <= telegram for mine, telegram in zip(limits, TELEGRAM_LIMITS, strict=True)):
+        return None
+    return (
+        f"TELEGRAM_SEND_LIMITS={','.join(map(str, limits))} is above Telegram's published limits "
+        f"({','.join(map(str, TELEGRAM_LIMITS))}): Telegram will answer 429 and hold every message back; "
+        "raise it only for a test Bot API"
+    )
+
+
 def label_problems() -> list[str]:
     """What the printable QR labels lack on this machine (they are still sent, with plainer text)."""
     problems = []
@@ -84,6 +98,8 @@ async def report_start(settings: Settings, username: str | None, engine: AsyncEn
     if hint := phone_hint(settings):
         log.info(hint)
     if warning := unreachable_warning(settings):
+        log.warning(warning)
+    if warning := pace_warning(settings):
         log.warning(warning)
     # Reading the fonts' character maps takes a moment (the Chinese face has 45,000): off the event loop,
     # and it readies them for the first QR label.

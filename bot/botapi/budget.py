@@ -34,6 +34,17 @@ class Priority(IntEnum):
     COURTESY = 2  # refusals: only when there is room soon, else dropped
 
 
+# Telegram's published limits: messages a second in all, a second to one private chat, a minute to one group.
+TELEGRAM_LIMITS = (30, 1, 20)
+# Margins under Telegram's figures, so that network jitter never turns a legal pace into a 429.
+_GLOBAL_MARGIN = 2  # two under Telegram's 30: arrival jitter between replicas must not make 31
+_PRIVATE_MARGIN = 0.05  # seconds added to a private chat's interval (1 s -> 1.05 s)
+_GROUP_MARGIN = 0.1  # seconds added to a group's interval (3 s for 20 a minute -> 3.1 s)
+# Of each second's slots, the share replies and courtesies may take, as at Telegram's 28 a second.
+_REPLY_SHARE = (20, 28)
+_COURTESY_SHARE = (4, 28)
+
+
 @dataclass(frozen=True)
 class Limits:
     """Telegram's limits, a little under its figures: network jitter must not turn a legal pace into a 429."""
@@ -44,6 +55,20 @@ class Limits:
     reply_share: int = 20  # of each second's slots, how many replies may take
     courtesy_share: int = 4  # ... and how many courtesies may take
     courtesy_horizon: float = 5.0  # a courtesy that cannot go within this many seconds is dropped (a group waits 3.1 s)
+
+    @classmethod
+    def for_telegram(cls, per_second: int, private_per_second: int, group_per_minute: int) -> Limits:
+        """The budget for these limits (TELEGRAM_SEND_LIMITS), with today's margins: (30, 1, 20) gives the defaults."""
+        if min(per_second, private_per_second, group_per_minute) < 1:
+            raise ValueError("every limit must be at least 1")
+        slots = max(1, per_second - _GLOBAL_MARGIN)
+        return cls(
+            per_second=slots,
+            private_interval=1 / private_per_second + _PRIVATE_MARGIN,
+            group_interval=60 / group_per_minute + _GROUP_MARGIN,
+            reply_share=max(1, slots * _REPLY_SHARE[0] // _REPLY_SHARE[1]),
+            courtesy_share=max(1, slots * _COURTESY_SHARE[0] // _COURTESY_SHARE[1]),
+        )
 
     def interval_for(self, chat_id: int) -> float:
         """Seconds between two messages to this chat (groups and channels have negative ids)."""

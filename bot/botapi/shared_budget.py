@@ -6,6 +6,8 @@ two tables (booked slots, and each chat's next free moment; chat 0 holds a bot-w
 A booking takes a transaction-scoped advisory lock, reads the grid around now on the database's
 clock, books with the same rules as :class:`~bot.botapi.budget.SlotGrid`, and writes what changed.
 Waits are measured on the database's clock too, so replicas whose clocks differ still agree.
+Every replica must be given the same limits (TELEGRAM_SEND_LIMITS): a slot is stored as its
+number on the grid, which means a moment only at one ``per_second``.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from bot.payermax import signing
 from bot.sandbox.keys import load_or_create_sandbox_keys
@@ -28,6 +30,16 @@ from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 # Short enough for tests, same shape as PayerMax's 0/30/300/600/3600/43200 s schedule.
 FAST_NOTIFY_SCHEDULE = "0,0.3,0.6,1,2,4"
+# TELEGRAM_SEND_LIMITS of a bot whose test is not about pacing: the fake Bot API has no limits unless a
+# test turns them on, and Telegram's own (30,1,20: a message a second to a private chat, one every three
+# seconds to a group) would make such a test mostly wait. Tests about pacing pass real_pacing=True.
+FAST_SEND_LIMITS = "1000,100,6000"
+# Set, this runs the tests not about pacing at another pace too, e.g. Telegram's own: 30,1,20.
+SEND_LIMITS_VARIABLE = "TEST_TELEGRAM_SEND_LIMITS"
+# How long the bot must make no Bot API call to count as idle (wait_until_idle): far longer than the
+# gap between two messages it has ready at FAST_SEND_LIMITS.
+QUIET_SECONDS = 0.5
+IDLE_TIMEOUT = 30.0
 START_TIMEOUT = 40.0
 PAID_PREFIX = "✅ Paid"
 
@@ -50,9 +62,14 @@ class BotProcess:
         data_dir: Path,
         admin_ids: str = "",
         file_limit: int | None = None,
+        real_pacing: bool = False,
         **env: str,
     ) -> None:
+        """``real_pacing``: Telegram's limits, for tests about pacing; otherwise FAST_SEND_LIMITS."""
         self.file_limit = file_limit  # RLIMIT_NOFILE for the child, as a container or systemd would set it
+        self.fake = fake
+        # The first update sent to this process: one a killed process left half-handled stays so for good.
+        self.first_update_id = fake.last_update_id + 1
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -72,6 +89,7 @@ class BotProcess:
             "ADMIN_USER_IDS": admin_ids,
             "SANDBOX_NOTIFY_SCHEDULE": FAST_NOTIFY_SCHEDULE,
             "LOG_LEVEL": "DEBUG",
+            **({} if real_pacing else {"TELEGRAM_SEND_LIMITS": os.environ.get(SEND_LIMITS_VARIABLE, FAST_SEND_LIMITS)}),
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -79,6 +97,7 @@ class BotProcess:
 
     async def start(self) -> None:
         """Start the bot and wait until its web endpoint answers /healthz."""
+        self.first_update_id = self.fake.last_update_id + 1
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -148,6 +167,14 @@ class BotProcess:
         """SIGKILL the bot now: no shutdown code runs, as in a power cut or an OOM kill."""
         assert self.process is not None
         self.process.kill()
+
+    def sandbox_deliveries_pending(self) -> int:
+        """How many payment and refund notifications the embedded sandbox has still to deliver (duplicates included)."""
+        state = self.data_dir / "sandbox" / "state.json"
+        if not state.exists():
+            return 0
+        deliveries = json.loads(state.read_text(encoding="utf-8")).get("deliveries", [])
+        return sum(1 for delivery in deliveries if not (delivery["delivered"] or delivery["givenUp"]))
 
 
 def paybylink_notification(
@@ -245,6 +272,46 @@ async def wait_until(
         await asyncio.sleep(0.2)
 
 
+async def wait_until_idle(
+    bot: BotProcess, db: Database, *, quiet: float = QUIET_SECONDS, timeout: float = IDLE_TIMEOUT
+) -> None:
+    """Wait until the bot has finished all it was given, so that a check that something did not happen is fair.
+
+    Idle means: every update sent since the bot (last) started handled, no outbox message pending
+    (a retry waiting out its backoff counts as pending), every notification of the sandbox
+    delivered with its duplicates, and no Bot API call but polling for ``quiet`` seconds.
+    """
+    fake = bot.fake
+    first_update, last_update = bot.first_update_id, fake.last_update_id
+
+    def last_call_at() -> float:
+        return max((call.at for call in fake.calls if call.method != "getUpdates"), default=0.0)
+
+    async def busy() -> list[str]:
+        unhandled = last_update - first_update + 1 - await db.updates_handled(first_update, last_update)
+        pending = await db.outbox_count_by(OutboxStatus.PENDING)
+        undelivered = bot.sandbox_deliveries_pending()
+        silent = time.monotonic() - last_call_at()  # the fake stamps calls with time.monotonic()
+        return [
+            what
+            for what, holds in (
+                (f"{unhandled} updates not handled", unhandled > 0),
+                (f"{pending} outbox messages pending", pending > 0),
+                (f"{undelivered} sandbox notifications undelivered", undelivered > 0),
+                (f"a Bot API call {silent:.2f}s ago", silent < quiet),
+            )
+            if holds
+        ]
+
+    async def idle() -> bool:
+        return not await busy()
+
+    async def describe() -> str:
+        return f"the bot is busy: {', '.join(await busy())}"
+
+    await wait_until(idle, timeout=timeout, describe=describe)
+
+
 class Database:
     """Looks into the bot's database from the test, and links seeded straight into it."""
 
@@ -300,6 +367,16 @@ class Database:
         statement = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == status)
         if kind is not None:
             statement = statement.where(OutboxMessage.kind == kind)
+        async with self.sessions() as session:
+            return int((await session.execute(statement)).scalar_one())
+
+    async def updates_handled(self, first: int, last: int) -> int:
+        """How many Telegram updates with ids from ``first`` to ``last`` some process has finished handling."""
+        statement = (
+            select(func.count())
+            .select_from(ProcessedUpdate)
+            .where(col(ProcessedUpdate.update_id).between(first, last), col(ProcessedUpdate.done).is_(True))
+        )
         async with self.sessions() as session:
             return int((await session.execute(statement)).scalar_one())
 

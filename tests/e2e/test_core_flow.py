@@ -6,7 +6,6 @@ Bot API over HTTP and to its embedded sandbox gateway, on SQLite and on PostgreS
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import httpx
@@ -16,7 +15,7 @@ from PIL import Image
 
 from bot.payermax import signing
 from storage.models import LinkStatus
-from tests.e2e.harness import BotProcess, Database, is_setup_offer, paybylink_notification
+from tests.e2e.harness import BotProcess, Database, is_setup_offer, paybylink_notification, wait_until_idle
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.e2e
@@ -72,7 +71,7 @@ async def test_link_paid_and_announced_once(database_url: str, tmp_path) -> None
             paid = await fake.wait_for_message(lambda m: (m.text or "").startswith("✅ Paid"), timeout=20)
             assert paid.chat_id == SELLER and paid.reply_to_message_id == card.message_id
             assert "Winter shoes" in paid.text and "Paid with card" in paid.text and "******" in paid.text
-            await asyncio.sleep(2.0)  # let the duplicate deliveries arrive and be answered
+            await wait_until_idle(bot, db)  # the duplicate deliveries have arrived and been answered
             assert len(await _paid_messages(fake, SELLER)) == 1
             assert len(await db.payments()) == 1
             # The card's edit is paced behind the Paid message: wait for it rather than assume two seconds did.
@@ -101,7 +100,7 @@ async def test_link_paid_and_announced_once(database_url: str, tmp_path) -> None
             )
             mismatch = await bot.post_notification(wrong_amount, sign=bot.platform_sign(wrong_amount))
             assert mismatch.status_code == 409 and mismatch.json()["code"] != "SUCCESS"
-            await asyncio.sleep(1.0)
+            await wait_until_idle(bot, db)
             link2_now = (await db.links())[-1]
             assert link2_now.status == LinkStatus.ACTIVE
             assert [p.link_id for p in await db.payments()] == [link.id]
@@ -113,7 +112,7 @@ async def test_link_paid_and_announced_once(database_url: str, tmp_path) -> None
             fake.send_text("/link 5 USD Free money", user_id=STRANGER)
             refusal = await fake.wait_for_message(lambda m: m.chat_id == STRANGER, timeout=10)
             assert "needs one of these roles" in refusal.text and str(STRANGER) in refusal.text
-            await asyncio.sleep(0.5)
+            await wait_until_idle(bot, db)
             assert await _create_calls(bot) == creates_before
             assert len(await db.links()) == 2
         finally:
@@ -167,7 +166,7 @@ async def test_newlink_conversation_with_bad_amounts(database_url: str, tmp_path
             fake.press_button(summary, summary.button_data("create"), user_id=SELLER)  # an impatient double tap
             card = await fake.wait_for_message(lambda m: m.kind == "photo", timeout=20)
             assert "$12.50" in card.text and "Coffee beans" in card.text
-            await asyncio.sleep(1.0)
+            await wait_until_idle(bot, db)
             assert len([m for m in fake.sent(SELLER) if m.kind == "photo"]) == 1
             assert len(await db.links()) == 1
         finally:

@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     paid_announcements,
     post_notifications,
     wait_until,
+    wait_until_idle,
 )
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -92,8 +93,11 @@ async def test_sigkill_mid_burst_loses_and_repeats_nothing(database_url: str, tm
     """
     data_dir = tmp_path / "data"
     async with FakeTelegram() as fake:
+        # Telegram's pacing: the kill must land mid-burst, while the outbox is still working through it.
         env = {"OUTBOX_LEASE_SECONDS": TEST_LEASE_SECONDS}
-        first = BotProcess(fake, database_url=database_url, data_dir=data_dir, admin_ids=str(OWNER), **env)
+        first = BotProcess(
+            fake, database_url=database_url, data_dir=data_dir, admin_ids=str(OWNER), real_pacing=True, **env
+        )
         db = Database(database_url)
         await first.start()
         second: BotProcess | None = None
@@ -127,7 +131,9 @@ async def test_sigkill_mid_burst_loses_and_repeats_nothing(database_url: str, tm
             assert await first.stop() == -9
             fake.fail_for(0)
 
-            second = BotProcess(fake, database_url=database_url, data_dir=data_dir, admin_ids=str(OWNER), **env)
+            second = BotProcess(
+                fake, database_url=database_url, data_dir=data_dir, admin_ids=str(OWNER), real_pacing=True, **env
+            )
             await second.start()
             # PayerMax delivers again whatever it did not hear SUCCESS for.
             unanswered = [link for link, ok in zip(links, acknowledged, strict=True) if not ok]
@@ -153,7 +159,9 @@ async def test_outage_then_flood_wait_loses_nothing_and_keeps_limits(database_ur
     and the storage backend plays no part in what it checks beyond what the other tests cover.
     """
     async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
+        bot = BotProcess(
+            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER), real_pacing=True
+        )
         db = Database(database_url)
         await bot.start()
         try:
@@ -197,7 +205,7 @@ async def test_blocked_chat_is_given_up_and_owners_told(database_url: str, tmp_p
             assert str(blocked.chat_id) in alert.text and blocked.merchant_link_id in alert.text
             await _wait_until_drained(fake, db, others)
             assert _wrong_counts(fake, others) == {}
-            await asyncio.sleep(1.5)  # a retry with backoff would come within this
+            await wait_until_idle(bot, db)  # a retry waiting out its backoff keeps the bot busy
             attempts = [
                 c for c in fake.calls if c.method == "sendMessage" and c.params.get("chat_id") == blocked.chat_id
             ]

@@ -7,13 +7,12 @@ PayerMax hears of it; people without the refund permission are told who can give
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import httpx
 import pytest
 
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import BotProcess, Database, wait_until_idle
 from tests.e2e.people import People, pay
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
@@ -84,9 +83,11 @@ async def test_partial_refund_told_once_and_more_than_is_left_refused(database_u
             [link] = await db.links()
 
             # Someone without the refund permission presses Refund: told who has it and who can give it.
-            fake.press_forged(card, _button(_current(fake, card), "↩️ Refund"), user_id=STRANGER)
-            await asyncio.sleep(1.0)
-            refusal = fake.callback_answers[-1]
+            pressed = fake.press_forged(card, _button(_current(fake, card), "↩️ Refund"), user_id=STRANGER)
+            answered = await fake.wait_for_call(
+                "answerCallbackQuery", lambda c: c.params.get("callback_query_id") == pressed, timeout=10
+            )
+            refusal = answered.params
             assert "refund permission" in refusal["text"] and "owner" in refusal["text"], refusal
             assert str(STRANGER) in refusal["text"]
 
@@ -114,7 +115,7 @@ async def test_partial_refund_told_once_and_more_than_is_left_refused(database_u
             refunded = await fake.wait_for_message(lambda m: _text(m).startswith(REFUNDED), timeout=20)
             assert refunded.chat_id == SELLER and refunded.reply_to_message_id == card.message_id
             assert "IDR 50,000" in _text(refunded) and "IDR 100,000 can still be refunded" in _text(refunded)
-            await asyncio.sleep(2.0)  # the second REFUND notification arrives and is answered
+            await wait_until_idle(bot, db)  # the second REFUND notification has arrived and been answered
             assert len([m for m in fake.sent(SELLER) if _text(m).startswith(REFUNDED)]) == 1
             assert len(await _refund_calls(bot)) == 1
             await fake.wait_for_message(
@@ -128,7 +129,7 @@ async def test_partial_refund_told_once_and_more_than_is_left_refused(database_u
             fake.send_text(f"/refund {link.merchant_link_id} 120000", user_id=SELLER)
             too_much = await fake.wait_for_message(lambda m: "more than is left" in _text(m), timeout=10)
             assert "IDR 100,000" in _text(too_much)
-            await asyncio.sleep(0.5)
+            await wait_until_idle(bot, db)
             assert len(await _refund_calls(bot)) == 1
 
             # /status and /audit say who refunded what.

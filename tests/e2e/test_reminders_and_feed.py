@@ -8,7 +8,6 @@ control that makes a link run out now.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import signal
 from datetime import timedelta
@@ -22,7 +21,7 @@ from sqlmodel import col
 from bot.chat import texts
 from bot.services.access import Action, refusal_of
 from storage.models import Lease, Link, LinkStatus, OutboxMessage, OutboxStatus, utcnow
-from tests.e2e.harness import BotProcess, Database, wait_until
+from tests.e2e.harness import BotProcess, Database, wait_until, wait_until_idle
 from tests.e2e.people import WAIT, People, pay, payermax_calls
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
@@ -36,7 +35,9 @@ NAMES = {OWNER: "Olga", ADMIN: "Adam", AGENT: "Ann", SUPPORT: "Sue"}
 SHOP = -100_200_300_001
 FEED = -100_200_300_002
 REMINDER_HEADLINE = "Still unpaid"
-SETTLE_SECONDS = 2.0  # long enough for a repeat, if one were coming, to be sent
+# A new reconciler round queues its reminders just after taking the lease, out of the test's sight: a
+# second reminder, were one coming, would be sent within this.
+ROUND_SETTLE_SECONDS = 2.0
 
 
 def _data(message: SentMessage, prefix: str) -> str:
@@ -157,7 +158,7 @@ async def test_one_reminder_across_restarts(database_url: str, tmp_path: Path) -
             await _leases_run_out(db)
             await bot.start()
             await _new_reconciler_round(db, holder)
-            await asyncio.sleep(SETTLE_SECONDS)
+            await wait_until_idle(bot, db, quiet=ROUND_SETTLE_SECONDS)
             assert len(_reminders(fake, OWNER)) == 1
             assert len(await _outbox(db, "reminder")) == 1
 
@@ -277,8 +278,7 @@ async def test_feed_gets_each_payment_once(database_url: str, tmp_path: Path) ->
                 return f"the feed shows {[m.text for m in fake.sent(FEED)]}"
 
             await wait_until(both_posted, timeout=WAIT, describe=describe)
-            await asyncio.sleep(SETTLE_SECONDS)  # the second deliveries arrive and are answered
-            await people.settled()
+            await wait_until_idle(bot, db)  # the second deliveries have arrived and been answered
             posts = _paid(fake, FEED)
             assert len(posts) == 2, [m.text for m in posts]
             tea_post = next(m for m in posts if "Tea" in (m.text or ""))
@@ -304,7 +304,7 @@ async def test_feed_gets_each_payment_once(database_url: str, tmp_path: Path) ->
             )
             await pay(_url(scone))
             await fake.wait_for_message(lambda m: m in _paid(fake, SHOP) and "Scone" in (m.text or ""), timeout=WAIT)
-            await asyncio.sleep(SETTLE_SECONDS)
+            await wait_until_idle(bot, db)
             assert len(_paid(fake, FEED)) == 2
         finally:
             exit_code = await bot.stop()

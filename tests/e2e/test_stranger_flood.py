@@ -94,7 +94,9 @@ async def test_stranger_flood_is_refused_once_each_and_news_comes_first(database
     """300 /link from 30 strangers during a payment and the owner's /link: one refusal each, no 429, news in 2 s."""
     async with FakeTelegram() as fake:
         fake.enforce_limits = True
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
+        bot = BotProcess(
+            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER), real_pacing=True
+        )
         db = Database(database_url)
         await bot.start()
         try:

@@ -23,6 +23,16 @@ def test_cli_reports_a_config_error_in_one_line_without_traceback(tmp_path: Path
     assert "Traceback" not in result.stderr
 
 
+def test_cli_names_send_limits_it_cannot_read(tmp_path: Path) -> None:
+    env = cli_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_SEND_LIMITS="30/1/20")
+    result = run_cli("run", env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "configuration error: TELEGRAM_SEND_LIMITS: '30/1/20' is not three whole numbers above 0: "
+        "per_second,private_per_second,group_per_minute (Telegram's are 30,1,20)"
+    )
+
+
 def test_cli_refuses_an_unreadable_private_key_outside_sandbox(tmp_path: Path) -> None:
     env = cli_env(
         TELEGRAM_BOT_TOKEN=TOKEN,

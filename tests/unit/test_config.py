@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.botapi.budget import Limits
 from bot.config import ConfigError, live_problems, load_settings, parse_duration
 from bot.keys import write_key_pair
 
@@ -65,6 +66,10 @@ def test_token_alone_gives_a_working_sandbox(monkeypatch: pytest.MonkeyPatch) ->
         ("METRICS_TOKEN", "changeme", "at least 16 characters"),
         ("METRICS_PORT", "70000", "65535"),
         ("METRICS_PORT", "8080", "differ from HTTP_PORT"),
+        ("TELEGRAM_SEND_LIMITS", "30,1", "three whole numbers"),
+        ("TELEGRAM_SEND_LIMITS", "30,0,20", "above 0"),
+        ("TELEGRAM_SEND_LIMITS", "30,1,20.5", "per_second,private_per_second,group_per_minute"),
+        ("TELEGRAM_SEND_LIMITS", "fast", "Telegram's are 30,1,20"),
     ],
 )
 def test_each_mistake_names_its_variable(
@@ -79,6 +84,14 @@ def test_each_mistake_names_its_variable(
         load_settings()
     assert caught.value.variable == variable
     assert phrase in caught.value.problem
+
+
+def test_send_limits_default_to_telegrams_and_set_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    settings = load_settings()
+    assert settings.telegram_send_limits == (30, 1, 20) and settings.send_limits == Limits()
+    monkeypatch.setenv("TELEGRAM_SEND_LIMITS", " 60, 2 ,40 ")
+    assert load_settings().send_limits == Limits.for_telegram(60, 2, 40)
 
 
 def test_metrics_token_is_a_secret_the_logs_scrub(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 
-from bot.botapi.budget import LocalBudget, Priority, SlotGrid
+import pytest
+
+from bot.botapi.budget import Limits, LocalBudget, Priority, SlotGrid
 
 
 def _max_in_window(times: list[float], width: float) -> int:
@@ -93,3 +96,38 @@ async def test_book_many_holds_only_slots_within_the_horizon() -> None:
     # What was not held is not taken: the chat's third message can still have the slot after the second.
     [third] = await budget.book_many([(42, Priority.ANNOUNCE)], horizon=5.0)
     assert third.booked and abs(third.wait - bookings[2].wait) < 1e-6
+
+
+def test_telegrams_published_limits_give_the_margins_the_bot_always_kept() -> None:
+    """30 a second, 1 a second per private chat, 20 a minute per group: 28, 1.05 s and 3.1 s, as before the setting."""
+    limits = Limits.for_telegram(30, 1, 20)
+    assert (limits.per_second, limits.private_interval, limits.group_interval) == (28, 1.05, 3.1)
+    assert (limits.reply_share, limits.courtesy_share) == (20, 4)
+    assert limits == Limits()
+
+
+def test_other_limits_keep_the_same_margins_and_shares() -> None:
+    """Double Telegram's figures: two under the rate, the same seconds added to each interval, the same shares."""
+    limits = Limits.for_telegram(60, 2, 40)
+    assert limits.per_second == 58
+    assert math.isclose(limits.private_interval, 0.55) and math.isclose(limits.group_interval, 1.6)
+    assert (limits.reply_share, limits.courtesy_share) == (41, 8)  # 20/28 and 4/28 of 58, rounded down
+    assert Limits.for_telegram(2, 1, 1).per_second == 1  # never below one message a second
+
+
+def test_a_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Limits.for_telegram(30, 0, 20)
+
+
+def test_raised_limits_pace_as_they_say() -> None:
+    """Fast limits (as the end-to-end tests use) are still limits: the rate and each chat's interval hold."""
+    grid = SlotGrid(Limits.for_telegram(1000, 100, 6000))
+    rng = random.Random(11)
+    booked = _booked([grid.book(rng.randint(1, 50), now / 1000) for now in range(3000)])
+    assert _max_in_window(booked, 1.0) <= grid.limits.per_second
+    private = _booked([grid.book(42, 5.0) for _ in range(5)])
+    group = _booked([grid.book(-100, 5.0) for _ in range(5)])
+    assert all(b - a >= 0.06 - 1e-9 for a, b in itertools.pairwise(private))
+    assert all(b - a >= 0.11 - 1e-9 for a, b in itertools.pairwise(group))
+    assert max(private + group) < 6.0  # ten messages to two chats within a second, not ten seconds

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.startup_report import phone_hint, started_line, unreachable_warning
+from bot.startup_report import pace_warning, phone_hint, started_line, unreachable_warning
 from storage.db import create_engine
 
 TOKEN = "123456:ABCdefGHIjkl"
@@ -73,3 +73,11 @@ def test_links_at_a_lan_address_the_server_does_not_listen_on_are_a_warning() ->
     assert unreachable_warning(_settings(public_base_url="http://192.168.1.20:8080", http_host="0.0.0.0")) is None
     # Behind a reverse proxy on this machine: a name in PUBLIC_BASE_URL, loopback is right.
     assert unreachable_warning(_settings(public_base_url="https://pay.example.com")) is None
+
+
+def test_send_limits_above_telegrams_are_a_warning() -> None:
+    assert pace_warning(_settings()) is None
+    assert pace_warning(_settings(telegram_send_limits="25,1,15")) is None  # slower than Telegram asks is safe
+    warning = pace_warning(_settings(telegram_send_limits="1000,100,6000"))
+    assert warning is not None and warning.startswith("TELEGRAM_SEND_LIMITS=1000,100,6000 is above")
+    assert "(30,1,20)" in warning and "429" in warning
