@@ -7,7 +7,6 @@ and the outbox, not on conversations.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
