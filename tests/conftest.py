@@ -58,8 +58,9 @@ def _timing_runs_first_on_the_cpu(request: pytest.FixtureRequest) -> Iterator[No
     Such a test asserts how long the bot takes (news within 2 s of a flood, exit within 10 s of
     SIGTERM), as it would on a machine of its own; the other test workers and whatever else the
     machine runs must not decide it. Raising the priority needs root (as in CI); elsewhere the
-    test runs at the priority it has. The marked tests also share an xdist group, so they never
-    run two at a time.
+    test runs at the priority it has; ``scripts/test`` also runs the other tests at a lowered one.
+    The marked tests run in a pytest of their own, one at a time (and share an xdist group, so a
+    plain ``pytest -n`` never runs two at a time either).
     """
     if request.node.get_closest_marker("timing") is None:
         yield
