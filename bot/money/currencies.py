@@ -89,6 +89,11 @@ def _current_iso_currencies() -> frozenset[str]:
 _KNOWN_CURRENCIES = _current_iso_currencies()
 
 
+def known_currencies() -> frozenset[str]:
+    """Every ISO 4217 currency in use today, as Babel knows it."""
+    return _KNOWN_CURRENCIES
+
+
 def is_known_currency(code: str) -> bool:
     """True if `code` (uppercase) is an ISO 4217 currency in use today, as Babel knows it."""
     return code in _KNOWN_CURRENCIES

@@ -1,8 +1,9 @@
 """Currency signs and words people type next to an amount ("Rp", "R$", "TL", "ر.س", "$"), and what they may mean.
 
 CLDR gives the symbols: those of the bot's locales and, for every PayerMax-orderable currency, the
-symbol its own country writes. The local table below adds what CLDR does not have in this form:
-everyday words and spellings, and the currencies an ambiguous sign most likely means here.
+symbol its own country writes (read from Babel ahead of time into `cldr_signs`, see
+`cldr_signs_source`). The local table below adds what CLDR does not have in this form: everyday
+words and spellings, and the currencies an ambiguous sign most likely means here.
 """
 
 from __future__ import annotations
@@ -11,12 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from babel import Locale, UnknownLocaleError
-from babel.core import get_global
-from babel.languages import get_official_languages
-
-from bot.money.currencies import PAYERMAX_ORDERABLE, is_known_currency
-from bot.money.locales import babel_locale
+from bot.money.cldr_signs import OWN_SIGNS, SIGNS
 from bot.money.numerals import read_typed
 
 # The bot's languages; their CLDR symbols are all understood ("CN¥" in en, "US$" in id, "₺" in tr).
@@ -119,34 +115,14 @@ def ends_word(text: str, end: int) -> bool:
 
 def is_own_sign(token: str, currency: str) -> bool:
     """True if `currency`'s own country, or one of the bot's locales, writes it as `token` ("$" for MXN)."""
-    return _plain_sign(token).casefold() in _own_signs(currency)
+    return plain_sign(token).casefold() in _own_signs(currency)
 
 
 @lru_cache(maxsize=256)
 def _own_signs(currency: str) -> frozenset[str]:
     """Every spelling CLDR gives `currency` in its own countries and in the bot's locales, made plain."""
-    spellings: set[str] = set()
-    for locale in _home_locales(currency) + tuple(babel_locale(code) for code in BOT_LOCALES):
-        symbol = locale.currency_symbols.get(currency)
-        if symbol:
-            spellings.update(variant.casefold() for variant in _variants(_plain_sign(symbol)))
-    spellings.update(sign.casefold() for sign, codes in _AMBIGUOUS.items() if currency in codes)
-    return frozenset(spellings)
-
-
-@lru_cache(maxsize=256)
-def _home_locales(currency: str) -> tuple[Locale, ...]:
-    """Locales of the official languages of each territory that uses `currency` today ("es_MX" for MXN)."""
-    locales = []
-    for territory, currencies in get_global("territory_currencies").items():
-        if not any(code == currency and end is None and tender for code, _start, end, tender in currencies):
-            continue
-        for language in get_official_languages(territory, de_facto=True):
-            try:
-                locales.append(Locale.parse(f"{language}_{territory}"))
-            except (UnknownLocaleError, ValueError):
-                continue
-    return tuple(locales)
+    ambiguous = (sign.casefold() for sign, codes in _AMBIGUOUS.items() if currency in codes)
+    return frozenset((*OWN_SIGNS.get(currency, ()), *ambiguous))
 
 
 _SignTable = tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], tuple[int, ...]]
@@ -155,45 +131,14 @@ _SignTable = tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]], tuple
 @lru_cache(maxsize=1)
 def _sign_table() -> _SignTable:
     """(casefolded sign -> codes, case-sensitive sign -> codes, sign lengths longest first), built once."""
-    pairs = [(code, locale) for code in sorted(PAYERMAX_ORDERABLE) for locale in _home_locales(code)]
-    for name in BOT_LOCALES:
-        locale = babel_locale(name)
-        pairs.extend((str(code), locale) for code in locale.currency_symbols)
-    found: dict[str, list[str]] = {}
-    for code, locale in pairs:
-        symbol = locale.currency_symbols.get(code)
-        if not symbol or not is_known_currency(code) or not _usable_symbol(_plain_sign(symbol), code):
-            continue
-        for variant in _variants(_plain_sign(symbol)):
-            if variant.isascii() and variant.isalpha():
-                continue  # Latin letters alone ("DA", "Bs") are words too often: the local table has the safe ones
-            codes = found.setdefault(variant.casefold(), [])
-            if code not in codes:
-                codes.append(code)
-    table = {sign: tuple(sorted(codes, key=_orderable_first)) for sign, codes in found.items()}
+    table = dict(SIGNS)
     table.update({sign.casefold(): (code,) for sign, code in _LOCAL.items()})
-    table.update({_plain_sign(sign).casefold(): codes for sign, codes in _AMBIGUOUS.items()})
+    table.update({plain_sign(sign).casefold(): codes for sign, codes in _AMBIGUOUS.items()})
     case_sensitive: dict[str, tuple[str, ...]] = {sign: (code,) for sign, code in _CASE_SENSITIVE.items()}
     lengths = sorted({len(sign) for sign in [*table, *case_sensitive]}, reverse=True)
     return table, case_sensitive, tuple(lengths)
 
 
-def _orderable_first(code: str) -> tuple[bool, str]:
-    return code not in PAYERMAX_ORDERABLE, code
-
-
-def _usable_symbol(symbol: str, code: str) -> bool:
-    """Symbols worth reading: not the ISO code itself (read as a code), no digits."""
-    return symbol.upper() != code and not any(char.isdigit() for char in symbol)
-
-
-def _plain_sign(sign: str) -> str:
+def plain_sign(sign: str) -> str:
     """A sign as the reader sees typed text: direction marks gone, fullwidth forms folded."""
     return read_typed(sign).text.strip()
-
-
-def _variants(sign: str) -> tuple[str, ...]:
-    """A sign and, if it ends with a dot, the sign without it ("kr." and "kr", "ر.س." and "ر.س")."""
-    if len(sign) > 1 and sign.endswith("."):
-        return (sign, sign[:-1])
-    return (sign,)
