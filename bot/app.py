@@ -30,7 +30,7 @@ from bot.botapi.shared_budget import SharedBudget
 from bot.chat import router
 from bot.chat.context import CONTEXT_TYPES, PaylinkApplication, Services
 from bot.chat.menus import fit_everyones_menus, publish_commands
-from bot.config import ConfigError, Settings, live_problems
+from bot.config import ConfigError, Settings, live_problems, telegram_unreachable
 from bot.database import open_engine, prepare_schema
 from bot.gateway_setup import connect_payermax
 from bot.logs import configure_logging
@@ -77,14 +77,6 @@ STOP_GRACE_SECONDS = 4.0
 # few enough that a flood (strangers sending hundreds of commands) waits in PTB's queue instead of
 # queueing on the database, where the outbox's claims and sends of "Paid" would wait behind it.
 UPDATES_AT_ONCE = 32
-
-
-def telegram_unreachable(settings: Settings, exc: NetworkError) -> ConfigError:
-    """Name TELEGRAM_API_BASE_URL for a Bot API that cannot be reached, never showing the token."""
-    # The Bot API URL carries the token, so only the base URL and the error's own words are shown.
-    problem = str(exc).replace(settings.telegram_bot_token.get_secret_value(), "[token]")
-    where = settings.telegram_api_base_url
-    return ConfigError("TELEGRAM_API_BASE_URL", f"cannot reach the Telegram Bot API at {where} ({problem})")
 
 
 def send_budget(engine: AsyncEngine, limits: Limits) -> SendBudget:

@@ -11,7 +11,7 @@ import json
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +20,9 @@ from sqlalchemy.engine import make_url
 from bot.botapi.budget import TELEGRAM_LIMITS, Limits
 from bot.database_url import normalise_database_url
 from bot.money import AmountError, normalise_currency
+
+if TYPE_CHECKING:
+    from telegram.error import NetworkError
 
 GATEWAY_URLS = {
     "uat": "https://pay-gate-uat.payermax.com",
@@ -415,6 +418,14 @@ def live_problems(settings: Settings) -> list[ConfigError]:
     ):
         problems.append(ConfigError("TELEGRAM_WEBHOOK_SECRET", "is a placeholder"))
     return problems
+
+
+def telegram_unreachable(settings: Settings, exc: NetworkError) -> ConfigError:
+    """Name TELEGRAM_API_BASE_URL for a Bot API that cannot be reached, never showing the token."""
+    # The Bot API URL carries the token, so only the base URL and the error's own words are shown.
+    problem = str(exc).replace(settings.telegram_bot_token.get_secret_value(), "[token]")
+    where = settings.telegram_api_base_url
+    return ConfigError("TELEGRAM_API_BASE_URL", f"cannot reach the Telegram Bot API at {where} ({problem})")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -13,7 +13,7 @@ from typing import TypeVar
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError
 
-from bot.config import ConfigError, Settings, read_settings
+from bot.config import ConfigError, Settings, read_settings, telegram_unreachable
 from bot.payermax.errors import ApiError, SignatureError, TransportError
 
 Check = Callable[[Settings], Awaitable[str]]
@@ -57,8 +57,6 @@ async def _database(settings: Settings) -> str:
 
 
 async def _telegram(settings: Settings) -> str:
-    from bot.app import telegram_unreachable
-
     bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_api_base_url)
     try:
         async with bot:

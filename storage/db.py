@@ -10,16 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.private import log_tightened, private_sqlite_files
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger("paylink.storage")
 
@@ -172,6 +173,8 @@ class BatchTransactions:
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config  # imported here: a command that never migrates (doctor) does without it
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -181,6 +184,8 @@ def _alembic_config(connection: Connection | None = None) -> Config:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to the newest migration (or to ``revision``)."""
+    from alembic import command
+
     async with engine.begin() as connection:
         await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
     log.info("database schema is up to date")
