@@ -8,8 +8,8 @@ it picks them itself. Error messages never repeat the URL: it may hold a passwor
 from __future__ import annotations
 
 import inspect
+from functools import cache
 
-import asyncpg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -25,10 +25,6 @@ _DRIVERS = {
 ACCEPTED_FORMS = (
     "postgres://user:password@host/db, postgresql://..., postgresql+asyncpg://... or sqlite:///path/to/file.db"
 )
-# What asyncpg takes from the URL's query: its connect() arguments, plus one that SQLAlchemy consumes.
-_ASYNCPG_PARAMETERS = frozenset(inspect.signature(asyncpg.connect).parameters) - {"dsn", "loop"} | {
-    "prepared_statement_cache_size"
-}
 
 
 def normalise_database_url(text: str) -> str:
@@ -55,10 +51,20 @@ def _postgres_query(url: URL) -> URL:
     query = dict(url.query)
     if "sslmode" in query:
         query["ssl"] = query.pop("sslmode")  # asyncpg takes libpq's sslmode values under the name ssl
-    unknown = sorted(set(query) - _ASYNCPG_PARAMETERS)
+    unknown = sorted(set(query) - _asyncpg_parameters())
     if unknown:
         raise ValueError(f"the asyncpg driver does not understand the parameter(s) {', '.join(unknown)}; remove them")
     return url.set(query=query)
+
+
+@cache
+def _asyncpg_parameters() -> frozenset[str]:
+    """What asyncpg takes from the URL's query: its connect() arguments, plus one that SQLAlchemy consumes."""
+    import asyncpg  # imported here: a bot on SQLite never loads the PostgreSQL driver
+
+    return frozenset(inspect.signature(asyncpg.connect).parameters) - {"dsn", "loop"} | {
+        "prepared_statement_cache_size"
+    }
 
 
 def _sqlite_file(url: URL) -> URL:

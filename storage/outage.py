@@ -9,8 +9,8 @@ decision is made on the driver's own error, found through the exception's causes
 from __future__ import annotations
 
 import sqlite3
+import sys
 
-import asyncpg
 from sqlalchemy import exc as sa
 
 from storage.db import WriteInReadOnlySession
@@ -27,12 +27,6 @@ _SQLITE_OUTAGE_CODES = frozenset(
         sqlite3.SQLITE_CANTOPEN,
         sqlite3.SQLITE_PROTOCOL,
     }
-)
-_ASYNCPG_OUTAGES = (
-    asyncpg.PostgresConnectionError,  # class 08: connection lost or never made
-    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up, backend terminated
-    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full, out of memory
-    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,  # 55000: database not accepting connections
 )
 _OTHER_OUTAGES = (
     sa.TimeoutError,  # no pooled connection came free in time
@@ -51,9 +45,23 @@ def is_outage(error: BaseException) -> bool:
             return False  # SQLite's query_only says "readonly database" too, but this is our bug, not the file
         if isinstance(cause, sqlite3.Error):
             return getattr(cause, "sqlite_errorcode", 0) & 0xFF in _SQLITE_OUTAGE_CODES
-        if isinstance(cause, _ASYNCPG_OUTAGES + _OTHER_OUTAGES):
+        if isinstance(cause, _OTHER_OUTAGES):
             return True
-        if type(cause) is asyncpg.InterfaceError:  # "connection is closed"; its subclasses are about our input
+        if _is_asyncpg_outage(cause):
             return True
         cause = cause.__cause__
     return False
+
+
+def _is_asyncpg_outage(cause: BaseException) -> bool:
+    """An asyncpg error meaning the server is away or unusable for now."""
+    asyncpg = sys.modules.get("asyncpg")  # a bot on SQLite never loads the driver, and then no error is asyncpg's
+    if asyncpg is None:
+        return False
+    outages = (
+        asyncpg.PostgresConnectionError,  # class 08: connection lost or never made
+        asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up, backend terminated
+        asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full, out of memory
+        asyncpg.exceptions.ObjectNotInPrerequisiteStateError,  # 55000: database not accepting connections
+    )
+    return isinstance(cause, outages) or type(cause) is asyncpg.InterfaceError  # its subclasses are about our input
