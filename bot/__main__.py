@@ -8,13 +8,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.config import ConfigError, load_settings
+from bot.startup_gc import defer_collections
 
 
 def _run(_args: argparse.Namespace) -> int:
+    from bot.config import load_settings
+
+    settings = load_settings()  # a mistake in them is told before the whole application is imported
     from bot.app import run
 
-    asyncio.run(run(load_settings()))
+    asyncio.run(run(settings))
     return 0
 
 
@@ -32,6 +35,7 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:
+    from bot.config import load_settings
     from bot.database import open_engine, prepare_schema
 
     async def migrate() -> None:
@@ -65,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``paylink-bot`` script."""
+    defer_collections()
+    from bot.config import ConfigError  # imported after the line above, as is everything the commands use
+
     args = build_parser().parse_args(argv)
     try:
         command: Callable[[argparse.Namespace], int] = args.func  # each subcommand sets its own (set_defaults)
