@@ -23,6 +23,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, Defaults
+from telegram.request import HTTPXRequest
 
 from bot.botapi.budget import Limits, LocalBudget, SendBudget
 from bot.botapi.pacing import BudgetRateLimiter
@@ -62,6 +63,7 @@ from bot.services.team import TeamService
 from bot.services.update_claims import UpdateClaims
 from bot.startup_gc import freeze_startup_objects
 from bot.startup_report import report_start
+from bot.tls import client_tls
 from bot.web import metrics
 from bot.web.app import build_web_app
 from bot.web.connections import deepen_listen_queue
@@ -199,6 +201,9 @@ class PaylinkApp:
             .defaults(Defaults(parse_mode=ParseMode.HTML))  # every text the bot sends is Telegram HTML
             .rate_limiter(BudgetRateLimiter(self.budget))  # every send and edit waits for its slot
             .concurrent_updates(UPDATES_AT_ONCE)
+            # PTB's own defaults (256 connections; 1 for getUpdates), with the process's one TLS context.
+            .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs={"verify": client_tls()}))
+            .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": client_tls()}))
         )
         if self.settings.bot_mode == "webhook":
             builder = builder.updater(None)

@@ -12,9 +12,11 @@ from typing import TypeVar
 
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError
+from telegram.request import HTTPXRequest
 
 from bot.config import ConfigError, Settings, read_settings, telegram_unreachable
 from bot.payermax.errors import ApiError, SignatureError, TransportError
+from bot.tls import client_tls
 
 Check = Callable[[Settings], Awaitable[str]]
 T = TypeVar("T")
@@ -57,7 +59,13 @@ async def _database(settings: Settings) -> str:
 
 
 async def _telegram(settings: Settings) -> str:
-    bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_api_base_url)
+    bot = Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.telegram_api_base_url,
+        # PTB's own defaults, with the process's one TLS context.
+        request=HTTPXRequest(httpx_kwargs={"verify": client_tls()}),
+        get_updates_request=HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": client_tls()}),
+    )
     try:
         async with bot:
             api = f"the Telegram Bot API at {settings.telegram_api_base_url}"

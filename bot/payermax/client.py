@@ -34,6 +34,7 @@ from bot.payermax.models import (
     parse_refund_info,
 )
 from bot.payermax.signing import sign, verify
+from bot.tls import client_tls
 
 logger = logging.getLogger("paylink.payermax")
 
@@ -81,6 +82,7 @@ class PayerMaxClient:
         self._on_call = on_call
         self._http = httpx.AsyncClient(
             transport=transport,
+            verify=client_tls(),
             timeout=httpx.Timeout(
                 connect=min(timeout, self.MAX_CONNECT_TIMEOUT), read=timeout, write=timeout, pool=timeout
             ),

@@ -21,6 +21,7 @@ from bot.payermax.jsontext import dumps
 from bot.payermax.signing import sign
 from bot.sandbox.faults import Faults
 from bot.sandbox.store import Delivery, SandboxStore
+from bot.tls import client_tls
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Notifier:
             transport=self._transport,
             timeout=NOTIFY_TIMEOUT,
             trust_env=False,
+            verify=client_tls(trust_env=False),
             headers={"User-Agent": USER_AGENT},
         )
         for delivery in list(self._store.pending_deliveries()):
