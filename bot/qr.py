@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import io
 
-import qrcode
-from qrcode.constants import ERROR_CORRECT_M
-from qrcode.image.pil import PilImage
-
-# M recovers ~15% damage: sturdy enough for a phone photo of a screen, still a small code.
-ERROR_CORRECTION = ERROR_CORRECT_M
+# qrcode and Pillow are imported with the first code, not at start-up: the bot answers /healthz sooner.
+# Error correction M recovers ~15% damage: sturdy enough for a phone photo of a screen, still a small code.
 
 
 def qr_modules(url: str, *, border: int = 4) -> list[list[bool]]:
     """The QR code for `url` as rows of modules (True: dark), with `border` modules of quiet zone around it."""
     if not url:
         raise ValueError("a QR code needs a non-empty URL")
-    code = qrcode.QRCode(error_correction=ERROR_CORRECTION, border=border)
+    from qrcode import QRCode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    code = QRCode(error_correction=ERROR_CORRECT_M, border=border)
     code.add_data(url)
     code.make(fit=True)
     return [[bool(cell) for cell in row] for row in code.get_matrix()]
@@ -28,7 +27,11 @@ def qr_png(url: str, *, box_size: int = 10, border: int = 4) -> bytes:
         raise ValueError("a QR code needs a non-empty URL")
     if box_size < 1 or border < 0:
         raise ValueError(f"box_size must be >= 1 and border >= 0, got {box_size} and {border}")
-    code = qrcode.QRCode(error_correction=ERROR_CORRECTION, box_size=box_size, border=border, image_factory=PilImage)
+    from qrcode import QRCode
+    from qrcode.constants import ERROR_CORRECT_M
+    from qrcode.image.pil import PilImage
+
+    code = QRCode(error_correction=ERROR_CORRECT_M, box_size=box_size, border=border, image_factory=PilImage)
     code.add_data(url)
     code.make(fit=True)
     buffer = io.BytesIO()

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.botapi.budget import TELEGRAM_LIMITS
 from bot.config import Settings
 from bot.database import describe
-from bot.label.fonts import DEBIAN_PACKAGES, missing_families, shaping_available
 from bot.sandbox.payloads import SandboxUrls
 
 log = logging.getLogger("paylink.app")
@@ -81,6 +80,12 @@ def pace_warning(settings: Settings) -> str | None:
 
 def label_problems() -> list[str]:
     """What the printable QR labels lack on this machine (they are still sent, with plainer text)."""
+    from bot.label.fonts import (
+        DEBIAN_PACKAGES,
+        missing_families,
+        shaping_available,
+    )  # Pillow and fontTools, off the loop
+
     problems = []
     missing = missing_families()
     if missing:

@@ -26,7 +26,6 @@ from bot.chat.card_view import card_buttons, render_caption
 from bot.chat.context import PaylinkContext, actor, chat_of, query_of, sender
 from bot.chat.guards import refuse
 from bot.i18n.reader import reading_as
-from bot.label.render import label_png
 from bot.qr import qr_png
 from bot.services.access import Refusal
 from bot.services.link_access import LinkAccess
@@ -264,6 +263,8 @@ async def qr_label(context: PaylinkContext, link: Link) -> bytes:
     shop = await services.chat_defaults.title_of(link.chat_id) or context.bot.first_name
     with reading_as(await services.readers.customers_of(link.chat_id)):
         words = texts.qr_label(link, shop)
+    from bot.label.render import label_png  # Pillow, fontTools and the fonts: loaded by the first label, not at start
+
     # Drawing takes tens of milliseconds of CPU: off the event loop, which serves every other chat meanwhile.
     return await asyncio.to_thread(label_png, link.link_url or "", words)
 

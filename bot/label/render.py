@@ -9,13 +9,13 @@ written in the customer's language (``LabelText``); this module only draws them.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
 from bot.i18n.locales import is_right_to_left
 from bot.label import lines
 from bot.label.fonts import typeface
+from bot.label.text import LabelText
 from bot.qr import qr_modules
 
 WIDTH = 800
@@ -26,18 +26,6 @@ INK, MUTED, WARNING = "#111111", "#555555", "#b00020"
 AMOUNT_SIZE, DESCRIPTION_SIZE, SHOP_SIZE, EXPIRY_SIZE, BANNER_SIZE = 64, 36, 32, 30, 30
 MIN_SIZE = 22
 DESCRIPTION_LINES = 2
-
-
-@dataclass(frozen=True)
-class LabelText:
-    """What a label says, in its reader's language, as plain text."""
-
-    language: str
-    amount: str
-    description: str
-    shop: str
-    expiry: str
-    test_note: str | None = None  # set for a sandbox link
 
 
 def label_png(url: str, text: LabelText) -> bytes:

@@ -20,7 +20,7 @@ from bot.chat.texts.base import (
     when,
 )
 from bot.i18n.reader import current
-from bot.label.render import LabelText
+from bot.label.text import LabelText
 from bot.money import Money
 from bot.services.link_actions import CancelOutcome, CancelResult
 from storage.models import Link, LinkStatus, Payment
