@@ -40,6 +40,8 @@ BASELINE_IMPORTS = (
     "import telegram, telegram.ext, httpx, sqlalchemy, sqlalchemy.ext.asyncio, sqlmodel, aiosqlite, "
     "starlette.applications, uvicorn, pydantic_settings, cryptography.hazmat.primitives.asymmetric.rsa"
 )
+# What tests/e2e/harness.py gives a bot whose test is not about pacing (not imported: mypy would check the harness).
+FAST_NOTIFY_SCHEDULE, FAST_SEND_LIMITS = "0,0.3,0.6,1,2,4", "1000,100,6000"
 POLL_SECONDS = 0.02  # how often /healthz is asked; also the resolution of the wall figures
 START_TIMEOUT, CARD_TIMEOUT, STOP_TIMEOUT = 60.0, 60.0, 20.0
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -108,7 +110,9 @@ def bot_environment(fake: FakeTelegram, database_url: str, data_dir: Path, port:
         "DATABASE_URL": database_url,
         "DATA_DIR": str(data_dir),
         "ADMIN_USER_IDS": str(SELLER),
+        "SANDBOX_NOTIFY_SCHEDULE": FAST_NOTIFY_SCHEDULE,
         "LOG_LEVEL": "DEBUG",
+        "TELEGRAM_SEND_LIMITS": FAST_SEND_LIMITS,
     }
 
 
