@@ -12,6 +12,8 @@ import io
 from functools import cache
 from pathlib import Path
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from bot.i18n.locales import SUPPORTED
@@ -41,9 +43,6 @@ def translations(code: str) -> NullTranslations:
 
 def babel_compiled(code: str) -> bytes:
     """A language's ``.mo`` bytes as Babel makes them (``read_po``, then ``write_mo`` without fuzzy entries)."""
-    from babel.messages.mofile import write_mo  # only for a file bot.i18n.po refuses
-    from babel.messages.pofile import read_po
-
     with po_path(code).open("rb") as handle:
         catalog = read_po(handle, locale=code, domain=DOMAIN)
     compiled = io.BytesIO()
