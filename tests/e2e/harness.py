@@ -42,6 +42,10 @@ QUIET_SECONDS = 0.5
 IDLE_TIMEOUT = 30.0
 START_TIMEOUT = 40.0
 PAID_PREFIX = "✅ Paid"
+# A failing test's report shows the tail of each bot's log, secrets masked (tests/e2e/conftest.py).
+SEE_LOG = "(see the report's bot log section)"
+# The bots the running test started, in order, for its failure report (tests/e2e/bot_logs.py).
+STARTED_BOTS: list[BotProcess] = []
 
 
 def free_port() -> int:
@@ -93,11 +97,14 @@ class BotProcess:
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self.signs: set[str] = set()  # sign headers made or sent for this bot: masked in a failure report
         self._platform_key: RSAPrivateKey | None = None
 
     async def start(self) -> None:
         """Start the bot and wait until its web endpoint answers /healthz."""
         self.first_update_id = self.fake.last_update_id + 1
+        if self not in STARTED_BOTS:
+            STARTED_BOTS.append(self)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -113,14 +120,14 @@ class BotProcess:
         async with httpx.AsyncClient(timeout=2) as client:
             while True:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"bot exited with {self.process.returncode}:\n{self.log()}")
+                    raise RuntimeError(f"bot exited with {self.process.returncode} {SEE_LOG}")
                 try:
                     if (await client.get(f"{self.base_url}/healthz")).status_code == 200:
                         return
                 except httpx.TransportError:
                     pass
                 if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError(f"bot did not start:\n{self.log()}")
+                    raise TimeoutError(f"bot did not start {SEE_LOG}")
                 await asyncio.sleep(0.1)
 
     def _limit_files(self) -> None:
@@ -138,7 +145,7 @@ class BotProcess:
                 return self.process.returncode
             await asyncio.sleep(0.1)
         self.process.kill()
-        raise TimeoutError(f"bot did not stop within {timeout}s:\n{self.log()}")
+        raise TimeoutError(f"bot did not stop within {timeout}s {SEE_LOG}")
 
     def log(self) -> str:
         """Everything the bot wrote to stdout and stderr."""
@@ -153,6 +160,7 @@ class BotProcess:
         headers = {"Content-Type": "application/json"}
         if sign is not None:
             headers["sign"] = sign
+            self.signs.add(sign)
         async with httpx.AsyncClient(timeout=10) as client:
             return await client.post(f"{self.base_url}/payermax/notify", content=body, headers=headers)
 
@@ -161,7 +169,9 @@ class BotProcess:
         if self._platform_key is None:
             # Loading checks the RSA key, which is slow: once, not per notification.
             self._platform_key = self.sandbox_keys().platform_private_key
-        return signing.sign(body, self._platform_key)
+        sign = signing.sign(body, self._platform_key)
+        self.signs.add(sign)
+        return sign
 
     def kill(self) -> None:
         """SIGKILL the bot now: no shutdown code runs, as in a power cut or an OOM kill."""
