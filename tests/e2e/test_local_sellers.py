@@ -49,7 +49,7 @@ async def running(database_url: str, data_dir: Path) -> AsyncIterator[tuple[Fake
         finally:
             exit_code = await bot.stop()
             await db.close()
-        assert exit_code == 0, bot.log()[-3000:]
+        assert exit_code == 0
 
 
 async def creates(bot: BotProcess) -> list[dict[str, Any]]:

@@ -96,7 +96,7 @@ async def test_paid_names_the_maker_and_the_group_and_thanks_the_customer(databa
         finally:
             exit_code = await bot.stop()
             await db.close()
-        assert exit_code == 0, bot.log()[-3000:]
+        assert exit_code == 0
 
 
 async def test_cancel_asks_in_a_message_with_buttons(database_url: str, tmp_path) -> None:
@@ -140,4 +140,4 @@ async def test_cancel_asks_in_a_message_with_buttons(database_url: str, tmp_path
         finally:
             exit_code = await bot.stop()
             await db.close()
-        assert exit_code == 0, bot.log()[-3000:]
+        assert exit_code == 0

@@ -56,7 +56,7 @@ async def test_sigterm_with_slow_payermax_and_links_due_exits_within_ten_seconds
                 lambda m: len([s for s in fake.sent(SELLER) if s.kind == "photo"]) >= 3, timeout=CARD_TIMEOUT
             )
         finally:
-            assert await first.stop() == 0, first.log()[-3000:]
+            assert await first.stop() == 0
 
         # Every link is due for a check now, and PayerMax will take 10 s to answer each question.
         async with db.sessions() as session, session.begin():
@@ -93,8 +93,8 @@ async def test_sigterm_with_slow_payermax_and_links_due_exits_within_ten_seconds
         links = await db.links()
         await db.close()
 
-    assert exit_code == 0, bot.log()[-3000:]
-    assert took < DOCKER_GRACE, f"exited {took:.1f}s after SIGTERM:\n{bot.log()[-3000:]}"
+    assert exit_code == 0
+    assert took < DOCKER_GRACE, f"exited {took:.1f}s after SIGTERM"
     assert seen_after == in_flight, "a PayerMax call was started after SIGTERM"
     assert [link.status for link in links] == [LinkStatus.ACTIVE] * 3
     assert "Traceback" not in bot.log().split("stopping", 1)[-1]
