@@ -12,6 +12,8 @@ from typing import TextIO
 CONTEXT_FIELDS = ("link", "chat", "user", "status", "trade")
 # Libraries whose INFO lines would carry the bot token (it is part of every Bot API URL).
 _CHATTY_LOGGERS = ("httpx", "httpcore", "telegram", "apscheduler", "uvicorn.access", "aiosqlite", "asyncio")
+# Libraries whose DEBUG lines describe their own internals (font tables, image plugins), not the bot's work.
+_INTERNAL_LOGGERS = ("fontTools", "PIL", "matplotlib")
 _REDACTED = "[redacted]"
 
 
@@ -47,3 +49,5 @@ def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = (), strea
     root.setLevel(level)
     for name in _CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for name in _INTERNAL_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
