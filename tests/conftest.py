@@ -1,14 +1,15 @@
-"""Shared fixtures: a fresh database per test, on SQLite and (when configured) PostgreSQL."""
+"""Shared fixtures: a database of its own per test (empty or migrated), on SQLite and (when configured) PostgreSQL."""
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
+
+from tests.databases import PostgresDatabases, SqliteTemplate
 
 POSTGRES_ENV = "TEST_DATABASE_URL"
 # Nice value for tests marked "timing" (and the bot processes they start).
@@ -17,38 +18,52 @@ TIMING_NICENESS = -10
 pytest_plugins = ["tests.integration.link_stack"]
 
 
-async def _admin_connection(base_url: str) -> asyncpg.Connection:
-    url = make_url(base_url)
-    return await asyncpg.connect(
-        host=url.host or "127.0.0.1",
-        port=url.port or 5432,
-        user=url.username or "postgres",
-        password=url.password,
-        database=url.database or "postgres",
-    )
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    """This process's migrated SQLite file, made on first use."""
+    return SqliteTemplate(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    """This process's maker and dropper of PostgreSQL test databases; every database is dropped by the end."""
+    databases = PostgresDatabases(os.environ[POSTGRES_ENV])
+    yield databases
+    problems = databases.close()
+    if problems:
+        pytest.fail("; ".join(problems))
+
+
+@asynccontextmanager
+async def _own_database(request: pytest.FixtureRequest, tmp_path: Path, *, migrated: bool) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        database = tmp_path / "paylink.db"
+        if migrated:
+            await request.getfixturevalue("sqlite_template").copy_to(database)
+        yield f"sqlite+aiosqlite:///{database}"
+        return
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"{POSTGRES_ENV} is not set (.ci/run sets it to the local PostgreSQL)")
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    name = await databases.create(migrated=migrated)
+    try:
+        yield databases.url(name)
+    finally:
+        await databases.drop_later(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A URL to an empty database of its own: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'paylink.db'}"
-        return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"{POSTGRES_ENV} is not set (.ci/run sets it to the local PostgreSQL)")
-    name = f"paylink_test_{secrets.token_hex(6)}"
-    admin = await _admin_connection(base)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield make_url(base).set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
-    admin = await _admin_connection(base)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with _own_database(request, tmp_path, migrated=False) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def migrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Like ``database_url``, but the database already has the newest schema (a copy of one migrated once)."""
+    async with _own_database(request, tmp_path, migrated=True) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -33,7 +33,7 @@ from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
 from bot.services.links import LinkOrder, LinkService
 from bot.services.payments import PaymentService
 from bot.services.reconcile import Reconciler
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 from storage.models import Link, OutboxMessage, Payment
 from tests.fakes.loopback import LoopbackServer
 
@@ -206,9 +206,8 @@ def order(request_key: str | None = None, *, amount: str = "150000") -> LinkOrde
 
 @asynccontextmanager
 async def link_stack(database_url: str, keys: SandboxKeys, tmp_path: Path) -> AsyncIterator[LinkStack]:
-    """Start everything on a fresh database; stop it all afterwards."""
+    """Start everything on a migrated database of its own; stop it all afterwards."""
     engine = create_engine(database_url)
-    await upgrade(engine)
     mailbox = LostNotifications()
     slot = _Slot()
     # One server plays both PayerMax (under /sandbox) and the merchant's lost notify endpoint.
@@ -243,7 +242,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> SandboxKeys:
 
 
 @pytest.fixture
-async def stack(database_url: str, keys: SandboxKeys, tmp_path: Path) -> AsyncIterator[LinkStack]:
-    """A started link stack on a fresh database."""
-    async with link_stack(database_url, keys, tmp_path) as started:
+async def stack(migrated_database_url: str, keys: SandboxKeys, tmp_path: Path) -> AsyncIterator[LinkStack]:
+    """A started link stack on a migrated database of its own."""
+    async with link_stack(migrated_database_url, keys, tmp_path) as started:
         yield started

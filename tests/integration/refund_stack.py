@@ -38,7 +38,7 @@ from bot.services.reconcile import Reconciler
 from bot.services.refunds import RefundService
 from bot.services.team import TeamService
 from bot.web.app import build_web_app
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 from storage.models import AuditEvent, Link, LinkEvent, OutboxMessage, Payment, Refund
 from tests.fakes.loopback import LoopbackServer
 
@@ -250,9 +250,8 @@ def owner(chat_id: int = OWNER) -> Actor:
 
 @asynccontextmanager
 async def refund_stack(database_url: str, keys: SandboxKeys, tmp_path: Path) -> AsyncIterator[RefundStack]:
-    """Start everything on a fresh database; stop it all afterwards."""
+    """Start everything on a migrated database of its own; stop it all afterwards."""
     engine = create_engine(database_url)
-    await upgrade(engine)
     late = _Late()
     try:
         async with LoopbackServer(late) as server:

@@ -27,7 +27,7 @@ from bot.services.drafts import DraftService, Step
 from bot.services.links import LinkOrder
 from bot.services.team import TeamService
 from storage import repo
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 from storage.models import AuditEvent, Chat, Draft, Lease, LinkStatus, Member, ProcessedUpdate, utcnow
 from tests.integration.link_stack import LinkStack
 
@@ -70,9 +70,8 @@ async def _warm(engine: AsyncEngine, connections: int) -> None:
 
 
 @pytest.fixture
-async def replicas(database_url: str) -> AsyncIterator[Replicas]:
-    engines = [create_engine(database_url), create_engine(database_url)]
-    await upgrade(engines[0])
+async def replicas(migrated_database_url: str) -> AsyncIterator[Replicas]:
+    engines = [create_engine(migrated_database_url), create_engine(migrated_database_url)]
     if engines[0].dialect.name == "postgresql":  # SQLite serialises writers on its file lock: no pool to warm
         for engine in engines:
             await _warm(engine, RACERS)

@@ -18,7 +18,7 @@ from bot.services.actors import Actor
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService, ChatRef, SettingError, parse_time_of_day
 from bot.services.daily_summary import DailySummaries, due_day, period_of, scope_of, summary_period
 from bot.services.periods import PeriodKind
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 from storage.models import Chat, Member, OutboxKind, OutboxMessage, Role
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -34,9 +34,8 @@ def _jakarta(text: str) -> datetime:
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
+async def sessions(migrated_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(migrated_database_url)
     sessions = session_factory(engine)
     async with sessions() as session, session.begin():
         session.add(Member(user_id=AGENT, role=Role.AGENT, name="Ann", added_by=OWNER))

@@ -39,7 +39,7 @@ from bot.services.link_search import search_terms
 from bot.services.links import LinkOrder, LinkService
 from bot.services.payments import Outcome, PaymentService
 from bot.services.reconcile import Reconciler
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 from storage.models import (
     AuditEvent,
     FailedAttempt,
@@ -152,9 +152,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> SandboxKeys:
 
 
 @pytest.fixture
-async def world(database_url: str, keys: SandboxKeys, tmp_path) -> AsyncIterator[World]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
+async def world(migrated_database_url: str, keys: SandboxKeys, tmp_path) -> AsyncIterator[World]:
+    engine = create_engine(migrated_database_url)
     sessions = session_factory(engine)
     async with sessions() as session, session.begin():
         for user_id, role in ((AGENT, "agent"), (OTHER_AGENT, "agent"), (SUPPORT, "support")):

@@ -25,7 +25,7 @@ from bot.services.links import new_merchant_link_id
 from bot.services.notification_writer import NotificationWriter
 from bot.services.payments import Outcome, PaymentService
 from bot.web.app import build_web_app
-from storage.db import BatchTransactions, create_engine, is_sqlite, session_factory, upgrade
+from storage.db import BatchTransactions, create_engine, is_sqlite, session_factory
 from storage.models import Link, LinkEvent, LinkStatus, Member, NotificationEvent, OutboxMessage, Payment
 from tests.integration.test_notifications import (  # noqa: F401 - platform_key is a fixture
     OWNER,
@@ -54,11 +54,10 @@ class Writer:
 
 
 @pytest.fixture
-async def writer(database_url: str, platform_key: RSAPrivateKey) -> AsyncIterator[Writer]:  # noqa: F811 - the imported fixture
+async def writer(migrated_database_url: str, platform_key: RSAPrivateKey) -> AsyncIterator[Writer]:  # noqa: F811 - the imported fixture
     """A started writer in front of the real PaymentService on a fresh database, and the app using it."""
-    engine = create_engine(database_url)
+    engine = create_engine(migrated_database_url)
     try:
-        await upgrade(engine)
         sessions = session_factory(engine)
         wakeups: list[str] = []
         payments = PaymentService(sessions, owner_chat_ids=[OWNER], on_enqueued=lambda: wakeups.append("wake"))

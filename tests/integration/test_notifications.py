@@ -34,7 +34,7 @@ from bot.services.payments import Outcome, PaymentReport, PaymentService
 from bot.services.shared import SharedMessages
 from bot.web.app import build_web_app
 from bot.web.notify import MAX_BODY_BYTES
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 from storage.models import (
     FailedAttempt,
     Link,
@@ -213,11 +213,10 @@ class Endpoint:
 
 
 @pytest.fixture
-async def endpoint(database_url: str, platform_key: RSAPrivateKey) -> AsyncIterator[Endpoint]:
+async def endpoint(migrated_database_url: str, platform_key: RSAPrivateKey) -> AsyncIterator[Endpoint]:
     """The real app on a fresh, migrated database, called in-process over ASGI, with the bot's group-commit writer."""
-    engine = create_engine(database_url)
+    engine = create_engine(migrated_database_url)
     try:
-        await upgrade(engine)
         sessions = session_factory(engine)
         payments = PaymentService(sessions, owner_chat_ids=[OWNER], attempts=FailedAttempts(sessions))
         async with NotificationWriter(payments, engine) as notifications:

@@ -49,8 +49,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> SandboxKeys:
 
 
 @pytest.fixture
-async def stack(database_url: str, keys: SandboxKeys, tmp_path: Path) -> AsyncIterator[RefundStack]:
-    async with refund_stack(database_url, keys, tmp_path) as started:
+async def stack(migrated_database_url: str, keys: SandboxKeys, tmp_path: Path) -> AsyncIterator[RefundStack]:
+    async with refund_stack(migrated_database_url, keys, tmp_path) as started:
         yield started
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from bot.services.notices import RefusalNotices
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 
 INTERVAL = timedelta(seconds=1)  # a minute in the bot; a second keeps the test short
 STRANGER = 6006
@@ -22,10 +22,9 @@ AT_ONCE = 8
 
 
 @pytest.fixture
-async def replicas(database_url: str) -> AsyncIterator[tuple[RefusalNotices, RefusalNotices]]:
+async def replicas(migrated_database_url: str) -> AsyncIterator[tuple[RefusalNotices, RefusalNotices]]:
     """Two RefusalNotices on their own engines over one fresh database."""
-    engines = [create_engine(database_url), create_engine(database_url)]
-    await upgrade(engines[0])
+    engines = [create_engine(migrated_database_url), create_engine(migrated_database_url)]
     first, second = (RefusalNotices(session_factory(engine), interval=INTERVAL) for engine in engines)
     yield first, second
     for engine in engines:

@@ -145,13 +145,13 @@ async def test_new_link_is_made_once_with_the_same_terms(stack: LinkStack) -> No
 # --- the payments feed ------------------------------------------------------------------------
 
 
-async def test_feed_gets_each_payment_once_by_every_path(stack: LinkStack, database_url: str) -> None:
+async def test_feed_gets_each_payment_once_by_every_path(stack: LinkStack, migrated_database_url: str) -> None:
     feed = PaymentsFeed(stack.sessions)
     await feed.use(OWNER, FEED)
     assert await feed.current() == FeedChat(FEED.id, "Sales feed")
     link = (await stack.links.create(order("msg:6"))).link
     notification = await pay_and_collect(stack, link, 1)
-    engine = create_engine(database_url)
+    engine = create_engine(migrated_database_url)
     try:
         # The group commit, with the notification twice in one batch, then again on its own.
         outcomes = await stack.payments.apply_link_notifications(

@@ -24,7 +24,7 @@ from bot.services.exports import COLUMNS, ExportService
 from bot.services.link_access import LinkScope
 from bot.services.periods import Period, PeriodKind
 from bot.services.reports import ReportService
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 from storage.models import Chat, Link, LinkStatus, Payment, PaymentSource
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -89,9 +89,8 @@ def _payment(link: Link, paid: str, *, method: str, card: tuple[str, str] | None
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
+async def sessions(migrated_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(migrated_database_url)
     sessions = session_factory(engine)
     await _seed(sessions)
     yield sessions

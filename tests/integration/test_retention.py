@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.retention import Retention
 from storage import repo
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 from storage.models import OutboxKind, OutboxMessage, OutboxStatus, ProcessedUpdate, utcnow
 
 NOW = utcnow()
@@ -19,9 +19,8 @@ KEEP = timedelta(days=30)
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
+async def sessions(migrated_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(migrated_database_url)
     yield session_factory(engine)
     await engine.dispose()
 

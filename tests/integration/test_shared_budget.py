@@ -10,7 +10,7 @@ import pytest
 
 from bot.botapi.budget import Limits, Priority
 from bot.botapi.shared_budget import SharedBudget
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 
 # It checks how long things take: see the "timing" marker.
 pytestmark = [pytest.mark.timing, pytest.mark.xdist_group("timing")]
@@ -27,12 +27,11 @@ def _max_in_window(times: list[float], width: float) -> int:
 
 
 @pytest.fixture
-async def budgets(database_url: str):
+async def budgets(migrated_database_url: str):
     """Two budgets on one database, as two replicas hold them."""
-    if not database_url.startswith("postgresql"):
+    if not migrated_database_url.startswith("postgresql"):
         pytest.skip("the shared budget is for replicas on PostgreSQL (SQLite deployments run one process)")
-    engine = create_engine(database_url)
-    await upgrade(engine)
+    engine = create_engine(migrated_database_url)
     try:
         yield SharedBudget(session_factory(engine)), SharedBudget(session_factory(engine))
     finally:

@@ -31,7 +31,7 @@ from bot.services.links import new_merchant_link_id
 from bot.services.payments import Outcome, PaymentReport, PaymentService
 from bot.services.people import PeopleService, Seen
 from bot.services.team import TeamError, TeamService
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 from storage.models import Link, LinkStatus, OutboxMessage, utcnow
 
 OWNER = 1001
@@ -86,9 +86,8 @@ class World:
 
 
 @pytest.fixture
-async def world(database_url: str) -> AsyncIterator[World]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
+async def world(migrated_database_url: str) -> AsyncIterator[World]:
+    engine = create_engine(migrated_database_url)
     sessions = session_factory(engine)
     access = AccessService(sessions, owner_ids=frozenset({OWNER}), sandbox=False)
     clock = Clock()

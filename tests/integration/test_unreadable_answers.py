@@ -29,7 +29,7 @@ from bot.botapi.pacing import BudgetRateLimiter
 from bot.outbox import OutboxDispatcher
 from bot.payermax.models import PaymentAttempt
 from bot.services.payments import Outcome, PaymentReport, PaymentService
-from storage.db import create_engine, is_sqlite, session_factory, upgrade
+from storage.db import create_engine, is_sqlite, session_factory
 from storage.models import Link, LinkStatus, OutboxKind, OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_protocol import PROXY_PAGE
@@ -49,9 +49,8 @@ UNREADABLE = {
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
+async def sessions(migrated_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(migrated_database_url)
     yield session_factory(engine)
     await engine.dispose()
 
@@ -98,7 +97,10 @@ async def _outbox(sessions: async_sessionmaker[AsyncSession], kind: OutboxKind) 
 
 @pytest.mark.parametrize("answer", list(UNREADABLE))
 async def test_an_unreadable_answer_is_tried_a_few_times_then_given_up_with_one_alert(
-    answer: str, database_url: str, sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+    answer: str,
+    migrated_database_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """At most UNEXPECTED_ATTEMPTS sends, the Paid ends FAILED, the owner is told once, one traceback of ours."""
     caplog.set_level(logging.INFO)
@@ -118,7 +120,7 @@ async def test_an_unreadable_answer_is_tried_a_few_times_then_given_up_with_one_
             sessions,
             bot,
             budget=budget,
-            skip_locked=not is_sqlite(database_url),
+            skip_locked=not is_sqlite(migrated_database_url),
             owner_chat_ids=(OWNER,),
             idle_poll_seconds=0.05,
             first_backoff_seconds=FIRST_BACKOFF,
