@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy.engine import make_url
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import MIGRATIONS_DIR, create_engine, upgrade
 
@@ -50,6 +53,19 @@ async def migrate(url: str) -> None:
         await upgrade(engine)
     finally:
         await engine.dispose()
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Take the schema back to ``revision``, as a test of a migration needs (the bot itself never downgrades)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    async with engine.begin() as connection:
+
+        def run(sync: Connection) -> None:
+            config.attributes["connection"] = sync
+            command.downgrade(config, revision)
+
+        await connection.run_sync(run)
 
 
 class SqliteTemplate:

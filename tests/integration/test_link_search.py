@@ -22,11 +22,13 @@ from bot.services.link_search import search_terms
 from storage import search
 from storage.db import create_engine, is_sqlite, session_factory, upgrade
 from storage.models import Link, LinkStatus, Payment, PaymentSource, utcnow
+from tests.databases import downgrade
 
 OWNER, AGENT, OTHER_AGENT = 100, 200, 300
 SHOP, MARKET = -100_1, -100_2
 EVERYTHING = LinkScope(OWNER, all_links=True)
 START = utcnow() - timedelta(days=30)
+BEFORE_SEARCH = "0007"  # the revision before 0008 made the search structures
 COMMON = "parcel"  # in more links than the index hands over one by one
 DESCRIPTIONS = [
     "Winter shoes, size 42 (100% wool)",
@@ -202,24 +204,43 @@ async def test_search_follows_changed_and_removed_descriptions(
     assert await _found(queries, "boots") == []
 
 
+async def _search_structures(engine: AsyncEngine) -> list[str]:
+    """The search table (SQLite) or trigram index (PostgreSQL) the database has: none before migration 0008."""
+    if is_sqlite(engine):
+        statement = text("SELECT name FROM sqlite_master WHERE name = :name")
+        name = search.SEARCH_TABLE
+    else:
+        statement = text("SELECT indexname FROM pg_indexes WHERE indexname = :name")
+        name = "ix_links_description_trgm"
+    async with engine.connect() as connection:
+        return list((await connection.execute(statement, {"name": name})).scalars())
+
+
+async def _indexed_rows(engine: AsyncEngine, word: str) -> int:
+    """How many links the SQLite search table holds under ``word`` (PostgreSQL's index always covers every row)."""
+    statement = text(f"SELECT count(*) FROM {search.SEARCH_TABLE} WHERE {search.SEARCH_TABLE} MATCH :word")
+    async with engine.connect() as connection:
+        return (await connection.execute(statement, {"word": f'"{word}"'})).scalar_one()
+
+
 async def test_upgrade_indexes_the_links_already_there(engine: AsyncEngine) -> None:
     """A database filled before the search structures existed is searched through them after the upgrade."""
-    await upgrade(engine, "0004")
+    await downgrade(engine, BEFORE_SEARCH)
+    assert await _search_structures(engine) == []
     sessions = session_factory(engine)
     await _write_links(sessions, [_link(1, "Winter shoes"), _link(2, "Rain boots")])
 
     await upgrade(engine)
 
-    async with engine.connect() as connection:
-        if is_sqlite(engine):
-            statement = text(f"SELECT rowid FROM {search.SEARCH_TABLE} WHERE {search.SEARCH_TABLE} MATCH '\"boots\"'")
-            assert len((await connection.execute(statement)).all()) == 1
-        else:
-            statement = text("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_links_description_trgm'")
-            assert (await connection.execute(statement)).first() is not None
+    assert await _search_structures(engine) != []
+    if is_sqlite(engine):
+        assert await _indexed_rows(engine, "boots") == 1
     assert await _found(LinkQueries(sessions), "boots") == ["Rain boots"]
-    await upgrade(engine, "0004")  # the downgrade removes it all, and it comes back
+    await downgrade(engine, BEFORE_SEARCH)  # the downgrade removes it all, and it comes back
+    assert await _search_structures(engine) == []
     await upgrade(engine)
+    if is_sqlite(engine):
+        assert await _indexed_rows(engine, "winter") == 1
     assert await _found(LinkQueries(sessions), "winter") == ["Winter shoes"]
 
 
