@@ -11,6 +11,7 @@ from http import HTTPStatus
 
 import httpx
 
+from bot.tls import client_tls
 from tests.fakes.telegram_protocol import ApiError, ApiRequest, JSONDict, bad_request
 
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -79,7 +80,7 @@ class UpdateQueue:
     async def start(self) -> None:
         """Start the webhook delivery worker."""
         self._closing = False
-        self._http = httpx.AsyncClient(timeout=self.WEBHOOK_TIMEOUT_SECONDS)
+        self._http = httpx.AsyncClient(timeout=self.WEBHOOK_TIMEOUT_SECONDS, verify=client_tls())
         self._delivery = asyncio.create_task(self._deliver_to_webhook(self._http), name="fake-telegram-webhook")
 
     async def stop(self) -> None:

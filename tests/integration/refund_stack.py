@@ -37,6 +37,7 @@ from bot.services.payments import PaymentService
 from bot.services.reconcile import Reconciler
 from bot.services.refunds import RefundService
 from bot.services.team import TeamService
+from bot.tls import client_tls
 from bot.web.app import build_web_app
 from storage.db import create_engine, session_factory
 from storage.models import AuditEvent, Link, LinkEvent, OutboxMessage, Payment, Refund
@@ -117,7 +118,7 @@ class RefundStack:
             sandbox_app=self.gateway.app,
             metrics_elsewhere=True,
         )
-        self.http = httpx.AsyncClient(trust_env=False, timeout=10.0)
+        self.http = httpx.AsyncClient(trust_env=False, timeout=10.0, verify=client_tls(trust_env=False))
 
     def new_client(self, base_url: str) -> PayerMaxClient:
         """The real PayerMax client with the sandbox's keys and a short timeout."""

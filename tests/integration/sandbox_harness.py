@@ -27,6 +27,7 @@ from bot.payermax.jsontext import dumps
 from bot.payermax.signing import sign, verify
 from bot.sandbox.gateway import SandboxGateway
 from bot.sandbox.keys import SandboxKeys
+from bot.tls import client_tls
 from tests.fakes.loopback import LoopbackServer
 
 APP_ID = "sandbox-app"
@@ -70,7 +71,7 @@ class Harness:
         self.slot = slot
         self.notify_url = notify_url
         self.gateway: SandboxGateway
-        self.http = httpx.AsyncClient(trust_env=False, timeout=5.0)
+        self.http = httpx.AsyncClient(trust_env=False, timeout=5.0, verify=client_tls(trust_env=False))
 
     async def use_gateway(self, gateway: SandboxGateway, *, start: bool = True) -> None:
         """Serve this gateway instead of the earlier one (stopped), starting its notifier if asked."""
