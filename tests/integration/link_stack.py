@@ -235,9 +235,9 @@ async def link_stack(database_url: str, keys: SandboxKeys, tmp_path: Path) -> As
         await engine.dispose()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> SandboxKeys:
-    """Sandbox key pairs; RSA key generation is the slowest step, so one set serves a module."""
+    """Sandbox key pairs; RSA key generation is the slowest step, so one set serves every test of a process."""
     return load_or_create_sandbox_keys(tmp_path_factory.mktemp("keys"))
 
 

@@ -19,12 +19,12 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from bot.payermax.signing import generate_private_key
 from bot.payermax.webhook import MerchantIdentity
 from bot.services.payments import PaymentService
 from bot.web.app import build_web_app
 from bot.web.connections import ConnectionGuard, server_config
 from storage.db import create_engine, session_factory
+from tests.keys import rsa_key
 
 # It checks how long things take: see the "timing" marker.
 pytestmark = [pytest.mark.timing, pytest.mark.xdist_group("timing")]
@@ -132,7 +132,7 @@ async def test_notification_body_that_never_completes_is_closed_quietly_at_its_d
         merchant=MerchantIdentity("sandbox-app", "SANDBOX000001"),
         engine=engine,
         payments=payments,
-        platform_public_key=generate_private_key().public_key(),
+        platform_public_key=rsa_key("platform").public_key(),
     )
     head = b"POST /payermax/notify HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n"
     head += b"Content-Length: 100\r\n\r\n"

@@ -28,7 +28,7 @@ from bot.money import Money
 from bot.payermax.client import PayerMaxClient
 from bot.payermax.models import parse_notification
 from bot.sandbox.gateway import SandboxGateway
-from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
+from bot.sandbox.keys import SandboxKeys
 from bot.services.access import AccessService, Action, Role
 from bot.services.actors import Actor
 from bot.services.attempts import FailedAttempts
@@ -143,12 +143,6 @@ class World:
 
 def actor(user_id: int, chat_id: int | None = None) -> Actor:
     return Actor(user_id, NAMES[user_id], chat_id)
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> SandboxKeys:
-    # RSA key generation is the slowest step; one set serves the module.
-    return load_or_create_sandbox_keys(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture

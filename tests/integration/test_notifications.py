@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
 from bot.payermax.models import parse_link_info
-from bot.payermax.signing import generate_private_key, sign
+from bot.payermax.signing import sign
 from bot.payermax.webhook import MerchantIdentity
 from bot.services.attempts import FailedAttempts
 from bot.services.links import new_merchant_link_id
@@ -44,6 +44,7 @@ from storage.models import (
     Payment,
     PaymentSource,
 )
+from tests.keys import rsa_key
 
 OWNER = 900_001
 SELLER_CHAT = -100_555_000_111
@@ -61,14 +62,14 @@ SNAPSHOT_TABLES: tuple[type[SQLModel], ...] = (Link, Payment, OutboxMessage, Not
 
 @pytest.fixture(scope="module")
 def platform_key() -> RSAPrivateKey:
-    """PayerMax's signing key for this module; the app trusts only its public half."""
-    return generate_private_key()
+    """PayerMax's signing key; the app trusts only its public half."""
+    return rsa_key("platform")
 
 
 @pytest.fixture(scope="module")
 def stranger_key() -> RSAPrivateKey:
     """A key PayerMax never had: what a forger would sign with."""
-    return generate_private_key()
+    return rsa_key("stranger")
 
 
 def encode(document: Any) -> bytes:

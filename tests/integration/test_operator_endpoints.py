@@ -14,13 +14,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from bot.payermax.signing import generate_private_key
 from bot.payermax.webhook import MerchantIdentity
 from bot.sandbox.gateway import SandboxGateway
-from bot.sandbox.keys import load_or_create_sandbox_keys
+from bot.sandbox.keys import SandboxKeys
 from bot.services.payments import PaymentService
 from bot.web.app import build_web_app
 from storage.db import create_engine, session_factory
+from tests.keys import rsa_key
 
 TOKEN = "metrics-token-0123456789abcdef"
 LOOPBACK = ("127.0.0.1", 40000)
@@ -32,17 +32,17 @@ Build = Callable[..., Starlette]  # metrics settings -> the web app
 
 
 @pytest.fixture
-async def build(tmp_path: Path) -> AsyncIterator[Build]:
+async def build(tmp_path: Path, keys: SandboxKeys) -> AsyncIterator[Build]:
     """Builds the bot's web app (with the sandbox mounted) for the given metrics settings."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'paylink.db'}")
-    gateway = SandboxGateway(keys=load_or_create_sandbox_keys(tmp_path / "data"), public_base_url="http://127.0.0.1:1")
+    gateway = SandboxGateway(keys=keys, public_base_url="http://127.0.0.1:1")
 
     def make(**metrics: Any) -> Starlette:
         return build_web_app(
             merchant=MerchantIdentity("sandbox-app", "SANDBOX000001"),
             engine=engine,
             payments=PaymentService(session_factory(engine), owner_chat_ids=[]),
-            platform_public_key=generate_private_key().public_key(),
+            platform_public_key=rsa_key("platform").public_key(),
             sandbox_app=gateway.app,
             **metrics,
         )

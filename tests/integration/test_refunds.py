@@ -18,8 +18,7 @@ from bot.chat import texts
 from bot.i18n.reader import Reader, reading_as
 from bot.money import Money
 from bot.payermax.errors import RefundRefusal
-from bot.payermax.signing import generate_private_key
-from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
+from bot.sandbox.keys import SandboxKeys
 from bot.services.actors import Actor
 from bot.services.refund_summary import RefundState
 from bot.services.refunds import GIVE_UP_SENDING_AFTER, RefundError, RefundOutcome, RefundProblem
@@ -41,11 +40,7 @@ from storage.models import (
 from storage.refund_facts import refund_facts
 from tests.integration.link_stack import closed_port_url
 from tests.integration.refund_stack import OWNER, RefundStack, owner, refund_stack, wait_for
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> SandboxKeys:
-    return load_or_create_sandbox_keys(tmp_path_factory.mktemp("keys"))
+from tests.keys import rsa_key
 
 
 @pytest.fixture
@@ -308,7 +303,7 @@ async def test_refund_notifications_are_checked_before_anything_changes(stack: R
         "status": "REFUND_SUCCESS",
         "refundFinishTime": "2026-11-28T10:00:00Z",
     }
-    forged = await stack.post_refund_notification(good, key=generate_private_key())
+    forged = await stack.post_refund_notification(good, key=rsa_key("stranger"))
     assert forged.status_code == 401
     elsewhere = await stack.post_refund_notification(good, merchantNo="SOMEONE-ELSE")
     assert elsewhere.status_code == 403

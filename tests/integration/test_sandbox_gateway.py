@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bot.payermax.models import parse_notification
-from bot.payermax.signing import generate_private_key, public_key_base64, sign, verify
+from bot.payermax.signing import public_key_base64, sign, verify
 from bot.sandbox.errors import CheckoutRefused
 from bot.sandbox.gateway import SandboxGateway
 from bot.sandbox.keys import SandboxKeyError, SandboxKeys, load_or_create_sandbox_keys
@@ -31,12 +31,7 @@ from tests.integration.sandbox_harness import (
     serve_receiver,
     wait_until,
 )
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> SandboxKeys:
-    # RSA key generation is the slowest step; one pair of pairs serves the whole module.
-    return load_or_create_sandbox_keys(tmp_path_factory.mktemp("data"))
+from tests.keys import rsa_key
 
 
 @pytest.fixture
@@ -243,7 +238,7 @@ async def test_expires_time_defaults_to_one_day(harness: Harness) -> None:
 
 async def test_request_signed_with_another_key_is_refused(harness: Harness) -> None:
     response = await harness.post_signed(
-        "createPaybylink", link_data("tg-forged", harness.notify_url), key=generate_private_key()
+        "createPaybylink", link_data("tg-forged", harness.notify_url), key=rsa_key("stranger")
     )
     assert response.json()["code"] == "SIGN_VERIFY_FAILED"
     assert verify(response.content, response.headers["sign"], harness.keys.platform_public_key)

@@ -23,10 +23,9 @@ from bot.payermax.errors import (
     classify_refund_refusal,
 )
 from bot.payermax.models import NOTIFY_TYPE_REFUND, RefundInfo, RefundRequest
-from bot.payermax.signing import generate_private_key
 from bot.payermax.webhook import verify_notification
 from bot.sandbox.gateway import SandboxGateway
-from bot.sandbox.keys import SandboxKeys, load_or_create_sandbox_keys
+from bot.sandbox.keys import SandboxKeys
 from bot.sandbox.store import SandboxStateError
 from tests.integration.sandbox_harness import (
     APP_ID,
@@ -38,13 +37,9 @@ from tests.integration.sandbox_harness import (
     serve_receiver,
     wait_until,
 )
+from tests.keys import rsa_key
 
 PAID = Decimal("150000")
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> SandboxKeys:
-    return load_or_create_sandbox_keys(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture
@@ -577,7 +572,7 @@ def test_a_state_file_from_a_newer_sandbox_is_refused_by_name(keys: SandboxKeys,
 async def test_refund_signed_with_another_key_is_refused_and_applies_nothing(harness: Harness) -> None:
     out_trade_no = await paid_order(harness, "tg-forged")
     data = {"outRefundNo": "rf-forged", "refundAmount": 150000, "refundCurrency": "IDR", "outTradeNo": out_trade_no}
-    response = await harness.post_signed("refund", data, version="1.5", key=generate_private_key())
+    response = await harness.post_signed("refund", data, version="1.5", key=rsa_key("stranger"))
     assert response.json()["code"] == "SIGN_VERIFY_FAILED"
     assert (await harness.call("refundQuery", {"outRefundNo": "rf-forged"}, version="1.5"))["code"] == (
         "ORDER_NOT_EXIST"

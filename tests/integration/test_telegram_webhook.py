@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.payermax.signing import generate_private_key
 from bot.payermax.webhook import MerchantIdentity
 from bot.services.payments import PaymentService
 from bot.web.app import TELEGRAM_SECRET_HEADER, build_web_app
 from storage.db import create_engine, session_factory
+from tests.keys import rsa_key
 
 SECRET = "webhook-secret-for-tests-0123"
 Webhook = tuple[httpx.AsyncClient, list[dict[str, Any]]]  # a client of the app, and the updates it handed on
@@ -32,7 +32,7 @@ async def webhook(tmp_path: Path) -> AsyncIterator[Webhook]:
         merchant=MerchantIdentity("sandbox-app", "SANDBOX000001"),
         engine=engine,
         payments=PaymentService(session_factory(engine), owner_chat_ids=[]),
-        platform_public_key=generate_private_key().public_key(),
+        platform_public_key=rsa_key("platform").public_key(),
         telegram_secret=SECRET,
         submit_update=submit,
     )

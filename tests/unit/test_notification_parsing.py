@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from bot.payermax.models import DataFormatError, NotificationError, parse_notification, parse_timestamp
-from bot.payermax.signing import generate_private_key, sign
+from bot.payermax.signing import sign
 from bot.payermax.webhook import NotificationRejected, verify_notification
+from tests.keys import rsa_key
 
 
 def paybylink_body(**data_overrides: Any) -> dict[str, Any]:
@@ -396,7 +397,7 @@ def test_refund_with_bad_essentials_is_refused_with_reason(overrides, message):
 
 @pytest.fixture(scope="module")
 def platform_key():
-    return generate_private_key()
+    return rsa_key("platform")
 
 
 def test_payment_endpoint_refuses_a_signed_refund_notification(platform_key):

@@ -28,7 +28,8 @@ from bot.payermax.errors import (
     classify_refund_refusal,
 )
 from bot.payermax.models import CreateLinkRequest, RefundRequest
-from bot.payermax.signing import generate_private_key, sign, verify
+from bot.payermax.signing import sign, verify
+from tests.keys import rsa_key
 
 BASE_URL = "http://payermax.test/sandbox/"  # trailing slash on purpose: the client must not double it
 APP_ID = "app-test-1"
@@ -49,19 +50,19 @@ Answer = Callable[[str, dict[str, Any]], httpx.Response]
 @pytest.fixture(scope="module")
 def merchant_key():
     """Our key: signs requests; the fake verifies with its public half."""
-    return generate_private_key()
+    return rsa_key("merchant")
 
 
 @pytest.fixture(scope="module")
 def platform_key():
     """PayerMax's key: signs answers; the client verifies with its public half."""
-    return generate_private_key()
+    return rsa_key("platform")
 
 
 @pytest.fixture(scope="module")
 def stranger_key():
     """Someone else's key, for forged answers."""
-    return generate_private_key()
+    return rsa_key("stranger")
 
 
 def answer_bytes(body: bytes, key=None, *, status: int = 200, signature: str | None = None) -> httpx.Response:

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives import serialization
 
 from bot.payermax.signing import (
     KeyFormatError,
-    generate_private_key,
     load_private_key,
     load_public_key,
     private_key_base64,
@@ -21,6 +20,7 @@ from bot.payermax.signing import (
     sign,
     verify,
 )
+from tests.keys import rsa_key
 
 # Contract §2.6 test vector (public key, exact body bytes, sign header value).
 VECTOR_PUBLIC_KEY = (
@@ -48,7 +48,7 @@ needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="open
 @pytest.fixture(scope="module")
 def throwaway_key():
     """One RSA-2048 key for the whole module: generating keys is the slow part."""
-    return generate_private_key()
+    return rsa_key("throwaway")
 
 
 def _openssl(*args: str) -> subprocess.CompletedProcess[str]:
