@@ -41,29 +41,6 @@ async def test_doctor_passes_on_a_working_sandbox(tmp_path: Path) -> None:
     assert fake.token not in output
 
 
-async def test_doctor_lists_every_problem_of_a_live_configuration(tmp_path: Path) -> None:
-    async with FakeTelegram() as fake:
-        env = {
-            **_base_env(fake, tmp_path),
-            "PAYERMAX_ENV": "uat",
-            "PAYERMAX_APP_ID": "changeme",
-            "TELEGRAM_BOT_TOKEN": "999:wrong-token",
-        }
-        code, output = await _doctor(env, tmp_path)
-    assert code == 1
-    failures = [line for line in output.splitlines() if line.startswith("✖")]
-    named = " ".join(failures)
-    for variable in (
-        "PAYERMAX_APP_ID",
-        "PAYERMAX_MERCHANT_NO",
-        "PAYERMAX_MERCHANT_PRIVATE_KEY",
-        "ADMIN_USER_IDS",
-        "TELEGRAM_BOT_TOKEN",
-    ):
-        assert variable in named, output
-    assert "Traceback" not in output
-
-
 def _live_env(fake: FakeTelegram, tmp_path: Path, **variables: str) -> dict[str, str]:
     """A UAT configuration that is complete except for what ``variables`` change."""
     private_path, public_path = write_key_pair(tmp_path / "keys", force=True)
@@ -81,10 +58,17 @@ def _live_env(fake: FakeTelegram, tmp_path: Path, **variables: str) -> dict[str,
     }
 
 
-async def test_doctor_reports_each_settings_problem_once_and_skips_the_payermax_probe(tmp_path: Path) -> None:
-    """Seven wrong settings are seven ✖ lines, no "✔ settings read", and no second report of the key from the probe."""
+async def test_doctor_lists_every_problem_of_a_live_configuration_once_and_skips_the_payermax_probe(
+    tmp_path: Path,
+) -> None:
+    """Seven wrong settings and a refused token: eight ✖ lines, no "settings read", no second key report."""
     async with FakeTelegram() as fake:
-        env = {**_base_env(fake, tmp_path), "PAYERMAX_ENV": "uat", "PAYERMAX_APP_ID": "changeme"}
+        env = {
+            **_base_env(fake, tmp_path),
+            "PAYERMAX_ENV": "uat",
+            "PAYERMAX_APP_ID": "changeme",
+            "TELEGRAM_BOT_TOKEN": "999:wrong-token",
+        }
         code, output = await _doctor(env, tmp_path)
     assert code == 1
     assert "settings read" not in output
@@ -99,11 +83,13 @@ async def test_doctor_reports_each_settings_problem_once_and_skips_the_payermax_
             "ADMIN_USER_IDS",
             "PAYERMAX_CONTACT_EMAIL",
             "PUBLIC_BASE_URL",
+            "TELEGRAM_BOT_TOKEN",
         }
     ), output
     [skipped] = [line for line in output.splitlines() if "skipped" in line]
     assert skipped.startswith("– PayerMax probe skipped") and not skipped.startswith("✖")
-    assert output.strip().endswith("7 problem(s) found")
+    assert output.strip().endswith("8 problem(s) found")
+    assert "Traceback" not in output
 
 
 async def test_doctor_names_telegram_api_base_url_when_telegram_cannot_be_reached(tmp_path: Path) -> None:
