@@ -277,6 +277,7 @@ async def test_an_export_holds_only_its_scope(sessions: async_sessionmaker[Async
 async def test_many_small_amounts_add_up_exactly(sessions: async_sessionmaker[AsyncSession]) -> None:
     """A thousand payments of 0.10 are 100.00, not 99.99999…; three-decimal currencies too (summed by the database)."""
     async with sessions() as session, session.begin():
+        made = []
         for index in range(1000):
             for currency, amount in (("USD", "0.10"), ("KWD", "0.125")):
                 link = _link(
@@ -289,8 +290,9 @@ async def test_many_small_amounts_add_up_exactly(sessions: async_sessionmaker[As
                     currency=currency,
                 )
                 session.add(link)
-                await session.flush()
-                session.add(_payment(link, f"2026-11-09T{8 + index % 12:02d}:{index % 60:02d}", method="CARD"))
+                made.append((link, f"2026-11-09T{8 + index % 12:02d}:{index % 60:02d}"))
+        await session.flush()  # one batch of INSERTs gives every link its id
+        session.add_all(_payment(link, paid, method="CARD") for link, paid in made)
     report = await ReportService(sessions).build(LinkScope(BOB, all_links=False), PERIOD, JAKARTA)
     totals = {currency: (total, count) for currency, total, count in report.paid.by_currency()}
     assert totals["KWD"] == (Decimal("125.000"), 1000)
