@@ -183,7 +183,7 @@ class PostgresDatabases:
                     self._dropper = await self._connect()
                 # FORCE: a connection a test left open must not keep its database alive.
                 await self._dropper.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except Exception as exc:
+            except Exception as exc:  # reported when the session ends, not in whichever test is running then
                 self._errors.append(f"could not drop {name}: {exc!r}")
             finally:
                 drops.task_done()
