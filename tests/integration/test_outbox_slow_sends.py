@@ -27,7 +27,7 @@ from bot.botapi.pacing import BudgetRateLimiter
 from bot.outbox import OutboxDispatcher
 from bot.payermax.models import PaymentAttempt
 from bot.services.payments import Outcome, PaymentReport, PaymentService
-from storage.db import create_engine, is_sqlite, session_factory, upgrade
+from storage.db import create_engine, is_sqlite, session_factory
 from storage.models import Link, LinkStatus, OutboxKind, OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import Call, FakeTelegram, SentMessage
 
@@ -39,9 +39,8 @@ WAIT = 30.0
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
+async def sessions(migrated_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(migrated_database_url)
     yield session_factory(engine)
     await engine.dispose()
 
@@ -129,13 +128,13 @@ async def _eventually(condition: Callable[[], Awaitable[bool]], what: str) -> No
 
 
 async def test_a_send_slower_than_the_lease_is_sent_once(
-    database_url: str, sessions: async_sessionmaker[AsyncSession]
+    migrated_database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     """Two replicas, the send answered six leases late: the seller gets one "Paid", recorded SENT at the first try."""
     link = await _paid_queued(sessions)
     async with FakeTelegram() as fake:
         with fake.hold_answers(_to_seller) as slow:
-            async with _replica(fake, sessions, database_url), _replica(fake, sessions, database_url):
+            async with _replica(fake, sessions, migrated_database_url), _replica(fake, sessions, migrated_database_url):
                 await slow.wait_held()
                 # Each replica claims again every 50 ms: a lease run out would be taken within this.
                 await asyncio.sleep(SLOW_ANSWER)
@@ -155,7 +154,7 @@ async def test_a_send_slower_than_the_lease_is_sent_once(
 
 
 async def test_a_send_its_replica_gave_up_on_is_taken_over_after_the_lease(
-    database_url: str, sessions: async_sessionmaker[AsyncSession]
+    migrated_database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     """A replica stopping mid-send (its answer never came) stops holding the message: another sends it after the lease.
 
@@ -165,11 +164,11 @@ async def test_a_send_its_replica_gave_up_on_is_taken_over_after_the_lease(
     await _paid_queued(sessions)
     async with FakeTelegram() as fake:
         with fake.hold_answers(_to_seller) as slow:
-            async with _replica(fake, sessions, database_url):
+            async with _replica(fake, sessions, migrated_database_url):
                 await slow.wait_held()
             # Stopped: it waited STOP_GRACE_SECONDS for the answer, then dropped the send.
         assert (await _paid_row(sessions)).status == OutboxStatus.PENDING
-        async with _replica(fake, sessions, database_url):
+        async with _replica(fake, sessions, migrated_database_url):
 
             async def sent() -> bool:
                 return (await _paid_row(sessions)).status == OutboxStatus.SENT

@@ -33,7 +33,6 @@ from storage.db import (
     read_connection,
     read_session,
     session_factory,
-    upgrade,
 )
 from storage.models import Chat, Link, LinkStatus
 from storage.outage import is_outage
@@ -45,10 +44,9 @@ PROMPT_SECONDS = SQLITE_BUSY_TIMEOUT_MS / 1000 / 5
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+async def engine(migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
     """A migrated database on either backend."""
-    engine = create_engine(database_url)
-    await upgrade(engine)
+    engine = create_engine(migrated_database_url)
     try:
         yield engine
     finally:
@@ -84,11 +82,11 @@ async def writer_mid_transaction(sessions: async_sessionmaker[AsyncSession]) -> 
             await session.rollback()
 
 
-def sqlite_write_lock_is_taken(database_url: str) -> bool:
+def sqlite_write_lock_is_taken(migrated_database_url: str) -> bool:
     """Whether someone holds the SQLite file's write lock now (always False on PostgreSQL)."""
-    if not database_url.startswith("sqlite"):
+    if not migrated_database_url.startswith("sqlite"):
         return False
-    probe = sqlite3.connect(make_url(database_url).database or "", isolation_level=None, timeout=0)
+    probe = sqlite3.connect(make_url(migrated_database_url).database or "", isolation_level=None, timeout=0)
     try:
         probe.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as error:
@@ -99,9 +97,9 @@ def sqlite_write_lock_is_taken(database_url: str) -> bool:
 
 
 @asynccontextmanager
-async def another_process_holding_the_write_lock(database_url: str) -> AsyncIterator[None]:
+async def another_process_holding_the_write_lock(migrated_database_url: str) -> AsyncIterator[None]:
     """A plain sqlite3 connection (another process, say) that took the write lock and renamed every link."""
-    holder = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
+    holder = sqlite3.connect(make_url(migrated_database_url).database or "", isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")
         holder.execute("UPDATE links SET description = 'renamed, not committed'")
@@ -113,7 +111,9 @@ async def another_process_holding_the_write_lock(database_url: str) -> AsyncIter
         holder.close()
 
 
-async def test_links_are_listed_and_found_while_a_writer_holds_the_lock(engine: AsyncEngine, database_url: str) -> None:
+async def test_links_are_listed_and_found_while_a_writer_holds_the_lock(
+    engine: AsyncEngine, migrated_database_url: str
+) -> None:
     sessions = session_factory(engine)
     await add_links(sessions, "Winter shoes", "Summer hat")
     queries = LinkQueries(sessions)
@@ -121,13 +121,13 @@ async def test_links_are_listed_and_found_while_a_writer_holds_the_lock(engine: 
     winter = search_terms("winter")  # outside the clock: its first use loads Babel's locale data
 
     async with writer_mid_transaction(sessions):
-        locked = sqlite_write_lock_is_taken(database_url)
+        locked = sqlite_write_lock_is_taken(migrated_database_url)
         started = time.monotonic()
         page = await queries.list_links(scope, StatusFilter.ALL, 0, 5)
         found = await queries.find(winter, scope)
         took = time.monotonic() - started
 
-    assert locked == database_url.startswith("sqlite")
+    assert locked == migrated_database_url.startswith("sqlite")
     assert took < PROMPT_SECONDS, f"the reads waited {took:.1f} s for the writer"
     # They see what was committed, not the writer's unfinished change.
     assert sorted(link.description for link in page.links) == ["Summer hat", "Winter shoes"]
@@ -150,9 +150,10 @@ async def test_a_write_in_a_read_only_session_raises_and_changes_nothing(engine:
         assert await session.scalar(select(func.count()).select_from(Chat)) == 0
 
 
-async def test_a_connection_that_served_a_read_writes_again_and_refuses_again(database_url: str) -> None:
-    engine = create_engine(database_url, pool_size=1, max_overflow=0)  # one connection, reused by every session
-    await upgrade(engine)
+async def test_a_connection_that_served_a_read_writes_again_and_refuses_again(migrated_database_url: str) -> None:
+    engine = create_engine(
+        migrated_database_url, pool_size=1, max_overflow=0
+    )  # one connection, reused by every session
     sessions = session_factory(engine)
     try:
         async with read_session(sessions) as session:
@@ -170,26 +171,26 @@ async def test_a_connection_that_served_a_read_writes_again_and_refuses_again(da
         await engine.dispose()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("migrated_database_url", ["sqlite"], indirect=True)
 async def test_sqlite_read_finishes_while_another_connection_holds_begin_immediate(
-    engine: AsyncEngine, database_url: str
+    engine: AsyncEngine, migrated_database_url: str
 ) -> None:
     sessions = session_factory(engine)
-    async with another_process_holding_the_write_lock(database_url):
+    async with another_process_holding_the_write_lock(migrated_database_url):
         started = time.monotonic()
         async with read_session(sessions) as session:
             chats = await session.scalar(select(func.count()).select_from(Chat))
         async with read_connection(engine) as connection:
             also = await connection.scalar(select(func.count()).select_from(Chat))
         took = time.monotonic() - started
-        locked = sqlite_write_lock_is_taken(database_url)
+        locked = sqlite_write_lock_is_taken(migrated_database_url)
 
     assert took < PROMPT_SECONDS, f"the read waited {took:.1f} s for the writer"
     assert (chats, also) == (0, 0)  # the holder's chat is not committed
     assert locked  # and it held the lock all along
 
 
-async def test_health_answers_while_a_writer_holds_the_lock(engine: AsyncEngine, database_url: str) -> None:
+async def test_health_answers_while_a_writer_holds_the_lock(engine: AsyncEngine, migrated_database_url: str) -> None:
     sessions = session_factory(engine)
     app = build_web_app(
         merchant=MerchantIdentity("sandbox-app", "SANDBOX000001"),
@@ -201,11 +202,11 @@ async def test_health_answers_while_a_writer_holds_the_lock(engine: AsyncEngine,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as client,
         writer_mid_transaction(sessions),
     ):
-        locked = sqlite_write_lock_is_taken(database_url)
+        locked = sqlite_write_lock_is_taken(migrated_database_url)
         started = time.monotonic()
         answer = await client.get("/healthz")
         took = time.monotonic() - started
 
-    assert locked == database_url.startswith("sqlite")
+    assert locked == migrated_database_url.startswith("sqlite")
     assert (answer.status_code, answer.json()) == (200, {"status": "ok", "database": "ok"})
     assert took < PROMPT_SECONDS, f"/healthz waited {took:.1f} s for the writer"
