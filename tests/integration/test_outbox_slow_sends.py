@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -25,11 +24,10 @@ from telegram.ext import Defaults, ExtBot
 from bot.botapi.budget import LocalBudget
 from bot.botapi.pacing import BudgetRateLimiter
 from bot.outbox import OutboxDispatcher
-from bot.payermax.models import PaymentAttempt
-from bot.services.payments import Outcome, PaymentReport, PaymentService
 from storage.db import create_engine, is_sqlite, session_factory
-from storage.models import Link, LinkStatus, OutboxKind, OutboxMessage, OutboxStatus
+from storage.models import Link, OutboxKind, OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import Call, FakeTelegram, SentMessage
+from tests.integration.paid_outbox import queue_paid
 
 SELLER_CHAT = 50_001
 PAID_PREFIX = "✅ Paid"
@@ -47,36 +45,9 @@ async def sessions(migrated_database_url: str) -> AsyncIterator[async_sessionmak
 
 async def _paid_queued(sessions: async_sessionmaker[AsyncSession]) -> Link:
     """An ACTIVE link in the seller's chat and a payment on it, so a "Paid" waits in the outbox."""
-    link = Link(
-        merchant_link_id="PLSLOWSEND00001",
-        chat_id=SELLER_CHAT,
-        creator_user_id=SELLER_CHAT,
-        creator_name="Ann",
-        amount=Decimal("10.00"),
-        currency="USD",
-        country="US",
-        description="Lamp",
-        expires_seconds=86400,
-        status=LinkStatus.ACTIVE,
-        sandbox=True,
-        link_url="https://pay.example/lamp",
-        next_check_at=None,
+    return await queue_paid(
+        sessions, chat_id=SELLER_CHAT, merchant_link_id="PLSLOWSEND00001", trade_no="TRADESLOWSEND01", owner_chat_ids=()
     )
-    async with sessions() as session, session.begin():
-        session.add(link)
-    attempt = PaymentAttempt(
-        out_trade_no="TRADESLOWSEND01",
-        status="SUCCESS",
-        complete_at=datetime.now(UTC),
-        payment_method="CARD",
-        target_org=None,
-        card_org="VISA",
-        card_number="411111******1111",
-    )
-    report = PaymentReport(attempt=attempt, amount=link.amount, currency=link.currency, source="PAYBYLINK")
-    payments = PaymentService(sessions, owner_chat_ids=())
-    assert await payments.apply_to_link(link.merchant_link_id, [report], notify_type="PAYBYLINK") == Outcome.APPLIED
-    return link
 
 
 @asynccontextmanager

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -27,12 +25,11 @@ from bot.botapi.budget import Limits, LocalBudget
 from bot.botapi.errors import UNEXPECTED_ATTEMPTS
 from bot.botapi.pacing import BudgetRateLimiter
 from bot.outbox import OutboxDispatcher
-from bot.payermax.models import PaymentAttempt
-from bot.services.payments import Outcome, PaymentReport, PaymentService
 from storage.db import create_engine, is_sqlite, session_factory
-from storage.models import Link, LinkStatus, OutboxKind, OutboxMessage, OutboxStatus
+from storage.models import Link, OutboxKind, OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_protocol import PROXY_PAGE
+from tests.integration.paid_outbox import queue_paid
 
 OWNER = 1001
 SELLER_CHAT = 50_001
@@ -57,36 +54,13 @@ async def sessions(migrated_database_url: str) -> AsyncIterator[async_sessionmak
 
 async def _paid_queued(sessions: async_sessionmaker[AsyncSession]) -> Link:
     """An ACTIVE link in the seller's chat and a payment on it, so a "Paid" waits in the outbox."""
-    link = Link(
-        merchant_link_id="PLUNREADABLE01",
+    return await queue_paid(
+        sessions,
         chat_id=SELLER_CHAT,
-        creator_user_id=SELLER_CHAT,
-        creator_name="Ann",
-        amount=Decimal("10.00"),
-        currency="USD",
-        country="US",
-        description="Lamp",
-        expires_seconds=86400,
-        status=LinkStatus.ACTIVE,
-        sandbox=True,
-        link_url="https://pay.example/lamp",
-        next_check_at=None,
+        merchant_link_id="PLUNREADABLE01",
+        trade_no="TRADEUNREADABLE1",
+        owner_chat_ids=(OWNER,),
     )
-    async with sessions() as session, session.begin():
-        session.add(link)
-    attempt = PaymentAttempt(
-        out_trade_no="TRADEUNREADABLE1",
-        status="SUCCESS",
-        complete_at=datetime.now(UTC),
-        payment_method="CARD",
-        target_org=None,
-        card_org="VISA",
-        card_number="411111******1111",
-    )
-    report = PaymentReport(attempt=attempt, amount=link.amount, currency=link.currency, source="PAYBYLINK")
-    payments = PaymentService(sessions, owner_chat_ids=(OWNER,))
-    assert await payments.apply_to_link(link.merchant_link_id, [report], notify_type="PAYBYLINK") == Outcome.APPLIED
-    return link
 
 
 async def _outbox(sessions: async_sessionmaker[AsyncSession], kind: OutboxKind) -> list[OutboxMessage]:
