@@ -25,6 +25,7 @@ from bot.chat.reply import reply
 from bot.i18n import clock
 from bot.i18n.reader import current
 from bot.services.access import Action, refusal_of
+from bot.services.chat_defaults import market_country
 from bot.services.link_access import LinkScope
 from bot.services.periods import Period, PeriodError, parse_period
 from bot.services.reports import Report
@@ -111,9 +112,10 @@ async def export_command(update: Update, context: PaylinkContext) -> None:
         return
     chat = chat_of(update)
     await context.bot.send_chat_action(chat.id, ChatAction.UPLOAD_DOCUMENT)
+    style = texts.export_style(market_country(await context.services.chat_defaults.defaults_for(chat.id)))
     # On disk, not in memory: a long period's file is sent from there, read as it uploads.
     with tempfile.TemporaryFile(prefix="paylink-export-") as file:
-        rows = await context.services.exports.write_csv(scope, period, zone, file, texts.export_headers())
+        rows = await context.services.exports.write_csv(scope, period, zone, file, texts.export_headers(), style)
         if rows == 0:
             await reply(update, context, texts.export_empty(period))
             return
@@ -126,6 +128,6 @@ async def export_command(update: Update, context: PaylinkContext) -> None:
         document = InputFile(file, filename=texts.export_file_name(period), read_file_handle=False)
         quoted = message_of(update).message_id if chat.type != ChatType.PRIVATE else None
         await sending.send_document(
-            context.bot, chat.id, document, texts.export_caption(rows, period, zone.key), reply_to=quoted
+            context.bot, chat.id, document, texts.export_caption(rows, period, zone.key, style), reply_to=quoted
         )
     log.info("exported %d links", rows, extra={"chat": chat.id, "user": sender(update).id})

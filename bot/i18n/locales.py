@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 
 from bot.money import is_rtl
 from bot.money.locales import babel_locale
@@ -57,6 +57,23 @@ def supported(code: str | None) -> str | None:
 def format_locale(code: str) -> Locale:
     """The Babel locale that writes numbers, money and dates for this language (es: Latin America's es_419)."""
     return babel_locale(code if code in SUPPORTED else FALLBACK)
+
+
+def format_locale_in(code: str, country: str | None) -> Locale:
+    """The Babel locale that writes numbers for this language in ``country`` (ISO alpha-2), where that matters.
+
+    A language whose locale is a region's rather than a country's (Spanish: Latin America's es_419)
+    writes "1,500.50" in Mexico and "1.500,50" in Colombia or Argentina: the country settles it
+    (es_CO). Other languages write numbers one way wherever the chat sells, and so does a region's
+    language with no country, or one CLDR does not know it in.
+    """
+    locale = format_locale(code)
+    if not (locale.territory or "").isdigit() or not country:  # UN M.49 regions are numeric ("419")
+        return locale
+    try:
+        return Locale(locale.language, territory=country.upper(), script=locale.script)
+    except (UnknownLocaleError, ValueError):
+        return locale
 
 
 def payermax_language(code: str) -> str:

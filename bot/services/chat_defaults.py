@@ -142,6 +142,14 @@ def link_country(defaults: ChatDefaults, currency: str) -> str:
     return issuer if issuer in COUNTRIES else FALLBACK_COUNTRY
 
 
+def market_country(defaults: ChatDefaults) -> str | None:
+    """Where the chat sells: its country, else its currency's own (COP: CO); None if neither says (EUR, none)."""
+    if defaults.country:
+        return defaults.country
+    issuer = (defaults.currency or "")[:2]
+    return issuer if issuer in COUNTRIES else None
+
+
 def suggested(defaults: ChatDefaults, language: str) -> ChatDefaults:
     """What the first-run offer proposes: for a language sold in one country only, that country's
     currency, country and main time zone wherever the chat has none yet. Nothing is stored until

@@ -23,9 +23,13 @@ from PIL import Image
 from sqlalchemy import select, update
 from sqlmodel import col
 
+from bot.botapi.markup import visible_text
 from bot.charts import HEIGHT, WIDTH
-from bot.services.exports import COLUMNS
+from bot.chat import texts
+from bot.i18n.reader import Reader, reading_as
+from bot.services.exports import COLUMNS, DECIMAL_COMMA
 from bot.services.links import new_merchant_link_id
+from bot.services.periods import Period, PeriodKind
 from storage.models import Chat, Lease, Link, LinkStatus, OutboxMessage, Payment, PaymentSource, utcnow
 from tests.e2e.harness import BotProcess, Database
 from tests.e2e.people import People, pay
@@ -33,9 +37,9 @@ from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.e2e
 
-OWNER, AGENT, SUPPORT, STRANGER = 1001, 4004, 5005, 9009
+OWNER, AGENT, SUPPORT, STRANGER, BRUNA = 1001, 4004, 5005, 9009, 6006
 GROUP = -100_222_333
-NAMES = {OWNER: "Olga", AGENT: "Ali", SUPPORT: "Sue", STRANGER: "Stan"}
+NAMES = {OWNER: "Olga", AGENT: "Ali", SUPPORT: "Sue", STRANGER: "Stan", BRUNA: "Bruna"}
 ZONE = "Asia/Jakarta"
 JAKARTA = ZoneInfo(ZONE)
 WAIT = 20.0
@@ -50,9 +54,9 @@ async def shop(database_url: str, data_dir: Path) -> AsyncIterator[tuple[FakeTel
         )
         db = Database(database_url)
         await bot.start()
-        people = People(fake, db, NAMES)
+        people = People(fake, db, NAMES, languages={BRUNA: "pt-br"})
         try:
-            await people.add_members({AGENT: "agent", SUPPORT: "support"}, added_by=OWNER)
+            await people.add_members({AGENT: "agent", SUPPORT: "support", BRUNA: "admin"}, added_by=OWNER)
             yield fake, people, db
         finally:
             exit_code = await bot.stop()
@@ -148,6 +152,16 @@ def _csv_rows(document: SentMessage) -> list[dict[str, str]]:
     return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
 
 
+def _brazilian_rows(document: SentMessage) -> list[dict[str, str]]:
+    """The CSV as a spreadsheet in Brazil splits it: on semicolons, under Portuguese headers."""
+    assert document.document is not None and document.document.startswith(b"\xef\xbb\xbf")
+    table = list(csv.reader(io.StringIO(document.document.decode("utf-8-sig"), newline=""), delimiter=";"))
+    with reading_as(Reader("pt_BR", ZONE)):
+        assert table[0] == texts.export_headers()
+    assert {len(row) for row in table} == {len(COLUMNS)}
+    return [dict(zip(COLUMNS, row, strict=True)) for row in table[1:]]
+
+
 def _local(moment: datetime | None) -> str:
     return moment.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
@@ -229,6 +243,26 @@ async def test_reports_with_their_chart_and_exports_as_each_role_sees_them(datab
             assert row["payment_methods"] == ((payment.payment_method or "") if payment else "")
         paid_today = next(row for row in rows if row["description"] == "Winter shoes")
         assert paid_today["payment_methods"] == "CARD" and "******" in paid_today["cards"]
+
+        # A Brazilian admin's export of the same week: laid out for her spreadsheet (";" and decimal commas), and
+        # her caption says so; the same links, amounts she can add up to the same totals.
+        sent = len(fake.sent(BRUNA))
+        people.say(f"/export {week}", BRUNA)
+        document = await _document(fake, BRUNA, sent)
+        assert document.file_name == f"links-{first}_{last}.csv"
+        with reading_as(Reader("pt_BR", ZONE)):
+            caption = texts.export_caption(4, Period(PeriodKind.RANGE, first, last), ZONE, DECIMAL_COMMA)
+        assert document.text == visible_text(caption)
+        brazilian = _brazilian_rows(document)
+        assert [row["link_id"] for row in brazilian] == [link.merchant_link_id for link in links]
+        totals: dict[str, Decimal] = {}
+        for row, link in zip(brazilian, links, strict=True):
+            assert row["amount"] == format(link.amount, "f").replace(".", ",")
+            if row["paid_amount"]:
+                totals[row["currency"]] = totals.get(row["currency"], Decimal(0)) + Decimal(
+                    row["paid_amount"].replace(",", ".")
+                )
+        assert totals == {"IDR": Decimal(350000), "USD": Decimal("12.50")}  # as Olga's report counted them
 
         # The agent's export in the group: their two links there, as a reply to their command.
         sent = len(fake.sent(GROUP))

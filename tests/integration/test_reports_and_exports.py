@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from bot.chat import texts
+from bot.i18n.reader import Reader, reading_as
 from bot.services.exports import COLUMNS, ExportService
 from bot.services.link_access import LinkScope
 from bot.services.periods import Period, PeriodKind
@@ -298,3 +301,61 @@ async def test_many_small_amounts_add_up_exactly(sessions: async_sessionmaker[As
     assert totals["KWD"] == (Decimal("125.000"), 1000)
     assert totals["USD"] == (Decimal("100.00") + Decimal("32.50"), 1002)
     assert report.daily["USD"][date(2026, 11, 9)] == Decimal("100.00")
+
+
+SUPERGROUP = -1001234567890  # how Telegram numbers today's groups: 13 digits, past what a spreadsheet shows whole
+DIGITS_ORDER = "0420240227000000123"  # an order number of digits only, with a leading zero
+EVERYTHING = Period(PeriodKind.RANGE, date(2026, 10, 1), date(2026, 11, 30))  # every link of the history made and paid
+
+
+@pytest.mark.parametrize(
+    ("language", "delimiter", "decimal"),
+    [("id", ";", ","), ("pt_BR", ";", ","), ("tr", ";", ","), ("en", ",", "."), ("th", ",", ".")],
+)
+async def test_the_export_opens_in_columns_of_numbers_that_add_up_to_the_report(
+    sessions: async_sessionmaker[AsyncSession], language: str, delimiter: str, decimal: str
+) -> None:
+    """Read as the reader's spreadsheet reads it: split on its list separator, amounts with its decimal mark."""
+    async with sessions() as session, session.begin():
+        session.add(Chat(id=SUPERGROUP, type="supergroup", title="Loja"))
+        # Cents above a thousand: a thousands separator or the other decimal mark would show here.
+        big = _link(
+            "C1", creator=ANN, chat=SUPERGROUP, made="2026-11-09T09:00", status=LinkStatus.PAID, amount="1234.56"
+        )
+        big.currency = "USD"
+        session.add(big)
+        await session.flush()
+        payment = _payment(big, "2026-11-09T09:05", method="CARD")
+        payment.out_trade_no = DIGITS_ORDER
+        session.add(payment)
+    with reading_as(Reader(language, JAKARTA.key)):
+        style = texts.export_style(None)
+        headers = texts.export_headers()
+    out = io.BytesIO()
+    count = await ExportService(sessions, page_size=2).write_csv(TEAM, EVERYTHING, JAKARTA, out, headers, style)
+    data = out.getvalue()
+    assert data.startswith(b"\xef\xbb\xbf")  # still UTF-8 with a byte order mark
+    table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=delimiter))
+    assert [len(row) for row in table] == [len(COLUMNS)] * (count + 1)  # every row in its columns
+    assert table[0] == headers
+    rows = {row[0]: dict(zip(COLUMNS, row, strict=True)) for row in table[1:]}
+    assert sorted(rows) == ["PLA1", "PLA2", "PLA3", "PLA4", "PLA5", "PLB1", "PLB2", "PLB3", "PLB5", "PLC1"]  # B4 failed
+    # Amounts are numbers to that spreadsheet: digits and its decimal mark only, nothing it could take for grouping.
+    number = re.compile(rf"[0-9]+(?:{re.escape(decimal)}[0-9]+)?")
+    paid: dict[str, Decimal] = {}
+    for row in rows.values():
+        for column in ("amount", "paid_amount", "refunded_amount"):
+            assert row[column] == "" or number.fullmatch(row[column]), (column, row[column])
+        if row["paid_amount"]:
+            paid[row["currency"]] = paid.get(row["currency"], Decimal(0)) + Decimal(
+                row["paid_amount"].replace(decimal, ".")
+            )
+    assert rows["PLC1"]["amount"] == f"1234{decimal}56"
+    report = await ReportService(sessions).build(TEAM, EVERYTHING, JAKARTA)
+    assert paid == {currency: total for currency, total, _count in report.paid.by_currency()}
+    assert paid == {"IDR": Decimal(350000), "USD": Decimal("1274.06")}
+    # Ids a spreadsheet would turn into 1.00123E+12 or strip of a leading zero stay text, as written.
+    assert (rows["PLC1"]["chat_id"], rows["PLC1"]["order_numbers"]) == (f"'{SUPERGROUP}", f"'{DIGITS_ORDER}")
+    assert (rows["PLA1"]["chat_id"], rows["PLA1"]["order_numbers"]) == (str(GROUP), "TPLA1")
+    assert rows["PLA1"]["description"] == "'" + TRICKY  # and text that looks like a formula stays text
+    assert rows["PLC1"]["created_at"] == "2026-11-09 09:00:00"  # times as spreadsheets read them, in any locale

@@ -13,10 +13,10 @@ from bot.botapi.markup import MESSAGE_LIMIT, fit_lines
 from bot.chat.texts.base import Markup, _, clip, count, join, ltr, money, name_of, ngettext, pgettext, t
 from bot.chat.texts.cards import method_name
 from bot.i18n import clock
-from bot.i18n.locales import format_locale
+from bot.i18n.locales import format_locale, format_locale_in
 from bot.i18n.reader import current
 from bot.money import Money, is_rtl, isolate
-from bot.services.exports import COLUMNS
+from bot.services.exports import COLUMNS, DECIMAL_COMMA, DECIMAL_POINT, CsvStyle
 from bot.services.link_access import LinkScope
 from bot.services.periods import MAX_DAYS, Period, PeriodError, PeriodKind, PeriodProblem
 from bot.services.reports import Report, Takings
@@ -294,9 +294,14 @@ def export_file_name(period: Period) -> str:
     return f"links-{period.first.isoformat()}_{period.last.isoformat()}.csv"
 
 
-def export_caption(rows: int, period: Period, zone: str) -> Markup:
-    """What the CSV holds."""
-    return t(
+def export_style(country: str | None) -> CsvStyle:
+    """The CSV laid out for the reader's spreadsheet: their language's decimal mark (Spanish's: the country's)."""
+    return CsvStyle.for_locale(format_locale_in(current().locale, country))
+
+
+def export_caption(rows: int, period: Period, zone: str, style: CsvStyle) -> Markup:
+    """What the CSV holds, and how its columns and decimals are marked (for a spreadsheet set to another region)."""
+    holds = t(
         ngettext(
             "{period}: <b>{count}</b> link made, with its payments. Times are in {zone}.",
             "{period}: <b>{count}</b> links made, with their payments. Times are in {zone}.",
@@ -306,6 +311,13 @@ def export_caption(rows: int, period: Period, zone: str) -> Markup:
         period=clip(period_name(period), CAPTION_PERIOD_UNITS),
         zone=ltr(zone),
     )
+    if style == DECIMAL_COMMA:
+        layout = t(_("Columns are separated by semicolons (;) and amounts have a decimal comma."))
+    elif style == DECIMAL_POINT:
+        layout = t(_("Columns are separated by commas (,) and amounts have a decimal point."))
+    else:
+        return holds
+    return join([holds, layout], " ")
 
 
 def export_empty(period: Period) -> Markup:
