@@ -11,9 +11,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -27,6 +29,9 @@ from bot.services.links import new_merchant_link_id
 from storage.db import create_engine, session_factory
 from storage.models import Link, LinkStatus, OutboxMessage, OutboxStatus, Payment, ProcessedUpdate
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
+
+if TYPE_CHECKING:
+    from tests.e2e.people import People
 
 # Short enough for tests, same shape as PayerMax's 0/30/300/600/3600/43200 s schedule.
 FAST_NOTIFY_SCHEDULE = "0,0.3,0.6,1,2,4"
@@ -404,3 +409,55 @@ def is_setup_offer(message: SentMessage) -> bool:
     """The first-run "Set up this chat?" offer (it follows a new chat's first command, so a reply check skips it)."""
     rows = (message.reply_markup or {}).get("inline_keyboard") or []
     return any(str(button.get("callback_data", "")).startswith("setup:") for row in rows for button in row)
+
+
+class RunningBot(NamedTuple):
+    """A started bot, its fake Bot API, a look into its database and the people talking to it."""
+
+    fake: FakeTelegram
+    bot: BotProcess
+    db: Database
+    people: People
+
+
+@asynccontextmanager
+async def running_bot(
+    database_url: str,
+    tmp_path: Path,
+    *,
+    admin_ids: str = "",
+    names: Mapping[int, str] | None = None,
+    usernames: Mapping[int, str] | None = None,
+    languages: Mapping[int, str] | None = None,
+    fake: FakeTelegram | None = None,
+    real_pacing: bool = False,
+    clean_exit: bool = True,
+    **env: str,
+) -> AsyncIterator[RunningBot]:
+    """Start the bot (data in tmp_path / "data"); stop it and close the database however the block ends.
+
+    ``fake``: a fake Bot API the caller made and closes (e.g. with its limits on); otherwise a new one.
+    ``clean_exit``: when the block ends without an error, assert the bot exited with 0.
+    """
+    from tests.e2e.people import People  # people.py builds on this module
+
+    async with AsyncExitStack() as stack:
+        if fake is None:
+            fake = await stack.enter_async_context(FakeTelegram())
+        bot = BotProcess(
+            fake,
+            database_url=database_url,
+            data_dir=tmp_path / "data",
+            admin_ids=admin_ids,
+            real_pacing=real_pacing,
+            **env,
+        )
+        db = Database(database_url)
+        stack.push_async_callback(db.close)
+        try:
+            await bot.start()
+            yield RunningBot(fake, bot, db, People(fake, db, names or {}, usernames=usernames, languages=languages))
+        finally:
+            exit_code = await bot.stop() if bot.process is not None else None
+        if clean_exit:
+            assert exit_code == 0, f"the bot exited with {exit_code} {SEE_LOG}"

@@ -14,9 +14,9 @@ import pytest
 
 from bot.botapi.markup import visible_text
 from bot.chat import texts
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import running_bot
 from tests.e2e.people import People, payermax_calls
-from tests.fakes.telegram_api import FakeTelegram, SentMessage
+from tests.fakes.telegram_api import SentMessage
 
 pytestmark = pytest.mark.e2e
 
@@ -64,32 +64,22 @@ async def _double_tap_cancel(people: People, seller: int) -> None:
 
 async def test_double_tap_on_create_makes_one_link(database_url: str, tmp_path) -> None:
     """Three sellers double-tap Create at once: three links, three cards, three summaries saying "created"."""
-    async with FakeTelegram() as fake:
-        admins = ",".join(map(str, SELLERS))
-        bot = BotProcess(
-            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=admins, DEFAULT_CURRENCY="USD"
-        )
-        db = Database(database_url)
-        await bot.start()
-        people = People(fake, db, NAMES)
-        try:
-            await asyncio.gather(*(_double_tap_create(people, seller) for seller in SELLERS))
-            await people.settled()
-            for seller in SELLERS:
-                mine = [link for link in await db.links() if link.chat_id == seller]
-                assert [link.description for link in mine] == [f"Order of {NAMES[seller]}"]
-                cards = [m for m in fake.sent(seller) if m.kind == "photo"]
-                assert len(cards) == 1 and mine[0].merchant_link_id in (cards[0].text or "")
-            assert not [m.text for m in fake.sent() if m.text == visible_text(texts.internal_error())]
-            assert await payermax_calls(bot, "createPaybylink") == len(SELLERS)
+    async with running_bot(
+        database_url, tmp_path, admin_ids=",".join(map(str, SELLERS)), DEFAULT_CURRENCY="USD", names=NAMES
+    ) as (fake, bot, db, people):
+        await asyncio.gather(*(_double_tap_create(people, seller) for seller in SELLERS))
+        await people.settled()
+        for seller in SELLERS:
+            mine = [link for link in await db.links() if link.chat_id == seller]
+            assert [link.description for link in mine] == [f"Order of {NAMES[seller]}"]
+            cards = [m for m in fake.sent(seller) if m.kind == "photo"]
+            assert len(cards) == 1 and mine[0].merchant_link_id in (cards[0].text or "")
+        assert not [m.text for m in fake.sent() if m.text == visible_text(texts.internal_error())]
+        assert await payermax_calls(bot, "createPaybylink") == len(SELLERS)
 
-            # Cancel instead (tapped twice as well): nothing made, and the summary says so.
-            await asyncio.gather(*(_double_tap_cancel(people, seller) for seller in SELLERS))
-            await people.settled()
-            assert len(await db.links()) == len(SELLERS)
-            assert await payermax_calls(bot, "createPaybylink") == len(SELLERS)
-            assert not [m.text for m in fake.sent() if m.text == visible_text(texts.internal_error())]
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        # Cancel instead (tapped twice as well): nothing made, and the summary says so.
+        await asyncio.gather(*(_double_tap_cancel(people, seller) for seller in SELLERS))
+        await people.settled()
+        assert len(await db.links()) == len(SELLERS)
+        assert await payermax_calls(bot, "createPaybylink") == len(SELLERS)
+        assert not [m.text for m in fake.sent() if m.text == visible_text(texts.internal_error())]

@@ -16,9 +16,9 @@ import pytest
 from bot.botapi.markup import visible_text
 from bot.chat import texts
 from storage.models import Draft
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import running_bot
 from tests.e2e.people import People, payermax_calls
-from tests.fakes.telegram_api import Call, FakeTelegram, SentMessage
+from tests.fakes.telegram_api import Call, SentMessage
 
 pytestmark = pytest.mark.e2e
 
@@ -54,18 +54,8 @@ async def _press(people: People, summary: SentMessage, action: str) -> dict[str,
 @pytest.fixture
 async def running(database_url: str, tmp_path):
     """A bot with one seller (an owner), and the seller's view of it."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(
-            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(SELLER), DEFAULT_CURRENCY="USD"
-        )
-        db = Database(database_url)
-        await bot.start()
-        try:
-            yield bot, db, People(fake, db, NAMES)
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+    async with running_bot(database_url, tmp_path, admin_ids=str(SELLER), names=NAMES, DEFAULT_CURRENCY="USD") as run:
+        yield run.bot, run.db, run.people
 
 
 async def test_create_pressed_before_the_bot_hears_the_summary_was_sent(running) -> None:

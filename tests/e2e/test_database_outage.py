@@ -19,8 +19,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from storage.db import SQLITE_BUSY_TIMEOUT_MS
-from tests.e2e.harness import BotProcess, Database, link_paid_notification
-from tests.fakes.telegram_api import FakeTelegram
+from tests.e2e.harness import link_paid_notification, running_bot
 
 pytestmark = pytest.mark.e2e
 
@@ -74,27 +73,20 @@ async def test_notification_during_outage_gets_503_then_success_once_back(databa
     outage: Callable[[str], AbstractAsyncContextManager[None]]
     outage = sqlite_outage if backend == "sqlite" else postgres_outage
     deliveries = OUTAGE_DELIVERIES[backend]
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data")
-        db = Database(database_url)
-        await bot.start()
-        try:
-            [link] = await db.add_active_links([50_001])
-            await db.close()  # the test's own connections would otherwise sit in the way of the outage
-            body = link_paid_notification(link)
-            sign = bot.platform_sign(body)
-            timeout = SQLITE_BUSY_TIMEOUT_MS / 1000 + 10  # a SQLite delivery waits for the lock that long
-            headers = {"Content-Type": "application/json", "sign": sign}
-            async with httpx.AsyncClient(base_url=bot.base_url, timeout=timeout) as client:
-                async with outage(database_url):
-                    during = [await client.post(NOTIFY, content=body, headers=headers) for _ in range(deliveries)]
-                    metrics_during = (await client.get("/metrics")).text
-                after = [await client.post(NOTIFY, content=body, headers=headers) for _ in range(2)]
-                metrics_after = (await client.get("/metrics")).text
-            payments = await db.payments()
-        finally:
-            await bot.stop()
-            await db.close()
+    async with running_bot(database_url, tmp_path, clean_exit=False) as (_fake, bot, db, _people):
+        [link] = await db.add_active_links([50_001])
+        await db.close()  # the test's own connections would otherwise sit in the way of the outage
+        body = link_paid_notification(link)
+        sign = bot.platform_sign(body)
+        timeout = SQLITE_BUSY_TIMEOUT_MS / 1000 + 10  # a SQLite delivery waits for the lock that long
+        headers = {"Content-Type": "application/json", "sign": sign}
+        async with httpx.AsyncClient(base_url=bot.base_url, timeout=timeout) as client:
+            async with outage(database_url):
+                during = [await client.post(NOTIFY, content=body, headers=headers) for _ in range(deliveries)]
+                metrics_during = (await client.get("/metrics")).text
+            after = [await client.post(NOTIFY, content=body, headers=headers) for _ in range(2)]
+            metrics_after = (await client.get("/metrics")).text
+        payments = await db.payments()
 
     for answer in during:
         assert answer.status_code == 503, answer.text

@@ -20,6 +20,7 @@ from tests.e2e.harness import (
     link_paid_notification,
     paid_announcements,
     post_notifications,
+    running_bot,
     wait_until,
     wait_until_idle,
 )
@@ -157,59 +158,42 @@ async def test_outage_then_flood_wait_loses_nothing_and_keeps_limits(database_ur
     SQLite only: the test waits out a 20-second outage and the backoff after it (40-60 s in all),
     and the storage backend plays no part in what it checks beyond what the other tests cover.
     """
-    async with FakeTelegram() as fake:
-        bot = BotProcess(
-            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER), real_pacing=True
-        )
-        db = Database(database_url)
-        await bot.start()
-        try:
-            # Several to each private chat, more than its burst allowance: pacing is what keeps the limits.
-            chats = [FIRST_CHAT + index % 4 for index in range(27)] + [GROUP_CHAT] * 3
-            links = await db.add_active_links(chats)
-            fake.enforce_limits = True
-            flood_wait = 2
-            fake.fail_for(20, HTTPStatus.BAD_GATEWAY)
-            # Injected 429s only start once the outage is over: the 502s are checked first.
-            fake.retry_after(flood_wait, n=3)
-            assert all(await post_notifications([(bot, link_paid_notification(link)) for link in links]))
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER), real_pacing=True, clean_exit=False) as run:
+        fake, bot, db, _people = run
+        # Several to each private chat, more than its burst allowance: pacing is what keeps the limits.
+        chats = [FIRST_CHAT + index % 4 for index in range(27)] + [GROUP_CHAT] * 3
+        links = await db.add_active_links(chats)
+        fake.enforce_limits = True
+        flood_wait = 2
+        fake.fail_for(20, HTTPStatus.BAD_GATEWAY)
+        # Injected 429s only start once the outage is over: the 502s are checked first.
+        fake.retry_after(flood_wait, n=3)
+        assert all(await post_notifications([(bot, link_paid_notification(link)) for link in links]))
 
-            await _wait_until_drained(fake, db, links, timeout=120)
-            assert _wrong_counts(fake, links) == {}
-            assert fake.limit_violations == 0
-            sends = [call for call in fake.calls if call.method == "sendMessage"]
-            assert any(call.status == HTTPStatus.BAD_GATEWAY for call in sends)
-            flood_waits = [call for call in sends if call.status == HTTPStatus.TOO_MANY_REQUESTS]
-            assert len(flood_waits) == 3
-            for refused in flood_waits:
-                too_soon = [call for call in sends if refused.at + IN_FLIGHT_GRACE < call.at < refused.at + flood_wait]
-                assert too_soon == [], f"sent during a {flood_wait}s flood wait"
-        finally:
-            await bot.stop()
-            await db.close()
+        await _wait_until_drained(fake, db, links, timeout=120)
+        assert _wrong_counts(fake, links) == {}
+        assert fake.limit_violations == 0
+        sends = [call for call in fake.calls if call.method == "sendMessage"]
+        assert any(call.status == HTTPStatus.BAD_GATEWAY for call in sends)
+        flood_waits = [call for call in sends if call.status == HTTPStatus.TOO_MANY_REQUESTS]
+        assert len(flood_waits) == 3
+        for refused in flood_waits:
+            too_soon = [call for call in sends if refused.at + IN_FLIGHT_GRACE < call.at < refused.at + flood_wait]
+            assert too_soon == [], f"sent during a {flood_wait}s flood wait"
 
 
 async def test_blocked_chat_is_given_up_and_owners_told(database_url: str, tmp_path) -> None:
     """A chat that blocked the bot gets no retries; the owner is told which chat; other chats still hear."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
-        db = Database(database_url)
-        await bot.start()
-        try:
-            blocked, *others = await db.add_active_links([FIRST_CHAT, FIRST_CHAT + 1, FIRST_CHAT + 2])
-            fake.block_chat(blocked.chat_id)
-            assert all(await post_notifications([(bot, link_paid_notification(link)) for link in (blocked, *others)]))
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER), clean_exit=False) as (fake, bot, db, _people):
+        blocked, *others = await db.add_active_links([FIRST_CHAT, FIRST_CHAT + 1, FIRST_CHAT + 2])
+        fake.block_chat(blocked.chat_id)
+        assert all(await post_notifications([(bot, link_paid_notification(link)) for link in (blocked, *others)]))
 
-            alert = await fake.wait_for_message(lambda m: m.chat_id == OWNER, timeout=20)
-            assert str(blocked.chat_id) in alert.text and blocked.merchant_link_id in alert.text
-            await _wait_until_drained(fake, db, others)
-            assert _wrong_counts(fake, others) == {}
-            await wait_until_idle(bot, db)  # a retry waiting out its backoff keeps the bot busy
-            attempts = [
-                c for c in fake.calls if c.method == "sendMessage" and c.params.get("chat_id") == blocked.chat_id
-            ]
-            assert [c.status for c in attempts] == [HTTPStatus.FORBIDDEN]
-            assert len(fake.sent(OWNER)) == 1
-        finally:
-            await bot.stop()
-            await db.close()
+        alert = await fake.wait_for_message(lambda m: m.chat_id == OWNER, timeout=20)
+        assert str(blocked.chat_id) in alert.text and blocked.merchant_link_id in alert.text
+        await _wait_until_drained(fake, db, others)
+        assert _wrong_counts(fake, others) == {}
+        await wait_until_idle(bot, db)  # a retry waiting out its backoff keeps the bot busy
+        attempts = [c for c in fake.calls if c.method == "sendMessage" and c.params.get("chat_id") == blocked.chat_id]
+        assert [c.status for c in attempts] == [HTTPStatus.FORBIDDEN]
+        assert len(fake.sent(OWNER)) == 1

@@ -13,8 +13,7 @@ from http import HTTPStatus
 import pytest
 
 from storage.models import LinkStatus, Member
-from tests.e2e.harness import BotProcess, Database, wait_until
-from tests.fakes.telegram_api import FakeTelegram
+from tests.e2e.harness import running_bot, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -30,59 +29,51 @@ def _description(agent: int, group: int) -> str:
 
 async def test_four_first_links_at_once_in_three_new_groups(database_url: str, tmp_path) -> None:
     """Twelve /link at the same moment in three unseen groups: twelve links, twelve cards, no error reply."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
-        db = Database(database_url)
-        await bot.start()
-        try:
-            async with db.sessions() as session, session.begin():
-                session.add_all(
-                    Member(user_id=agent, role="agent", name=name, added_by=OWNER) for agent, name in AGENTS.items()
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER)) as (fake, _bot, db, _people):
+        async with db.sessions() as session, session.begin():
+            session.add_all(
+                Member(user_id=agent, role="agent", name=name, added_by=OWNER) for agent, name in AGENTS.items()
+            )
+        await fake.wait_for_call("getUpdates", timeout=WAIT)
+
+        for group in NEW_GROUPS:
+            for agent, name in AGENTS.items():
+                fake.send_text(
+                    f"/link 5 USD {_description(agent, group)}",
+                    user_id=agent,
+                    chat_id=group,
+                    chat_type="group",
+                    first_name=name,
                 )
-            await fake.wait_for_call("getUpdates", timeout=WAIT)
+        wanted = {(group, _description(agent, group)) for group in NEW_GROUPS for agent in AGENTS}
 
-            for group in NEW_GROUPS:
-                for agent, name in AGENTS.items():
-                    fake.send_text(
-                        f"/link 5 USD {_description(agent, group)}",
-                        user_id=agent,
-                        chat_id=group,
-                        chat_type="group",
-                        first_name=name,
-                    )
-            wanted = {(group, _description(agent, group)) for group in NEW_GROUPS for agent in AGENTS}
+        def cards() -> set[tuple[int, str]]:
+            return {
+                (message.chat_id, description)
+                for message in fake.sent()
+                if message.kind == "photo"
+                for group, description in wanted
+                if message.chat_id == group and description in (message.text or "")
+            }
 
-            def cards() -> set[tuple[int, str]]:
-                return {
-                    (message.chat_id, description)
-                    for message in fake.sent()
-                    if message.kind == "photo"
-                    for group, description in wanted
-                    if message.chat_id == group and description in (message.text or "")
-                }
+        def errors() -> list[int]:
+            return [message.chat_id for message in fake.sent() if _is_error(message.text)]
 
-            def errors() -> list[int]:
-                return [message.chat_id for message in fake.sent() if _is_error(message.text)]
+        async def all_answered() -> bool:
+            return len(cards()) + len(errors()) >= len(wanted)
 
-            async def all_answered() -> bool:
-                return len(cards()) + len(errors()) >= len(wanted)
+        async def describe() -> str:
+            missing = sorted(wanted - cards())
+            return f"{len(cards())} of {len(wanted)} cards, {len(errors())} errors; missing {missing}"
 
-            async def describe() -> str:
-                missing = sorted(wanted - cards())
-                return f"{len(cards())} of {len(wanted)} cards, {len(errors())} errors; missing {missing}"
-
-            await wait_until(all_answered, timeout=WAIT, describe=describe)
-            assert errors() == [], f"answered 'Something went wrong': {await describe()}"
-            assert cards() == wanted
-            links = await db.links()
-            assert sorted((link.chat_id, link.description) for link in links) == sorted(wanted)
-            assert {link.status for link in links} == {LinkStatus.ACTIVE}
-            photos = [call for call in fake.calls if call.method == "sendPhoto"]
-            assert len(photos) == len(wanted) and {call.status for call in photos} == {HTTPStatus.OK}
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        await wait_until(all_answered, timeout=WAIT, describe=describe)
+        assert errors() == [], f"answered 'Something went wrong': {await describe()}"
+        assert cards() == wanted
+        links = await db.links()
+        assert sorted((link.chat_id, link.description) for link in links) == sorted(wanted)
+        assert {link.status for link in links} == {LinkStatus.ACTIVE}
+        photos = [call for call in fake.calls if call.method == "sendPhoto"]
+        assert len(photos) == len(wanted) and {call.status for call in photos} == {HTTPStatus.OK}
 
 
 def _is_error(text: str | None) -> bool:

@@ -15,9 +15,9 @@ import pytest
 
 from bot.services.links import new_merchant_link_id
 from storage.models import Link, LinkStatus, utcnow
-from tests.e2e.harness import BotProcess, Database
-from tests.e2e.people import WAIT, People
-from tests.fakes.telegram_api import FakeTelegram, SentMessage
+from tests.e2e.harness import Database, running_bot
+from tests.e2e.people import WAIT
+from tests.fakes.telegram_api import SentMessage
 
 pytestmark = pytest.mark.e2e
 
@@ -77,66 +77,57 @@ async def _seed(db: Database, made: list[tuple[int, str]]) -> list[Link]:
 
 async def test_links_fit_a_phone_and_each_person_keeps_their_list(database_url: str, tmp_path) -> None:
     """Filters in rows that fit, one numbered line per link, numbers that open cards; a press on another's list."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
-        db = Database(database_url)
-        people = People(fake, db, NAMES)
-        await bot.start()
-        try:
-            await people.add_members({AGENT: "agent"}, OWNER)
-            made = [(AGENT, "Ann's socks"), *((OWNER, f"Order {n} for the corner shop") for n in range(1, 7))]
-            links = await _seed(db, [*made, (AGENT, "Ann's scarf")])  # newest first: scarf, Order 6 … 1, socks
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER), names=NAMES) as (fake, _bot, db, people):
+        await people.add_members({AGENT: "agent"}, OWNER)
+        made = [(AGENT, "Ann's socks"), *((OWNER, f"Order {n} for the corner shop") for n in range(1, 7))]
+        links = await _seed(db, [*made, (AGENT, "Ann's scarf")])  # newest first: scarf, Order 6 … 1, socks
 
-            listing = await people.ask("/links", OWNER, GROUP, contains="Links in this chat")
-            print(f"\n--- /links in a group, as a 390 px phone shows it ---\n{phone_view(listing)}\n")
-            text = listing.text or ""
-            assert text.startswith("Links in this chat, for Olga")
-            lines = [line for line in text.split("\n") if re.match(r"\d+\. ", line)]
-            assert [line.split(".")[0] for line in lines] == ["1", "2", "3", "4", "5"]
-            assert all(len(line) + 1 <= PHONE_LINE_CHARACTERS for line in lines), lines  # ⏳ is drawn wide
-            # Each link once: in its line, and on no button.
-            rows = _rows(listing)
-            labels = [label for row in rows for label in row]
-            assert not any("Order" in label or "socks" in label for label in labels), labels
-            assert text.count("Ann's scarf") == 1 and "Ann's scarf · Ann" in text  # newest first, with its maker
-            # Every row shows its labels in full: filters (three at most to a row), numbers, the pager.
-            assert all(_fits(row) for row in rows), rows
-            filters = [row for row in rows if any(label.endswith(("All", "Waiting", "Cancelled")) for label in row)]
-            assert sum(len(row) for row in filters) == 5 and all(len(row) <= 3 for row in filters), filters
-            assert ["1", "2", "3", "4", "5"] in rows and ["Older ›"] in rows
+        listing = await people.ask("/links", OWNER, GROUP, contains="Links in this chat")
+        print(f"\n--- /links in a group, as a 390 px phone shows it ---\n{phone_view(listing)}\n")
+        text = listing.text or ""
+        assert text.startswith("Links in this chat, for Olga")
+        lines = [line for line in text.split("\n") if re.match(r"\d+\. ", line)]
+        assert [line.split(".")[0] for line in lines] == ["1", "2", "3", "4", "5"]
+        assert all(len(line) + 1 <= PHONE_LINE_CHARACTERS for line in lines), lines  # ⏳ is drawn wide
+        # Each link once: in its line, and on no button.
+        rows = _rows(listing)
+        labels = [label for row in rows for label in row]
+        assert not any("Order" in label or "socks" in label for label in labels), labels
+        assert text.count("Ann's scarf") == 1 and "Ann's scarf · Ann" in text  # newest first, with its maker
+        # Every row shows its labels in full: filters (three at most to a row), numbers, the pager.
+        assert all(_fits(row) for row in rows), rows
+        filters = [row for row in rows if any(label.endswith(("All", "Waiting", "Cancelled")) for label in row)]
+        assert sum(len(row) for row in filters) == 5 and all(len(row) <= 3 for row in filters), filters
+        assert ["1", "2", "3", "4", "5"] in rows and ["Older ›"] in rows
 
-            # A number opens that link's card.
-            numbers = {button["text"]: button["callback_data"] for button in listing.buttons}
-            before = len(fake.sent(GROUP))
-            await people.answer(people.press(listing, numbers["3"], OWNER))
-            card = await people.reply(GROUP, before, "Link ID")
-            assert card.kind == "photo" and links[5].description in (card.text or "")  # 3rd newest: Order 5
+        # A number opens that link's card.
+        numbers = {button["text"]: button["callback_data"] for button in listing.buttons}
+        before = len(fake.sent(GROUP))
+        await people.answer(people.press(listing, numbers["3"], OWNER))
+        card = await people.reply(GROUP, before, "Link ID")
+        assert card.kind == "photo" and links[5].description in (card.text or "")  # 3rd newest: Order 5
 
-            # The agent presses a filter on the owner's list: the owner's list stays as it was; the agent
-            # gets a list of their own (their links only), as a reply to the list they pressed.
-            waiting = next(data for label, data in numbers.items() if label == "Waiting")
-            before = len(fake.sent(GROUP))
-            answer = await people.answer(people.press(listing, waiting, AGENT))
-            assert "your own list" in answer.get("text", "")
-            theirs = await people.reply(GROUP, before, "for Ann")
-            assert theirs.reply_to_message_id == listing.message_id
-            assert "(only yours)" in theirs.text and "Ann's socks" in theirs.text and "Order" not in theirs.text
-            now_owner = next(m for m in fake.sent(GROUP) if m.message_id == listing.message_id)
-            assert now_owner.text == listing.text and now_owner.edits == []
+        # The agent presses a filter on the owner's list: the owner's list stays as it was; the agent
+        # gets a list of their own (their links only), as a reply to the list they pressed.
+        waiting = next(data for label, data in numbers.items() if label == "Waiting")
+        before = len(fake.sent(GROUP))
+        answer = await people.answer(people.press(listing, waiting, AGENT))
+        assert "your own list" in answer.get("text", "")
+        theirs = await people.reply(GROUP, before, "for Ann")
+        assert theirs.reply_to_message_id == listing.message_id
+        assert "(only yours)" in theirs.text and "Ann's socks" in theirs.text and "Order" not in theirs.text
+        now_owner = next(m for m in fake.sent(GROUP) if m.message_id == listing.message_id)
+        assert now_owner.text == listing.text and now_owner.edits == []
 
-            # The agent pages their own list: in place. The owner pages theirs: in place too.
-            agent_filters = {button["text"]: button["callback_data"] for button in theirs.buttons}
-            await people.answer(people.press(theirs, agent_filters["• Waiting"], AGENT))
-            await people.answer(people.press(listing, numbers["Older ›"], OWNER))
-            await fake.wait_for_message(
-                lambda m: m.message_id == listing.message_id and "page 2 of 2" in (m.text or ""), timeout=WAIT
-            )
-            paged = next(m for m in fake.sent(GROUP) if m.message_id == listing.message_id)
-            assert re.findall(r"^(\d+)\. ", paged.text or "", re.MULTILINE) == ["6", "7", "8"]  # numbering goes on
-            assert "Ann's socks" in (paged.text or "") and ["6", "7", "8"] in _rows(paged)
-            await people.settled()
-            assert len([m for m in fake.sent(GROUP) if "for Ann" in (m.text or "")]) == 1  # paged in place
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        # The agent pages their own list: in place. The owner pages theirs: in place too.
+        agent_filters = {button["text"]: button["callback_data"] for button in theirs.buttons}
+        await people.answer(people.press(theirs, agent_filters["• Waiting"], AGENT))
+        await people.answer(people.press(listing, numbers["Older ›"], OWNER))
+        await fake.wait_for_message(
+            lambda m: m.message_id == listing.message_id and "page 2 of 2" in (m.text or ""), timeout=WAIT
+        )
+        paged = next(m for m in fake.sent(GROUP) if m.message_id == listing.message_id)
+        assert re.findall(r"^(\d+)\. ", paged.text or "", re.MULTILINE) == ["6", "7", "8"]  # numbering goes on
+        assert "Ann's socks" in (paged.text or "") and ["6", "7", "8"] in _rows(paged)
+        await people.settled()
+        assert len([m for m in fake.sent(GROUP) if "for Ann" in (m.text or "")]) == 1  # paged in place

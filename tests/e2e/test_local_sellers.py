@@ -9,8 +9,7 @@ a missing translation fails here as well as in the catalogue tests.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from bot.chat import texts
 from bot.chat.card_view import card_caption
 from bot.i18n.reader import Reader, gettext, reading_as
 from storage.models import Link, LinkStatus, Member
-from tests.e2e.harness import BotProcess, Database, is_setup_offer
+from tests.e2e.harness import BotProcess, Database, RunningBot, is_setup_offer, running_bot
 from tests.e2e.people import WAIT, pay
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
@@ -36,20 +35,9 @@ FSI, PDI = "\u2068", "\u2069"
 LINK_ID = "Link ID <code>{link_id}</code>"  # a line of every card
 
 
-@asynccontextmanager
-async def running(database_url: str, data_dir: Path) -> AsyncIterator[tuple[FakeTelegram, BotProcess, Database]]:
+def running(database_url: str, tmp_path: Path) -> AbstractAsyncContextManager[RunningBot]:
     """The bot with five owners and no DEFAULT_CURRENCY (a fresh deployment), and a look into its database."""
-    async with FakeTelegram() as fake:
-        owners = ",".join(map(str, (SITI, AMIRA, EMRE, NEWBIE, JOAO)))
-        bot = BotProcess(fake, database_url=database_url, data_dir=data_dir, admin_ids=owners)
-        db = Database(database_url)
-        await bot.start()
-        try:
-            yield fake, bot, db
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+    return running_bot(database_url, tmp_path, admin_ids=",".join(map(str, (SITI, AMIRA, EMRE, NEWBIE, JOAO))))
 
 
 async def creates(bot: BotProcess) -> list[dict[str, Any]]:
@@ -106,7 +94,7 @@ async def paid_in(fake: FakeTelegram, db: Database, link: Link, reader: Reader) 
 async def test_indonesian_seller_first_link_and_paid(database_url: str, tmp_path: Path) -> None:
     """Siti (Telegram in Indonesian) keeps the offered IDR and Jakarta time, then /link 150rb Kue lapis."""
     jakarta = Reader(locale="id", timezone="Asia/Jakarta")
-    async with running(database_url, tmp_path / "data") as (fake, bot, db):
+    async with running(database_url, tmp_path) as (fake, bot, db, _people):
         fake.send_text("/start", user_id=SITI, first_name="Siti", language_code="id")
         offer = await fake.wait_for_message(lambda m: m.chat_id == SITI and is_setup_offer(m), timeout=WAIT)
         assert "IDR" in (offer.text or "") and "WIB" in (offer.text or "")
@@ -136,7 +124,7 @@ async def test_arabic_turkish_and_unsure_sellers(database_url: str, tmp_path: Pa
     in would have made a $75,000.00 link, Nat is asked (IDR first, from Telegram's language) instead.
     """
     riyadh = Reader(locale="ar", timezone="UTC")
-    async with running(database_url, tmp_path / "data") as (fake, bot, db):
+    async with running(database_url, tmp_path) as (fake, bot, db, _people):
         fake.send_text("/link ٣٠٠ ر.س عباية", user_id=AMIRA, first_name="Amira", language_code="ar")
         fake.send_text("/link 150 TL Ayakkabı", user_id=EMRE, first_name="Emre", language_code="tr")
         fake.send_text("/link 75000 Batik", user_id=NEWBIE, first_name="Nat", language_code="id")
@@ -170,7 +158,7 @@ async def test_arabic_turkish_and_unsure_sellers(database_url: str, tmp_path: Pa
 
 async def test_group_set_to_portuguese_writes_cards_in_portuguese(database_url: str, tmp_path: Path) -> None:
     """An English-speaking agent makes a link in a group whose language is pt-BR: the card is in Portuguese."""
-    async with running(database_url, tmp_path / "data") as (fake, _bot, db):
+    async with running(database_url, tmp_path) as (fake, _bot, db, _people):
         async with db.sessions() as session, session.begin():
             session.add(Member(user_id=AGENT, role="agent", name="Ann", added_by=JOAO))
         for setting, shown in (("language pt_BR", "Português"), ("currency BRL", "BRL")):
@@ -195,7 +183,7 @@ async def test_command_menus_in_every_language(database_url: str, tmp_path: Path
 
     The groups' menu is checked: it offers /link (private chats offer a stranger only how to start).
     """
-    async with running(database_url, tmp_path / "data") as (fake, _bot, _db):
+    async with running(database_url, tmp_path) as (fake, _bot, _db, _people):
         calls = {}
         for code in ("", "id", "ar", "pt", "es", "tr", "th", "zh"):
             call = await fake.wait_for_call(

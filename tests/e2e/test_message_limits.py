@@ -17,8 +17,8 @@ import pytest
 
 from bot.services.links import new_merchant_link_id
 from storage.models import AuditEvent, Link, LinkEvent, LinkEventKind, LinkStatus, Member, utcnow
-from tests.e2e.harness import BotProcess, Database
-from tests.e2e.people import People, pay, visible_units
+from tests.e2e.harness import Database, running_bot
+from tests.e2e.people import pay, visible_units
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.e2e
@@ -119,85 +119,75 @@ async def _seed(db: Database, first: Link) -> None:
 
 async def test_astral_names_and_descriptions_fit_every_message(database_url: str, tmp_path) -> None:
     """/audit, /status, /find, /links, /team, cards (active, paid, cancelled), Share and QR arrive, within limits."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(
-            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER), DEFAULT_CURRENCY="USD"
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER), DEFAULT_CURRENCY="USD", names=NAMES) as run:
+        fake, _bot, db, people = run
+        await people.add_members({AGENT: "agent", SUPPORT: "support"}, OWNER)
+        # The agent makes two links in private (the group's links are seeded: groups get 20 messages a minute).
+        cards: list[SentMessage] = []
+        for number in (1, 2):
+            count = len(fake.sent(AGENT))
+            people.say(f"/link 10 USD {_description(number)}", AGENT)
+            cards.append(await _next_photo(fake, AGENT, count))
+        links = await db.links()
+        paid_link, shared_link = links
+        await _seed(db, paid_link)
+
+        # The card: a caption of 1,024 units at most, still with its URL and link id.
+        for card, link in zip(cards, links, strict=True):
+            _within(card, CAPTION)
+            assert link.merchant_link_id in (card.text or "") and _pay_url(card) == link.link_url
+            assert "🦄" in (card.text or "")
+
+        # Paid: the card adds the method and the masked card number, and still fits.
+        await pay(_pay_url(cards[0]))
+        paid = await fake.wait_for_message(
+            lambda m: m.message_id == cards[0].message_id and m.chat_id == AGENT and "PAID" in (m.text or ""),
+            timeout=20,
         )
-        db = Database(database_url)
-        await bot.start()
-        people = People(fake, db, NAMES)
-        try:
-            await people.add_members({AGENT: "agent", SUPPORT: "support"}, OWNER)
-            # The agent makes two links in private (the group's links are seeded: groups get 20 messages a minute).
-            cards: list[SentMessage] = []
-            for number in (1, 2):
-                count = len(fake.sent(AGENT))
-                people.say(f"/link 10 USD {_description(number)}", AGENT)
-                cards.append(await _next_photo(fake, AGENT, count))
-            links = await db.links()
-            paid_link, shared_link = links
-            await _seed(db, paid_link)
+        _within(paid, CAPTION)
+        assert "Paid with card" in (paid.text or "") and "******" in (paid.text or "")
+        assert paid_link.merchant_link_id in (paid.text or "")
 
-            # The card: a caption of 1,024 units at most, still with its URL and link id.
-            for card, link in zip(cards, links, strict=True):
-                _within(card, CAPTION)
-                assert link.merchant_link_id in (card.text or "") and _pay_url(card) == link.link_url
-                assert "🦄" in (card.text or "")
+        # Look-ups by the owner and by support; from /find each opens the card and shares it.
+        for who in (OWNER, SUPPORT):
+            found = _within(await people.ask("/find 🦄", who, contains="Found"), MESSAGE)
+            assert "newest first" in (found.text or "")
+            story = await people.ask(f"/status {paid_link.merchant_link_id}", who, contains="Timeline")
+            _within(story, MESSAGE)
+            assert paid_link.merchant_link_id in (story.text or "") and "more events" in (story.text or "")
+            listing = await people.ask("/links", who, GROUP, contains="Links in this chat")
+            _within(listing, MESSAGE)
 
-            # Paid: the card adds the method and the masked card number, and still fits.
-            await pay(_pay_url(cards[0]))
-            paid = await fake.wait_for_message(
-                lambda m: m.message_id == cards[0].message_id and m.chat_id == AGENT and "PAID" in (m.text or ""),
-                timeout=20,
-            )
-            _within(paid, CAPTION)
-            assert "Paid with card" in (paid.text or "") and "******" in (paid.text or "")
-            assert paid_link.merchant_link_id in (paid.text or "")
+            count = len(fake.sent(who))
+            await people.answer(people.press(found, f"c:o:{shared_link.id}", who))
+            opened = _within(await people.reply(who, count, "Link ID"), CAPTION)
+            assert opened.kind == "photo" and shared_link.merchant_link_id in (opened.text or "")
+            assert _pay_url(opened) == shared_link.link_url
+            count = len(fake.sent(who))
+            await people.answer(people.press(opened, f"c:s:{shared_link.id}", who))
+            shared = _within(await people.reply(who, count, "Payment request"), MESSAGE)
+            assert shared_link.link_url and shared_link.link_url in (shared.text or "")
+            count = len(fake.sent(who))
+            await people.answer(people.press(opened, f"c:q:{shared_link.id}", who))
+            qr = _within(await people.reply(who, count, "Payment request"), CAPTION)
+            assert qr.kind == "photo" and shared_link.link_url in (qr.text or "")
+            count = len(fake.sent(who))
+            await people.answer(people.press(found, f"c:o:{paid_link.id}", who))
+            paid_copy = _within(await people.reply(who, count, "PAID"), CAPTION)
+            assert paid_copy.kind == "photo" and "Paid with card" in (paid_copy.text or "")
+            assert paid_link.merchant_link_id in (paid_copy.text or "")
 
-            # Look-ups by the owner and by support; from /find each opens the card and shares it.
-            for who in (OWNER, SUPPORT):
-                found = _within(await people.ask("/find 🦄", who, contains="Found"), MESSAGE)
-                assert "newest first" in (found.text or "")
-                story = await people.ask(f"/status {paid_link.merchant_link_id}", who, contains="Timeline")
-                _within(story, MESSAGE)
-                assert paid_link.merchant_link_id in (story.text or "") and "more events" in (story.text or "")
-                listing = await people.ask("/links", who, GROUP, contains="Links in this chat")
-                _within(listing, MESSAGE)
+        # Owner-only lists: the team and the audit log.
+        team = _within(await people.ask("/team", OWNER, contains="Team"), MESSAGE)
+        assert "more" in (team.text or "")
+        audit = _within(await people.ask("/audit", OWNER, contains="Audit log"), MESSAGE)
+        assert "page 1 of 2" in (audit.text or "") and [b["text"] for b in audit.buttons] == ["Older ›"]
 
-                count = len(fake.sent(who))
-                await people.answer(people.press(found, f"c:o:{shared_link.id}", who))
-                opened = _within(await people.reply(who, count, "Link ID"), CAPTION)
-                assert opened.kind == "photo" and shared_link.merchant_link_id in (opened.text or "")
-                assert _pay_url(opened) == shared_link.link_url
-                count = len(fake.sent(who))
-                await people.answer(people.press(opened, f"c:s:{shared_link.id}", who))
-                shared = _within(await people.reply(who, count, "Payment request"), MESSAGE)
-                assert shared_link.link_url and shared_link.link_url in (shared.text or "")
-                count = len(fake.sent(who))
-                await people.answer(people.press(opened, f"c:q:{shared_link.id}", who))
-                qr = _within(await people.reply(who, count, "Payment request"), CAPTION)
-                assert qr.kind == "photo" and shared_link.link_url in (qr.text or "")
-                count = len(fake.sent(who))
-                await people.answer(people.press(found, f"c:o:{paid_link.id}", who))
-                paid_copy = _within(await people.reply(who, count, "PAID"), CAPTION)
-                assert paid_copy.kind == "photo" and "Paid with card" in (paid_copy.text or "")
-                assert paid_link.merchant_link_id in (paid_copy.text or "")
-
-            # Owner-only lists: the team and the audit log.
-            team = _within(await people.ask("/team", OWNER, contains="Team"), MESSAGE)
-            assert "more" in (team.text or "")
-            audit = _within(await people.ask("/audit", OWNER, contains="Audit log"), MESSAGE)
-            assert "page 1 of 2" in (audit.text or "") and [b["text"] for b in audit.buttons] == ["Older ›"]
-
-            # Cancelled by the agent: the card names them and still fits.
-            await people.cancel(cards[1], shared_link.id, AGENT)
-            cancelled = await fake.wait_for_message(
-                lambda m: m.message_id == cards[1].message_id and m.chat_id == AGENT and "Cancelled" in (m.text or ""),
-                timeout=20,
-            )
-            _within(cancelled, CAPTION)
-            assert AGENT_NAME[:8] in (cancelled.text or "") and shared_link.merchant_link_id in (cancelled.text or "")
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        # Cancelled by the agent: the card names them and still fits.
+        await people.cancel(cards[1], shared_link.id, AGENT)
+        cancelled = await fake.wait_for_message(
+            lambda m: m.message_id == cards[1].message_id and m.chat_id == AGENT and "Cancelled" in (m.text or ""),
+            timeout=20,
+        )
+        _within(cancelled, CAPTION)
+        assert AGENT_NAME[:8] in (cancelled.text or "") and shared_link.merchant_link_id in (cancelled.text or "")

@@ -20,7 +20,7 @@ from bot.i18n.reader import Reader, gettext, reading_as
 from bot.label.render import LabelText, label_png
 from storage.models import Chat
 from tests.e2e.artifacts import artifact
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import running_bot
 from tests.e2e.people import People, entity_texts
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 from tests.fakes.telegram_messages import MessageStore
@@ -83,55 +83,48 @@ async def _press_qr(people: People, card: SentMessage, user_id: int, chat_id: in
 
 async def test_qr_button_sends_a_printable_label_in_the_customers_language(database_url: str, tmp_path) -> None:
     """Agent, support, owner get the label; it scans to the link; a stranger gets none; Arabic customers read Arabic."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
-        db = Database(database_url)
-        await bot.start()
-        try:
-            people = People(fake, db, NAMES)
-            await people.add_members({AGENT: "agent", SUPPORT: "support"}, added_by=OWNER)
-            card = await people.ask("/link 150000 IDR Winter shoes", AGENT, GROUP, contains="Winter shoes")
-            assert card.kind == "photo"
-            url = qr_url(card)
-            card_image = _image(card.photo)
-            assert _scan(card.photo or b"") == [url] and card_image.width == card_image.height  # the card: plain code
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER), names=NAMES, clean_exit=False) as run:
+        fake, _bot, db, people = run
+        await people.add_members({AGENT: "agent", SUPPORT: "support"}, added_by=OWNER)
+        card = await people.ask("/link 150000 IDR Winter shoes", AGENT, GROUP, contains="Winter shoes")
+        assert card.kind == "photo"
+        url = qr_url(card)
+        card_image = _image(card.photo)
+        assert _scan(card.photo or b"") == [url] and card_image.width == card_image.height  # the card: plain code
 
-            # The agent who made it, at the counter: the label, scanning to the same link, says what the caption says.
-            label = await _press_qr(people, card, AGENT, GROUP)
-            assert isinstance(label, SentMessage), label
-            assert _scan(label.photo or b"") == [url]
-            drawn = _image(label.photo)
-            assert drawn.height > drawn.width  # the words sit under the square code
-            assert "Payment request" in (label.text or "") and "IDR\xa0150,000" in (label.text or "")
-            assert _same(drawn, _expected_label(label, "en", MessageStore.GROUP_TITLE))
-            artifact("qr-label-en.png").write_bytes(label.photo or b"")
-            assert not _same(drawn, _expected_label(label, "en", "Another shop"))  # the comparison sees the words
+        # The agent who made it, at the counter: the label, scanning to the same link, says what the caption says.
+        label = await _press_qr(people, card, AGENT, GROUP)
+        assert isinstance(label, SentMessage), label
+        assert _scan(label.photo or b"") == [url]
+        drawn = _image(label.photo)
+        assert drawn.height > drawn.width  # the words sit under the square code
+        assert "Payment request" in (label.text or "") and "IDR\xa0150,000" in (label.text or "")
+        assert _same(drawn, _expected_label(label, "en", MessageStore.GROUP_TITLE))
+        artifact("qr-label-en.png").write_bytes(label.photo or b"")
+        assert not _same(drawn, _expected_label(label, "en", "Another shop"))  # the comparison sees the words
 
-            # Support may send a link on too; the owner as well. A stranger is refused and gets no label.
-            for person in (SUPPORT, OWNER):
-                again = await _press_qr(people, card, person, GROUP)
-                assert isinstance(again, SentMessage) and _same(_image(again.photo), drawn)
-            photos = sum(1 for m in fake.sent(GROUP) if m.kind == "photo")
-            refused = await _press_qr(people, card, STRANGER, GROUP)
-            assert isinstance(refused, dict) and refused.get("text")
-            await people.settled()
-            assert sum(1 for m in fake.sent(GROUP) if m.kind == "photo") == photos
+        # Support may send a link on too; the owner as well. A stranger is refused and gets no label.
+        for person in (SUPPORT, OWNER):
+            again = await _press_qr(people, card, person, GROUP)
+            assert isinstance(again, SentMessage) and _same(_image(again.photo), drawn)
+        photos = sum(1 for m in fake.sent(GROUP) if m.kind == "photo")
+        refused = await _press_qr(people, card, STRANGER, GROUP)
+        assert isinstance(refused, dict) and refused.get("text")
+        await people.settled()
+        assert sum(1 for m in fake.sent(GROUP) if m.kind == "photo") == photos
 
-            # The group's customers read Arabic: the label is written for them.
-            async with db.sessions() as session, session.begin():
-                await session.execute(update(Chat).where(col(Chat.id) == GROUP).values(customer_language="ar"))
-            arabic = await _press_qr(people, card, AGENT, GROUP)
-            assert isinstance(arabic, SentMessage) and _scan(arabic.photo or b"") == [url]
-            assert "IDR" in (arabic.text or "") and "Payment request" not in (arabic.text or "")
-            assert _same(_image(arabic.photo), _expected_label(arabic, "ar", MessageStore.GROUP_TITLE))
-            assert not _same(_image(arabic.photo), drawn)
-            artifact("qr-label-ar.png").write_bytes(arabic.photo or b"")
+        # The group's customers read Arabic: the label is written for them.
+        async with db.sessions() as session, session.begin():
+            await session.execute(update(Chat).where(col(Chat.id) == GROUP).values(customer_language="ar"))
+        arabic = await _press_qr(people, card, AGENT, GROUP)
+        assert isinstance(arabic, SentMessage) and _scan(arabic.photo or b"") == [url]
+        assert "IDR" in (arabic.text or "") and "Payment request" not in (arabic.text or "")
+        assert _same(_image(arabic.photo), _expected_label(arabic, "ar", MessageStore.GROUP_TITLE))
+        assert not _same(_image(arabic.photo), drawn)
+        artifact("qr-label-ar.png").write_bytes(arabic.photo or b"")
 
-            # In a private chat the label carries the bot's name.
-            private = await people.ask("/link 25 USD Tea", OWNER, contains="Tea")
-            mine = await _press_qr(people, private, OWNER, OWNER)
-            assert isinstance(mine, SentMessage)
-            assert _same(_image(mine.photo), _expected_label(mine, "en", FakeTelegram.BOT_FIRST_NAME))
-        finally:
-            await bot.stop()
-            await db.close()
+        # In a private chat the label carries the bot's name.
+        private = await people.ask("/link 25 USD Tea", OWNER, contains="Tea")
+        mine = await _press_qr(people, private, OWNER, OWNER)
+        assert isinstance(mine, SentMessage)
+        assert _same(_image(mine.photo), _expected_label(mine, "en", FakeTelegram.BOT_FIRST_NAME))

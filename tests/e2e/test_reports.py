@@ -31,7 +31,7 @@ from bot.services.exports import COLUMNS, DECIMAL_COMMA
 from bot.services.links import new_merchant_link_id
 from bot.services.periods import Period, PeriodKind
 from storage.models import Chat, Lease, Link, LinkStatus, OutboxMessage, Payment, PaymentSource, utcnow
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import Database, running_bot
 from tests.e2e.people import People, pay
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
@@ -46,22 +46,13 @@ WAIT = 20.0
 
 
 @asynccontextmanager
-async def shop(database_url: str, data_dir: Path) -> AsyncIterator[tuple[FakeTelegram, People, Database]]:
+async def shop(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, People, Database]]:
     """The bot in Jakarta's time zone with one owner, an agent and support, and a look into its database."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(
-            fake, database_url=database_url, data_dir=data_dir, admin_ids=str(OWNER), DEFAULT_TIMEZONE=ZONE
-        )
-        db = Database(database_url)
-        await bot.start()
-        people = People(fake, db, NAMES, languages={BRUNA: "pt-br"})
-        try:
-            await people.add_members({AGENT: "agent", SUPPORT: "support", BRUNA: "admin"}, added_by=OWNER)
-            yield fake, people, db
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+    async with running_bot(
+        database_url, tmp_path, admin_ids=str(OWNER), DEFAULT_TIMEZONE=ZONE, names=NAMES, languages={BRUNA: "pt-br"}
+    ) as (fake, _bot, db, people):
+        await people.add_members({AGENT: "agent", SUPPORT: "support", BRUNA: "admin"}, added_by=OWNER)
+        yield fake, people, db
 
 
 def _today() -> date:
@@ -167,7 +158,7 @@ def _local(moment: datetime | None) -> str:
 
 
 async def test_reports_with_their_chart_and_exports_as_each_role_sees_them(database_url: str, tmp_path) -> None:
-    async with shop(database_url, tmp_path / "data") as (fake, people, db):
+    async with shop(database_url, tmp_path) as (fake, people, db):
         await _seed_history(db)
         await _sell_today(fake, people)
         week = f"{_today() - timedelta(days=6)}..{_today()}"
@@ -297,99 +288,87 @@ def _summaries(fake: FakeTelegram, chat_id: int) -> list[SentMessage]:
 
 async def test_the_daily_summary_comes_once_a_day_across_restarts(database_url: str, tmp_path) -> None:
     """Chosen in /settings (buttons in the group, typed in private); sent once when due, never again after restarts."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(
-            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER), DEFAULT_TIMEZONE=ZONE
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER), DEFAULT_TIMEZONE=ZONE, names=NAMES) as run:
+        fake, bot, db, people = run
+        await people.add_members({AGENT: "agent"}, added_by=OWNER)
+        panel = await people.ask("/settings", OWNER, GROUP, contains="Settings")
+        assert "Daily summary: off" in (panel.text or "")
+        await people.answer(people.press(panel, "set:summary", OWNER))
+        await fake.wait_for_message(
+            lambda m: m.message_id == panel.message_id and "summary of this chat's links" in (m.text or ""), WAIT
         )
-        db = Database(database_url)
-        people = People(fake, db, NAMES)
-        await bot.start()
-        try:
-            await people.add_members({AGENT: "agent"}, added_by=OWNER)
-            panel = await people.ask("/settings", OWNER, GROUP, contains="Settings")
-            assert "Daily summary: off" in (panel.text or "")
-            await people.answer(people.press(panel, "set:summary", OWNER))
-            await fake.wait_for_message(
-                lambda m: m.message_id == panel.message_id and "summary of this chat's links" in (m.text or ""), WAIT
-            )
-            answer = await people.answer(people.press(panel, "set:summary:20:00", OWNER))
-            assert answer["text"] == "A summary every day at 20:00."
-            await fake.wait_for_message(
-                lambda m: m.message_id == panel.message_id and "Daily summary: 20:00" in (m.text or ""), WAIT
-            )
-            typed = await people.ask("/settings summary 21:30", OWNER)
-            assert "A summary every day at 21:30." in (typed.text or "")
-            wrong = await people.ask("/settings summary 25:00", OWNER)
-            assert "“25:00” is not a time of day" in (wrong.text or "")
-            refused = await people.ask("/settings summary 09:00", AGENT, GROUP)
-            assert "changing the chat's settings needs" in (refused.text or "")
+        answer = await people.answer(people.press(panel, "set:summary:20:00", OWNER))
+        assert answer["text"] == "A summary every day at 20:00."
+        await fake.wait_for_message(
+            lambda m: m.message_id == panel.message_id and "Daily summary: 20:00" in (m.text or ""), WAIT
+        )
+        typed = await people.ask("/settings summary 21:30", OWNER)
+        assert "A summary every day at 21:30." in (typed.text or "")
+        wrong = await people.ask("/settings summary 25:00", OWNER)
+        assert "“25:00” is not a time of day" in (wrong.text or "")
+        refused = await people.ask("/settings summary 09:00", AGENT, GROUP)
+        assert "changing the chat's settings needs" in (refused.text or "")
 
-            # Ali sold in the group yesterday and a minute ago.
-            async with db.sessions() as session, session.begin():
-                for made in (_noon(1), utcnow() - timedelta(minutes=1)):
-                    link = Link(
-                        merchant_link_id=new_merchant_link_id(),
-                        chat_id=GROUP,
-                        creator_user_id=AGENT,
-                        creator_name="Ali",
-                        amount=Decimal(100000),
+        # Ali sold in the group yesterday and a minute ago.
+        async with db.sessions() as session, session.begin():
+            for made in (_noon(1), utcnow() - timedelta(minutes=1)):
+                link = Link(
+                    merchant_link_id=new_merchant_link_id(),
+                    chat_id=GROUP,
+                    creator_user_id=AGENT,
+                    creator_name="Ali",
+                    amount=Decimal(100000),
+                    currency="IDR",
+                    country="ID",
+                    description="Seeded",
+                    expires_seconds=3600,
+                    status=LinkStatus.PAID,
+                    sandbox=True,
+                    created_at=made,
+                    updated_at=made,
+                    paid_at=made,
+                    next_check_at=None,
+                )
+                session.add(link)
+                await session.flush()
+                assert link.id is not None
+                session.add(
+                    Payment(
+                        link_id=link.id,
+                        out_trade_no=f"T{link.merchant_link_id}",
+                        status="SUCCESS",
+                        amount=link.amount,
                         currency="IDR",
-                        country="ID",
-                        description="Seeded",
-                        expires_seconds=3600,
-                        status=LinkStatus.PAID,
-                        sandbox=True,
-                        created_at=made,
-                        updated_at=made,
-                        paid_at=made,
-                        next_check_at=None,
+                        payment_method="CARD",
+                        source=PaymentSource.PAYBYLINK,
+                        completed_at=made,
                     )
-                    session.add(link)
-                    await session.flush()
-                    assert link.id is not None
-                    session.add(
-                        Payment(
-                            link_id=link.id,
-                            out_trade_no=f"T{link.merchant_link_id}",
-                            status="SUCCESS",
-                            amount=link.amount,
-                            currency="IDR",
-                            payment_method="CARD",
-                            source=PaymentSource.PAYBYLINK,
-                            completed_at=made,
-                        )
-                    )
-            assert await bot.stop() == 0
+                )
+        assert await bot.stop() == 0
 
-            # The group's time comes while the bot is down; back up, it sends today's summary.
-            minute = await _set_due_now(db, GROUP)
-            await bot.start()
-            summary = await fake.wait_for_message(lambda m: m in _summaries(fake, GROUP), WAIT)
-            period = "Yesterday" if minute < 12 * 60 else "Today"
-            assert f"🗓 Daily summary: {period}" in (summary.text or ""), summary.text
-            assert "Links made in this chat" in (summary.text or "")
-            assert "Made 1 · paid 1" in (summary.text or "") and "IDR\xa0100,000 · 1 payment" in (summary.text or "")
-            assert await bot.stop() == 0
+        # The group's time comes while the bot is down; back up, it sends today's summary.
+        minute = await _set_due_now(db, GROUP)
+        await bot.start()
+        summary = await fake.wait_for_message(lambda m: m in _summaries(fake, GROUP), WAIT)
+        period = "Yesterday" if minute < 12 * 60 else "Today"
+        assert f"🗓 Daily summary: {period}" in (summary.text or ""), summary.text
+        assert "Links made in this chat" in (summary.text or "")
+        assert "Made 1 · paid 1" in (summary.text or "") and "IDR\xa0100,000 · 1 payment" in (summary.text or "")
+        assert await bot.stop() == 0
 
-            # Another restart the same day: the owner's private summary is due now, the group's was sent.
-            await _set_due_now(db, OWNER)
-            async with db.sessions() as session, session.begin():
-                group = await session.get(Chat, GROUP)
-                assert group is not None
-                group.daily_summary_set_at = utcnow() - timedelta(
-                    days=1
-                )  # still due by the clock: only the outbox knows
-            await bot.start()
-            private = await fake.wait_for_message(lambda m: m in _summaries(fake, OWNER), WAIT)
-            assert "Everyone's links" in (private.text or "")
-            await people.settled()
-            assert len(_summaries(fake, GROUP)) == 1 and len(_summaries(fake, OWNER)) == 1
-            async with db.sessions() as session:
-                rows = (
-                    await session.execute(select(OutboxMessage).where(col(OutboxMessage.kind) == "daily_summary"))
-                ).scalars()
-                assert sorted(row.chat_id for row in rows) == [GROUP, OWNER]
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        # Another restart the same day: the owner's private summary is due now, the group's was sent.
+        await _set_due_now(db, OWNER)
+        async with db.sessions() as session, session.begin():
+            group = await session.get(Chat, GROUP)
+            assert group is not None
+            group.daily_summary_set_at = utcnow() - timedelta(days=1)  # still due by the clock: only the outbox knows
+        await bot.start()
+        private = await fake.wait_for_message(lambda m: m in _summaries(fake, OWNER), WAIT)
+        assert "Everyone's links" in (private.text or "")
+        await people.settled()
+        assert len(_summaries(fake, GROUP)) == 1 and len(_summaries(fake, OWNER)) == 1
+        async with db.sessions() as session:
+            rows = (
+                await session.execute(select(OutboxMessage).where(col(OutboxMessage.kind) == "daily_summary"))
+            ).scalars()
+            assert sorted(row.chat_id for row in rows) == [GROUP, OWNER]

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from storage.models import ProcessedUpdate
-from tests.e2e.harness import BotProcess, Database, link_paid_notification, post_notifications, wait_until
+from tests.e2e.harness import BotProcess, Database, link_paid_notification, post_notifications, running_bot, wait_until
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 # It pushes hundreds of messages through the bot and checks how long they take: see the "timing" marker.
@@ -94,12 +94,8 @@ async def test_stranger_flood_is_refused_once_each_and_news_comes_first(database
     """300 /link from 30 strangers during a payment and the owner's /link: one refusal each, no 429, news in 2 s."""
     async with FakeTelegram() as fake:
         fake.enforce_limits = True
-        bot = BotProcess(
-            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER), real_pacing=True
-        )
-        db = Database(database_url)
-        await bot.start()
-        try:
+        async with running_bot(database_url, tmp_path, fake=fake, admin_ids=str(OWNER), real_pacing=True) as run:
+            fake, bot, db, _people = run
             quiet, busy = await db.add_active_links(SHOP_GROUPS, creator_user_id=OWNER)
             bot.platform_sign(b"{}")  # loading the signing key is slow: not part of what is measured
             await fake.wait_for_call("getUpdates", timeout=WAIT)  # the bot is up once it asks for updates
@@ -156,7 +152,3 @@ async def test_stranger_flood_is_refused_once_each_and_news_comes_first(database
             assert fake.limit_violations == 0 and refused == [], f"{len(refused)} calls answered 429"
             assert [link for link in await db.links() if link.creator_user_id in STRANGERS] == []
             assert busy_paid <= NEWS_WITHIN and busy_card <= NEWS_WITHIN and quiet_card <= QUIET_CARD_WITHIN, measured
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0

@@ -24,7 +24,7 @@ from bot.services.access import Action, Role, refusal_of
 from bot.services.links import new_merchant_link_id
 from bot.services.team import TeamMember
 from storage.models import AuditEvent, Link, LinkEvent, LinkStatus, Member, utcnow
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import BotProcess, Database, running_bot
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.e2e
@@ -187,263 +187,237 @@ async def _add_members(db: Database, roles: dict[int, str]) -> None:
 
 async def test_the_card_follows_the_link(database_url: str, tmp_path) -> None:
     """Share, QR, inline mode; the card turns PAID (with the method), CANCELLED (once) and EXPIRED by itself."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
-        db = Database(database_url)
-        await bot.start()
-        try:
-            _say(fake, "/link 150000 IDR Winter shoes", OWNER)
-            shoes = await _card(fake, OWNER, "Winter shoes")
-            link = await _link(db, "Winter shoes")
-            assert {data.rsplit(":", 1)[0] for data in _callback_data(shoes)} == {"c:r", "c:x", "c:s", "c:q"}
-            url = _url(shoes)
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER)) as (fake, bot, db, _people):
+        _say(fake, "/link 150000 IDR Winter shoes", OWNER)
+        shoes = await _card(fake, OWNER, "Winter shoes")
+        link = await _link(db, "Winter shoes")
+        assert {data.rsplit(":", 1)[0] for data in _callback_data(shoes)} == {"c:r", "c:x", "c:s", "c:q"}
+        url = _url(shoes)
 
-            # Share: a clean customer message with a button that goes on through inline mode.
-            count = len(fake.sent(OWNER))
-            await _answer(fake, _press(fake, shoes, _button(shoes, "s"), OWNER))
-            shared = await _reply(fake, OWNER, count, "Payment request")
-            assert (
-                "IDR\xa0150,000" in shared.text
-                and "Winter shoes" in shared.text
-                and url in shared.text
-                and "Valid until" in shared.text
-            )
-            assert {"text": "📤 Send to a customer", "switch_inline_query": link.merchant_link_id} in shared.buttons
-            asked = fake.inline_query(link.merchant_link_id, user_id=OWNER)
-            inline = await fake.wait_for_call(
-                "answerInlineQuery", lambda c: c.params["inline_query_id"] == asked, timeout=WAIT
-            )
-            [article] = inline.params["results"]
-            assert article["type"] == "article" and url in article["input_message_content"]["message_text"]
-            stranger = fake.inline_query(link.merchant_link_id, user_id=9999)
-            hidden = await fake.wait_for_call(
-                "answerInlineQuery", lambda c: c.params["inline_query_id"] == stranger, timeout=WAIT
-            )
-            assert hidden.params["results"] == []
+        # Share: a clean customer message with a button that goes on through inline mode.
+        count = len(fake.sent(OWNER))
+        await _answer(fake, _press(fake, shoes, _button(shoes, "s"), OWNER))
+        shared = await _reply(fake, OWNER, count, "Payment request")
+        assert (
+            "IDR\xa0150,000" in shared.text
+            and "Winter shoes" in shared.text
+            and url in shared.text
+            and "Valid until" in shared.text
+        )
+        assert {"text": "📤 Send to a customer", "switch_inline_query": link.merchant_link_id} in shared.buttons
+        asked = fake.inline_query(link.merchant_link_id, user_id=OWNER)
+        inline = await fake.wait_for_call(
+            "answerInlineQuery", lambda c: c.params["inline_query_id"] == asked, timeout=WAIT
+        )
+        [article] = inline.params["results"]
+        assert article["type"] == "article" and url in article["input_message_content"]["message_text"]
+        stranger = fake.inline_query(link.merchant_link_id, user_id=9999)
+        hidden = await fake.wait_for_call(
+            "answerInlineQuery", lambda c: c.params["inline_query_id"] == stranger, timeout=WAIT
+        )
+        assert hidden.params["results"] == []
 
-            # QR: the code again, for a customer standing at the counter.
-            count = len(fake.sent(OWNER))
-            await _answer(fake, _press(fake, shoes, _button(shoes, "q"), OWNER))
-            qr = await fake.wait_for_message(
-                lambda m: m in fake.sent(OWNER)[count:] and m.kind == "photo", timeout=WAIT
-            )
-            assert _qr_payload(qr.photo) == url and "Payment request" in qr.text
+        # QR: the code again, for a customer standing at the counter.
+        count = len(fake.sent(OWNER))
+        await _answer(fake, _press(fake, shoes, _button(shoes, "q"), OWNER))
+        qr = await fake.wait_for_message(lambda m: m in fake.sent(OWNER)[count:] and m.kind == "photo", timeout=WAIT)
+        assert _qr_payload(qr.photo) == url and "Payment request" in qr.text
 
-            # Paid: the card edits itself to PAID with the method and the masked card; Cancel is gone, Refund is there.
-            cancel_data = _button(shoes, "x")
-            await _pay(url)
-            paid = await _card_shows(fake, shoes, "PAID")
-            assert "Paid with card" in paid.text and "******" in paid.text and "Pay here" not in paid.text
-            assert [data.rsplit(":", 1)[0] for data in _callback_data(paid)] == ["c:r", "c:rf"]
-            # Cancel pressed on the old card: refused with the reason, nothing asked of PayerMax.
-            answer = await _answer(fake, _press(fake, shoes, cancel_data, OWNER))
-            assert answer["show_alert"] and "Too late to cancel" in answer["text"] and "paid" in answer["text"]
-            assert await _sandbox_calls(bot, "expirePaybylink") == 0
-            assert (await _link(db, "Winter shoes")).status == LinkStatus.PAID
+        # Paid: the card edits itself to PAID with the method and the masked card; Cancel is gone, Refund is there.
+        cancel_data = _button(shoes, "x")
+        await _pay(url)
+        paid = await _card_shows(fake, shoes, "PAID")
+        assert "Paid with card" in paid.text and "******" in paid.text and "Pay here" not in paid.text
+        assert [data.rsplit(":", 1)[0] for data in _callback_data(paid)] == ["c:r", "c:rf"]
+        # Cancel pressed on the old card: refused with the reason, nothing asked of PayerMax.
+        answer = await _answer(fake, _press(fake, shoes, cancel_data, OWNER))
+        assert answer["show_alert"] and "Too late to cancel" in answer["text"] and "paid" in answer["text"]
+        assert await _sandbox_calls(bot, "expirePaybylink") == 0
+        assert (await _link(db, "Winter shoes")).status == LinkStatus.PAID
 
-            # Cancel asks first, then cancels once however often Yes is pressed.
-            _say(fake, "/link 10 USD Tea", OWNER)
-            tea = await _card(fake, OWNER, "Tea")
-            asking = await _asking(fake, tea, OWNER)
-            yes = _button(asking, "cy")
-            first, second = _press(fake, asking, yes, OWNER), _press(fake, asking, yes, OWNER)
-            answers = sorted([(await _answer(fake, first))["text"], (await _answer(fake, second))["text"]])
-            assert answers[0].startswith("Cancelled.") and "Olga already cancelled this link" in answers[1]
-            cancelled = await _card_shows(fake, tea, "Cancelled")
-            assert "by Olga" in cancelled.text and "Pay here" not in cancelled.text
-            tea_link = await _link(db, "Tea")
-            assert tea_link.status == LinkStatus.CANCELLED
-            assert len(await _rows(db, LinkEvent, link_id=tea_link.id, kind="cancelled")) == 1
-            assert len(await _rows(db, AuditEvent, action="cancel_link")) == 1
+        # Cancel asks first, then cancels once however often Yes is pressed.
+        _say(fake, "/link 10 USD Tea", OWNER)
+        tea = await _card(fake, OWNER, "Tea")
+        asking = await _asking(fake, tea, OWNER)
+        yes = _button(asking, "cy")
+        first, second = _press(fake, asking, yes, OWNER), _press(fake, asking, yes, OWNER)
+        answers = sorted([(await _answer(fake, first))["text"], (await _answer(fake, second))["text"]])
+        assert answers[0].startswith("Cancelled.") and "Olga already cancelled this link" in answers[1]
+        cancelled = await _card_shows(fake, tea, "Cancelled")
+        assert "by Olga" in cancelled.text and "Pay here" not in cancelled.text
+        tea_link = await _link(db, "Tea")
+        assert tea_link.status == LinkStatus.CANCELLED
+        assert len(await _rows(db, LinkEvent, link_id=tea_link.id, kind="cancelled")) == 1
+        assert len(await _rows(db, AuditEvent, action="cancel_link")) == 1
 
-            # Expired at PayerMax (say, from the merchant portal): Refresh shows it.
-            _say(fake, "/link 5 USD Soap", OWNER)
-            soap = await _card(fake, OWNER, "Soap")
-            soap_link = await _link(db, "Soap")
-            keys = bot.sandbox_keys()
-            async with PayerMaxClient(
-                base_url=f"{bot.base_url}/sandbox",
-                app_id="sandbox-app",
-                merchant_no="SANDBOX000001",
-                merchant_private_key=keys.merchant_private_key,
-                platform_public_key=keys.platform_public_key,
-            ) as payermax:
-                await payermax.expire_paybylink(soap_link.merchant_link_id)
-            answer = await _answer(fake, _press(fake, soap, _button(soap, "r"), OWNER))
-            assert answer["text"] == "Checked with PayerMax: expired."
-            expired = await _card_shows(fake, soap, "Expired")
-            assert "Pay here" not in expired.text
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        # Expired at PayerMax (say, from the merchant portal): Refresh shows it.
+        _say(fake, "/link 5 USD Soap", OWNER)
+        soap = await _card(fake, OWNER, "Soap")
+        soap_link = await _link(db, "Soap")
+        keys = bot.sandbox_keys()
+        async with PayerMaxClient(
+            base_url=f"{bot.base_url}/sandbox",
+            app_id="sandbox-app",
+            merchant_no="SANDBOX000001",
+            merchant_private_key=keys.merchant_private_key,
+            platform_public_key=keys.platform_public_key,
+        ) as payermax:
+            await payermax.expire_paybylink(soap_link.merchant_link_id)
+        answer = await _answer(fake, _press(fake, soap, _button(soap, "r"), OWNER))
+        assert answer["text"] == "Checked with PayerMax: expired."
+        expired = await _card_shows(fake, soap, "Expired")
+        assert "Pay here" not in expired.text
 
 
 async def test_team_roles_and_support_lookups(database_url: str, tmp_path) -> None:
     """Agents manage only their own links, support finds and explains any link but creates and cancels none."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
-        db = Database(database_url)
-        await bot.start()
-        try:
-            await _add_members(db, {AGENT_A: "agent", AGENT_B: "agent", SUPPORT: "support"})
-            _say(fake, "/link 150000 IDR Winter shoes", AGENT_A, GROUP_A)
-            shoes = await _card(fake, GROUP_A, "Winter shoes")
-            _say(fake, "/link 99000 IDR Rain boots", AGENT_B, GROUP_B)
-            boots = await _card(fake, GROUP_B, "Rain boots")
-            shoes_link, boots_link = await _link(db, "Winter shoes"), await _link(db, "Rain boots")
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER)) as (fake, _bot, db, _people):
+        await _add_members(db, {AGENT_A: "agent", AGENT_B: "agent", SUPPORT: "support"})
+        _say(fake, "/link 150000 IDR Winter shoes", AGENT_A, GROUP_A)
+        shoes = await _card(fake, GROUP_A, "Winter shoes")
+        _say(fake, "/link 99000 IDR Rain boots", AGENT_B, GROUP_B)
+        boots = await _card(fake, GROUP_B, "Rain boots")
+        shoes_link, boots_link = await _link(db, "Winter shoes"), await _link(db, "Rain boots")
 
-            # Agent B can neither cancel nor look at agent A's link.
-            refused = await _answer(fake, _press(fake, shoes, _button(shoes, "x"), AGENT_B))
-            assert refused["show_alert"] and refused["text"] == _refusal(Action.CANCEL_ANY_LINK, AGENT_B, Role.AGENT)
-            hidden = await _answer(fake, _press(fake, shoes, _button(shoes, "r"), AGENT_B))
-            assert hidden["text"] == _refusal(Action.VIEW_ALL_LINKS, AGENT_B, Role.AGENT)
-            count = len(fake.sent(AGENT_B))
-            _say(fake, f"/status {shoes_link.merchant_link_id}", AGENT_B)
-            assert (await _reply(fake, AGENT_B, count, "needs one of these roles")).text == _refusal(
-                Action.VIEW_ALL_LINKS, AGENT_B, Role.AGENT
-            )
-            count = len(fake.sent(AGENT_B))
-            _say(fake, "/find winter", AGENT_B)
-            assert "only the links you made" in (await _reply(fake, AGENT_B, count, "Nothing found")).text
-            assert (await _link(db, "Winter shoes")).status == LinkStatus.ACTIVE
+        # Agent B can neither cancel nor look at agent A's link.
+        refused = await _answer(fake, _press(fake, shoes, _button(shoes, "x"), AGENT_B))
+        assert refused["show_alert"] and refused["text"] == _refusal(Action.CANCEL_ANY_LINK, AGENT_B, Role.AGENT)
+        hidden = await _answer(fake, _press(fake, shoes, _button(shoes, "r"), AGENT_B))
+        assert hidden["text"] == _refusal(Action.VIEW_ALL_LINKS, AGENT_B, Role.AGENT)
+        count = len(fake.sent(AGENT_B))
+        _say(fake, f"/status {shoes_link.merchant_link_id}", AGENT_B)
+        assert (await _reply(fake, AGENT_B, count, "needs one of these roles")).text == _refusal(
+            Action.VIEW_ALL_LINKS, AGENT_B, Role.AGENT
+        )
+        count = len(fake.sent(AGENT_B))
+        _say(fake, "/find winter", AGENT_B)
+        assert "only the links you made" in (await _reply(fake, AGENT_B, count, "Nothing found")).text
+        assert (await _link(db, "Winter shoes")).status == LinkStatus.ACTIVE
 
-            # Support may not create links, and is told who can change that.
+        # Support may not create links, and is told who can change that.
+        count = len(fake.sent(SUPPORT))
+        _say(fake, "/link 5 USD Free money", SUPPORT)
+        no_create = await _reply(fake, SUPPORT, count, "needs one of these roles")
+        assert no_create.text == _refusal(Action.CREATE_LINK, SUPPORT, Role.SUPPORT)
+
+        # The customer pays agent A's link; support answers "did order X get paid?".
+        await _pay(_url(shoes))
+        await _card_shows(fake, shoes, "PAID")
+        [payment] = await db.payments()
+        for question in ("winter SHOES", payment.out_trade_no):
             count = len(fake.sent(SUPPORT))
-            _say(fake, "/link 5 USD Free money", SUPPORT)
-            no_create = await _reply(fake, SUPPORT, count, "needs one of these roles")
-            assert no_create.text == _refusal(Action.CREATE_LINK, SUPPORT, Role.SUPPORT)
-
-            # The customer pays agent A's link; support answers "did order X get paid?".
-            await _pay(_url(shoes))
-            await _card_shows(fake, shoes, "PAID")
-            [payment] = await db.payments()
-            for question in ("winter SHOES", payment.out_trade_no):
-                count = len(fake.sent(SUPPORT))
-                _say(fake, f"/find {question}", SUPPORT)
-                found = await _reply(fake, SUPPORT, count, "Found 1 link")
-                assert "✅ paid" in found.text and "card · VISA" in found.text and payment.out_trade_no in found.text
-                assert shoes_link.merchant_link_id in found.text and "made by Ann" in found.text
-            assert "found by order number" in found.text
-
-            count = len(fake.sent(SUPPORT))
-            _say(fake, f"/status {shoes_link.merchant_link_id}", SUPPORT)
-            timeline = await _reply(fake, SUPPORT, count, "Timeline")
-            for expected in (
-                "Made by Ann",
-                str(AGENT_A),
-                "Test group",
-                "asked for",
-                "made by PayerMax",
-                "paid",
-                payment.out_trade_no,
-            ):
-                assert expected in timeline.text, expected
-
-            # Support opens agent B's card from /find: may resend it, may not cancel it.
-            count = len(fake.sent(SUPPORT))
-            _say(fake, "/find boots", SUPPORT)
+            _say(fake, f"/find {question}", SUPPORT)
             found = await _reply(fake, SUPPORT, count, "Found 1 link")
-            count = len(fake.sent(SUPPORT))
-            await _answer(fake, _press(fake, found, _button(found, "o"), SUPPORT))
-            opened = await fake.wait_for_message(
-                lambda m: m in fake.sent(SUPPORT)[count:] and m.kind == "photo", timeout=WAIT
-            )
-            assert "Rain boots" in opened.text and "Waiting for payment" in opened.text
-            no_cancel = await _answer(fake, _press(fake, opened, _button(opened, "x"), SUPPORT))
-            assert no_cancel["text"] == _refusal(Action.CANCEL_ANY_LINK, SUPPORT, Role.SUPPORT)
-            count = len(fake.sent(SUPPORT))
-            await _answer(fake, _press(fake, opened, _button(opened, "s"), SUPPORT))
-            await _reply(fake, SUPPORT, count, "Payment request")
+            assert "✅ paid" in found.text and "card · VISA" in found.text and payment.out_trade_no in found.text
+            assert shoes_link.merchant_link_id in found.text and "made by Ann" in found.text
+        assert "found by order number" in found.text
 
-            # The owner cancels agent B's link from B's group; the timeline names who did it.
-            asking = await _asking(fake, boots, OWNER)
-            assert (await _answer(fake, _press(fake, asking, _button(asking, "cy"), OWNER)))["text"].startswith(
-                "Cancelled."
-            )
-            await _card_shows(fake, boots, "Cancelled")
-            count = len(fake.sent(SUPPORT))
-            _say(fake, f"/status {boots_link.merchant_link_id}", SUPPORT)
-            story = await _reply(fake, SUPPORT, count, "Timeline")
-            assert "cancelled: by Olga" in story.text and "Made by Bob" in story.text
+        count = len(fake.sent(SUPPORT))
+        _say(fake, f"/status {shoes_link.merchant_link_id}", SUPPORT)
+        timeline = await _reply(fake, SUPPORT, count, "Timeline")
+        for expected in (
+            "Made by Ann",
+            str(AGENT_A),
+            "Test group",
+            "asked for",
+            "made by PayerMax",
+            "paid",
+            payment.out_trade_no,
+        ):
+            assert expected in timeline.text, expected
 
-            # In a group, an agent's /links shows only their own links there.
-            _say(fake, "/link 20000 IDR Socks", AGENT_B, GROUP_A)
-            await _card(fake, GROUP_A, "Socks")
-            count = len(fake.sent(GROUP_A))
-            _say(fake, "/links", AGENT_B, GROUP_A)
-            listing = await _reply(fake, GROUP_A, count, "Links in this chat")
-            assert "(only yours)" in listing.text and "Socks" in listing.text and "Winter shoes" not in listing.text
-            count = len(fake.sent(GROUP_A))
-            _say(fake, "/links", OWNER, GROUP_A)
-            listing = await _reply(fake, GROUP_A, count, "Links in this chat")
-            assert "Socks" in listing.text and "Winter shoes" in listing.text and "Rain boots" not in listing.text
-            assert "Paid today (UTC): IDR\xa0150,000" in listing.text
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        # Support opens agent B's card from /find: may resend it, may not cancel it.
+        count = len(fake.sent(SUPPORT))
+        _say(fake, "/find boots", SUPPORT)
+        found = await _reply(fake, SUPPORT, count, "Found 1 link")
+        count = len(fake.sent(SUPPORT))
+        await _answer(fake, _press(fake, found, _button(found, "o"), SUPPORT))
+        opened = await fake.wait_for_message(
+            lambda m: m in fake.sent(SUPPORT)[count:] and m.kind == "photo", timeout=WAIT
+        )
+        assert "Rain boots" in opened.text and "Waiting for payment" in opened.text
+        no_cancel = await _answer(fake, _press(fake, opened, _button(opened, "x"), SUPPORT))
+        assert no_cancel["text"] == _refusal(Action.CANCEL_ANY_LINK, SUPPORT, Role.SUPPORT)
+        count = len(fake.sent(SUPPORT))
+        await _answer(fake, _press(fake, opened, _button(opened, "s"), SUPPORT))
+        await _reply(fake, SUPPORT, count, "Payment request")
+
+        # The owner cancels agent B's link from B's group; the timeline names who did it.
+        asking = await _asking(fake, boots, OWNER)
+        assert (await _answer(fake, _press(fake, asking, _button(asking, "cy"), OWNER)))["text"].startswith(
+            "Cancelled."
+        )
+        await _card_shows(fake, boots, "Cancelled")
+        count = len(fake.sent(SUPPORT))
+        _say(fake, f"/status {boots_link.merchant_link_id}", SUPPORT)
+        story = await _reply(fake, SUPPORT, count, "Timeline")
+        assert "cancelled: by Olga" in story.text and "Made by Bob" in story.text
+
+        # In a group, an agent's /links shows only their own links there.
+        _say(fake, "/link 20000 IDR Socks", AGENT_B, GROUP_A)
+        await _card(fake, GROUP_A, "Socks")
+        count = len(fake.sent(GROUP_A))
+        _say(fake, "/links", AGENT_B, GROUP_A)
+        listing = await _reply(fake, GROUP_A, count, "Links in this chat")
+        assert "(only yours)" in listing.text and "Socks" in listing.text and "Winter shoes" not in listing.text
+        count = len(fake.sent(GROUP_A))
+        _say(fake, "/links", OWNER, GROUP_A)
+        listing = await _reply(fake, GROUP_A, count, "Links in this chat")
+        assert "Socks" in listing.text and "Winter shoes" in listing.text and "Rain boots" not in listing.text
+        assert "Paid today (UTC): IDR\xa0150,000" in listing.text
 
 
 async def test_links_pages_and_filters(database_url: str, tmp_path) -> None:
     """/links: newest first, five a page, filters by status, each link opens its card."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
-        db = Database(database_url)
-        await bot.start()
-        try:
-            await _seed_links(db, OWNER, [f"Item {number}" for number in range(1, 6)])
-            _say(fake, "/link 6 USD Item 6", OWNER)
-            paid_card = await _card(fake, OWNER, "Item 6")
-            await _pay(_url(paid_card))
-            await _card_shows(fake, paid_card, "PAID")
-            _say(fake, "/link 7 USD Item 7", OWNER)
-            cancelled_card = await _card(fake, OWNER, "Item 7")
-            asking = await _asking(fake, cancelled_card, OWNER)
-            await _answer(fake, _press(fake, asking, _button(asking, "cy"), OWNER))
-            await _card_shows(fake, cancelled_card, "Cancelled")
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER)) as (fake, _bot, db, _people):
+        await _seed_links(db, OWNER, [f"Item {number}" for number in range(1, 6)])
+        _say(fake, "/link 6 USD Item 6", OWNER)
+        paid_card = await _card(fake, OWNER, "Item 6")
+        await _pay(_url(paid_card))
+        await _card_shows(fake, paid_card, "PAID")
+        _say(fake, "/link 7 USD Item 7", OWNER)
+        cancelled_card = await _card(fake, OWNER, "Item 7")
+        asking = await _asking(fake, cancelled_card, OWNER)
+        await _answer(fake, _press(fake, asking, _button(asking, "cy"), OWNER))
+        await _card_shows(fake, cancelled_card, "Cancelled")
 
-            count = len(fake.sent(OWNER))
-            _say(fake, "/links", OWNER)
-            listing = await _reply(fake, OWNER, count, "Your links")
-            assert "Paid today (UTC): $6.00" in listing.text and "page 1 of 2 · 7 links" in listing.text
-            shown = re.findall(r"Item (\d)", listing.text)
-            assert shown == ["7", "6", "5", "4", "3"]
-            labels = [button["text"] for button in listing.buttons]
-            assert "Older ›" in labels and "‹ Newer" not in labels and "• All" in labels
+        count = len(fake.sent(OWNER))
+        _say(fake, "/links", OWNER)
+        listing = await _reply(fake, OWNER, count, "Your links")
+        assert "Paid today (UTC): $6.00" in listing.text and "page 1 of 2 · 7 links" in listing.text
+        shown = re.findall(r"Item (\d)", listing.text)
+        assert shown == ["7", "6", "5", "4", "3"]
+        labels = [button["text"] for button in listing.buttons]
+        assert "Older ›" in labels and "‹ Newer" not in labels and "• All" in labels
 
-            await _answer(fake, _press(fake, listing, f"l:all:1:{OWNER}", OWNER))
-            page_two = await fake.wait_for_message(
-                lambda m: m.message_id == listing.message_id and "page 2 of 2" in (m.text or ""), timeout=WAIT
-            )
-            assert re.findall(r"Item (\d)", page_two.text) == ["2", "1"]
-            assert any(b.get("text") == "‹ Newer" for b in page_two.buttons)
+        await _answer(fake, _press(fake, listing, f"l:all:1:{OWNER}", OWNER))
+        page_two = await fake.wait_for_message(
+            lambda m: m.message_id == listing.message_id and "page 2 of 2" in (m.text or ""), timeout=WAIT
+        )
+        assert re.findall(r"Item (\d)", page_two.text) == ["2", "1"]
+        assert any(b.get("text") == "‹ Newer" for b in page_two.buttons)
 
-            await _answer(fake, _press(fake, page_two, f"l:paid:0:{OWNER}", OWNER))
-            paid = await fake.wait_for_message(
-                lambda m: m.message_id == listing.message_id and "Paid · page 1 of 1" in (m.text or ""), timeout=WAIT
-            )
-            assert re.findall(r"Item (\d)", paid.text) == ["6"]
-            await _answer(fake, _press(fake, paid, f"l:cancelled:0:{OWNER}", OWNER))
-            cancelled = await fake.wait_for_message(
-                lambda m: m.message_id == listing.message_id and "Cancelled · page" in (m.text or ""), timeout=WAIT
-            )
-            assert re.findall(r"Item (\d)", cancelled.text) == ["7"]
-            await _answer(fake, _press(fake, cancelled, f"l:active:0:{OWNER}", OWNER))
-            active = await fake.wait_for_message(
-                lambda m: m.message_id == listing.message_id and "Waiting · page" in (m.text or ""), timeout=WAIT
-            )
-            assert re.findall(r"Item (\d)", active.text) == ["5", "4", "3", "2", "1"] and "5 links" in active.text
+        await _answer(fake, _press(fake, page_two, f"l:paid:0:{OWNER}", OWNER))
+        paid = await fake.wait_for_message(
+            lambda m: m.message_id == listing.message_id and "Paid · page 1 of 1" in (m.text or ""), timeout=WAIT
+        )
+        assert re.findall(r"Item (\d)", paid.text) == ["6"]
+        await _answer(fake, _press(fake, paid, f"l:cancelled:0:{OWNER}", OWNER))
+        cancelled = await fake.wait_for_message(
+            lambda m: m.message_id == listing.message_id and "Cancelled · page" in (m.text or ""), timeout=WAIT
+        )
+        assert re.findall(r"Item (\d)", cancelled.text) == ["7"]
+        await _answer(fake, _press(fake, cancelled, f"l:active:0:{OWNER}", OWNER))
+        active = await fake.wait_for_message(
+            lambda m: m.message_id == listing.message_id and "Waiting · page" in (m.text or ""), timeout=WAIT
+        )
+        assert re.findall(r"Item (\d)", active.text) == ["5", "4", "3", "2", "1"] and "5 links" in active.text
 
-            # A link's button opens its card as a new QR photo.
-            count = len(fake.sent(OWNER))
-            item3 = await _link(db, "Item 3")
-            await _answer(fake, _press(fake, active, f"c:o:{item3.id}", OWNER))
-            opened = await fake.wait_for_message(
-                lambda m: m in fake.sent(OWNER)[count:] and m.kind == "photo", timeout=WAIT
-            )
-            assert "Item 3" in opened.text and _qr_payload(opened.photo) == item3.link_url
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        # A link's button opens its card as a new QR photo.
+        count = len(fake.sent(OWNER))
+        item3 = await _link(db, "Item 3")
+        await _answer(fake, _press(fake, active, f"c:o:{item3.id}", OWNER))
+        opened = await fake.wait_for_message(
+            lambda m: m in fake.sent(OWNER)[count:] and m.kind == "photo", timeout=WAIT
+        )
+        assert "Item 3" in opened.text and _qr_payload(opened.photo) == item3.link_url

@@ -7,17 +7,15 @@ gateway, on SQLite and on PostgreSQL; people talk to it in private and in a grou
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.services.team import code_hash
 from storage.models import Invite, utcnow
-from tests.e2e.harness import BotProcess, Database, is_setup_offer
+from tests.e2e.harness import is_setup_offer, running_bot
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.e2e
@@ -30,21 +28,6 @@ NEWCOMER = 7007
 GROUP = -100_222_333_444
 NAMES = {OWNER: "Olga", ADMIN: "Ada", AGENT: "Ali", SUPPORT: "Sue", NEWCOMER: "Nia"}
 WAIT = 20.0
-
-
-@asynccontextmanager
-async def running_bot(database_url: str, data_dir: Path) -> AsyncIterator[tuple[FakeTelegram, BotProcess, Database]]:
-    """The bot with one owner, its fake Telegram, and a look into its database."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=data_dir, admin_ids=str(OWNER))
-        db = Database(database_url)
-        await bot.start()
-        try:
-            yield fake, bot, db
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
 
 
 async def say(
@@ -98,7 +81,7 @@ async def _edited_to(fake: FakeTelegram, message: SentMessage, phrase: str) -> S
 
 async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: str, tmp_path) -> None:
     """An invite works once and not after expiry; support cannot create; a removed agent is refused at once."""
-    async with running_bot(database_url, tmp_path / "data") as (fake, _bot, db):
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER)) as (fake, _bot, db, _people):
         # Telegram shows each kind of chat its own command menu, and the owner's private chat the owner's.
         await fake.wait_for_call("setMyCommands", lambda c: c.params.get("scope", {}).get("type") == "all_group_chats")
         await fake.wait_for_call("setMyCommands", lambda c: c.params.get("scope", {}).get("chat_id") == OWNER)
@@ -159,7 +142,7 @@ async def test_invites_grant_roles_once_and_removal_is_immediate(database_url: s
 
 async def test_settings_shape_the_next_link_and_audit_is_for_owners(database_url: str, tmp_path) -> None:
     """/settings buttons change the group's currency and expiry for the next link; /audit shows it to owners only."""
-    async with running_bot(database_url, tmp_path / "data") as (fake, _bot, db):
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER)) as (fake, _bot, db, _people):
         assert "You are an admin here now" in (await join(fake, "admin", ADMIN)).text
 
         panel = await say(fake, "/settings", user_id=OWNER, in_group=True)
@@ -201,7 +184,7 @@ async def test_settings_shape_the_next_link_and_audit_is_for_owners(database_url
 
 async def test_paid_also_reaches_the_agent_privately_when_asked(database_url: str, tmp_path) -> None:
     """With /notifyme on, paying a link made in a group says Paid in the group and in the agent's private chat."""
-    async with running_bot(database_url, tmp_path / "data") as (fake, _bot, _db):
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER)) as (fake, _bot, _db, _people):
         await join(fake, "agent", AGENT)
         assert "Done" in (await say(fake, "/notifyme on", user_id=AGENT)).text
         assert "I also tell you here in private" in (await say(fake, "/notifyme", user_id=AGENT)).text

@@ -18,9 +18,9 @@ from bot.botapi.markup import clip, visible_text
 from bot.chat import texts
 from bot.chat.texts.lists import PHONE_DESCRIPTION_UNITS
 from storage.models import Link
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import Database, running_bot
 from tests.e2e.people import WAIT, People, entity_texts
-from tests.fakes.telegram_api import FakeTelegram, SentMessage
+from tests.fakes.telegram_api import SentMessage
 from tests.fakes.telegram_markup import parse_text, utf16_length
 
 pytestmark = pytest.mark.e2e
@@ -127,28 +127,18 @@ async def _named_boss(people: People) -> SentMessage:
 
 async def test_typed_text_is_shown_as_typed_everywhere(database_url: str, tmp_path) -> None:
     """Amount errors, descriptions, names, search words, setting values and arguments never become markup."""
-    async with FakeTelegram() as fake:
-        admins = f"{OWNER},{TESTER}"
-        bot = BotProcess(
-            fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=admins, DEFAULT_CURRENCY="USD"
-        )
-        db = Database(database_url)
-        await bot.start()
-        people = People(fake, db, NAMES)
-        try:
-            await people.add_members({BOSS: "agent"}, OWNER)
-            await asyncio.gather(_typed_back(people), _description_everywhere(people, db), _named_boss(people))
+    async with running_bot(
+        database_url, tmp_path, admin_ids=f"{OWNER},{TESTER}", DEFAULT_CURRENCY="USD", names=NAMES
+    ) as (fake, _bot, db, people):
+        await people.add_members({BOSS: "agent"}, OWNER)
+        await asyncio.gather(_typed_back(people), _description_everywhere(people, db), _named_boss(people))
 
-            boss_link = next(link for link in await db.links() if link.description == BOSS_DESCRIPTION)
-            story = await people.ask(f"/status {boss_link.merchant_link_id}", OWNER, contains="Timeline")
-            _shows(story, f"Made by {BOSS_NAME}", "/status, made by")
-            _shows(story, f"cancelled: by {BOSS_NAME}", "/status, cancelled by")
-            _shows(await people.ask("/team", OWNER, contains="Team"), BOSS_NAME, "/team")
-            audit = await people.ask("/audit", OWNER, contains="Audit log")
-            _shows(audit, f"{BOSS_NAME} (", "/audit, who")
-            _shows(audit, DESCRIPTION, "/audit, what")
-            assert not [m for m in fake.sent() if m.text == visible_text(texts.internal_error())]
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        boss_link = next(link for link in await db.links() if link.description == BOSS_DESCRIPTION)
+        story = await people.ask(f"/status {boss_link.merchant_link_id}", OWNER, contains="Timeline")
+        _shows(story, f"Made by {BOSS_NAME}", "/status, made by")
+        _shows(story, f"cancelled: by {BOSS_NAME}", "/status, cancelled by")
+        _shows(await people.ask("/team", OWNER, contains="Team"), BOSS_NAME, "/team")
+        audit = await people.ask("/audit", OWNER, contains="Audit log")
+        _shows(audit, f"{BOSS_NAME} (", "/audit, who")
+        _shows(audit, DESCRIPTION, "/audit, what")
+        assert not [m for m in fake.sent() if m.text == visible_text(texts.internal_error())]
