@@ -143,6 +143,8 @@ async def send_card(delivery: Delivery) -> None:
         if current is None:
             return
         current.card_message_id = sent.message_id
+        # Where it was posted, which is where it stays: a group upgraded to a supergroup meanwhile keeps it.
+        current.card_chat_id = delivery.message.chat_id
         changed_meanwhile = current.status != link.status
         if changed_meanwhile:
             # Paid (or cancelled) while the card was on its way: its edit found no card, so queue one now.
@@ -166,7 +168,7 @@ async def update_card(delivery: Delivery) -> None:
     caption, buttons = await card_view(delivery.sessions, link)
     await sending.edit_caption(
         delivery.bot,
-        link.chat_id,
+        card_chat(link),
         link.card_message_id,
         caption,
         buttons=buttons,
@@ -187,12 +189,12 @@ async def send_paid(delivery: Delivery) -> None:
         payment = await session.get(Payment, payload["payment_id"])
     if payment is None:
         raise Undeliverable(f"payment {payload['payment_id']} no longer exists")
-    in_card_chat = delivery.message.chat_id == link.chat_id
+    in_link_chat = delivery.message.chat_id == link.chat_id
     async with read_session(delivery.sessions) as session:
         chat = await repo.get_chat(session, link.chat_id)
     place = _place(chat)
     # In a group, where several people make links, it says whose link it was; the private copy says where.
-    if in_card_chat:
+    if in_link_chat:
         text = texts.paid_message(link, payment, made_by=place is not None)
     else:
         text = texts.paid_message(link, payment, place=place or _group_of(link))
@@ -200,7 +202,7 @@ async def send_paid(delivery: Delivery) -> None:
         delivery.bot,
         delivery.message.chat_id,
         text,
-        reply_to=link.card_message_id if in_card_chat else None,
+        reply_to=_card_here(link, delivery.message.chat_id),
         priority=Priority.ANNOUNCE,
         booked=True,
     )
@@ -217,12 +219,11 @@ async def send_refund(delivery: Delivery) -> None:
         refund = await session.get(Refund, payload["refund_id"])
     if refund is None:
         raise Undeliverable(f"refund {payload['refund_id']} no longer exists")
-    in_card_chat = delivery.message.chat_id == link.chat_id
     await sending.send_text(
         delivery.bot,
         delivery.message.chat_id,
         texts.refund_message(link, refund, Decimal(payload["remaining"])),
-        reply_to=link.card_message_id if in_card_chat else None,
+        reply_to=_card_here(link, delivery.message.chat_id),
         priority=Priority.ANNOUNCE,
         booked=True,
     )
@@ -286,13 +287,13 @@ async def send_reminder(delivery: Delivery) -> None:
         return  # paid, cancelled or expired since it was queued: a reminder would be wrong now
     async with read_session(delivery.sessions) as session:
         chat = await repo.get_chat(session, link.chat_id)
-    in_card_chat = delivery.message.chat_id == link.chat_id
+    in_link_chat = delivery.message.chat_id == link.chat_id
     await sending.send_text(
         delivery.bot,
         delivery.message.chat_id,
-        texts.reminder(link, None if in_card_chat else _place(chat)),
+        texts.reminder(link, None if in_link_chat else _place(chat)),
         buttons=keyboards.reminder_keyboard(link),
-        reply_to=link.card_message_id if in_card_chat else None,
+        reply_to=_card_here(link, delivery.message.chat_id),
         priority=Priority.ANNOUNCE,
         booked=True,
     )
@@ -360,6 +361,16 @@ async def update_shared(delivery: Delivery) -> None:
         priority=PRIORITY,
         booked=True,
     )
+
+
+def card_chat(link: Link) -> int:
+    """The chat the link's card was posted in (a group's old id after it became a supergroup)."""
+    return link.card_chat_id if link.card_chat_id is not None else link.chat_id
+
+
+def _card_here(link: Link, chat_id: int) -> int | None:
+    """The card's message id to reply to, when the card is in this chat: an id means nothing in another chat."""
+    return link.card_message_id if card_chat(link) == chat_id else None
 
 
 def _place(chat: Chat | None) -> str | None:

@@ -40,6 +40,7 @@ from bot.services.access import AccessService
 from bot.services.attempts import FailedAttempts
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaults, ChatDefaultsService
+from bot.services.chat_moves import ChatMoves
 from bot.services.daily_summary import DailySummaries
 from bot.services.drafts import DraftService
 from bot.services.exports import ExportService
@@ -129,6 +130,8 @@ class PaylinkApp:
         )
         self.people = PeopleService(self.sessions, default_language=settings.default_language)
         self.readers = Readers(self.people, self.chat_defaults)
+        # A group upgraded to a supergroup, heard of in an update or in a refused send; its messages go at once.
+        self.chat_moves = ChatMoves(self.sessions, on_moved=lambda: self.dispatcher.wake())
 
     def _outbox_dispatcher(self) -> OutboxDispatcher:
         """The worker that delivers every queued message through PTB's bot, paced by the send budget."""
@@ -141,6 +144,7 @@ class PaylinkApp:
             owner_chat_ids=settings.admin_user_ids,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
             readers=self.readers,
+            moves=self.chat_moves,
         )
 
     def _build_money_services(self) -> None:
@@ -241,6 +245,7 @@ class PaylinkApp:
             exports=ExportService(self.sessions),
             environment=settings.payermax_env,
             shared=SharedMessages(self.sessions, on_enqueued=self.dispatcher.wake),
+            chat_moves=self.chat_moves,
         )
 
     def _web_app(self) -> Starlette:

@@ -29,6 +29,7 @@ from bot.botapi.budget import Booking, SendBudget
 from bot.botapi.errors import UNEXPECTED_ATTEMPTS, Decision, Verdict, classify
 from bot.i18n.reader import Reader, reading_as
 from bot.outbox_leases import Held, SendLeases
+from bot.services.chat_moves import ChatMoves
 from bot.services.readers import Readers
 from bot.web import metrics
 from storage import repo
@@ -71,6 +72,7 @@ class OutboxDispatcher:
         lease: timedelta = LEASE,
         readers: Readers | None = None,
         first_backoff_seconds: float = FIRST_BACKOFF_SECONDS,
+        moves: ChatMoves | None = None,
     ) -> None:
         self._sessions = sessions
         self._bot = bot
@@ -83,6 +85,7 @@ class OutboxDispatcher:
         self._leases = SendLeases(sessions, lease)
         self._readers = readers  # who reads each chat: its language and zone (English in UTC without it)
         self._first_backoff = first_backoff_seconds
+        self._moves = moves if moves is not None else ChatMoves(sessions, on_moved=self.wake)
         self._wake = asyncio.Event()
         self._booked_until = 0.0  # the latest send slot booked so far (monotonic clock)
         self._backlog_due = 0.0  # when the backlog gauge is next refreshed (monotonic clock)
@@ -240,6 +243,8 @@ class OutboxDispatcher:
             log.warning("outbox message %s (%s) failed unexpectedly", message.id, message.kind, exc_info=error)
         if decision.verdict == Verdict.RETRY:
             await self._retry(message, decision)
+        elif decision.verdict == Verdict.MOVED:
+            await self._moved(message, decision)
         elif decision.verdict == Verdict.GIVE_UP:
             await self._give_up(message, decision.reason)
         else:
@@ -272,6 +277,25 @@ class OutboxDispatcher:
             )
         if decision.network:
             self._backing_off[message.id] = when
+
+    async def _moved(self, message: OutboxMessage, decision: Decision) -> None:
+        """The group became a supergroup: move the chat's rows to its new id, and send this message there at once.
+
+        The send is not counted: Telegram refused the address, not the message. The chat's other
+        pending messages were moved with it and go to the new id in their turn; one refused the same
+        way meanwhile finds the move made and is sent again too. A message that still has the old
+        address after the move (a move refused) is retried as any failure, counted, so it cannot loop.
+        """
+        if message.id is None or decision.moved_to is None:
+            return
+        moved = await self._moves.move(message.chat_id, decision.moved_to)
+        async with read_session(self._sessions) as session:
+            readdressed = await repo.outbox_chat_id(session, message.id) != message.chat_id
+        if moved.refused is not None or not readdressed:
+            why = moved.refused.value if moved.refused is not None else "still addressed to the old id"
+            await self._retry(message, Decision(Verdict.RETRY, f"{decision.reason}, not moved: {why}"))
+            return
+        await self._retry(message, Decision(Verdict.RETRY, decision.reason, wait=0.0, counts=False))
 
     async def _recovered(self) -> None:
         """Telegram answers again: messages backing off from the outage are due now, not in minutes."""

@@ -320,6 +320,10 @@ class Link(SQLModel, table=True):
     qr_code_url: str | None = Field(default=None, max_length=256)
     expires_at: datetime | None = _time_column()
     card_message_id: int | None = _telegram_id(nullable=True)
+    # The chat the card was posted in (None: the link's chat, as before this was recorded). A group
+    # upgraded to a supergroup moves its links to the new id, but its cards stay messages of the old group,
+    # where the Bot API still lets the bot edit them (only sending there is refused).
+    card_chat_id: int | None = _telegram_id(nullable=True)
     failure_code: str | None = Field(default=None, max_length=64)
     failure_message: str | None = Field(default=None, max_length=512)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
@@ -591,3 +595,13 @@ class TeamSettings(SQLModel, table=True):
     # The group every payment of the team is also posted to (None: no payments feed).
     feed_chat_id: int | None = _telegram_id(nullable=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ChatMove(SQLModel, table=True):
+    """A group that became a supergroup: its rows were moved from the old chat id to the new one, once."""
+
+    __tablename__ = "chat_moves"
+
+    old_chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    new_chat_id: int = _telegram_id()
+    moved_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

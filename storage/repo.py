@@ -397,6 +397,12 @@ async def renew_outbox_leases(
     return [row_id for row_id in (await session.execute(statement)).scalars() if row_id is not None]
 
 
+async def outbox_chat_id(session: AsyncSession, message_id: int) -> int | None:
+    """The chat an outbox message is addressed to now."""
+    statement = select(col(OutboxMessage.chat_id)).where(col(OutboxMessage.id) == message_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def outbox_backlog(session: AsyncSession) -> int:
     """How many messages wait to be sent."""
     statement = select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status) == OutboxStatus.PENDING)

@@ -1,4 +1,4 @@
-"""What a failed Bot API call means for a message that must get through: retry, give up, or failed.
+"""What a failed Bot API call means for a message that must get through: retry, moved, give up, or failed.
 
 A pure function, as stripe-python's ``_should_retry``: the outbox asks :func:`classify` and acts,
 so the rules are in one place and testable without Telegram.
@@ -6,6 +6,8 @@ so the rules are in one place and testable without Telegram.
     RETRY     the failure is passing (network, 5xx, 429, a surprise): try again later, a bounded
               number of times (fewer for surprises, such as an answer that could not be read,
               which rarely heal)
+    MOVED     the group became a supergroup with a new chat id (``moved_to``): move the chat's rows
+              there and send again to the new id; not an attempt (the message was never refused)
     GIVE_UP   the chat cannot receive from the bot (blocked, kicked, deleted): stop, tell the owners
     FAILED    Telegram refuses this exact request; sending it again would repeat the refusal
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.botapi.pacing import retry_seconds
 
@@ -29,6 +31,7 @@ class Verdict(StrEnum):
     """What to do with a message after a failed attempt."""
 
     RETRY = "retry"
+    MOVED = "moved"
     GIVE_UP = "give_up"
     FAILED = "failed"
 
@@ -47,6 +50,7 @@ class Decision:
     counts: bool = True  # whether this attempt counts toward the limit
     max_attempts: int = MAX_ATTEMPTS
     network: bool = False  # a connection problem: retry as soon as Telegram answers again
+    moved_to: int | None = None  # MOVED: the chat's new id
 
 
 def classify(error: BaseException) -> Decision:
@@ -54,6 +58,10 @@ def classify(error: BaseException) -> Decision:
     if isinstance(error, RetryAfter):
         wait = retry_seconds(error)
         return Decision(Verdict.RETRY, f"429 retry after {wait}s", wait=wait, counts=False)
+    if isinstance(error, ChatMigrated):
+        # Telegram's 400 "group chat was upgraded to a supergroup chat" with parameters.migrate_to_chat_id.
+        new_chat_id = int(error.new_chat_id)
+        return Decision(Verdict.MOVED, f"moved to supergroup {new_chat_id}", counts=False, moved_to=new_chat_id)
     if isinstance(error, Forbidden):
         return Decision(Verdict.GIVE_UP, str(error))
     if isinstance(error, BadRequest):

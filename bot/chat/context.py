@@ -18,6 +18,7 @@ from bot.services.access import AccessService
 from bot.services.actors import Actor
 from bot.services.audit import AuditLog
 from bot.services.chat_defaults import ChatDefaultsService
+from bot.services.chat_moves import ChatMoves
 from bot.services.drafts import DraftService
 from bot.services.exports import ExportService
 from bot.services.feed import PaymentsFeed
@@ -58,6 +59,7 @@ class Services:
     exports: ExportService
     environment: str  # PAYERMAX_ENV: sandbox, uat or production (what /start tells people)
     shared: SharedMessages
+    chat_moves: ChatMoves  # a group upgraded to a supergroup: its rows move to the new chat id
 
 
 class BotData:

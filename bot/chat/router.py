@@ -27,6 +27,7 @@ from bot.chat import (
     keyboards,
     language,
     lists,
+    moves,
     reading,
     refunds,
     reports,
@@ -117,6 +118,8 @@ def register(application: PaylinkApplication) -> None:
     application.add_handler(CallbackQueryHandler(audit.audit_page, pattern=audit.PAGE_PATTERN))
     application.add_handler(CallbackQueryHandler(creation.question_answered, pattern=f"^{keyboards.QUESTION_PREFIX}:"))
     application.add_handler(InlineQueryHandler(cards.share_inline))
+    # A group upgraded to a supergroup: Telegram's service messages (either one) move it to its new id.
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, moves.chat_migrated))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, creation.draft_step))
     application.add_handler(MessageHandler(filters.COMMAND, welcome.unknown_command))
     # After the command's own answer: a new chat's owner or admin is offered its set-up once.

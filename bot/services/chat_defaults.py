@@ -49,6 +49,7 @@ _STORED_AS = {
     "reminder_seconds": ("reminder_seconds", "reminders"),
     "summary_minute": ("daily_summary_minute", "daily summary"),
 }
+_STORED_WITH = {"summary_minute": ("daily_summary_set_at",)}  # written together with the setting's own column
 MINUTES_A_DAY = 24 * 60
 OFF_WORDS = frozenset({"off", "no", "none", "-"})
 _TIME_OF_DAY = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?$")
@@ -84,6 +85,11 @@ class ChatRef:
     id: int
     type: str
     title: str | None = None
+
+
+def setting_columns() -> dict[str, tuple[str, ...]]:
+    """Each chat setting as the audit log names it, and the chat columns that hold it."""
+    return {subject: (column, *_STORED_WITH.get(name, ())) for name, (column, subject) in _STORED_AS.items()}
 
 
 def minute_text(minute: int) -> str:

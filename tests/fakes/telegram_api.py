@@ -306,6 +306,43 @@ class FakeTelegram:
         )
         return query_id
 
+    def upgrade_group(self, old_chat_id: int, new_chat_id: int) -> None:
+        """The group becomes a supergroup with a new id (an admin turned on topics, or history for new members).
+
+        From now on the Bot API answers a send (or chat action) to the old id with 400 "group chat was
+        upgraded to a supergroup chat" and ``parameters.migrate_to_chat_id``; the messages already in
+        the old group can still be edited there, under the old id, as Telegram's Bot API allows. The
+        supergroup's message ids start afresh. :meth:`announce_upgrade` delivers the service messages.
+        """
+        self._faults.upgrade_chat(old_chat_id, new_chat_id)
+
+    def announce_upgrade(
+        self,
+        old_chat_id: int,
+        new_chat_id: int,
+        *,
+        user_id: int,
+        first_name: str = "Ann",
+        language_code: str = "en",
+        order: tuple[str, ...] = ("to", "from"),
+    ) -> list[int]:
+        """Deliver Telegram's service messages of an upgrade, in this order; returns their update ids.
+
+        "to": ``migrate_to_chat_id`` in the old group; "from": ``migrate_from_chat_id`` in the supergroup.
+        """
+        user = self._user(user_id, first_name, None, language_code)
+        updates = []
+        for which in order:
+            if which == "to":
+                fields, chat_id, chat_type = {"migrate_to_chat_id": new_chat_id}, old_chat_id, "group"
+            elif which == "from":
+                fields, chat_id, chat_type = {"migrate_from_chat_id": old_chat_id}, new_chat_id, "supergroup"
+            else:
+                raise ValueError(f"an upgrade announces 'to' and 'from', not {which!r}")
+            message = self._messages.add_service_message(chat_id, chat_type, user, fields)
+            updates.append(self._updates.push("message", message))
+        return updates
+
     def redeliver(self, update_id: int) -> None:
         """Deliver an update once more with the same update_id (a webhook retry after a timeout)."""
         self._updates.redeliver(update_id)

@@ -6,7 +6,14 @@ import math
 import time
 from http import HTTPStatus
 
-from tests.fakes.telegram_protocol import ApiError, GarbledAnswer, JSONDict, flood_wait, status_error
+from tests.fakes.telegram_protocol import (
+    ApiError,
+    GarbledAnswer,
+    JSONDict,
+    flood_wait,
+    status_error,
+    upgraded_to_supergroup,
+)
 
 
 class TokenBucket:
@@ -33,8 +40,10 @@ class FaultInjector:
     """Decides whether a call fails before the fake acts on it.
 
     Injected faults (fail_next, fail_for, retry_after) hit calls that create or edit a message;
-    a blocked chat also refuses chat actions; a garbled chat gets an answer the client cannot read
-    for its message sends and edits. Flood limits, when enforced, count message sends
+    a blocked chat also refuses chat actions; a group upgraded to a supergroup refuses what writes to
+    it (sends, chat actions), naming the new id, while its messages can still be edited there, as the
+    Bot API does; a garbled chat gets an answer the client cannot read for its message sends and
+    edits. Flood limits, when enforced, count message sends
     (and, with `limit_edits`, edits too, as Telegram does under floods of them) against Telegram's
     documented limits: about 30 messages a second overall, one a second per private chat and 20 a
     minute per group, each with a small burst allowance.
@@ -60,6 +69,7 @@ class FaultInjector:
         self._retry_after_seconds = 0
         self._blocked_chats: set[int] = set()
         self._garbled_chats: dict[int, tuple[bytes, str]] = {}
+        self._upgraded_chats: dict[int, int] = {}  # old group id -> its supergroup's id
         self._overall = TokenBucket(self.OVERALL_PER_SECOND, self.OVERALL_BURST)
         self._per_chat: dict[int, TokenBucket] = {}
 
@@ -79,6 +89,10 @@ class FaultInjector:
         """Calls that write to the chat answer 403 from now on."""
         self._blocked_chats.add(chat_id)
 
+    def upgrade_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Sends and chat actions to the old group answer 400 with migrate_to_chat_id from now on."""
+        self._upgraded_chats[old_chat_id] = new_chat_id
+
     def garble_chat(self, chat_id: int, body: bytes, content_type: str) -> None:
         """Sends and edits in this chat get a 200 carrying ``body`` instead of the API's answer, and change nothing."""
         self._garbled_chats[chat_id] = (body, content_type)
@@ -89,6 +103,9 @@ class FaultInjector:
         if not changes_messages and method not in self.CHAT_ACTIONS:
             return
         chat_id = params.get("chat_id")
+        if chat_id in self._upgraded_chats and method not in self.MESSAGE_EDITS:
+            # The Bot API refuses only writing to an upgraded group; its messages stay editable there.
+            raise upgraded_to_supergroup(self._upgraded_chats[chat_id])
         if chat_id in self._blocked_chats:
             reason = "bot was blocked by the user"
             if isinstance(chat_id, int) and chat_id < 0:

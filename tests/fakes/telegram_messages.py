@@ -156,6 +156,18 @@ class MessageStore:
         self._user_messages[(chat_id, message["message_id"])] = message
         return message
 
+    def add_service_message(self, chat_id: int, chat_type: str, sender: JSONDict, fields: JSONDict) -> JSONDict:
+        """Store a service message (a chat event, such as ``migrate_to_chat_id``) and return it as in an update."""
+        message: JSONDict = {
+            "message_id": self._next_message_id(chat_id),
+            "from": sender,
+            "chat": self._remember_chat(chat_id, chat_type, sender),
+            "date": _now(),
+            **fields,
+        }
+        self._user_messages[(chat_id, message["message_id"])] = message
+        return message
+
     def find_sent(self, chat_id: int, message_id: int) -> SentMessage | None:
         """The bot's message with that id in that chat, if it sent one."""
         return self._sent_by_key.get((chat_id, message_id))

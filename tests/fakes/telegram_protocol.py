@@ -50,19 +50,23 @@ _STRING_PARAMS = frozenset(
 
 
 class ApiError(Exception):
-    """A Bot API error answer: HTTP status = error_code, and an optional retry_after."""
+    """A Bot API error answer: HTTP status = error_code, and optional parameters (retry_after, migrate_to_chat_id)."""
 
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self, status: int, description: str, retry_after: int | None = None, migrate_to_chat_id: int | None = None
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def body(self) -> JSONDict:
-        """The JSON body Telegram sends with this error."""
+        """The JSON body Telegram sends with this error (ResponseParameters as ``parameters``)."""
         body: JSONDict = {"ok": False, "error_code": self.status, "description": self.description}
-        if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
+        parameters = {"retry_after": self.retry_after, "migrate_to_chat_id": self.migrate_to_chat_id}
+        if any(value is not None for value in parameters.values()):
+            body["parameters"] = {name: value for name, value in parameters.items() if value is not None}
         return body
 
 
@@ -86,6 +90,15 @@ PROXY_PAGE = (
 def bad_request(reason: str) -> ApiError:
     """A 400 answer; PTB raises telegram.error.BadRequest with the reason capitalised."""
     return ApiError(HTTPStatus.BAD_REQUEST, f"Bad Request: {reason}")
+
+
+def upgraded_to_supergroup(new_chat_id: int) -> ApiError:
+    """The 400 the Bot API answers a write to a group that became a supergroup; PTB raises ChatMigrated(new_chat_id)."""
+    return ApiError(
+        HTTPStatus.BAD_REQUEST,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        migrate_to_chat_id=new_chat_id,
+    )
 
 
 def flood_wait(seconds: int) -> ApiError:

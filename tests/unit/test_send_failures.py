@@ -57,9 +57,16 @@ def test_network_trouble_is_retried_long_and_marked_as_network(error: Exception)
 
 
 def test_another_telegram_error_is_retried_long() -> None:
-    decision = classify(ChatMigrated(-100_123))
+    decision = classify(TelegramError("Conflict: terminated by other getUpdates request"))
     assert (decision.verdict, decision.network, decision.max_attempts) == (Verdict.RETRY, False, MAX_ATTEMPTS)
     assert decision.reason.startswith("telegram: ")
+
+
+def test_a_group_upgraded_to_a_supergroup_is_a_move_to_its_new_id_not_an_attempt() -> None:
+    """Telegram's 400 with migrate_to_chat_id (PTB's ChatMigrated): send again to the new id, uncounted."""
+    decision = classify(ChatMigrated(-100_123))
+    assert (decision.verdict, decision.moved_to, decision.counts) == (Verdict.MOVED, -100_123, False)
+    assert "-100123" in decision.reason
 
 
 @pytest.mark.parametrize(
