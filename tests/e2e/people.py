@@ -51,7 +51,7 @@ class People:
         self.usernames = dict(usernames or {})  # Telegram @usernames (without the @) of those who have one
         self.languages = dict(languages or {})  # their Telegram app's language, when not English
 
-    def say(self, text: str, user_id: int, chat_id: int | None = None) -> int:
+    def say(self, text: str, user_id: int, chat_id: int | None = None, chat_type: str = "group") -> int:
         """A person writes in their private chat, or in a group when chat_id is given; returns the update id."""
         who = {
             "user_id": user_id,
@@ -61,7 +61,7 @@ class People:
         }
         if chat_id is None:
             return self.fake.send_text(text, **who)
-        return self.fake.send_text(text, chat_id=chat_id, chat_type="group", **who)
+        return self.fake.send_text(text, chat_id=chat_id, chat_type=chat_type, **who)
 
     async def reply(self, chat_id: int, after: int, contains: str = "") -> SentMessage:
         """The first message the bot sent to this chat after the first ``after`` ones, containing this text."""
@@ -75,11 +75,13 @@ class People:
             timeout=WAIT,
         )
 
-    async def ask(self, text: str, user_id: int, chat_id: int | None = None, contains: str = "") -> SentMessage:
+    async def ask(
+        self, text: str, user_id: int, chat_id: int | None = None, contains: str = "", chat_type: str = "group"
+    ) -> SentMessage:
         """Write and wait for the bot's answer in the same chat."""
         where = user_id if chat_id is None else chat_id
         count = len(self.fake.sent(where))
-        self.say(text, user_id, chat_id)
+        self.say(text, user_id, chat_id, chat_type)
         return await self.reply(where, count, contains)
 
     def press(self, message: SentMessage, data: str, user_id: int) -> str:

@@ -1,0 +1,132 @@
+"""A group upgraded to a supergroup keeps its links, settings and news, end to end.
+
+A seller's group makes a link; then an admin upgrades the group (turns on topics, or history for
+new members) and Telegram gives it a new chat id, refusing sends to the old one with a 400 that
+names the new id. The customer pays: "Paid" arrives in the supergroup once, the card (a message
+of the old group, which the Bot API still edits there) turns PAID, /links in the supergroup shows
+the link, and the group's currency is still its default. The bot hears of the upgrade either from
+Telegram's two service messages or from the refused send itself. The real application runs as a
+subprocess against the fake Bot API and its embedded sandbox, on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import col
+
+from storage.models import Link, OutboxKind, OutboxMessage, OutboxStatus
+from tests.e2e.harness import BotProcess, Database
+from tests.e2e.people import WAIT, People, pay
+from tests.fakes.telegram_api import FakeTelegram, SentMessage
+
+pytestmark = pytest.mark.e2e
+
+OWNER = 1001
+AGENT = 2001
+OLD = -4_500_600  # a basic group's id
+NEW = -100_4_500_600  # the supergroup it becomes
+NAMES = {OWNER: "Olga", AGENT: "Ann"}
+SUPERGROUP = "supergroup"
+
+
+def _url(card: SentMessage) -> str:
+    match = re.search(r"Pay here: (\S+)", card.text or "")
+    assert match, card.text
+    return match.group(1)
+
+
+def _paid(fake: FakeTelegram, chat_id: int) -> list[SentMessage]:
+    return [m for m in fake.sent(chat_id) if (m.text or "").startswith("✅ Paid: IDR")]
+
+
+async def _link(db: Database, description: str) -> Link:
+    return next(link for link in await db.links() if link.description == description)
+
+
+async def _paid_outbox(db: Database) -> OutboxMessage:
+    async with db.sessions() as session:
+        statement = select(OutboxMessage).where(col(OutboxMessage.kind) == OutboxKind.PAID)
+        [message] = (await session.execute(statement)).scalars().all()
+    return message
+
+
+async def _a_link_in_the_group(people: People, db: Database) -> tuple[SentMessage, Link]:
+    """The owner sets the group's currency; Ann makes a link there."""
+    await people.ask("/settings currency IDR", OWNER, OLD, contains="IDR")
+    card = await people.ask("/link 150000 Winter shoes", AGENT, OLD, contains="Link ID")
+    return card, await _link(db, "Winter shoes")
+
+
+async def _the_supergroup_carries_on(fake: FakeTelegram, people: People, db: Database, card: SentMessage) -> None:
+    """After payment: Paid once in the supergroup, the card PAID where it is, /links and the currency kept."""
+    await pay(_url(card))
+    paid = await fake.wait_for_message(lambda m: m in _paid(fake, NEW), timeout=WAIT)
+    assert "Winter shoes" in (paid.text or "") and "Link by Ann" in (paid.text or "")
+    # Not a reply: the card's message id belongs to the old group, and in the supergroup means another message.
+    assert paid.reply_to_message_id is None
+    edited = await fake.wait_for_message(
+        lambda m: m.chat_id == OLD and m.message_id == card.message_id and "PAID" in (m.text or ""), timeout=WAIT
+    )
+    assert "Pay here" not in (edited.text or "")
+
+    listing = await people.ask("/links", AGENT, NEW, contains="Links in this chat", chat_type=SUPERGROUP)
+    assert "150,000" in (listing.text or "")
+    # The group's currency is the supergroup's: no question, an IDR link.
+    boots = await people.ask("/link 99000 Boots", AGENT, NEW, contains="Link ID", chat_type=SUPERGROUP)
+    assert "IDR" in (boots.text or "")
+    await people.settled()
+    assert len(_paid(fake, NEW)) == 1 and _paid(fake, OLD) == []
+    message = await _paid_outbox(db)
+    assert (message.status, message.chat_id, message.attempts) == (OutboxStatus.SENT, NEW, 0)
+    assert {link.chat_id for link in await db.links()} == {NEW}
+
+
+async def test_the_service_messages_move_the_group_before_the_customer_pays(database_url: str, tmp_path) -> None:
+    """Telegram's migrate_from / migrate_to messages (the supergroup's first): everything follows the new id."""
+    async with FakeTelegram() as fake:
+        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
+        db = Database(database_url)
+        people = People(fake, db, NAMES)
+        await bot.start()
+        try:
+            await people.add_members({AGENT: "agent"}, OWNER)
+            card, _ = await _a_link_in_the_group(people, db)
+
+            fake.upgrade_group(OLD, NEW)
+            fake.announce_upgrade(OLD, NEW, user_id=OWNER, first_name="Olga", order=("from", "to"))
+            await people.settled()
+            assert (await _link(db, "Winter shoes")).chat_id == NEW
+
+            await _the_supergroup_carries_on(fake, people, db, card)
+            refused = [c for c in fake.calls if c.params.get("chat_id") == OLD and c.status == 400]
+            assert refused == []  # the bot knew before it had anything to say
+        finally:
+            exit_code = await bot.stop()
+            await db.close()
+        assert exit_code == 0
+
+
+async def test_a_refused_paid_moves_the_group_and_goes_to_the_new_id_once(database_url: str, tmp_path) -> None:
+    """No service message reached the bot: the refused "Paid" names the new id; it moves and sends it there."""
+    async with FakeTelegram() as fake:
+        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
+        db = Database(database_url)
+        people = People(fake, db, NAMES)
+        await bot.start()
+        try:
+            await people.add_members({AGENT: "agent"}, OWNER)
+            card, _ = await _a_link_in_the_group(people, db)
+            await people.settled()
+
+            fake.upgrade_group(OLD, NEW)
+            await _the_supergroup_carries_on(fake, people, db, card)
+
+            refused = [c for c in fake.calls if c.params.get("chat_id") == OLD and c.status == 400]
+            assert [c.method for c in refused] == ["sendMessage"]  # the one "Paid", sent again to the new id
+        finally:
+            exit_code = await bot.stop()
+            await db.close()
+        assert exit_code == 0
