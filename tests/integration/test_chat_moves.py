@@ -25,7 +25,7 @@ from bot.services.chat_moves import ChatMoves, Refused
 from bot.services.daily_summary import dedupe_key
 from bot.services.feed import PaymentsFeed
 from storage import repo
-from storage.db import create_engine, session_factory, upgrade
+from storage.db import create_engine, session_factory
 from storage.models import (
     AuditEvent,
     Chat,
@@ -52,9 +52,8 @@ TODAY = date(2026, 12, 7)
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    await upgrade(engine)
+async def sessions(migrated_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(migrated_database_url)
     yield session_factory(engine)
     await engine.dispose()
 
