@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.private import log_tightened, private_sqlite_files
+from storage.writer_gate import WriterGate
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -34,6 +36,8 @@ _QUERY_ONLY = "paylink_query_only"  # whether PRAGMA query_only is on for a pool
 _PG_READ_ONLY_TRANSACTION = "25006"  # SQLSTATE read_only_sql_transaction
 
 T = TypeVar("T")
+# Each SQLite async engine's writer gate, for the batch transactions that write beside it.
+_WRITER_GATES: weakref.WeakKeyDictionary[Engine, WriterGate] = weakref.WeakKeyDictionary()
 
 
 class WriteInReadOnlySession(RuntimeError):
@@ -53,7 +57,10 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         if database and database != ":memory:":
             log_tightened(private_sqlite_files(Path(database)))
         engine = create_async_engine(url, **options)
-        _configure_sqlite(engine.sync_engine)
+        gate = WriterGate(SQLITE_BUSY_TIMEOUT_MS / 1000)
+        gate.watch(engine.sync_engine)
+        _WRITER_GATES[engine.sync_engine] = gate
+        _configure_sqlite(engine.sync_engine, gate)
         _refuse_writes_loudly(engine.sync_engine)
         return engine
     options.setdefault("pool_size", 10)
@@ -63,8 +70,13 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    """WAL for concurrent readers, FULL sync for durable money, BEGIN IMMEDIATE to write and plain BEGIN to read."""
+def _configure_sqlite(engine: Engine, gate: WriterGate | None) -> None:
+    """WAL for concurrent readers, FULL sync for durable money, BEGIN IMMEDIATE to write and plain BEGIN to read.
+
+    With a ``gate`` (the async engine's), a writing transaction first waits its turn among this
+    process's writers; the batch thread's engine has none (its units wait for the turn before they
+    are handed to the thread).
+    """
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
@@ -93,7 +105,14 @@ def _configure_sqlite(engine: Engine) -> None:
         else:
             # A deferred transaction that reads and then writes can deadlock with another writer;
             # taking the write lock at BEGIN makes the second writer wait on busy_timeout instead.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if gate is not None:
+                gate.enter(connection)
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                if gate is not None:
+                    gate.leave(info)
+                raise
 
 
 def _refuse_writes_loudly(engine: Engine) -> None:
@@ -147,9 +166,11 @@ class BatchTransactions:
         self._engine = engine
         self._sync_engine: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._gate: WriterGate | None = None
         if is_sqlite(engine) and engine.url.database not in (None, "", ":memory:"):
             self._sync_engine = create_sync_engine(engine.url.set(drivername=SQLITE_SYNC_DRIVER))
-            _configure_sqlite(self._sync_engine)
+            _configure_sqlite(self._sync_engine, gate=None)
+            self._gate = _WRITER_GATES.get(engine.sync_engine)
             # One thread: the connection never changes threads, and units run one at a time, as on the lock.
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-batch")
 
@@ -158,7 +179,11 @@ class BatchTransactions:
         if self._thread is None:
             async with self._engine.begin() as connection:
                 return await connection.run_sync(work)
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run_on_thread, work)
+        loop = asyncio.get_running_loop()
+        if self._gate is None:
+            return await loop.run_in_executor(self._thread, self._run_on_thread, work)
+        async with self._gate.turn():
+            return await loop.run_in_executor(self._thread, self._run_on_thread, work)
 
     def _run_on_thread(self, work: Callable[[Connection], T]) -> T:
         assert self._sync_engine is not None
