@@ -18,16 +18,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
-from telegram.constants import ParseMode
-from telegram.ext import Defaults, ExtBot
 
-from bot.botapi.budget import Limits, LocalBudget
-from bot.botapi.pacing import BudgetRateLimiter
-from bot.outbox import OutboxDispatcher
-from storage.db import create_engine, is_sqlite, session_factory
+from bot.botapi.budget import Limits
+from storage.db import create_engine, session_factory
 from storage.models import ChatMove, Link, OutboxKind, OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import FakeTelegram
-from tests.integration.paid_outbox import queue_paid
+from tests.integration.paid_outbox import queue_paid, running_outbox
 
 OWNER = 1001
 OLD = -4_500_600
@@ -59,33 +55,10 @@ async def test_refused_sends_move_the_group_and_each_paid_arrives_once_in_the_su
     ]
     async with FakeTelegram() as fake:
         fake.upgrade_group(OLD, NEW)
-        budget = LocalBudget(PACING)
-        bot = ExtBot(
-            fake.token,
-            base_url=fake.base_url,
-            defaults=Defaults(parse_mode=ParseMode.HTML),
-            rate_limiter=BudgetRateLimiter(budget),
-        )
-        await bot.initialize()
-        dispatcher = OutboxDispatcher(
-            sessions,
-            bot,
-            budget=budget,
-            skip_locked=not is_sqlite(migrated_database_url),
-            owner_chat_ids=(OWNER,),
-            idle_poll_seconds=0.05,
-        )
-        stop = asyncio.Event()
-        running = asyncio.create_task(dispatcher.run(stop))
-        try:
+        async with running_outbox(fake, sessions, migrated_database_url, limits=PACING, owner_chat_ids=(OWNER,)):
             for link in links:
                 await fake.wait_for_message(lambda m, link=link: link.merchant_link_id in (m.text or ""), timeout=WAIT)
             await asyncio.sleep(0.5)  # a doubled send would come now
-        finally:
-            stop.set()
-            dispatcher.wake()
-            await running
-            await bot.shutdown()
 
     # Every "Paid" once, in the supergroup; none accepted in the old group, none for the owner (nothing failed).
     arrived = sorted(link.merchant_link_id for link in links for m in fake.sent(NEW) if link.merchant_link_id in m.text)

@@ -18,18 +18,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
-from telegram.constants import ParseMode
-from telegram.ext import Defaults, ExtBot
 
-from bot.botapi.budget import Limits, LocalBudget
+from bot.botapi.budget import Limits
 from bot.botapi.errors import UNEXPECTED_ATTEMPTS
-from bot.botapi.pacing import BudgetRateLimiter
-from bot.outbox import OutboxDispatcher
-from storage.db import create_engine, is_sqlite, session_factory
+from storage.db import create_engine, session_factory
 from storage.models import Link, OutboxKind, OutboxMessage, OutboxStatus
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_protocol import PROXY_PAGE
-from tests.integration.paid_outbox import queue_paid
+from tests.integration.paid_outbox import queue_paid, running_outbox
 
 OWNER = 1001
 SELLER_CHAT = 50_001
@@ -82,34 +78,17 @@ async def test_an_unreadable_answer_is_tried_a_few_times_then_given_up_with_one_
     async with FakeTelegram() as fake:
         body, content_type = UNREADABLE[answer]
         fake.garble_chat(SELLER_CHAT, body, content_type)
-        budget = LocalBudget(PACING)
-        bot = ExtBot(
-            fake.token,
-            base_url=fake.base_url,
-            defaults=Defaults(parse_mode=ParseMode.HTML),
-            rate_limiter=BudgetRateLimiter(budget),
-        )
-        await bot.initialize()
-        dispatcher = OutboxDispatcher(
+        async with running_outbox(
+            fake,
             sessions,
-            bot,
-            budget=budget,
-            skip_locked=not is_sqlite(migrated_database_url),
+            migrated_database_url,
+            limits=PACING,
             owner_chat_ids=(OWNER,),
-            idle_poll_seconds=0.05,
             first_backoff_seconds=FIRST_BACKOFF,
-        )
-        stop = asyncio.Event()
-        running = asyncio.create_task(dispatcher.run(stop))
-        try:
+        ):
             alert = await fake.wait_for_message(lambda message: message.chat_id == OWNER, timeout=WAIT)
             # Any further try would come within a few backoffs of the last one.
             await asyncio.sleep(FIRST_BACKOFF * 2**UNEXPECTED_ATTEMPTS)
-        finally:
-            stop.set()
-            dispatcher.wake()
-            await running
-            await bot.shutdown()
 
     tries = [call for call in fake.calls if call.method == "sendMessage" and call.params.get("chat_id") == SELLER_CHAT]
     assert 1 < len(tries) <= UNEXPECTED_ATTEMPTS and all(call.garbled for call in tries)
