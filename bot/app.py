@@ -23,10 +23,10 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, Defaults
-from telegram.request import HTTPXRequest
 
 from bot.botapi.budget import Limits, LocalBudget, SendBudget
 from bot.botapi.pacing import BudgetRateLimiter
+from bot.botapi.requests import send_request, updates_request
 from bot.botapi.shared_budget import SharedBudget
 from bot.chat import router
 from bot.chat.context import CONTEXT_TYPES, PaylinkApplication, Services
@@ -205,9 +205,9 @@ class PaylinkApp:
             .defaults(Defaults(parse_mode=ParseMode.HTML))  # every text the bot sends is Telegram HTML
             .rate_limiter(BudgetRateLimiter(self.budget))  # every send and edit waits for its slot
             .concurrent_updates(UPDATES_AT_ONCE)
-            # PTB's own defaults (256 connections; 1 for getUpdates), with the process's one TLS context.
-            .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs={"verify": client_tls()}))
-            .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": client_tls()}))
+            # Sends wait 30 s for a slow answer, getUpdates keeps PTB's timeouts; one TLS context for both.
+            .request(send_request(client_tls()))
+            .get_updates_request(updates_request(client_tls()))
         )
         if self.settings.bot_mode == "webhook":
             builder = builder.updater(None)

@@ -258,7 +258,11 @@ class OutboxDispatcher:
             await self._give_up(message, f"gave up after {message.attempts + 1} attempts: {decision.reason}")
             return
         # A 429's pause was already shared with the whole budget by the rate limiter.
-        delay = decision.wait if decision.wait is not None else _backoff(message.attempts, self._first_backoff)
+        delay = (
+            decision.wait
+            if decision.wait is not None
+            else max(decision.not_before, _backoff(message.attempts, self._first_backoff))
+        )
         log.warning(
             "outbox message %s (%s) to chat %s: %s; retrying in %.1fs",
             message.id,

@@ -5,7 +5,9 @@ so the rules are in one place and testable without Telegram.
 
     RETRY     the failure is passing (network, 5xx, 429, a surprise): try again later, a bounded
               number of times (fewer for surprises, such as an answer that could not be read,
-              which rarely heal)
+              which rarely heal); a send Telegram may have taken (no answer within the read
+              timeout) only after AMBIGUOUS_RETRY_SECONDS, and not brought forward when Telegram
+              answers again: at least once, but never a blind resend of what was merely late
     MOVED     the group became a supergroup with a new chat id (``moved_to``): move the chat's rows
               there and send again to the new id; not an attempt (the message was never refused)
     GIVE_UP   the chat cannot receive from the bot (blocked, kicked, deleted): stop, tell the owners
@@ -17,13 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+import httpx
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.botapi.pacing import retry_seconds
 
 MAX_ATTEMPTS = 25  # with capped exponential backoff: about a day of trying
 UNEXPECTED_ATTEMPTS = 5  # an error we do not understand gets a few tries, then the owners hear of it
 NETWORK_PREFIX = "network: "
+# A send whose answer never came may have been delivered (Telegram has no idempotency key): its
+# retry waits this long at least, an outbox lease, as a crashed sender's message does.
+AMBIGUOUS_RETRY_SECONDS = 60.0
 _GONE_PHRASES = ("chat not found", "bot was blocked", "user is deactivated", "bot was kicked", "not enough rights")
 
 
@@ -51,6 +57,7 @@ class Decision:
     max_attempts: int = MAX_ATTEMPTS
     network: bool = False  # a connection problem: retry as soon as Telegram answers again
     moved_to: int | None = None  # MOVED: the chat's new id
+    not_before: float = 0.0  # RETRY with backoff: wait at least this many seconds
 
 
 def classify(error: BaseException) -> Decision:
@@ -68,7 +75,13 @@ def classify(error: BaseException) -> Decision:
         if any(phrase in error.message.lower() for phrase in _GONE_PHRASES):
             return Decision(Verdict.GIVE_UP, str(error))
         return Decision(Verdict.FAILED, str(error))
-    if isinstance(error, NetworkError):  # includes timeouts and 5xx answers
+    if isinstance(error, TimedOut) and isinstance(error.__cause__, httpx.ReadTimeout):
+        # The request went out whole and no answer came: Telegram may have delivered it. Not a
+        # network error, whose retries are brought forward as soon as Telegram answers again.
+        return Decision(
+            Verdict.RETRY, f"no answer, may have been delivered: {error}", not_before=AMBIGUOUS_RETRY_SECONDS
+        )
+    if isinstance(error, NetworkError):  # includes timeouts before the request was whole, and 5xx answers
         return Decision(Verdict.RETRY, f"{NETWORK_PREFIX}{error}", network=True)
     if isinstance(error, Undeliverable):
         return Decision(Verdict.GIVE_UP, str(error))

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import BaseRequest
 
-from bot.botapi.errors import MAX_ATTEMPTS, UNEXPECTED_ATTEMPTS, Undeliverable, Verdict, classify
+from bot.botapi.errors import (
+    AMBIGUOUS_RETRY_SECONDS,
+    MAX_ATTEMPTS,
+    UNEXPECTED_ATTEMPTS,
+    Undeliverable,
+    Verdict,
+    classify,
+)
 
 
 def _unreadable_answer() -> TelegramError:
@@ -54,6 +62,31 @@ def test_network_trouble_is_retried_long_and_marked_as_network(error: Exception)
         None,
     )
     assert decision.counts
+
+
+def _timed_out(cause: httpx.TimeoutException) -> TimedOut:
+    """TimedOut as python-telegram-bot's HTTPXRequest raises it: from httpx's timeout."""
+    try:
+        raise TimedOut from cause
+    except TimedOut as error:
+        return error
+
+
+def test_a_send_unanswered_may_have_been_delivered_so_it_waits_and_is_not_brought_forward() -> None:
+    decision = classify(_timed_out(httpx.ReadTimeout("timed out")))
+    assert (decision.verdict, decision.network, decision.max_attempts, decision.wait) == (
+        Verdict.RETRY,
+        False,
+        MAX_ATTEMPTS,
+        None,
+    )
+    assert decision.not_before == AMBIGUOUS_RETRY_SECONDS and decision.counts
+
+
+@pytest.mark.parametrize("cause", [httpx.ConnectTimeout("timed out"), httpx.PoolTimeout("timed out")])
+def test_a_send_that_never_left_is_network_trouble(cause: httpx.TimeoutException) -> None:
+    decision = classify(_timed_out(cause))
+    assert (decision.verdict, decision.network, decision.not_before) == (Verdict.RETRY, True, 0.0)
 
 
 def test_another_telegram_error_is_retried_long() -> None:
