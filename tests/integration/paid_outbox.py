@@ -19,9 +19,11 @@ from telegram.ext import Defaults, ExtBot
 
 from bot.botapi.budget import Limits, LocalBudget
 from bot.botapi.pacing import BudgetRateLimiter
+from bot.botapi.requests import SEND_READ_TIMEOUT, send_request
 from bot.outbox import OutboxDispatcher
 from bot.payermax.models import PaymentAttempt
 from bot.services.payments import Outcome, PaymentReport, PaymentService
+from bot.tls import client_tls
 from storage.db import is_sqlite
 from storage.models import Link, LinkStatus
 from tests.fakes.telegram_api import FakeTelegram
@@ -75,6 +77,7 @@ async def running_outbox(
     database_url: str,
     *,
     limits: Limits | None = None,
+    read_timeout: float = SEND_READ_TIMEOUT,
     **options: Any,
 ) -> AsyncIterator[OutboxDispatcher]:
     """An outbox dispatcher sending until the block ends, then stopped as the bot stops it."""
@@ -84,6 +87,7 @@ async def running_outbox(
         base_url=fake.base_url,
         defaults=Defaults(parse_mode=ParseMode.HTML),
         rate_limiter=BudgetRateLimiter(budget),
+        request=send_request(client_tls(), read_timeout=read_timeout),  # the client the bot sends with
     )
     await bot.initialize()
     options.setdefault("idle_poll_seconds", 0.05)

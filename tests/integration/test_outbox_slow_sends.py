@@ -14,25 +14,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
-from telegram.constants import ParseMode
-from telegram.ext import Defaults, ExtBot
 
-from bot.botapi.budget import LocalBudget
-from bot.botapi.pacing import BudgetRateLimiter
-from bot.botapi.requests import SEND_READ_TIMEOUT, send_request
+from bot.botapi.requests import SEND_READ_TIMEOUT
 from bot.outbox import STOP_GRACE_SECONDS, OutboxDispatcher
-from bot.tls import client_tls
-from storage.db import create_engine, is_sqlite, session_factory
+from storage.db import create_engine, session_factory
 from storage.models import Link, OutboxKind, OutboxMessage, OutboxStatus, utcnow
 from tests.fakes.telegram_api import Call, FakeTelegram, SentMessage
-from tests.integration.paid_outbox import queue_paid
+from tests.integration.paid_outbox import queue_paid, running_outbox
 
 SELLER_CHAT = 50_001
 PAID_PREFIX = "✅ Paid"
@@ -56,36 +51,15 @@ async def _paid_queued(sessions: async_sessionmaker[AsyncSession]) -> Link:
     )
 
 
-@asynccontextmanager
-async def _replica(
+def _replica(
     fake: FakeTelegram,
     sessions: async_sessionmaker[AsyncSession],
     url: str,
     *,
     read_timeout: float = SEND_READ_TIMEOUT,
-) -> AsyncIterator[None]:
+) -> AbstractAsyncContextManager[OutboxDispatcher]:
     """One replica's outbox dispatcher, running until the block ends (then stopped as the bot stops it)."""
-    budget = LocalBudget()
-    bot = ExtBot(
-        fake.token,
-        base_url=fake.base_url,
-        defaults=Defaults(parse_mode=ParseMode.HTML),
-        rate_limiter=BudgetRateLimiter(budget),
-        request=send_request(client_tls(), read_timeout=read_timeout),
-    )
-    await bot.initialize()
-    dispatcher = OutboxDispatcher(
-        sessions, bot, budget=budget, skip_locked=not is_sqlite(url), idle_poll_seconds=0.05, lease=LEASE
-    )
-    stop = asyncio.Event()
-    running = asyncio.create_task(dispatcher.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        dispatcher.wake()
-        await running
-        await bot.shutdown()
+    return running_outbox(fake, sessions, url, read_timeout=read_timeout, lease=LEASE)
 
 
 def _to_seller(call: Call) -> bool:
