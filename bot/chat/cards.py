@@ -23,7 +23,7 @@ from bot.botapi import sending
 from bot.botapi.markup import INLINE_TITLE_LIMIT, MESSAGE_LIMIT, Markup, clip
 from bot.chat import keyboards, refunds, texts
 from bot.chat.card_view import card_buttons, render_caption
-from bot.chat.context import PaylinkContext, actor, chat_of, query_of, sender
+from bot.chat.context import PaylinkContext, actor, chat_of, query_of, reply_target, sender
 from bot.chat.guards import refuse
 from bot.i18n.reader import reading_as
 from bot.qr import qr_png
@@ -104,6 +104,19 @@ async def _show_on(context: PaylinkContext, card: Message, link: Link) -> None:
     await sending.edit_message(context.bot, card, render_caption(link, facts), buttons=card_buttons(link, facts))
 
 
+async def _show_card_of(context: PaylinkContext, link: Link) -> None:
+    """Make the link's own card, wherever it was posted, show the link as it is now."""
+    if link.card_message_id is None:
+        return
+    facts = await context.services.link_queries.card_facts(link)
+    chat_id = link.card_chat_id if link.card_chat_id is not None else link.chat_id
+    caption, markup = render_caption(link, facts), card_buttons(link, facts)
+    if link.link_url:  # a card with a URL is its QR photo (see send_card)
+        await sending.edit_caption(context.bot, chat_id, link.card_message_id, caption, buttons=markup)
+    else:
+        await sending.edit_text(context.bot, chat_id, link.card_message_id, caption, buttons=markup)
+
+
 async def send_card(context: PaylinkContext, chat_id: int, link: Link) -> None:
     """Post the link's card in this chat as a new message: the QR photo when there is a URL, else text."""
     facts = await context.services.link_queries.card_facts(link)
@@ -156,8 +169,12 @@ async def answer_cancel_yes(update: Update, context: PaylinkContext, link: Link)
         return
     await sending.edit_text(context.bot, question.chat.id, question.message_id, texts.cancel_done(result))
     card = question.reply_to_message
-    if card is not None and result.link is not None:
+    if result.link is None:
+        return
+    if card is not None:
         await _show_on(context, card, result.link)
+    else:  # asked in the supergroup about a card of the group it was: the card is still there, under the old id
+        await _show_card_of(context, result.link)
 
 
 async def answer_cancel_no(update: Update, context: PaylinkContext, link: Link) -> None:
@@ -209,8 +226,8 @@ def _row_id(link: Link) -> int:
 
 
 def _pressed_message_id(update: Update) -> int | None:
-    message = query_of(update).message
-    return message.message_id if isinstance(message, Message) else None
+    """The pressed message, to answer under; none when it is in a group that became a supergroup since."""
+    return reply_target(update)
 
 
 async def customer_message(context: PaylinkContext, link: Link) -> tuple[Markup, InlineKeyboardMarkup | None]:

@@ -7,6 +7,7 @@ Following python-telegram-bot's ``contexttypesbot`` example, the application is 
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,9 +94,30 @@ def sender(update: Update) -> User:
     return user
 
 
+# The chat an update is about when it differs from the one it came from (see moved_here), with its update.
+_moved_chat: ContextVar[tuple[Update, Chat] | None] = ContextVar("moved_chat", default=None)
+
+
+def moved_here(update: Update, chat: Chat) -> None:
+    """Read this update as happening in ``chat`` from here on (a button pressed in a group that became a supergroup).
+
+    Set before the handlers run, in the task that runs them all, like the reader; the pressed message
+    itself is still where it is (``update.effective_message.chat``), and edits of it go there.
+    """
+    _moved_chat.set((update, chat))
+
+
+def where(update: Update) -> Chat | None:
+    """The chat the update is about: where it happened, or the supergroup that group became."""
+    moved = _moved_chat.get()
+    if moved is not None and moved[0] is update:
+        return moved[1]
+    return update.effective_chat
+
+
 def chat_of(update: Update) -> Chat:
-    """The chat the update happened in."""
-    chat = update.effective_chat
+    """The chat the update is about (for storage, settings and new messages; see :func:`where`)."""
+    chat = where(update)
     if chat is None:
         raise ValueError(f"update {update.update_id} has no chat")
     return chat
@@ -120,8 +142,16 @@ def query_of(update: Update) -> CallbackQuery:
 def actor(update: Update) -> Actor:
     """The person behind an update, as the services record them (name and the chat they acted in)."""
     user = sender(update)
-    chat = update.effective_chat
+    chat = where(update)
     return Actor(user.id, user.full_name, chat.id if chat else None)
+
+
+def reply_target(update: Update) -> int | None:
+    """The update's message to reply to with a new message, unless that message is in another chat than the reply."""
+    message, chat = update.effective_message, where(update)
+    if message is None or chat is None or message.chat.id != chat.id:
+        return None  # a message id means nothing in another chat
+    return message.message_id
 
 
 def arguments(update: Update) -> str:

@@ -387,14 +387,16 @@ async def confirm_create(update: Update, context: PaylinkContext) -> None:
     if summary is None:
         await sending.answer(query, texts.stale_summary(), alert=True)
         return
-    request_key = _pressed_summary(chat.id, query, summary)
+    # Keyed by the summary's own chat: a summary of a group that became a supergroup names its link as it did.
+    request_key = _pressed_summary(summary.chat.id, query, summary)
     # The draft first: a first press that finishes between the two reads has made the link, so the
     # second press hears "already being made" rather than "out of date".
     draft = await services.drafts.get(chat.id, user.id)
     if await services.links.exists(request_key):
         await sending.answer(query, texts.already_requested())
         return
-    if draft is None or not _is_current(draft, chat.id, query, summary) or draft.money is None or not draft.description:
+    current = draft is not None and _is_current(draft, summary.chat.id, query, summary)
+    if draft is None or not current or draft.money is None or not draft.description:
         await sending.answer(query, texts.stale_summary(), alert=True)
         return
     if await refuse_unless(update, context, Action.CREATE_LINK):
@@ -416,7 +418,7 @@ async def abort_create(update: Update, context: PaylinkContext) -> None:
     chat, user = chat_of(update), sender(update)
     draft = await context.services.drafts.get(chat.id, user.id)
     summary = query.message
-    if draft is None or summary is None or not _is_current(draft, chat.id, query, summary):
+    if draft is None or summary is None or not _is_current(draft, summary.chat.id, query, summary):
         await sending.answer(query, texts.stale_summary(), alert=True)
         return
     await context.services.drafts.discard(chat.id, user.id)

@@ -18,7 +18,7 @@ from telegram.error import TelegramError
 from bot.botapi import sending
 from bot.botapi.markup import Markup
 from bot.chat import texts
-from bot.chat.context import PaylinkContext, chat_of, sender
+from bot.chat.context import PaylinkContext, chat_of, reply_target, sender
 from bot.services.access import Action, Refusal
 
 log = logging.getLogger("paylink.chat")
@@ -35,11 +35,10 @@ async def refuse(update: Update, context: PaylinkContext, refused: Refusal) -> N
         log.info("refusal not repeated within a minute", extra={"chat": chat.id, "user": user.id})
         return
     sentence = await _refusal_for(context, refused, user.id)
-    message = update.effective_message
     # Off the update's path: a refusal may wait seconds for a courtesy slot, and the update must not
     # hold one of the places where updates are handled meanwhile (the seller's commands need them).
     text = Markup("{sentence}").format(sentence=sentence)
-    reply_to = message.message_id if message else None
+    reply_to = reply_target(update)
     context.application.create_task(_tell(context.bot, chat.id, text, reply_to), name=f"refusal-{user.id}")
 
 

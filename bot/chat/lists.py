@@ -18,7 +18,7 @@ from telegram.constants import ChatType
 from bot.botapi import sending
 from bot.botapi.markup import Markup
 from bot.chat import keyboards, texts
-from bot.chat.context import PaylinkContext, actor, arguments, chat_of, query_of, sender
+from bot.chat.context import PaylinkContext, actor, arguments, chat_of, query_of, reply_target, sender
 from bot.chat.guards import refuse, refuse_unless
 from bot.chat.reply import reply
 from bot.i18n.clock import today_starts
@@ -122,8 +122,7 @@ async def links_page(update: Update, context: PaylinkContext) -> None:
     if owner != presser and chat_of(update).type != ChatType.PRIVATE:
         # Someone else's list in a group: theirs stays as it is; the presser gets their own.
         await sending.answer(query, texts.list_for_you())
-        reply_to = message.message_id if isinstance(message, Message) else None
-        await sending.send_text(context.bot, chat_of(update).id, text, buttons=markup, reply_to=reply_to)
+        await sending.send_text(context.bot, chat_of(update).id, text, buttons=markup, reply_to=reply_target(update))
         return
     await sending.answer(query)
     if isinstance(message, Message):

@@ -7,9 +7,10 @@ move made. Nothing is said in the chat: for the people in it, it is the same gro
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Chat, Update
+from telegram.constants import ChatType
 
-from bot.chat.context import PaylinkContext
+from bot.chat.context import PaylinkContext, moved_here
 
 
 async def chat_migrated(update: Update, context: PaylinkContext) -> None:
@@ -24,3 +25,16 @@ async def chat_migrated(update: Update, context: PaylinkContext) -> None:
     else:
         return
     await context.services.chat_moves.move(old_chat_id, new_chat_id)
+
+
+async def find_the_chat(update: Update, context: PaylinkContext) -> None:
+    """Read an update from a group that became a supergroup (a button on an old message) as the supergroup's.
+
+    Only a basic group is ever upgraded, so other chats cost nothing; a move found is cached for good.
+    """
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.GROUP:
+        return
+    now = await context.services.chat_moves.where_now(chat.id)
+    if now != chat.id:
+        moved_here(update, Chat(id=now, type=ChatType.SUPERGROUP, title=chat.title))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from telegram import Update
 from telegram.constants import ChatType
 
-from bot.chat.context import PaylinkContext
+from bot.chat.context import PaylinkContext, where
 from bot.i18n.reader import Reader, reading_as, set_reader
 from bot.services.people import Seen
 
 
 async def meet_the_reader(update: Update, context: PaylinkContext) -> None:
     """Store the sender's name and language, and set the reader for the rest of this update's handlers."""
-    user, chat = update.effective_user, update.effective_chat
+    user, chat = update.effective_user, where(update)
     if user is None or user.is_bot:
         return
     services = context.services

@@ -7,7 +7,7 @@ from telegram.constants import ChatType
 
 from bot.botapi import sending
 from bot.botapi.markup import Markup
-from bot.chat.context import PaylinkContext, chat_of
+from bot.chat.context import PaylinkContext, chat_of, reply_target
 
 
 async def reply(
@@ -15,13 +15,11 @@ async def reply(
 ) -> Message:
     """Answer in the update's chat; in a group, as a reply to the person's message so they see it is for them."""
     chat = chat_of(update)
-    message = update.effective_message
-    quote = message is not None and chat.type != ChatType.PRIVATE
     return await sending.send_text(
         context.bot,
         chat.id,
         text,
         buttons=buttons,
-        reply_to=message.message_id if quote and message else None,
+        reply_to=reply_target(update) if chat.type != ChatType.PRIVATE else None,
         preview=preview,
     )

@@ -36,11 +36,12 @@ from bot.chat import (
     texts,
     welcome,
 )
-from bot.chat.context import PaylinkApplication, PaylinkContext
+from bot.chat.context import PaylinkApplication, PaylinkContext, where
 
 log = logging.getLogger("paylink.chat")
 
-CLAIM_GROUP = -2
+CLAIM_GROUP = -3
+PLACE_GROUP = -2  # which chat the update is about (an old group's button: the supergroup it became)
 READER_GROUP = -1  # after the claim: a repeated update stops before anything is written for it
 SETUP_GROUP = 1
 # Commands that are themselves the set-up: no offer after them.
@@ -63,9 +64,10 @@ async def remember_update(update: Update, context: PaylinkContext) -> None:
 async def on_error(update: object, context: PaylinkContext) -> None:
     """Log the failure and tell the person nothing was created."""
     log.error("handler failed: %s", context.error, exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat is not None and update.effective_message is not None:
+    chat = where(update) if isinstance(update, Update) else None
+    if isinstance(update, Update) and chat is not None and update.effective_message is not None:
         try:
-            await sending.send_text(context.bot, update.effective_chat.id, texts.internal_error())
+            await sending.send_text(context.bot, chat.id, texts.internal_error())
         except Exception:  # the reply is a courtesy; the failure is already logged
             log.warning("could not tell the user about the failure")
 
@@ -95,6 +97,7 @@ COMMANDS = {
 def register(application: PaylinkApplication) -> None:
     """Register every handler of the bot."""
     application.add_handler(TypeHandler(Update, drop_repeated_update), group=CLAIM_GROUP)
+    application.add_handler(TypeHandler(Update, moves.find_the_chat), group=PLACE_GROUP)
     application.add_handler(TypeHandler(Update, reading.meet_the_reader), group=READER_GROUP)
     application.add_handler(TypeHandler(Update, remember_update), group=HANDLED_GROUP)
     for command, callback in COMMANDS.items():

@@ -90,6 +90,19 @@ class ChatMoves:
     ) -> None:
         self._sessions = sessions
         self._on_moved = on_moved  # messages now due to the new chat: the outbox may look at once
+        self._moved: dict[int, int] = {}  # old chat id -> where its rows are now; a move is never undone
+
+    async def where_now(self, chat_id: int) -> int:
+        """The chat id a chat's rows are kept under now: its new id if it moved, else its own."""
+        known = self._moved.get(chat_id)
+        if known is not None:
+            return known
+        async with self._sessions() as session:
+            now = await self._destination(session, chat_id)
+        if now is None or now == chat_id:
+            return chat_id  # not moved (yet): asked again next time, it may move later
+        self._moved[chat_id] = now
+        return now
 
     async def move(self, old_chat_id: int, new_chat_id: int) -> Moved:
         """Move everything kept under ``old_chat_id`` to ``new_chat_id`` in one transaction; harmless to repeat."""
@@ -99,6 +112,8 @@ class ChatMoves:
             return Moved(old_chat_id, new_chat_id, refused=Refused.PRIVATE_CHAT)
         async with self._sessions() as session, session.begin():
             moved = await self._move(session, old_chat_id, new_chat_id)
+        if moved.refused is None:
+            self._moved[old_chat_id] = moved.new_chat_id
         if moved.refused is not None:
             log.warning("chat %s not moved to %s: %s", old_chat_id, new_chat_id, moved.refused.value)
             return moved

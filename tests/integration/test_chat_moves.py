@@ -293,3 +293,15 @@ async def test_a_move_back_is_refused_as_a_loop(sessions: async_sessionmaker[Asy
     back = await moves.move(NEW, OLD)
     assert back.refused == Refused.LOOP
     assert {link.chat_id for link in await _rows(sessions, Link)} == {NEW, OTHER}
+
+
+async def test_where_a_chat_is_now_is_read_from_the_moves_recorded(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A chat not moved is itself; once moved (here or by another process), its new id, for good."""
+    here, elsewhere = ChatMoves(sessions), ChatMoves(sessions)
+    assert (await here.where_now(OLD), await elsewhere.where_now(OLD)) == (OLD, OLD)
+    await here.move(OLD, NEW)
+    # The other process learns it from the database; a chat never moved is still itself.
+    assert (await here.where_now(OLD), await elsewhere.where_now(OLD)) == (NEW, NEW)
+    assert (await elsewhere.where_now(OTHER), await elsewhere.where_now(NEW)) == (OTHER, NEW)
