@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from storage.models import Link, LinkStatus, OutboxKind, OutboxMessage, OutboxStatus
-from tests.e2e.harness import BotProcess, Database
+from tests.e2e.harness import Database, running_bot
 from tests.e2e.people import WAIT, People, pay
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
@@ -86,50 +86,32 @@ async def _the_supergroup_carries_on(fake: FakeTelegram, people: People, db: Dat
 
 async def test_the_service_messages_move_the_group_before_the_customer_pays(database_url: str, tmp_path) -> None:
     """Telegram's migrate_from / migrate_to messages (the supergroup's first): everything follows the new id."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
-        db = Database(database_url)
-        people = People(fake, db, NAMES)
-        await bot.start()
-        try:
-            await people.add_members({AGENT: "agent"}, OWNER)
-            card, _ = await _a_link_in_the_group(people, db)
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER), names=NAMES) as (fake, _bot, db, people):
+        await people.add_members({AGENT: "agent"}, OWNER)
+        card, _ = await _a_link_in_the_group(people, db)
 
-            fake.upgrade_group(OLD, NEW)
-            fake.announce_upgrade(OLD, NEW, user_id=OWNER, first_name="Olga", order=("from", "to"))
-            await people.settled()
-            assert (await _link(db, "Winter shoes")).chat_id == NEW
+        fake.upgrade_group(OLD, NEW)
+        fake.announce_upgrade(OLD, NEW, user_id=OWNER, first_name="Olga", order=("from", "to"))
+        await people.settled()
+        assert (await _link(db, "Winter shoes")).chat_id == NEW
 
-            await _the_supergroup_carries_on(fake, people, db, card)
-            refused = [c for c in fake.calls if c.params.get("chat_id") == OLD and c.status == 400]
-            assert refused == []  # the bot knew before it had anything to say
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        await _the_supergroup_carries_on(fake, people, db, card)
+        refused = [c for c in fake.calls if c.params.get("chat_id") == OLD and c.status == 400]
+        assert refused == []  # the bot knew before it had anything to say
 
 
 async def test_a_refused_paid_moves_the_group_and_goes_to_the_new_id_once(database_url: str, tmp_path) -> None:
     """No service message reached the bot: the refused "Paid" names the new id; it moves and sends it there."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
-        db = Database(database_url)
-        people = People(fake, db, NAMES)
-        await bot.start()
-        try:
-            await people.add_members({AGENT: "agent"}, OWNER)
-            card, _ = await _a_link_in_the_group(people, db)
-            await people.settled()
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER), names=NAMES) as (fake, _bot, db, people):
+        await people.add_members({AGENT: "agent"}, OWNER)
+        card, _ = await _a_link_in_the_group(people, db)
+        await people.settled()
 
-            fake.upgrade_group(OLD, NEW)
-            await _the_supergroup_carries_on(fake, people, db, card)
+        fake.upgrade_group(OLD, NEW)
+        await _the_supergroup_carries_on(fake, people, db, card)
 
-            refused = [c for c in fake.calls if c.params.get("chat_id") == OLD and c.status == 400]
-            assert [c.method for c in refused] == ["sendMessage"]  # the one "Paid", sent again to the new id
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        refused = [c for c in fake.calls if c.params.get("chat_id") == OLD and c.status == 400]
+        assert [c.method for c in refused] == ["sendMessage"]  # the one "Paid", sent again to the new id
 
 
 def _refused_in_old(fake: FakeTelegram) -> list[str]:
@@ -143,73 +125,62 @@ def _refused_in_old(fake: FakeTelegram) -> list[str]:
 
 async def test_buttons_on_the_old_groups_messages_work_after_the_upgrade(database_url: str, tmp_path) -> None:
     """Refresh, Cancel and /links pressed on the old group's messages: edits there, new messages in the supergroup."""
-    async with FakeTelegram() as fake:
-        bot = BotProcess(fake, database_url=database_url, data_dir=tmp_path / "data", admin_ids=str(OWNER))
-        db = Database(database_url)
-        people = People(fake, db, NAMES)
-        await bot.start()
-        try:
-            await people.add_members({AGENT: "agent"}, OWNER)
-            card, link = await _a_link_in_the_group(people, db)
-            listing = await people.ask("/links", AGENT, OLD, contains="Links in this chat")
-            await people.ask("/newlink", AGENT, OLD, contains="How much")
-            await people.ask("70000", AGENT, OLD, contains="What is it for")
-            summary = await people.ask("Gloves", AGENT, OLD, contains="Create this link")
-            fake.upgrade_group(OLD, NEW)
-            fake.announce_upgrade(OLD, NEW, user_id=OWNER, first_name="Olga", order=("to", "from"))
-            await people.settled()
+    async with running_bot(database_url, tmp_path, admin_ids=str(OWNER), names=NAMES) as (fake, _bot, db, people):
+        await people.add_members({AGENT: "agent"}, OWNER)
+        card, link = await _a_link_in_the_group(people, db)
+        listing = await people.ask("/links", AGENT, OLD, contains="Links in this chat")
+        await people.ask("/newlink", AGENT, OLD, contains="How much")
+        await people.ask("70000", AGENT, OLD, contains="What is it for")
+        summary = await people.ask("Gloves", AGENT, OLD, contains="Create this link")
+        fake.upgrade_group(OLD, NEW)
+        fake.announce_upgrade(OLD, NEW, user_id=OWNER, first_name="Olga", order=("to", "from"))
+        await people.settled()
 
-            await people.answer(people.press(card, f"c:r:{link.id}", AGENT))
-            # The card is shown as it is, where it is (unchanged, so Telegram says "not modified").
-            await fake.wait_for_call(
-                "editMessageCaption",
-                lambda c: c.params.get("chat_id") == OLD and c.params.get("message_id") == card.message_id,
-                timeout=WAIT,
-            )
-            await people.settled()
-            assert _refused_in_old(fake) == []
+        await people.answer(people.press(card, f"c:r:{link.id}", AGENT))
+        # The card is shown as it is, where it is (unchanged, so Telegram says "not modified").
+        await fake.wait_for_call(
+            "editMessageCaption",
+            lambda c: c.params.get("chat_id") == OLD and c.params.get("message_id") == card.message_id,
+            timeout=WAIT,
+        )
+        await people.settled()
+        assert _refused_in_old(fake) == []
 
-            # The list, edited where it is, still shows the group's links (now kept under the new id).
-            await people.answer(people.press(listing, f"l:active:0:{AGENT}", AGENT))
-            waiting = await fake.wait_for_message(
-                lambda m: m.chat_id == OLD and m.message_id == listing.message_id and "Waiting ·" in (m.text or ""),
-                timeout=WAIT,
-            )
-            assert "150,000" in (waiting.text or "")
+        # The list, edited where it is, still shows the group's links (now kept under the new id).
+        await people.answer(people.press(listing, f"l:active:0:{AGENT}", AGENT))
+        waiting = await fake.wait_for_message(
+            lambda m: m.chat_id == OLD and m.message_id == listing.message_id and "Waiting ·" in (m.text or ""),
+            timeout=WAIT,
+        )
+        assert "150,000" in (waiting.text or "")
 
-            # Create on the summary in the old group: the link is the supergroup's, its card posted there.
-            await people.answer(people.press(summary, summary.button_data("create"), AGENT))
-            gloves = await fake.wait_for_message(
-                lambda m: m.chat_id == NEW and "Gloves" in (m.text or "") and "Link ID" in (m.text or ""), timeout=WAIT
-            )
-            assert "IDR" in (gloves.text or "")
-            await fake.wait_for_message(
-                lambda m: m.chat_id == OLD and m.message_id == summary.message_id and "Link created" in (m.text or ""),
-                timeout=WAIT,
-            )
-            assert (await _link(db, "Gloves")).chat_id == NEW
+        # Create on the summary in the old group: the link is the supergroup's, its card posted there.
+        await people.answer(people.press(summary, summary.button_data("create"), AGENT))
+        gloves = await fake.wait_for_message(
+            lambda m: m.chat_id == NEW and "Gloves" in (m.text or "") and "Link ID" in (m.text or ""), timeout=WAIT
+        )
+        assert "IDR" in (gloves.text or "")
+        await fake.wait_for_message(
+            lambda m: m.chat_id == OLD and m.message_id == summary.message_id and "Link created" in (m.text or ""),
+            timeout=WAIT,
+        )
+        assert (await _link(db, "Gloves")).chat_id == NEW
 
-            await people.answer(people.press(card, f"c:x:{link.id}", AGENT))
-            question = await fake.wait_for_message(
-                lambda m: m.chat_id == NEW and f"c:cy:{link.id}" in str(m.buttons), timeout=WAIT
-            )
-            await people.answer(people.press(question, f"c:cy:{link.id}", AGENT))
-            # The question, now "Cancelled by Ann", is in the supergroup; the card in the old group shows it too.
-            await fake.wait_for_message(
-                lambda m: (
-                    m.chat_id == NEW and m.message_id == question.message_id and "Cancelled by Ann" in (m.text or "")
-                ),
-                timeout=WAIT,
-            )
-            shown = await fake.wait_for_message(
-                lambda m: m.chat_id == OLD and m.message_id == card.message_id and "Cancelled" in (m.text or ""),
-                timeout=WAIT,
-            )
-            assert "Pay here" not in (shown.text or "")
-            await people.settled()
-            assert (await _link(db, "Winter shoes")).status == LinkStatus.CANCELLED
-            assert _refused_in_old(fake) == []
-        finally:
-            exit_code = await bot.stop()
-            await db.close()
-        assert exit_code == 0
+        await people.answer(people.press(card, f"c:x:{link.id}", AGENT))
+        question = await fake.wait_for_message(
+            lambda m: m.chat_id == NEW and f"c:cy:{link.id}" in str(m.buttons), timeout=WAIT
+        )
+        await people.answer(people.press(question, f"c:cy:{link.id}", AGENT))
+        # The question, now "Cancelled by Ann", is in the supergroup; the card in the old group shows it too.
+        await fake.wait_for_message(
+            lambda m: m.chat_id == NEW and m.message_id == question.message_id and "Cancelled by Ann" in (m.text or ""),
+            timeout=WAIT,
+        )
+        shown = await fake.wait_for_message(
+            lambda m: m.chat_id == OLD and m.message_id == card.message_id and "Cancelled" in (m.text or ""),
+            timeout=WAIT,
+        )
+        assert "Pay here" not in (shown.text or "")
+        await people.settled()
+        assert (await _link(db, "Winter shoes")).status == LinkStatus.CANCELLED
+        assert _refused_in_old(fake) == []
