@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from datetime import timedelta
 
 import pytest
@@ -87,23 +87,24 @@ async def _eventually(condition: Callable[[], Awaitable[bool]], what: str) -> No
         await asyncio.sleep(0.05)
 
 
-async def test_a_send_slower_than_the_lease_is_sent_once(
-    migrated_database_url: str, sessions: async_sessionmaker[AsyncSession]
+async def _answered_late_is_read_once(
+    sessions: async_sessionmaker[AsyncSession], url: str, *, replicas: int, answer_after: float
 ) -> None:
-    """Two replicas, the send answered six leases late: the seller gets one "Paid", recorded SENT at the first try."""
+    """Telegram takes the seller's "Paid" at once and answers ``answer_after`` seconds later: it is read once."""
     link = await _paid_queued(sessions)
-    async with FakeTelegram() as fake:
+    async with FakeTelegram() as fake, AsyncExitStack() as running:
         with fake.hold_answers(_to_seller) as slow:
-            async with _replica(fake, sessions, migrated_database_url), _replica(fake, sessions, migrated_database_url):
-                await slow.wait_held()
-                # Each replica claims again every 50 ms: a lease run out would be taken within this.
-                await asyncio.sleep(SLOW_ANSWER)
-                slow.release()
+            for _ in range(replicas):
+                await running.enter_async_context(_replica(fake, sessions, url))
+            await slow.wait_held()
+            # Each replica claims again every 50 ms: a lease run out would be taken within this.
+            await asyncio.sleep(answer_after)
+            slow.release()
 
-                async def sent() -> bool:
-                    return (await _paid_row(sessions)).status == OutboxStatus.SENT
+            async def sent() -> bool:
+                return (await _paid_row(sessions)).status == OutboxStatus.SENT
 
-                await _eventually(sent, "the Paid marked sent")
+            await _eventually(sent, "the Paid marked sent")
 
     paid = _paid_messages(fake)
     assert len(paid) == 1, f"the seller read 'Paid' {len(paid)} times"
@@ -111,6 +112,13 @@ async def test_a_send_slower_than_the_lease_is_sent_once(
     assert len([call for call in fake.calls if _to_seller(call)]) == 1
     row = await _paid_row(sessions)
     assert row.status == OutboxStatus.SENT and row.attempts == 0
+
+
+async def test_a_send_slower_than_the_lease_is_sent_once(
+    migrated_database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two replicas, the send answered six leases late: the seller gets one "Paid", recorded SENT at the first try."""
+    await _answered_late_is_read_once(sessions, migrated_database_url, replicas=2, answer_after=SLOW_ANSWER)
 
 
 async def test_a_send_its_replica_gave_up_on_is_taken_over_after_the_lease(
@@ -146,24 +154,7 @@ async def test_a_paid_answered_after_seven_seconds_is_read_once(
     migrated_database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     """Telegram takes the "Paid" and answers 7 s later, past PTB's default read timeout: the seller reads it once."""
-    link = await _paid_queued(sessions)
-    async with FakeTelegram() as fake:
-        with fake.hold_answers(_to_seller) as slow:
-            async with _replica(fake, sessions, migrated_database_url):
-                await slow.wait_held()
-                await asyncio.sleep(LATE_ANSWER)
-                slow.release()
-
-                async def sent() -> bool:
-                    return (await _paid_row(sessions)).status == OutboxStatus.SENT
-
-                await _eventually(sent, "the Paid marked sent")
-
-    paid = _paid_messages(fake)
-    assert len(paid) == 1, f"the seller read 'Paid' {len(paid)} times"
-    assert link.merchant_link_id in (paid[0].text or "")
-    row = await _paid_row(sessions)
-    assert row.status == OutboxStatus.SENT and row.attempts == 0
+    await _answered_late_is_read_once(sessions, migrated_database_url, replicas=1, answer_after=LATE_ANSWER)
 
 
 async def test_a_send_never_answered_goes_again_only_after_a_pause(
