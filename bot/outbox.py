@@ -47,6 +47,7 @@ HOLD_AHEAD_SECONDS = 2.0  # a message whose slot is further away goes back to th
 REFILL_AHEAD_SECONDS = 1.0  # claim more once the booked sends reach less than this far ahead
 BACKLOG_REFRESH_SECONDS = 5.0
 STOP_GRACE_SECONDS = 3.0  # at shutdown, how long sends already under way may take to finish
+CANCEL_GRACE_SECONDS = 1.0  # ... and how long a cancelled one may take to unwind before the dispatcher stops anyway
 # Failures of these kinds are not worth an owner's attention: the news itself went out (an edit's
 # message may have been deleted), or, for a reminder, was only a nudge to a person who may never have
 # opened a private chat with the bot; for team news, the change was confirmed to whoever made it, and a
@@ -127,9 +128,9 @@ class OutboxDispatcher:
                 _done, waiting = await asyncio.wait(set(sending_now), timeout=STOP_GRACE_SECONDS)
                 for task in waiting:
                     task.cancel()
-                await asyncio.gather(*waiting, return_exceptions=True)
+                await _settle(waiting, "send")
             renewing.cancel()
-            await asyncio.gather(renewing, return_exceptions=True)
+            await _settle({renewing}, "lease renewal")
 
     async def _schedule(self, sending_now: set[asyncio.Task[None]]) -> int:
         """Claim due messages, book each a slot (news before card edits), start the near ones and hand the rest back."""
@@ -347,3 +348,12 @@ class OutboxDispatcher:
 def _backoff(attempts: int, first: float) -> float:
     """Exponential backoff from ``first`` seconds, with jitter so replicas do not retry in lock-step."""
     return min(MAX_BACKOFF_SECONDS, first * 2.0 ** min(attempts, 12)) * random.uniform(0.5, 1.5)
+
+
+async def _settle(cancelled: set[asyncio.Task[None]], what: str) -> None:
+    """Give cancelled tasks a moment to unwind; stopping must not hang on one that does not."""
+    if not cancelled:
+        return
+    _done, stuck = await asyncio.wait(cancelled, timeout=CANCEL_GRACE_SECONDS)
+    if stuck:
+        log.warning("outbox: %d %s task(s) did not stop when cancelled; left behind", len(stuck), what)

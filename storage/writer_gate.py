@@ -33,8 +33,11 @@ class WriterGate:
         self._timeout = timeout
 
     async def _acquire(self) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can lose a lock granted just as it is
+        # cancelled, or swallow the cancellation; Lock.acquire under timeout() does neither.
         try:
-            await asyncio.wait_for(self._lock.acquire(), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                await self._lock.acquire()
         except TimeoutError:
             # The same failure as SQLite's own busy timeout, so callers treat it alike.
             locked = sqlite3.OperationalError("database is locked (this process's other writers kept it)")
