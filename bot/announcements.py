@@ -168,7 +168,7 @@ async def update_card(delivery: Delivery) -> None:
     caption, buttons = await card_view(delivery.sessions, link)
     await sending.edit_caption(
         delivery.bot,
-        card_chat(link),
+        link.card_chat,
         link.card_message_id,
         caption,
         buttons=buttons,
@@ -363,14 +363,9 @@ async def update_shared(delivery: Delivery) -> None:
     )
 
 
-def card_chat(link: Link) -> int:
-    """The chat the link's card was posted in (a group's old id after it became a supergroup)."""
-    return link.card_chat_id if link.card_chat_id is not None else link.chat_id
-
-
 def _card_here(link: Link, chat_id: int) -> int | None:
     """The card's message id to reply to, when the card is in this chat: an id means nothing in another chat."""
-    return link.card_message_id if card_chat(link) == chat_id else None
+    return link.card_message_id if link.card_chat == chat_id else None
 
 
 def _place(chat: Chat | None) -> str | None:

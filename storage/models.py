@@ -336,6 +336,11 @@ class Link(SQLModel, table=True):
     remind_at: datetime | None = _time_column()
     reminded_at: datetime | None = _time_column()
 
+    @property
+    def card_chat(self) -> int:
+        """The chat the link's card was posted in (a group's old id after it became a supergroup)."""
+        return self.card_chat_id if self.card_chat_id is not None else self.chat_id
+
 
 class FailedAttempt(SQLModel, table=True):
     """A payment attempt that did not go through (declined, failed, closed), once per order, as PayerMax reported it.

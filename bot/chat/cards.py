@@ -109,7 +109,7 @@ async def _show_card_of(context: PaylinkContext, link: Link) -> None:
     if link.card_message_id is None:
         return
     facts = await context.services.link_queries.card_facts(link)
-    chat_id = link.card_chat_id if link.card_chat_id is not None else link.chat_id
+    chat_id = link.card_chat
     caption, markup = render_caption(link, facts), card_buttons(link, facts)
     if link.link_url:  # a card with a URL is its QR photo (see send_card)
         await sending.edit_caption(context.bot, chat_id, link.card_message_id, caption, buttons=markup)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.chat_defaults import setting_columns
 from storage import chat_moves
+from storage.db import read_session
 from storage.models import utcnow
 
 log = logging.getLogger("paylink.chat_moves")
@@ -97,7 +98,8 @@ class ChatMoves:
         known = self._moved.get(chat_id)
         if known is not None:
             return known
-        async with self._sessions() as session:
+        # A read: asked once per update from a basic group, it must not queue behind SQLite's writer.
+        async with read_session(self._sessions) as session:
             now = await self._destination(session, chat_id)
         if now is None or now == chat_id:
             return chat_id  # not moved (yet): asked again next time, it may move later
@@ -112,11 +114,10 @@ class ChatMoves:
             return Moved(old_chat_id, new_chat_id, refused=Refused.PRIVATE_CHAT)
         async with self._sessions() as session, session.begin():
             moved = await self._move(session, old_chat_id, new_chat_id)
-        if moved.refused is None:
-            self._moved[old_chat_id] = moved.new_chat_id
         if moved.refused is not None:
             log.warning("chat %s not moved to %s: %s", old_chat_id, new_chat_id, moved.refused.value)
             return moved
+        self._moved[old_chat_id] = moved.new_chat_id
         if moved.first or moved.links or moved.messages:
             log.info(
                 "chat %s moved to %s: %d links, %d queued messages%s",
