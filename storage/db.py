@@ -70,6 +70,11 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     return engine
 
 
+def writer_gate(engine: AsyncEngine) -> WriterGate | None:
+    """The queue this SQLite engine's writers wait in for their turn (None on PostgreSQL)."""
+    return _WRITER_GATES.get(engine.sync_engine)
+
+
 def _configure_sqlite(engine: Engine, gate: WriterGate | None) -> None:
     """WAL for concurrent readers, FULL sync for durable money, BEGIN IMMEDIATE to write and plain BEGIN to read.
 

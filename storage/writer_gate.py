@@ -31,8 +31,21 @@ class WriterGate:
     def __init__(self, timeout: float) -> None:
         self._lock = asyncio.Lock()
         self._timeout = timeout
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """How many writers are queued for their turn now."""
+        return self._waiting
 
     async def _acquire(self) -> None:
+        self._waiting += 1
+        try:
+            await self._queue()
+        finally:
+            self._waiting -= 1
+
+    async def _queue(self) -> None:
         # asyncio.timeout, not wait_for: on 3.11 wait_for can lose a lock granted just as it is
         # cancelled, or swallow the cancellation; Lock.acquire under timeout() does neither.
         try:

@@ -8,7 +8,8 @@ answered "Something went wrong" during a burst of a hundred presses). The writer
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import pytest
 from sqlalchemy import insert
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import BatchTransactions, create_engine, read_session, session_factory
+from storage.db import BatchTransactions, create_engine, read_session, session_factory, writer_gate
 from storage.models import ProcessedUpdate, utcnow
 from storage.writer_gate import WriterGate
 
@@ -41,30 +42,42 @@ async def test_writers_who_wait_are_served_in_the_order_they_came(engine: AsyncE
     batches = BatchTransactions(engine)
     served: list[int] = []
 
+    # Each writer notes its number while it has the turn (inside its transaction): one at a time.
     async def write(number: int) -> None:
         async with sessions() as session, session.begin():
             session.add(ProcessedUpdate(update_id=number, holder="test", done=True))
-        served.append(number)
+            await session.flush()
+            served.append(number)
 
     def batch_unit(connection: Connection) -> None:
         row = {"update_id": BATCH, "holder": "batch", "done": True, "received_at": utcnow()}
         connection.execute(insert(ProcessedUpdate).values(**row))
+        served.append(BATCH)
 
     async def batch_write() -> None:
         await batches.run(batch_unit)  # notifications are stored this way, on a thread of their own
-        served.append(BATCH)
 
     try:
         async with sessions() as first, first.begin():
             first.add(ProcessedUpdate(update_id=0, holder="first", done=True))
             await first.flush()  # the write lock is taken and held until the block ends
-            waiting = []
+            gate = writer_gate(engine)
+            assert gate is not None
+            waiting: list[asyncio.Task[None]] = []
+
+            async def arrive(writer: Coroutine[Any, Any, None]) -> None:
+                """Start a writer and wait until it is in the queue: a clear order of arrival."""
+                waiting.append(asyncio.create_task(writer))
+                for _ in range(1000):
+                    if gate.waiting == len(waiting):
+                        return
+                    await asyncio.sleep(0.005)
+                raise AssertionError(f"{len(waiting)} writers started, {gate.waiting} queued")
+
             for number in range(1, WRITERS + 1):
-                waiting.append(asyncio.create_task(write(number)))
-                await asyncio.sleep(0.02)  # a clear order of arrival
+                await arrive(write(number))
                 if number == WRITERS // 2:
-                    waiting.append(asyncio.create_task(batch_write()))
-                    await asyncio.sleep(0.02)
+                    await arrive(batch_write())
             # Readers do not queue: a read answers at once while the lock is held and twelve wait.
             async with read_session(sessions) as reader:
                 assert await reader.get(ProcessedUpdate, 0) is None  # not committed yet
